@@ -1,0 +1,131 @@
+"""Input checks shared by :mod:`sctl.pp`, :mod:`sctl.tl` and :mod:`sctl.models`.
+
+Every check raises an error that says what is wrong and how to fix it. Nothing here modifies its input.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+
+
+def check_anndata(adata: object, name: str = "adata") -> AnnData:
+    """Raise a :class:`TypeError` unless ``adata`` is an :class:`~anndata.AnnData`."""
+    if not isinstance(adata, AnnData):
+        raise TypeError(
+            f"`{name}` must be an AnnData, got {type(adata).__name__}. "
+            "Build one with `anndata.AnnData(X, obs=..., var=...)` or read one with `scanpy.read_h5ad`."
+        )
+    return adata
+
+
+def closest(name: str, choices: Iterable[str], n: int = 3) -> str:
+    """Return a ``" Did you mean ...?"`` hint naming the closest choices, or ``""``."""
+    matches = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.6)
+    return f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
+
+
+def preview(values: Sequence | Iterable, n: int = 10) -> str:
+    """Return the first ``n`` values as a readable comma-separated string."""
+    values = list(values)
+    head = ", ".join(repr(str(v)) for v in values[:n])
+    return head + (f", ... ({len(values)} in all)" if len(values) > n else "")
+
+
+def get_matrix(adata: AnnData, layer: str | None = None) -> np.ndarray | sparse.spmatrix:
+    """Return ``adata.X`` or ``adata.layers[layer]``, naming the available layers when ``layer`` is missing."""
+    if layer is None:
+        if adata.X is None:
+            raise ValueError("`adata.X` is empty. Pass `layer=` to name the layer that holds the expression values.")
+        return adata.X
+    if layer not in adata.layers:
+        available = preview(adata.layers.keys()) or "none"
+        raise KeyError(
+            f"Layer {layer!r} not found in `adata.layers` (available: {available}).{closest(layer, adata.layers)} "
+            "Pass `layer=None` to use `adata.X`."
+        )
+    return adata.layers[layer]
+
+
+def to_dense(X: np.ndarray | sparse.spmatrix, dtype: type = np.float32) -> np.ndarray:
+    """Return ``X`` as a dense array of ``dtype`` (a copy when it is sparse or of another dtype)."""
+    X = X.toarray() if sparse.issparse(X) else np.asarray(X)
+    return X.astype(dtype, copy=False)
+
+
+def check_finite(X: np.ndarray | sparse.spmatrix, what: str = "`adata.X`") -> None:
+    """Raise a :class:`ValueError` when ``X`` holds NaN or infinite values, with their count and a fix."""
+    values = X.data if sparse.issparse(X) else np.asarray(X)
+    if not np.issubdtype(values.dtype, np.number):
+        raise TypeError(f"{what} must be numeric, got dtype {values.dtype}.")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        n_nan = int(np.isnan(values).sum())
+        raise ValueError(
+            f"{what} contains {n_nan} NaN and {int(bad.sum()) - n_nan} infinite values. "
+            "Impute or drop them first, e.g. drop the affected genes with "
+            "`adata = adata[:, np.isfinite(adata.X).all(axis=0)].copy()`."
+        )
+
+
+def check_obs_key(adata: AnnData, key: str, hint: str = "") -> pd.Series:
+    """Return ``adata.obs[key]``, raising a :class:`KeyError` that names the columns when it is missing."""
+    if key not in adata.obs.columns:
+        raise KeyError(
+            f"Column {key!r} not found in `adata.obs`.{closest(key, adata.obs.columns)} "
+            f"Available columns: {preview(adata.obs.columns) or 'none'}. {hint}".rstrip()
+        )
+    return adata.obs[key]
+
+
+def check_response(adata: AnnData, key: str) -> pd.DataFrame:
+    """Return the response matrix ``adata.obsm[key]`` (cell lines x drugs) as a DataFrame."""
+    if key not in adata.obsm:
+        raise KeyError(
+            f"No response matrix `adata.obsm[{key!r}]` (available: {preview(adata.obsm.keys()) or 'none'}). "
+            "Load one with `sctl.datasets.read_gdsc_response` or `sctl.datasets.gdsc()`."
+        )
+    response = adata.obsm[key]
+    if not isinstance(response, pd.DataFrame):
+        raise TypeError(
+            f"`adata.obsm[{key!r}]` must be a DataFrame with drug names as columns, got {type(response).__name__}."
+        )
+    return response
+
+
+def check_drug(adata: AnnData, drug: str, key: str = "ln_ic50") -> pd.Series:
+    """Return the response of every cell line to ``drug``; name the known drugs when it is not in the table."""
+    response = check_response(adata, key)
+    if drug not in response.columns:
+        raise KeyError(
+            f"Drug {drug!r} is not in the response table `adata.obsm[{key!r}]`.{closest(drug, response.columns)} "
+            f"Known drugs ({response.shape[1]}): {preview(sorted(response.columns))}."
+        )
+    return response[drug]
+
+
+def check_two_classes(labels: Sequence | np.ndarray | pd.Series, what: str = "labels") -> None:
+    """Raise a :class:`ValueError` when ``labels`` (NaN ignored) hold fewer than two classes."""
+    labels = pd.Series(labels).dropna()
+    classes = labels.unique()
+    if len(classes) < 2:
+        found = f"only {classes[0]!r} ({len(labels)} samples)" if len(classes) else "no labelled samples"
+        raise ValueError(
+            f"The {what} need two classes to train a classifier, found {found}. "
+            "Use another label rule (e.g. `sctl.pp.binarize_response(..., method='median')`) or more samples."
+        )
+
+
+def check_var_names(adata: AnnData, var_names: Sequence[str] | pd.Index, what: str = "the model") -> None:
+    """Raise a :class:`ValueError` unless ``adata`` has every gene of ``var_names``."""
+    missing = pd.Index(var_names).difference(adata.var_names)
+    if len(missing):
+        raise ValueError(
+            f"`adata` lacks {len(missing)} of the {len(var_names)} genes {what} was trained on "
+            f"(e.g. {preview(missing, 5)}). Align the genes first with `sctl.pp.align_genes(reference, adata)`."
+        )

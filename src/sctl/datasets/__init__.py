@@ -1,0 +1,1 @@
+"""sctl.datasets."""

@@ -1,0 +1,1 @@
+"""Baselines that every deep model is reported beside."""
