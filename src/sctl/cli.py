@@ -1,1 +1,125 @@
 """Command-line interface: ``sctl demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+DEMO_DRUG = "Dabrafenib"
+DEMO_METHODS = ("logreg", "signature", "rf")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sctl`` command line."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 1
+    return args.run(args)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sctl", description="sctl: drug response from bulk screens to single cells.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        help="learn drug sensitivity on real GDSC cell lines, transfer it to a semi-synthetic tumour, evaluate it",
+        description=(
+            "Run sctl end to end on the real data shipped with the package: train on GDSC cell lines "
+            "(sctl.datasets.gdsc) with labels from the drug's LN_IC50, predict the sensitivity of every cell of a "
+            "semi-synthetic tumour sampled from held-out GDSC lines (sctl.datasets.tumor), score the predictions "
+            "against the tumour's ground truth beside baselines, and write demo.h5ad, metrics.json and a UMAP of "
+            "the predicted sensitivity into the output folder. The tumour's source lines are removed from the "
+            "training lines, so nothing leaks."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    demo.add_argument("--drug", default=DEMO_DRUG, help="drug of the embedded GDSC data to learn")
+    demo.add_argument("--n-cells", type=int, default=3000, help="cells in the semi-synthetic tumour")
+    demo.add_argument(
+        "--methods",
+        default=",".join(DEMO_METHODS),
+        help="comma-separated classifiers to compare; the first one's predictions are written to demo.h5ad",
+    )
+    demo.add_argument("--seed", type=int, default=0, help="seed of the tumour and the classifiers")
+    demo.add_argument("--out", type=Path, default=Path("sctl_demo"), help="output folder")
+    demo.set_defaults(run=_run_demo)
+    return parser
+
+
+def _step(message: str, start: float) -> None:
+    print(f"[{time.perf_counter() - start:6.1f}s] {message}", flush=True)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    _step("importing sctl and scanpy", start)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import scanpy as sc
+
+    import sctl
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        print("sctl demo: --methods names no classifier", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    _step("loading real GDSC cell lines (sctl.datasets.gdsc)", start)
+    bulk = sctl.datasets.gdsc()
+    _step(f"sampling a semi-synthetic tumour of {args.n_cells} cells for {args.drug}", start)
+    cells = sctl.datasets.tumor(drug=args.drug, n_cells=args.n_cells, seed=args.seed)
+    held_out = cells.uns["sctl_tumor"]["cell_lines"]
+    reference = bulk[~bulk.obs_names.isin(held_out)].copy()
+    _step(f"training on {reference.n_obs} lines ({len(held_out)} tumour source lines held out)", start)
+
+    rows = []
+    for method in reversed(methods):  # the first method is written last, so its call stays in `cells`
+        sctl.tl.predict_response(cells, reference=reference, drug=args.drug, method=method, seed=args.seed)
+        scores = sctl.metrics.classification_report(cells.obs["response"], cells.obs["sctl_response_proba"])
+        rows.append({"method": method, **scores})
+        _step(f"{method}: AUROC {scores['auroc']:.3f} against the ground truth", start)
+    rows.reverse()
+
+    _step("embedding the cells (PCA, neighbours, UMAP)", start)
+    sc.pp.pca(cells, random_state=args.seed)
+    sc.pp.neighbors(cells, random_state=args.seed)
+    sc.tl.umap(cells, random_state=args.seed)
+    fig = sctl.pl.response(cells, basis="umap", extra=["response"], save=args.out / "umap_response.png")
+    plt.close(fig)
+
+    cells.write_h5ad(args.out / "demo.h5ad")
+    report = {
+        "drug": args.drug,
+        "n_cells": cells.n_obs,
+        "n_reference_lines": reference.n_obs,
+        "held_out_lines": list(held_out),
+        "label_rule": cells.uns["sctl_response"]["params"]["label_rule"],
+        "seed": args.seed,
+        "metrics": rows,
+    }
+    (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
+    _print_table(rows)
+    _step(f"wrote demo.h5ad, metrics.json and umap_response.png to {args.out}/", start)
+    return 0
+
+
+def _print_table(rows: list[dict]) -> None:
+    columns = ["auroc", "ap", "f1", "accuracy", "precision", "recall"]
+    print()
+    print(f"{'method':<12}" + "".join(f"{c:>10}" for c in columns))
+    for row in rows:
+        print(f"{row['method']:<12}" + "".join(f"{row[c]:>10.3f}" for c in columns))
+    print()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

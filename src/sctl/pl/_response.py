@@ -1,0 +1,82 @@
+"""Plot the predicted drug response on an embedding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import scanpy as sc
+from anndata import AnnData
+from matplotlib.figure import Figure
+
+from .._constants import RESPONSE_KEY
+from .._validate import check_anndata
+
+
+def response(
+    adata: AnnData,
+    *,
+    basis: str = "umap",
+    key: str = RESPONSE_KEY,
+    extra: list[str] | None = None,
+    show: bool | None = None,
+    save: str | Path | None = None,
+    **kwargs: Any,
+) -> Figure | None:
+    """Show the probability of sensitivity and the sensitive / resistant call side by side on an embedding.
+
+    Reads what :func:`sctl.tl.predict_response` wrote; each panel is drawn by :func:`scanpy.pl.embedding`.
+
+    Parameters
+    ----------
+    adata
+        Annotated cells with ``adata.obsm[f"X_{basis}"]`` (e.g. from :func:`scanpy.tl.umap`).
+    basis
+        Embedding to draw on, e.g. ``"umap"``, ``"pca"``.
+    key
+        The ``key_added`` of :func:`sctl.tl.predict_response`.
+    extra
+        More ``.obs`` columns or genes to draw beside, e.g. ground-truth labels.
+    show
+        Show the figure (default: when not saving). When not shown, the figure is returned.
+    save
+        Path to write the figure to (format from the extension).
+    **kwargs
+        Passed on to :func:`scanpy.pl.embedding`.
+
+    Returns
+    -------
+    The figure, unless ``show`` is ``True``.
+
+    Examples
+    --------
+    >>> import scanpy as sc, sctl
+    >>> sc.pp.pca(cells); sc.pp.neighbors(cells); sc.tl.umap(cells)  # doctest: +SKIP
+    >>> sctl.pl.response(cells, basis="umap", extra=["response"])  # doctest: +SKIP
+    """
+    check_anndata(adata)
+    proba_key = f"{key}_proba"
+    for column in (proba_key, key):
+        if column not in adata.obs:
+            raise KeyError(
+                f"`adata.obs[{column!r}]` not found: run `sctl.tl.predict_response(adata, ...)` first "
+                f"(or pass the `key_added` you used as `key=`)."
+            )
+    if f"X_{basis}" not in adata.obsm:
+        raise KeyError(
+            f"No embedding `adata.obsm['X_{basis}']`: compute it first, e.g. `sc.pp.neighbors(adata)` then "
+            f"`sc.tl.{basis}(adata)`, or pass another `basis=`."
+        )
+    colors = [proba_key, key, *(extra or [])]
+    fig, axes = plt.subplots(1, len(colors), figsize=(4.6 * len(colors), 4), squeeze=False)
+    for ax, color in zip(axes[0], colors, strict=True):
+        options = {"vmin": 0, "vmax": 1, "cmap": "RdBu_r"} if color == proba_key else {}
+        sc.pl.embedding(adata, basis, color=color, ax=ax, show=False, **options, **kwargs)
+    fig.tight_layout()
+    if save is not None:
+        fig.savefig(save, dpi=150, bbox_inches="tight")
+    if show if show is not None else save is None:
+        plt.show()
+        return None
+    return fig

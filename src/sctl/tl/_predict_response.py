@@ -1,0 +1,209 @@
+"""Predict the drug sensitivity of every cell (or sample) from a bulk reference or a trained model."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .. import pp
+from .._constants import LABEL_KEY, RESPONSE_CATEGORIES, RESPONSE_KEY, SENSITIVE
+from .._validate import check_anndata
+from ..models.baselines import get_baseline
+
+
+@runtime_checkable
+class ResponseModel(Protocol):
+    """Anything trained that turns an AnnData into one probability of sensitivity per observation.
+
+    sctl's baselines and deep models follow it; so can a user's own model.
+    """
+
+    def predict(self, adata: AnnData) -> np.ndarray:
+        """Return the probability that each observation of ``adata`` is sensitive, shape ``(n_obs,)``."""
+        ...
+
+
+def predict_response(
+    adata: AnnData,
+    reference: AnnData | None = None,
+    drug: str | None = None,
+    *,
+    method: str = "logreg",
+    model: ResponseModel | None = None,
+    key: str = "ln_ic50",
+    label_method: str = "extremes",
+    k: float = 0.3,
+    label_threshold: float | None = None,
+    layer: str | None = None,
+    reference_layer: str | None = None,
+    threshold: float = 0.5,
+    min_shared: float | int = 0.5,
+    seed: int = 0,
+    key_added: str = RESPONSE_KEY,
+    copy: bool = False,
+) -> AnnData | None:
+    """Predict the probability that each cell is sensitive to a drug.
+
+    Either learn it from a bulk ``reference`` (cell lines with a response table) or apply a trained ``model``.
+    With a reference, the steps are those of the bulk-to-single-cell papers sctl implements
+    (He et al. 2025; Zhou et al. 2025):
+
+    1. keep the genes shared by both (:func:`sctl.pp.align_genes`);
+    2. standardise each domain on its own, gene by gene (:func:`sctl.pp.standardize`), so that neither the
+       bulk nor the cells need to be on the other's scale (counts, log-normalised or scaled data all work);
+    3. label the reference lines sensitive / resistant from the drug's response
+       (:func:`sctl.pp.binarize_response`: by default the bottom / top ``k`` fraction);
+    4. fit ``method`` on the labelled lines and predict every cell.
+
+    Neither ``adata`` nor ``reference`` is modified apart from the keys listed below; labels that the cells
+    carry are never used.
+
+    Parameters
+    ----------
+    adata
+        Cells (or samples) x genes. Expression is read from ``layer`` (log-normalised ``X`` by default).
+    reference
+        Bulk cell lines x genes with the response table ``reference.obsm[key]`` (cell lines x drugs), e.g.
+        :func:`sctl.datasets.gdsc`. Not needed when ``model`` is given.
+    drug
+        Drug whose response is learnt from ``reference`` (a column of ``reference.obsm[key]``).
+    method
+        Classifier fitted on the reference: a name of :func:`sctl.models.baselines.get_baseline`
+        (``"logreg"``, ``"signature"``, ``"rf"``, ``"gb"``, ``"svm"``).
+    model
+        A trained model with ``predict(adata) -> probabilities`` (:class:`ResponseModel`), used instead of
+        learning from ``reference``. It receives ``adata`` as it is and does its own preprocessing.
+    key
+        Response table of the reference: ``"ln_ic50"`` or ``"auc"`` (low = sensitive for both).
+    label_method, k, label_threshold
+        Rule that turns the reference's response into labels, passed to :func:`sctl.pp.binarize_response`
+        as ``method``, ``k`` and ``threshold``.
+    layer, reference_layer
+        Layers holding the expression of ``adata`` and ``reference`` (``None``: ``X``).
+    threshold
+        Probability at or above which a cell is called sensitive. The probabilities are kept as they are.
+    min_shared
+        Fewest shared genes accepted: a fraction of the reference's genes (float) or a count (int).
+    seed
+        Seed of the classifier.
+    key_added
+        Results go to ``adata.obs[key_added]`` (call) and ``adata.obs[f"{key_added}_proba"]``.
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or a copy of ``adata`` when ``copy=True``. Sets
+
+    ``adata.obs[f"{key_added}_proba"]``
+        probability of sensitivity, in [0, 1];
+    ``adata.obs[key_added]``
+        categorical call, ``"sensitive"`` / ``"resistant"``;
+    ``adata.uns[key_added]["params"]``
+        the parameters, the label rule, the number of shared genes and of labelled reference lines.
+
+    Examples
+    --------
+    >>> import sctl
+    >>> bulk = sctl.datasets.gdsc()
+    >>> cells = sctl.datasets.tumor(drug="Dabrafenib", n_cells=500)
+    >>> bulk = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
+    >>> sctl.tl.predict_response(cells, reference=bulk, drug="Dabrafenib")
+    >>> cells.obs["sctl_response"].value_counts()  # doctest: +SKIP
+    """
+    check_anndata(adata)
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"`threshold` must lie strictly between 0 and 1, got {threshold}.")
+    if model is not None:
+        if reference is not None:
+            raise ValueError("Pass either `model=` (already trained) or `reference=` (to train on), not both.")
+        proba = _predict_with_model(model, adata, layer)
+        params: dict[str, Any] = {"model": type(model).__name__, "layer": layer}
+    elif reference is not None:
+        if drug is None:
+            raise ValueError("Name the drug whose response to learn from the reference: `drug=...`.")
+        proba, params = _learn_from_reference(
+            adata,
+            check_anndata(reference, "reference"),
+            drug,
+            method=method,
+            key=key,
+            label_rule={"method": label_method, "k": k, "threshold": label_threshold},
+            layers=(layer, reference_layer),
+            min_shared=min_shared,
+            seed=seed,
+        )
+    else:
+        raise ValueError(
+            "Nothing to predict with: pass `reference=` (bulk cell lines with a response table, e.g. "
+            "`sctl.datasets.gdsc()`) and `drug=`, or a trained `model=`."
+        )
+
+    adata = adata.copy() if copy else adata
+    _write_response(adata, proba, threshold, key_added)
+    adata.uns[key_added] = {"params": {**params, "threshold": threshold}}
+    return adata if copy else None
+
+
+def _predict_with_model(model: ResponseModel, adata: AnnData, layer: str | None) -> np.ndarray:
+    if not isinstance(model, ResponseModel):
+        raise TypeError(
+            f"`model` must have a `predict(adata)` method returning probabilities, got {type(model).__name__}."
+        )
+    proba = model.predict(adata) if layer is None else model.predict(adata, layer=layer)
+    return _check_probabilities(proba, adata.n_obs, type(model).__name__)
+
+
+def _learn_from_reference(
+    adata: AnnData,
+    reference: AnnData,
+    drug: str,
+    *,
+    method: str,
+    key: str,
+    label_rule: dict[str, Any],
+    layers: tuple[str | None, str | None],
+    min_shared: float | int,
+    seed: int,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    layer, reference_layer = layers
+    classifier = get_baseline(method, seed=seed)
+    bulk, cells = pp.align_genes(reference, adata, min_shared=min_shared)
+    pp.standardize(bulk, layer=reference_layer)
+    pp.standardize(cells, layer=layer)
+    pp.binarize_response(bulk, drug, key=key, key_added=LABEL_KEY, **label_rule)
+    classifier.fit(bulk, label_key=LABEL_KEY)
+    proba = _check_probabilities(classifier.predict(cells), adata.n_obs, method)
+    labels = bulk.obs[LABEL_KEY].value_counts()
+    params = {
+        "method": method,
+        "drug": drug,
+        "key": key,
+        "label_rule": {k: v for k, v in label_rule.items() if v is not None},
+        "layer": layer,
+        "reference_layer": reference_layer,
+        "standardization": "per-gene z-score, each domain on its own",
+        "n_genes_shared": int(bulk.n_vars),
+        "n_reference_sensitive": int(labels.get(SENSITIVE, 0)),
+        "n_reference_resistant": int(labels.drop(SENSITIVE, errors="ignore").sum()),
+        "seed": seed,
+    }
+    return proba, params
+
+
+def _check_probabilities(proba: np.ndarray, n_obs: int, source: str) -> np.ndarray:
+    proba = np.asarray(proba, dtype=np.float64).reshape(-1)
+    if proba.shape != (n_obs,):
+        raise ValueError(f"{source} returned {proba.size} probabilities for {n_obs} observations.")
+    if not np.all(np.isfinite(proba)) or proba.min() < 0 or proba.max() > 1:
+        raise ValueError(f"{source} returned values outside [0, 1] or non-finite values; expected probabilities.")
+    return proba
+
+
+def _write_response(adata: AnnData, proba: np.ndarray, threshold: float, key_added: str) -> None:
+    calls = np.where(proba >= threshold, RESPONSE_CATEGORIES[1], RESPONSE_CATEGORIES[0])
+    adata.obs[f"{key_added}_proba"] = proba
+    adata.obs[key_added] = pd.Categorical(calls, categories=list(RESPONSE_CATEGORIES))
