@@ -1,0 +1,150 @@
+"""Restrict two AnnData objects to their shared genes, in one order."""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import warnings
+
+import pandas as pd
+from anndata import AnnData
+
+from sctl._validate import check_anndata, get_matrix, preview
+
+logger = logging.getLogger(__name__)
+
+ALIGN_KEY = "sctl_align_genes"
+
+
+def align_genes(
+    reference: AnnData,
+    query: AnnData,
+    *,
+    min_shared: float | int = 0.5,
+    layer: str | None = None,
+) -> tuple[AnnData, AnnData]:
+    """Return copies of ``reference`` and ``query`` restricted to their shared genes, in reference order.
+
+    A model trained on ``reference`` (e.g. bulk cell lines) can then be applied to ``query`` (e.g. single
+    cells) column by column. Neither input is modified.
+
+    Parameters
+    ----------
+    reference
+        AnnData whose gene order is kept (e.g. the bulk cell lines a model is trained on).
+    query
+        AnnData to align to it (e.g. single cells).
+    min_shared
+        Fewest shared genes accepted: a fraction of the reference's genes (float in (0, 1]) or a number of
+        genes (int). Fewer raise a :class:`ValueError`; a partial overlap above it warns with the counts.
+    layer
+        If given, ``X`` of both outputs is taken from ``.layers[layer]`` of each input (e.g. ``"counts"``);
+        by default ``X`` is kept. All layers are kept either way.
+
+    Returns
+    -------
+    ``(reference, query)``: new AnnData objects with the same ``var_names``. Each records the overlap in
+    ``.uns["sctl_align_genes"]`` (``params``, ``n_shared``, ``n_reference``, ``n_query``).
+
+    Examples
+    --------
+    >>> import sctl
+    >>> bulk = sctl.datasets.gdsc()
+    >>> cells = sctl.datasets.tumor(drug="Dabrafenib")
+    >>> bulk, cells = sctl.pp.align_genes(bulk, cells)
+    >>> (bulk.var_names == cells.var_names).all()
+    True
+    """
+    check_anndata(reference, "reference")
+    check_anndata(query, "query")
+    _check_unique(reference, "reference")
+    _check_unique(query, "query")
+    n_required = _required_count(min_shared, reference.n_vars)
+
+    shared = reference.var_names[reference.var_names.isin(query.var_names)]
+    if len(shared) == 0:
+        raise ValueError(_no_overlap_message(reference.var_names, query.var_names))
+    if len(shared) < n_required:
+        raise ValueError(
+            f"Only {len(shared):,} of {reference.n_vars:,} reference genes are found in the query, fewer "
+            f"than `min_shared={min_shared}` ({n_required:,} genes). Check that both use the same gene "
+            "identifiers (symbols vs Ensembl ids, case), or lower `min_shared`."
+        )
+    missing = reference.var_names.difference(query.var_names, sort=False)
+    if len(missing):
+        warnings.warn(
+            f"{len(shared):,} of {reference.n_vars:,} reference genes found in query; {len(missing):,} "
+            f"missing (e.g. {preview(missing, 5)}). The outputs keep only the {len(shared):,} shared genes.",
+            UserWarning,
+            stacklevel=2,
+        )
+    logger.info(
+        "align_genes kept %d genes; dropped %d of the query's %d genes",
+        len(shared),
+        query.n_vars - len(shared),
+        query.n_vars,
+    )
+
+    summary = {
+        "params": {"min_shared": min_shared, "layer": layer},
+        "n_shared": len(shared),
+        "n_reference": int(reference.n_vars),
+        "n_query": int(query.n_vars),
+    }
+    return _subset(reference, shared, layer, summary), _subset(query, shared, layer, summary)
+
+
+def _subset(adata: AnnData, genes: pd.Index, layer: str | None, summary: dict) -> AnnData:
+    if layer is not None:
+        get_matrix(adata, layer)  # raises a KeyError naming the layers when it is missing
+    out = adata[:, genes].copy()
+    if layer is not None:
+        out.X = out.layers[layer].copy()
+    out.uns[ALIGN_KEY] = {**summary, "params": dict(summary["params"])}
+    return out
+
+
+def _check_unique(adata: AnnData, name: str) -> None:
+    if not adata.var_names.is_unique:
+        duplicated = adata.var_names[adata.var_names.duplicated()].unique()
+        raise ValueError(
+            f"`{name}.var_names` holds {len(duplicated)} duplicated gene names (e.g. "
+            f"{preview(duplicated, 5)}), so genes cannot be matched by name. Make them unique first with "
+            f"`{name}.var_names_make_unique()`, or aggregate the duplicates."
+        )
+
+
+def _required_count(min_shared: float | int, n_reference: int) -> int:
+    if isinstance(min_shared, bool) or not isinstance(min_shared, numbers.Real):
+        raise TypeError(
+            f"`min_shared` must be a fraction (float) or a number of genes (int), got {min_shared!r}."
+        )
+    if not isinstance(min_shared, numbers.Integral):
+        if not 0.0 < min_shared <= 1.0:
+            raise ValueError(
+                "`min_shared` as a float is a fraction of the reference's genes and must lie in (0, 1], "
+                f"got {min_shared}. Pass an int for a number of genes."
+            )
+        return max(1, round(min_shared * n_reference))
+    if min_shared < 1:
+        raise ValueError(
+            f"`min_shared` as an int is a number of genes and must be at least 1, got {min_shared}."
+        )
+    return int(min_shared)
+
+
+def _no_overlap_message(reference: pd.Index, query: pd.Index) -> str:
+    hint = ""
+    if reference.str.upper().isin(query.str.upper()).any():
+        hint = " Some names match when case is ignored: harmonise the case (e.g. `var_names.str.upper()`)."
+    elif _looks_ensembl(reference) != _looks_ensembl(query):
+        hint = " One side looks like Ensembl ids and the other like gene symbols: map them to one kind first."
+    return (
+        f"No gene is shared by the reference ({len(reference):,} genes, e.g. {preview(reference, 3)}) and "
+        f"the query ({len(query):,} genes, e.g. {preview(query, 3)}). Check the gene identifiers: symbols "
+        f"vs Ensembl ids, case, version suffixes such as '.1'.{hint}"
+    )
+
+
+def _looks_ensembl(names: pd.Index) -> bool:
+    return bool(names.astype(str).str.match(r"^ENS[A-Z]*G\d+").mean() > 0.5)
