@@ -1,0 +1,96 @@
+import time
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+import sctl.datasets as ds
+
+
+@pytest.fixture(scope="module")
+def cells():
+    return ds.tumor("Dabrafenib", n_cells=600, seed=0)
+
+
+def test_tumor_structure(cells):
+    assert cells.shape == (600, 2000)
+    assert list(cells.var_names) == list(ds.gdsc().var_names)
+    assert list(cells.obs["response"].cat.categories) == ["resistant", "sensitive"]
+    assert cells.obs["response"].value_counts().to_dict() == {"resistant": 300, "sensitive": 300}
+    assert {"cell_line", "tissue", "response", "ln_ic50", "auc"} <= set(cells.obs.columns)
+    info = cells.uns["sctl_tumor"]
+    assert len(info["cell_lines"]) == 8
+    assert len(set(info["cell_lines"])) == 8
+    assert info["params"]["drug"] == "Dabrafenib"
+    assert info["params"]["seed"] == 0
+    assert "semi-synthetic" in info["note"]
+    assert set(cells.obs["cell_line"]) == set(info["cell_lines"])
+    assert (cells.obs["cell_line"].value_counts() == 75).all()
+
+
+def test_tumor_counts_and_normalisation(cells):
+    counts = cells.layers["counts"]
+    assert sparse.issparse(counts)
+    assert sparse.issparse(cells.X)
+    values = counts.toarray()
+    assert (values >= 0).all()
+    assert np.array_equal(values, np.round(values))
+    assert values.sum(axis=1).min() > 100
+    expected = np.log1p(values / values.sum(axis=1, keepdims=True) * 1e4)
+    np.testing.assert_allclose(cells.X.toarray(), expected, rtol=1e-5, atol=1e-5)
+    assert (values == 0).mean() > 0.1  # sampling zeros plus dropout
+
+
+def test_tumor_labels_follow_source_lines(cells):
+    bulk = ds.gdsc()
+    info = cells.uns["sctl_tumor"]
+    response = bulk.obsm["ln_ic50"]["Dabrafenib"].dropna()
+    low, high = response.quantile(0.3), response.quantile(0.7)
+    assert (response[info["sensitive_lines"]] <= low).all()
+    assert (response[info["resistant_lines"]] >= high).all()
+    per_line = cells.obs.groupby("cell_line", observed=True)["response"].agg(lambda x: set(x))
+    for line in info["sensitive_lines"]:
+        assert per_line[line] == {"sensitive"}
+    np.testing.assert_allclose(
+        cells.obs["ln_ic50"].to_numpy(), response.reindex(cells.obs["cell_line"].astype(str)).to_numpy()
+    )
+
+
+def test_tumor_seed_behaviour():
+    first = ds.tumor("Trametinib", n_cells=200, seed=3)
+    again = ds.tumor("Trametinib", n_cells=200, seed=3)
+    other = ds.tumor("Trametinib", n_cells=200, seed=4)
+    assert (first.layers["counts"] != again.layers["counts"]).nnz == 0
+    assert first.obs.equals(again.obs)
+    assert first.uns["sctl_tumor"]["cell_lines"] == again.uns["sctl_tumor"]["cell_lines"]
+    assert (first.layers["counts"] != other.layers["counts"]).nnz > 0
+
+
+def test_tumor_options_and_speed():
+    start = time.perf_counter()
+    big = ds.tumor("Dabrafenib", n_cells=2000, seed=1)
+    assert time.perf_counter() - start < 2.0
+    assert big.n_obs == 2000
+    odd = ds.tumor("Cisplatin", n_cells=101, n_lines=3, key="auc", k=0.2, dropout=0.0, library_size=500)
+    assert odd.obs["response"].value_counts().to_dict() == {"resistant": 51, "sensitive": 50}
+    assert len(odd.uns["sctl_tumor"]["sensitive_lines"]) == 1
+    assert len(odd.uns["sctl_tumor"]["resistant_lines"]) == 2
+
+
+def test_tumor_errors():
+    with pytest.raises(KeyError, match=r"Drug 'Dabrafenb' is not in .* Did you mean 'Dabrafenib'"):
+        ds.tumor("Dabrafenb")
+    with pytest.raises(KeyError, match="No response matrix"):
+        ds.tumor("Dabrafenib", key="ic50")
+    with pytest.raises(ValueError, match="`n_lines` must be at least 2"):
+        ds.tumor(n_lines=1)
+    with pytest.raises(ValueError, match=r"`n_cells` .* at least `n_lines`"):
+        ds.tumor(n_cells=4)
+    with pytest.raises(ValueError, match=r"`k` must be in \(0, 0.5\]"):
+        ds.tumor(k=0.7)
+    with pytest.raises(ValueError, match="too few for 600 lines"):
+        ds.tumor(n_lines=600, n_cells=1000)
+
+
+def test_tumor_writes_h5ad(cells, tmp_path):
+    cells.write_h5ad(tmp_path / "tumor.h5ad")
