@@ -1,1 +1,87 @@
-"""Baselines that every deep model is reported beside."""
+"""Baselines that every deep model is reported beside.
+
+Expression-based models share one surface (:class:`ExpressionBaseline`)::
+
+    model = get_baseline("logreg", seed=0).fit(bulk, label_key="sctl_label")
+    proba = model.predict(cells)  # probability of "sensitive", one per cell
+
+- :class:`LogisticBaseline` (``"logreg"``), :class:`SignatureScore` (``"signature"``): classification;
+- :class:`RidgeBaseline` (``"ridge"``): regression on a numeric ``.obs`` column;
+- :class:`RandomForestBaseline` (``"rf"``), :class:`GradientBoostingBaseline` (``"gb"``),
+  :class:`SVMBaseline` (``"svm"``): classification for categorical labels, regression for numeric ones.
+
+Naive predictors over (cell line, drug) pairs ignore expression: :class:`DrugMean`, :class:`CellLineMean`,
+:class:`MeanEffects`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sctl._validate import closest
+
+from ._base import ExpressionBaseline
+from ._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
+from ._signature import SignatureScore
+from ._sklearn import (
+    GradientBoostingBaseline,
+    LogisticBaseline,
+    RandomForestBaseline,
+    RidgeBaseline,
+    SVMBaseline,
+)
+
+#: name -> class of every expression-based baseline, as accepted by :func:`get_baseline`
+BASELINES: dict[str, type[ExpressionBaseline]] = {
+    "logreg": LogisticBaseline,
+    "ridge": RidgeBaseline,
+    "rf": RandomForestBaseline,
+    "gb": GradientBoostingBaseline,
+    "svm": SVMBaseline,
+    "signature": SignatureScore,
+}
+
+
+def get_baseline(name: str, **kwargs: Any) -> ExpressionBaseline:
+    """Return a new, unfitted baseline by name.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`BASELINES`: ``"logreg"``, ``"ridge"``, ``"rf"``, ``"gb"``, ``"svm"``,
+        ``"signature"``.
+    **kwargs
+        Passed to the class, e.g. ``seed=0`` or estimator arguments such as ``C=0.5``.
+
+    Returns
+    -------
+    The baseline instance.
+
+    Examples
+    --------
+    >>> get_baseline("rf", seed=1, n_estimators=50)
+    RandomForestBaseline(seed=1, n_estimators=50)
+    """
+    if name not in BASELINES:
+        raise ValueError(
+            f"Unknown baseline {name!r}.{closest(name, BASELINES)} "
+            f"Valid names: {', '.join(map(repr, BASELINES))}."
+        )
+    return BASELINES[name](**kwargs)
+
+
+__all__ = [
+    "BASELINES",
+    "CellLineMean",
+    "DrugMean",
+    "ExpressionBaseline",
+    "GradientBoostingBaseline",
+    "LogisticBaseline",
+    "MeanEffects",
+    "NaivePredictor",
+    "RandomForestBaseline",
+    "RidgeBaseline",
+    "SVMBaseline",
+    "SignatureScore",
+    "get_baseline",
+]

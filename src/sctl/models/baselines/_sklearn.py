@@ -1,0 +1,172 @@
+"""scikit-learn estimators behind the :class:`ExpressionBaseline` surface.
+
+Linear models and the SVM standardise each gene on the training rows first (the fitted means and scales are
+re-applied to new data); trees do not need it. Classifiers weight the classes ``"balanced"``, so a rare class
+is not ignored and a probability of 0.5 separates the classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LogisticRegression, Ridge, RidgeCV
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, SVR
+
+from ._base import CLASSIFICATION, REGRESSION, ExpressionBaseline, Task
+
+#: alphas searched by :class:`RidgeBaseline` (efficient leave-one-out) when no ``alpha`` is given
+RIDGE_ALPHAS = np.logspace(-2, 6, 17)
+
+
+class LogisticBaseline(ExpressionBaseline):
+    """L2-regularised logistic regression on standardised genes (classification).
+
+    Defaults: ``C=0.1`` (strong regularisation, suited to many genes and few cell lines),
+    ``class_weight="balanced"``, ``max_iter=5000``. Any :class:`~sklearn.linear_model.LogisticRegression`
+    argument may be passed to override them.
+
+    Parameters
+    ----------
+    seed
+        Seed of the solver.
+    **estimator_kwargs
+        Passed to :class:`~sklearn.linear_model.LogisticRegression`.
+
+    Examples
+    --------
+    >>> model = LogisticBaseline(C=0.05, seed=0).fit(bulk, label_key="sctl_label")  # doctest: +SKIP
+    >>> proba = model.predict(cells)  # probability of "sensitive" per cell  # doctest: +SKIP
+    """
+
+    fixed_task: ClassVar[Task] = CLASSIFICATION
+
+    def _build_estimator(self, task: Task, y: np.ndarray) -> Pipeline:
+        kwargs = {"C": 0.1, "class_weight": "balanced", "max_iter": 5000, **self.estimator_kwargs}
+        return make_pipeline(StandardScaler(), LogisticRegression(random_state=self.seed, **kwargs))
+
+
+class RidgeBaseline(ExpressionBaseline):
+    """Ridge regression on standardised genes, for a numeric ``.obs`` column (e.g. one drug's LN_IC50).
+
+    Without ``alpha``, the penalty is chosen among :data:`RIDGE_ALPHAS` by efficient leave-one-out
+    cross-validation on the training rows (:class:`~sklearn.linear_model.RidgeCV`); pass ``alpha=`` to fix it.
+
+    Parameters
+    ----------
+    seed
+        Accepted for a uniform surface; ridge regression has no random step.
+    **estimator_kwargs
+        Passed to :class:`~sklearn.linear_model.Ridge` (with ``alpha``) or
+        :class:`~sklearn.linear_model.RidgeCV`.
+
+    Examples
+    --------
+    >>> bulk.obs["ln_ic50"] = bulk.obsm["ln_ic50"]["Dabrafenib"]  # doctest: +SKIP
+    >>> model = RidgeBaseline().fit(bulk, label_key="ln_ic50")  # doctest: +SKIP
+    """
+
+    fixed_task: ClassVar[Task] = REGRESSION
+
+    def _build_estimator(self, task: Task, y: np.ndarray) -> Pipeline:
+        if "alpha" in self.estimator_kwargs:
+            return make_pipeline(StandardScaler(), Ridge(**self.estimator_kwargs))
+        return make_pipeline(StandardScaler(), RidgeCV(**{"alphas": RIDGE_ALPHAS, **self.estimator_kwargs}))
+
+
+class RandomForestBaseline(ExpressionBaseline):
+    """Random forest: a classifier for categorical labels, a regressor for numeric ones.
+
+    Defaults: 300 trees, ``max_features="sqrt"`` for both tasks (fast on thousands of genes), balanced class
+    weights for classification.
+
+    Parameters
+    ----------
+    seed
+        Seed of the bootstrap and feature sampling.
+    **estimator_kwargs
+        Passed to :class:`~sklearn.ensemble.RandomForestClassifier` / ``RandomForestRegressor``, e.g.
+        ``n_jobs=-1`` (results stay identical for a given seed).
+
+    Examples
+    --------
+    >>> model = RandomForestBaseline(n_estimators=100, seed=1).fit(bulk)  # doctest: +SKIP
+    """
+
+    def _build_estimator(self, task: Task, y: np.ndarray) -> Any:
+        kwargs: dict[str, Any] = {"n_estimators": 300, "max_features": "sqrt", "random_state": self.seed}
+        if task == CLASSIFICATION:
+            return RandomForestClassifier(**{**kwargs, "class_weight": "balanced", **self.estimator_kwargs})
+        return RandomForestRegressor(**{**kwargs, **self.estimator_kwargs})
+
+
+class GradientBoostingBaseline(ExpressionBaseline):
+    """Histogram gradient boosting: a classifier for categorical labels, a regressor for numeric ones.
+
+    scikit-learn's defaults (100 iterations, learning rate 0.1, early stopping only above 10,000 rows) plus
+    balanced class weights for classification.
+
+    Parameters
+    ----------
+    seed
+        Seed of the random steps (early-stopping split, feature subsampling).
+    **estimator_kwargs
+        Passed to :class:`~sklearn.ensemble.HistGradientBoostingClassifier` / ``...Regressor``.
+
+    Examples
+    --------
+    >>> model = GradientBoostingBaseline(learning_rate=0.05).fit(bulk)  # doctest: +SKIP
+    """
+
+    def _build_estimator(self, task: Task, y: np.ndarray) -> Any:
+        if task == CLASSIFICATION:
+            kwargs = {"class_weight": "balanced", **self.estimator_kwargs}
+            return HistGradientBoostingClassifier(random_state=self.seed, **kwargs)
+        return HistGradientBoostingRegressor(random_state=self.seed, **self.estimator_kwargs)
+
+
+class SVMBaseline(ExpressionBaseline):
+    """RBF support-vector machine on standardised genes: a classifier for labels, a regressor for numbers.
+
+    Classification probabilities come from Platt scaling fitted on out-of-fold decision values
+    (:class:`~sklearn.calibration.CalibratedClassifierCV` with ``method="sigmoid"``, ``ensemble=False`` and
+    seeded stratified folds: five, or fewer when the smaller class has fewer rows); the final SVC is fitted on
+    all rows. Classes are weighted ``"balanced"``.
+
+    Parameters
+    ----------
+    seed
+        Seed of the calibration folds.
+    **estimator_kwargs
+        Passed to :class:`~sklearn.svm.SVC` / :class:`~sklearn.svm.SVR`, e.g. ``C=10``.
+
+    Examples
+    --------
+    >>> model = SVMBaseline(C=1.0).fit(bulk)  # doctest: +SKIP
+    """
+
+    max_folds: ClassVar[int] = 5
+
+    def _build_estimator(self, task: Task, y: np.ndarray) -> Pipeline:
+        if task == REGRESSION:
+            return make_pipeline(StandardScaler(), SVR(**self.estimator_kwargs))
+        n_folds = min(self.max_folds, int(np.bincount(y).min()))
+        if n_folds < 2:
+            raise ValueError(
+                "SVMBaseline calibrates its probabilities by cross-validation and needs at least two rows of "
+                "each class; label more rows or use `LogisticBaseline`."
+            )
+        svc = SVC(**{"class_weight": "balanced", **self.estimator_kwargs})
+        folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=self.seed)
+        calibrated = CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False)
+        return make_pipeline(StandardScaler(), calibrated)
