@@ -9,7 +9,7 @@ import sctl.datasets as ds
 
 @pytest.fixture(scope="module")
 def cells():
-    return ds.tumor("Dabrafenib", n_cells=600, seed=0)
+    return ds.tumor("Dabrafenib", n_cells=600, n_lines=8, seed=0)
 
 
 def test_tumor_structure(cells):

@@ -96,7 +96,7 @@ def _log_normalize(counts: np.ndarray) -> np.ndarray:
 def tumor(
     drug: str = "Dabrafenib",
     n_cells: int = 2000,
-    n_lines: int = 8,
+    n_lines: int = 16,
     *,
     seed: int = 0,
     key: str = "ln_ic50",
