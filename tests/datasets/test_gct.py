@@ -42,9 +42,7 @@ def test_read_gct_real_plate(shared_data):
         "trt_poscon": 23,
     }
     assert plate.X[0, 0] == pytest.approx(11.3819)
-    by_symbol = ds.read_gct(
-        shared_data / "lincs" / "l1000_LJP005_A375_24H_level3.gct.gz", var_names="pr_gene_symbol"
-    )
+    by_symbol = ds.read_gct(shared_data / "lincs" / "l1000_LJP005_A375_24H_level3.gct.gz", var_names="pr_gene_symbol")
     assert by_symbol.var_names[0] == "PSME1"
     assert by_symbol.var["rid"].iloc[0] == "200814_at"
     landmarks = (shared_data / "lincs" / "landmark_genes.txt").read_text().split()

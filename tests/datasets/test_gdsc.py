@@ -67,9 +67,7 @@ def test_read_gdsc_response_small(tmp_path):
 
 def test_read_gdsc_response_errors(tmp_path):
     wrong = write(tmp_path / "wrong.csv", "cell,drug,LN_IC50\nA,x,1\n")
-    with pytest.raises(
-        ValueError, match=r"lacks the column\(s\) 'CELL_LINE_NAME', 'DRUG_NAME'.*found: 'cell'"
-    ):
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) 'CELL_LINE_NAME', 'DRUG_NAME'.*found: 'cell'"):
         ds.read_gdsc_response(wrong)
     assert ds.read_gdsc_response(wrong, cell_line_column="cell", drug_column="drug").shape == (1, 1)
     both = write(tmp_path / "both.csv", "CELL_LINE_NAME,DRUG_NAME,LN_IC50,AUC\nA,x,1,0.5\n")

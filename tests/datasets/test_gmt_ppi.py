@@ -82,9 +82,7 @@ def test_read_ppi_undirected_dedup(tmp_path):
 
 def test_read_ppi_errors(tmp_path):
     path = write(tmp_path / "edges.csv", "gene_a,gene_b,score\nA,B,1\n")
-    with pytest.raises(
-        ValueError, match=r"lacks the column\(s\) 'source', 'target', 'combined_score'.*'gene_a'"
-    ):
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) 'source', 'target', 'combined_score'.*'gene_a'"):
         ds.read_ppi(path)
     text = write(tmp_path / "text.tsv", "source\ttarget\tcombined_score\nA\tB\thigh\n")
     with pytest.raises(ValueError, match="must be numeric"):

@@ -49,9 +49,7 @@ def test_average_precision_by_hand():
     [
         ["sensitive", "sensitive", "resistant", "resistant", "sensitive", "resistant"],
         pd.Categorical(["sensitive", "sensitive", "resistant", "resistant", "sensitive", "resistant"]),
-        pd.Series(
-            ["sensitive", "sensitive", "resistant", "resistant", "sensitive", "resistant"], dtype="category"
-        ),
+        pd.Series(["sensitive", "sensitive", "resistant", "resistant", "sensitive", "resistant"], dtype="category"),
         np.array(Y_TRUE, dtype=bool),
         np.array(Y_TRUE, dtype=float),
     ],

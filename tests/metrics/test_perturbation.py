@@ -37,9 +37,7 @@ def test_mean_rowwise_rmse_differs_from_pooled_rmse():
 def test_pearson_per_row_by_hand():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        result = pearson_per_row(
-            [[1.0, 2.0, 3.0], [1.0, 1.0, 1.0], [1.0, 2.0, 3.0]], [[2, 4, 6], [0, 1, 2], [3, 2, 1]]
-        )
+        result = pearson_per_row([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0], [1.0, 2.0, 3.0]], [[2, 4, 6], [0, 1, 2], [3, 2, 1]])
     assert result[0] == pytest.approx(1.0)
     assert np.isnan(result[1])
     assert result[2] == pytest.approx(-1.0)

@@ -110,9 +110,7 @@ def test_predict_reorders_genes_and_ignores_extras(split):
     model = LogisticBaseline().fit(train)
     expected = model.predict(test)
     shuffled = test[:, np.random.default_rng(1).permutation(test.n_vars)].copy()
-    extra = AnnData(
-        np.ones((test.n_obs, 2), dtype=np.float32), obs=test.obs[[]], var=pd.DataFrame(index=["x", "y"])
-    )
+    extra = AnnData(np.ones((test.n_obs, 2), dtype=np.float32), obs=test.obs[[]], var=pd.DataFrame(index=["x", "y"]))
     wider = concat([shuffled, extra], axis=1)
     np.testing.assert_allclose(model.predict(shuffled), expected, rtol=1e-10)
     np.testing.assert_allclose(model.predict(wider), expected, rtol=1e-10)
@@ -148,9 +146,7 @@ def test_fit_and_predict_leave_adata_untouched(split):
     train, test = train.copy(), test.copy()
     train.X = train.X.astype(np.float64)  # no dtype conversion to hide behind
     test.X = test.X.astype(np.float64)
-    before = [
-        (a.X.copy(), a.obs.copy(), list(a.var_names), dict(a.layers), dict(a.uns)) for a in (train, test)
-    ]
+    before = [(a.X.copy(), a.obs.copy(), list(a.var_names), dict(a.layers), dict(a.uns)) for a in (train, test)]
     for name in BASELINES:
         key = "ln_ic50" if name == "ridge" else "sctl_label"
         get_baseline(name, seed=0).fit(train, key).predict(test)
@@ -290,18 +286,14 @@ def _pairs(*pairs):
 def test_drug_mean_by_hand(tiny):
     model = DrugMean().fit(tiny)
     assert model.global_mean_ == pytest.approx(4.0)  # (1 + 2 + 5 + 3 + 9) / 5
-    np.testing.assert_allclose(
-        model.predict(_pairs(("A", "d1"), ("B", "d2"), ("Z", "d9"))), [8 / 3, 6.0, 4.0]
-    )
+    np.testing.assert_allclose(model.predict(_pairs(("A", "d1"), ("B", "d2"), ("Z", "d9"))), [8 / 3, 6.0, 4.0])
     assert model.n_train_ == 5
     assert model.key_ == "ln_ic50"
 
 
 def test_cell_line_mean_by_hand(tiny):
     model = CellLineMean().fit(tiny)
-    np.testing.assert_allclose(
-        model.predict(_pairs(("A", "d1"), ("B", "d2"), ("C", "d9"), ("Z", "d1"))), [2, 2, 7, 4]
-    )
+    np.testing.assert_allclose(model.predict(_pairs(("A", "d1"), ("B", "d2"), ("C", "d9"), ("Z", "d1"))), [2, 2, 7, 4])
 
 
 def test_mean_effects_by_hand(tiny):

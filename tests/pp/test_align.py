@@ -36,9 +36,7 @@ def test_align_genes_keeps_shared_genes_in_reference_order(unchanged):
 def test_align_genes_warns_with_counts_on_partial_overlap():
     reference = _adata([f"g{i}" for i in range(2000)], n_obs=2)
     query = _adata([f"g{i}" for i in range(150, 2000)], n_obs=2)
-    with pytest.warns(
-        UserWarning, match=r"1,850 of 2,000 reference genes found in query; 150 missing \(e.g. 'g0'"
-    ):
+    with pytest.warns(UserWarning, match=r"1,850 of 2,000 reference genes found in query; 150 missing \(e.g. 'g0'"):
         ref_out, query_out = sctl.pp.align_genes(reference, query)
     assert ref_out.n_vars == query_out.n_vars == 1850
 

@@ -31,9 +31,7 @@ def test_morgan_bits_and_both():
     assert set(np.unique(bits.to_numpy())) <= {0.0, 1.0}
     assert 0 < bits.loc["aspirin"].sum() < 512
     assert not bits.loc["aspirin"].equals(bits.loc["caffeine"])
-    same = sctl.pp.featurize_drugs(
-        {"a": ASPIRIN, "b": "O=C(O)c1ccccc1OC(C)=O"}, n_bits=512
-    )  # one molecule, two SMILES
+    same = sctl.pp.featurize_drugs({"a": ASPIRIN, "b": "O=C(O)c1ccccc1OC(C)=O"}, n_bits=512)  # one molecule, two SMILES
     assert same.loc["a"].equals(same.loc["b"])
     wider = sctl.pp.featurize_drugs({"aspirin": ASPIRIN}, radius=3, n_bits=2048)
     assert wider.shape == (1, 2048)

@@ -65,12 +65,8 @@ def test_ppi_adjacency_weights_symmetry_and_self_loops():
         [[1, 0.9, 0, 0], [0.9, 1, 0.5, 0], [0, 0.5, 1, 0], [0, 0, 0, 1]], dtype=np.float32
     )  # duplicates keep the largest weight; the self-edge of g2 becomes the self-loop 1
     np.testing.assert_allclose(adj.toarray(), expected)
-    directed = sctl.pp.ppi_adjacency(
-        edges, ["g0", "g1", "g2", "g3"], weight="score", symmetric=False, self_loops=False
-    )
-    np.testing.assert_allclose(
-        directed.toarray(), [[0, 0.9, 0, 0], [0.4, 0, 0.5, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
-    )
+    directed = sctl.pp.ppi_adjacency(edges, ["g0", "g1", "g2", "g3"], weight="score", symmetric=False, self_loops=False)
+    np.testing.assert_allclose(directed.toarray(), [[0, 0.9, 0, 0], [0.4, 0, 0.5, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
     unweighted = sctl.pp.ppi_adjacency(edges[["source", "target"]], ["g0", "g1", "g2"])
     np.testing.assert_array_equal(unweighted.toarray(), [[1, 1, 0], [1, 1, 1], [0, 1, 1]])
     assert sctl.pp.ppi_adjacency(edges, ["g0", "g1"], weight=None).toarray().max() == 1

@@ -83,8 +83,7 @@ def test_split_is_deterministic_by_seed(bulk, scheme):
     if scheme != "drug_blind":  # 4 drugs in 2 folds: few distinct assignments
         c = sctl.pp.split(bulk, scheme, n_folds=2, seed=4, copy=True).uns["sctl_split"]["pairs"]
         others = [
-            sctl.pp.split(bulk, scheme, n_folds=2, seed=s, copy=True).uns["sctl_split"]["pairs"]
-            for s in range(5, 9)
+            sctl.pp.split(bulk, scheme, n_folds=2, seed=s, copy=True).uns["sctl_split"]["pairs"] for s in range(5, 9)
         ]
         assert any(not a["fold"].equals(other["fold"]) for other in [c, *others])
 
@@ -119,9 +118,7 @@ def test_split_writes_under_key_added_and_roundtrips_h5ad(bulk, tmp_path):
     bulk.write_h5ad(path)
     back = ad.read_h5ad(path)
     original = [(tr.tolist(), te.tolist()) for tr, te in sctl.pp.iter_folds(bulk, key_added="sctl_cv")]
-    assert [
-        (tr.tolist(), te.tolist()) for tr, te in sctl.pp.iter_folds(back, key_added="sctl_cv")
-    ] == original
+    assert [(tr.tolist(), te.tolist()) for tr, te in sctl.pp.iter_folds(back, key_added="sctl_cv")] == original
 
 
 def test_split_errors(bulk):

@@ -64,9 +64,7 @@ def test_reference_reapplies_training_parameters(bulk_factory):
     sctl.pp.standardize(test, reference=train)
     np.testing.assert_array_equal(test.var["sctl_center"], train.var["sctl_center"])
     np.testing.assert_array_equal(test.var["sctl_scale"], train.var["sctl_scale"])
-    expected = np.clip(
-        (test_values - train.var["sctl_center"].to_numpy()) / train.var["sctl_scale"].to_numpy(), -3, 3
-    )
+    expected = np.clip((test_values - train.var["sctl_center"].to_numpy()) / train.var["sctl_scale"].to_numpy(), -3, 3)
     np.testing.assert_allclose(test.X, expected, rtol=1e-5, atol=1e-6)
     params = test.uns["sctl_standardize"]["params"]
     assert params["reference"] is True

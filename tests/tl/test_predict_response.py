@@ -38,7 +38,8 @@ def test_predict_response_learns_from_reference(method):
     sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", method=method)
     proba = cells.obs["sctl_response_proba"].to_numpy()
     assert proba.shape == (cells.n_obs,)
-    assert (proba >= 0).all() and (proba <= 1).all()
+    assert (proba >= 0).all()
+    assert (proba <= 1).all()
     assert auroc(cells.obs["truth"] == "sensitive", proba) > 0.85
     calls = cells.obs["sctl_response"]
     assert list(calls.cat.categories) == ["resistant", "sensitive"]
@@ -54,7 +55,8 @@ def test_predict_response_leaves_inputs_untouched_and_copy_returns():
     bulk, cells = _bulk_and_cells()
     bulk_x, cells_x, obs_cols = bulk.X.copy(), cells.X.copy(), list(cells.obs.columns)
     out = sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", copy=True)
-    assert out is not cells and "sctl_response_proba" in out.obs
+    assert out is not cells
+    assert "sctl_response_proba" in out.obs
     assert list(cells.obs.columns) == obs_cols
     np.testing.assert_array_equal(bulk.X, bulk_x)
     np.testing.assert_array_equal(cells.X, cells_x)
@@ -69,7 +71,7 @@ def test_predict_response_is_deterministic():
 
 
 def test_predict_response_accepts_a_trained_model_and_threshold():
-    bulk, cells = _bulk_and_cells()
+    _, cells = _bulk_and_cells()
 
     class Fixed:
         def predict(self, adata):
@@ -81,11 +83,27 @@ def test_predict_response_accepts_a_trained_model_and_threshold():
 
 
 def test_predict_response_with_a_fitted_baseline_model():
-    bulk, cells = _bulk_and_cells()
+    bulk, _ = _bulk_and_cells()
     sctl.pp.binarize_response(bulk, "DrugA")
-    model = sctl.models.baselines.LogisticBaseline().fit(bulk, label_key="sctl_label")
-    sctl.tl.predict_response(bulk, model=model)
-    assert auroc(bulk.obs["sctl_label"].dropna() == "sensitive", bulk.obs["sctl_response_proba"][bulk.obs["sctl_label"].notna()]) > 0.9
+    train, test = bulk[:100].copy(), bulk[100:].copy()
+    model = sctl.models.baselines.LogisticBaseline().fit(train, label_key="sctl_label")
+    sctl.tl.predict_response(test, model=model)
+    labelled = test.obs["sctl_label"].notna()
+    truth = test.obs.loc[labelled, "sctl_label"] == "sensitive"
+    assert auroc(truth, test.obs.loc[labelled, "sctl_response_proba"]) > 0.85
+    assert test.uns["sctl_response"]["params"]["model"] == "LogisticBaseline"
+
+
+def test_predict_response_rejects_a_model_that_returns_no_probabilities():
+    _, cells = _bulk_and_cells()
+
+    class Logits:
+        def predict(self, adata):
+            return np.linspace(-3, 3, adata.n_obs)
+
+    with pytest.raises(ValueError, match="outside"):
+        sctl.tl.predict_response(cells, model=Logits())
+    assert "sctl_response" not in cells.obs
 
 
 def test_predict_response_errors():

@@ -79,9 +79,7 @@ def _lincs_cached() -> AnnData:
     adata = read_gct(data_path(_LINCS_FILE), var_names="pr_gene_symbol")
     adata.var = adata.var.rename(columns={"rid": "probe_id"})
     clear = _lincs_obs(adata.obs)
-    adata.obs = pd.concat(
-        [clear, adata.obs.drop(columns=clear.columns.intersection(adata.obs.columns))], axis=1
-    )
+    adata.obs = pd.concat([clear, adata.obs.drop(columns=clear.columns.intersection(adata.obs.columns))], axis=1)
     adata.uns["sctl_dataset"] = {
         "name": "lincs",
         "source": "LINCS L1000 plate LJP005, A375 melanoma cells, 24 h, level 3 (cmap/cmapPy test data)",
@@ -148,9 +146,7 @@ def _geneset_cached(collection: str) -> pd.DataFrame:
     return read_gmt(data_path(_GENESETS[collection]))
 
 
-def genesets(
-    collection: str = "go_bp", *, min_size: int | None = None, max_size: int | None = None
-) -> pd.DataFrame:
+def genesets(collection: str = "go_bp", *, min_size: int | None = None, max_size: int | None = None) -> pd.DataFrame:
     """Real gene-set collection as a decoupler-style network (columns ``source``, ``target``).
 
     Parameters
@@ -213,9 +209,7 @@ def progeny(top: int = 500) -> pd.DataFrame:
         raise ValueError(f"`top` must be between 1 and 500 (the genes shipped per pathway), got {top}.")
     table = pd.read_csv(data_path("progeny_human.csv.gz"))
     table = table.rename(columns={"pathway": "source", "gene": "target", "p.value": "p_value"})
-    table = (
-        table.sort_values(["source", "p_value"], kind="stable").groupby("source", sort=True).head(int(top))
-    )
+    table = table.sort_values(["source", "p_value"], kind="stable").groupby("source", sort=True).head(int(top))
     return table[["source", "target", "weight", "p_value"]].reset_index(drop=True)
 
 

@@ -61,9 +61,7 @@ def _parse_dimensions(lines: list[str]) -> tuple[str, int, int, int, int]:
             "Check that this is a GCT text file (use `read_gctx` for HDF5 .gctx files)."
         )
     n_expected = 4 if version == "#1.3" else 2
-    meaning = (
-        "rows, columns, row-metadata fields, column-metadata fields" if n_expected == 4 else "rows, columns"
-    )
+    meaning = "rows, columns, row-metadata fields, column-metadata fields" if n_expected == 4 else "rows, columns"
     fields = lines[1].split() if len(lines) > 1 else []
     if len(fields) != n_expected or not all(field.isdigit() for field in fields):
         raise ValueError(
@@ -220,8 +218,7 @@ def _read_meta(group: h5py.Group, where: str) -> pd.DataFrame:
         values = _decode(np.asarray(dataset[()]).reshape(-1))
         if len(values) != len(index):
             raise ValueError(
-                f"Metadata '{where}/{name}' holds {len(values)} values for {len(index)} ids. Fix or "
-                "drop that field."
+                f"Metadata '{where}/{name}' holds {len(values)} values for {len(index)} ids. Fix or drop that field."
             )
         meta[name] = convert_metadata(values).to_numpy()
     return meta
@@ -251,9 +248,7 @@ def read_gctx(path: PathLike, *, var_names: str | None = None) -> AnnData:
     """
     path = as_existing_path(path, "GCTX file")
     if not h5py.is_hdf5(path):
-        raise ValueError(
-            f"{str(path)!r} is not an HDF5 file. For GCT text files use `sctl.datasets.read_gct`."
-        )
+        raise ValueError(f"{str(path)!r} is not an HDF5 file. For GCT text files use `sctl.datasets.read_gct`.")
     with h5py.File(path, "r") as handle:
         for where in (_MATRIX, _COL_META, _ROW_META):
             if where not in handle:
@@ -277,9 +272,7 @@ def read_gctx(path: PathLike, *, var_names: str | None = None) -> AnnData:
 
 def _write_meta(group: h5py.Group, ids: pd.Index, meta: pd.DataFrame, what: str) -> None:
     if "id" in meta.columns:
-        raise ValueError(
-            f"`adata.{what}` has a column named 'id', which GCTX reserves for the ids. Rename it first."
-        )
+        raise ValueError(f"`adata.{what}` has a column named 'id', which GCTX reserves for the ids. Rename it first.")
     group.create_dataset("id", data=np.asarray(ids.astype(str), dtype=object), dtype=h5py.string_dtype())
     for name, column in meta.items():
         if pd.api.types.is_bool_dtype(column):

@@ -162,8 +162,7 @@ def _fix_r_symbols(names: pd.Index) -> tuple[pd.Index, int]:
     """Undo R ``make.names`` on gene symbols (``HLA.A`` -> ``HLA-A``) unless the fixed name already exists."""
     existing = set(names)
     fixed = [
-        name.replace(".", "-") if "." in name and name.replace(".", "-") not in existing else name
-        for name in names
+        name.replace(".", "-") if "." in name and name.replace(".", "-") not in existing else name for name in names
     ]
     n_fixed = sum(new != old for new, old in zip(fixed, names, strict=True))
     return pd.Index(fixed), n_fixed
@@ -335,9 +334,7 @@ def _check_response_frame(response: object, key: str) -> pd.DataFrame:
             "a long GDSC "
             f"table, got {type(response).__name__}. Read one with `sctl.datasets.read_gdsc_response(path)`."
         )
-    non_numeric = [
-        column for column in response.columns if not pd.api.types.is_numeric_dtype(response[column])
-    ]
+    non_numeric = [column for column in response.columns if not pd.api.types.is_numeric_dtype(response[column])]
     if non_numeric:
         raise ValueError(
             f"The response table for {key!r} must be numeric (cell lines x drugs); columns "
@@ -560,9 +557,7 @@ def read_gdsc(
         key: _as_response(table, metric)
         for key, table, metric in (("ln_ic50", ln_ic50, "LN_IC50"), ("auc", auc, "AUC"))
     }
-    responses = {
-        key: _check_response_frame(table, key) for key, table in responses.items() if table is not None
-    }
+    responses = {key: _check_response_frame(table, key) for key, table in responses.items() if table is not None}
     annotation = _as_annotation(cell_lines, read_cell_lines, CELL_LINE_COLUMN)
     response_names = list(dict.fromkeys(str(name) for table in responses.values() for name in table.index))
     known = response_names + ([str(name) for name in annotation.index] if annotation is not None else [])

@@ -23,13 +23,9 @@ def _parse_line(line: str, number: int) -> tuple[str, list[str]]:
     return name, list(dict.fromkeys(genes))
 
 
-def _filter_sizes(
-    sets: dict[str, list[str]], min_size: int | None, max_size: int | None
-) -> dict[str, list[str]]:
+def _filter_sizes(sets: dict[str, list[str]], min_size: int | None, max_size: int | None) -> dict[str, list[str]]:
     if min_size is not None and max_size is not None and min_size > max_size:
-        raise ValueError(
-            f"`min_size` ({min_size}) is larger than `max_size` ({max_size}). Swap or relax them."
-        )
+        raise ValueError(f"`min_size` ({min_size}) is larger than `max_size` ({max_size}). Swap or relax them.")
     low = min_size if min_size is not None else 1
     high = max_size if max_size is not None else float("inf")
     kept = {name: genes for name, genes in sets.items() if low <= len(genes) <= high}
@@ -77,10 +73,7 @@ def read_gmt(path: PathLike, *, min_size: int | None = None, max_size: int | Non
             n_merged += name in sets
             sets[name] = list(dict.fromkeys(sets.get(name, []) + genes))
     if n_merged:
-        report(
-            f"{n_merged} gene-set names appear on more than one line of the GMT file; their genes were "
-            "merged."
-        )
+        report(f"{n_merged} gene-set names appear on more than one line of the GMT file; their genes were merged.")
     sets = _filter_sizes(sets, min_size, max_size)
     pairs = [(name, gene) for name, genes in sets.items() for gene in genes]
     return pd.DataFrame(pairs, columns=["source", "target"]).astype(str)

@@ -54,23 +54,13 @@ def read_ppi(
     """
     table = read_table(path, "edge list", dtype={source: str, target: str})
     check_columns(table, [source, target] + ([weight] if weight is not None else []), "edge list")
-    weights = (
-        pd.to_numeric(table[weight], errors="coerce")
-        if weight is not None
-        else pd.Series(1.0, index=table.index)
-    )
+    weights = pd.to_numeric(table[weight], errors="coerce") if weight is not None else pd.Series(1.0, index=table.index)
     if weight is not None and (weights.isna() & table[weight].notna()).any():
-        raise ValueError(
-            f"Column {weight!r} of the edge list must be numeric. Pass `weight=` to name another column."
-        )
-    edges = pd.DataFrame(
-        {"source": table[source], "target": table[target], "weight": weights.astype(np.float64)}
-    )
+        raise ValueError(f"Column {weight!r} of the edge list must be numeric. Pass `weight=` to name another column.")
+    edges = pd.DataFrame({"source": table[source], "target": table[target], "weight": weights.astype(np.float64)})
     n_rows = len(edges)
     edges = _undirected(edges.dropna(subset=["source", "target"]))
     if min_weight is not None:
         edges = edges[edges["weight"] >= min_weight].reset_index(drop=True)
-    report(
-        f"Read {len(edges)} undirected edges from {n_rows} rows (self-loops and repeated pairs collapsed)."
-    )
+    report(f"Read {len(edges)} undirected edges from {n_rows} rows (self-loops and repeated pairs collapsed).")
     return edges

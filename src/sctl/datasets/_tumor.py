@@ -19,19 +19,13 @@ _LIBRARY_SD = 0.35  # sd of log library size across cells
 _TARGET_SUM = 1e4
 
 
-def _check_params(
-    n_cells: int, n_lines: int, k: float, dropout: float, library_size: float, dispersion: float
-) -> None:
+def _check_params(n_cells: int, n_lines: int, k: float, dropout: float, library_size: float, dispersion: float) -> None:
     if n_lines < 2:
         raise ValueError(f"`n_lines` must be at least 2 (one sensitive, one resistant line), got {n_lines}.")
     if n_cells < n_lines:
-        raise ValueError(
-            f"`n_cells` ({n_cells}) must be at least `n_lines` ({n_lines}) so that every line has cells."
-        )
+        raise ValueError(f"`n_cells` ({n_cells}) must be at least `n_lines` ({n_lines}) so that every line has cells.")
     if not 0 < k <= 0.5:
-        raise ValueError(
-            f"`k` must be in (0, 0.5]: the fraction of lines called sensitive and resistant, got {k}."
-        )
+        raise ValueError(f"`k` must be in (0, 0.5]: the fraction of lines called sensitive and resistant, got {k}.")
     if not 0 <= dropout < 1:
         raise ValueError(f"`dropout` must be in [0, 1): the chance that a count is zeroed, got {dropout}.")
     if library_size <= 0 or dispersion <= 0:
@@ -41,9 +35,7 @@ def _check_params(
         )
 
 
-def _pick_lines(
-    response: pd.Series, n_lines: int, k: float, rng: np.random.Generator
-) -> tuple[list[str], list[str]]:
+def _pick_lines(response: pd.Series, n_lines: int, k: float, rng: np.random.Generator) -> tuple[list[str], list[str]]:
     """Draw sensitive lines among the bottom ``k`` and resistant ones among the top ``k`` of the response."""
     tested = response.dropna().sort_values(kind="stable")
     n_pool = int(np.floor(k * len(tested)))
@@ -171,9 +163,7 @@ def tumor(
     rng = np.random.default_rng(seed)
     sensitive, resistant = _pick_lines(response, n_lines, k, rng)
     lines = sensitive + resistant
-    line_of_cell = rng.permutation(
-        np.repeat(np.arange(len(lines)), _cells_per_line(n_cells, sensitive, resistant))
-    )
+    line_of_cell = rng.permutation(np.repeat(np.arange(len(lines)), _cells_per_line(n_cells, sensitive, resistant)))
     profiles = np.asarray(bulk[lines].X, dtype=np.float64)
     counts = _sample_counts(
         profiles, line_of_cell, rng, library_size=library_size, dispersion=dispersion, dropout=dropout
@@ -192,9 +182,7 @@ def tumor(
         },
         index=pd.Index([f"cell_{index:05d}" for index in range(n_cells)]),
     )
-    adata = AnnData(
-        sparse.csr_matrix(_log_normalize(counts)), obs=obs, var=pd.DataFrame(index=bulk.var_names.copy())
-    )
+    adata = AnnData(sparse.csr_matrix(_log_normalize(counts)), obs=obs, var=pd.DataFrame(index=bulk.var_names.copy()))
     adata.layers["counts"] = sparse.csr_matrix(counts)
     adata.uns["log1p"] = {"base": None}
     adata.uns[TUMOR_KEY] = {

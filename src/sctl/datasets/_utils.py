@@ -26,9 +26,7 @@ def as_existing_path(path: PathLike, what: str = "file") -> Path:
     """Return ``path`` as a :class:`~pathlib.Path`; a :class:`FileNotFoundError` when it does not exist."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"The {what} {str(path)!r} does not exist. Check the path (it is read as given)."
-        )
+        raise FileNotFoundError(f"The {what} {str(path)!r} does not exist. Check the path (it is read as given).")
     return path
 
 

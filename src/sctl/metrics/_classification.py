@@ -167,9 +167,7 @@ def average_precision(y_true: ArrayLike, y_score: ArrayLike) -> float:
     return float(average_precision_score(truth, score))
 
 
-def classification_report(
-    y_true: ArrayLike, y_score: ArrayLike, *, threshold: float = 0.5
-) -> dict[str, float]:
+def classification_report(y_true: ArrayLike, y_score: ArrayLike, *, threshold: float = 0.5) -> dict[str, float]:
     """All classification metrics at once.
 
     Parameters

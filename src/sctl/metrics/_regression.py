@@ -117,9 +117,7 @@ def _row(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def regression_report(
-    y_true: ArrayLike, y_pred: ArrayLike, *, groups: ArrayLike | None = None
-) -> pd.DataFrame:
+def regression_report(y_true: ArrayLike, y_pred: ArrayLike, *, groups: ArrayLike | None = None) -> pd.DataFrame:
     """Regression metrics over all samples and, given ``groups``, per group (e.g. per drug).
 
     Parameters
@@ -164,19 +162,14 @@ def regression_report(
 def _group_rows(truth: np.ndarray, pred: np.ndarray, groups: ArrayLike) -> dict[str, dict[str, float]]:
     labels = pd.Series(np.asarray(groups, dtype=object))
     if len(labels) != truth.size:
-        raise ValueError(
-            f"`groups` has {len(labels)} values but `y_true` has {truth.size}; give one per sample."
-        )
+        raise ValueError(f"`groups` has {len(labels)} values but `y_true` has {truth.size}; give one per sample.")
     if labels.isna().any():
-        raise ValueError(
-            f"`groups` holds {int(labels.isna().sum())} missing values; give every sample a group."
-        )
+        raise ValueError(f"`groups` holds {int(labels.isna().sum())} missing values; give every sample a group.")
     clashes = {ALL_ROW, GROUP_MEAN_ROW} & set(labels.astype(str))
     if clashes:
         raise ValueError(f"Group names {sorted(clashes)} are reserved for summary rows; rename those groups.")
     rows = {
-        group: _row(truth[index], pred[index])
-        for group, index in labels.groupby(labels, sort=False).indices.items()
+        group: _row(truth[index], pred[index]) for group, index in labels.groupby(labels, sort=False).indices.items()
     }
     per_group = pd.DataFrame.from_dict(rows, orient="index")
     summary = per_group.drop(columns="n").mean(skipna=True).to_dict()

@@ -45,9 +45,7 @@ def _check_finite(array: np.ndarray, name: str) -> None:
 def check_same_length(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> None:
     """Raise a :class:`ValueError` when two 1-D arrays differ in length."""
     if a.shape[0] != b.shape[0]:
-        raise ValueError(
-            f"`{names[0]}` has {a.shape[0]} values but `{names[1]}` has {b.shape[0]}; pair them up."
-        )
+        raise ValueError(f"`{names[0]}` has {a.shape[0]} values but `{names[1]}` has {b.shape[0]}; pair them up.")
 
 
 def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> None:

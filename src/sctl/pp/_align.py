@@ -116,9 +116,7 @@ def _check_unique(adata: AnnData, name: str) -> None:
 
 def _required_count(min_shared: float | int, n_reference: int) -> int:
     if isinstance(min_shared, bool) or not isinstance(min_shared, numbers.Real):
-        raise TypeError(
-            f"`min_shared` must be a fraction (float) or a number of genes (int), got {min_shared!r}."
-        )
+        raise TypeError(f"`min_shared` must be a fraction (float) or a number of genes (int), got {min_shared!r}.")
     if not isinstance(min_shared, numbers.Integral):
         if not 0.0 < min_shared <= 1.0:
             raise ValueError(
@@ -127,9 +125,7 @@ def _required_count(min_shared: float | int, n_reference: int) -> int:
             )
         return max(1, round(min_shared * n_reference))
     if min_shared < 1:
-        raise ValueError(
-            f"`min_shared` as an int is a number of genes and must be at least 1, got {min_shared}."
-        )
+        raise ValueError(f"`min_shared` as an int is a number of genes and must be at least 1, got {min_shared}.")
     return int(min_shared)
 
 

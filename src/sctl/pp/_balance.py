@@ -67,12 +67,8 @@ def balance(
     """
     check_anndata(adata)
     if method not in METHODS:
-        raise ValueError(
-            f"Unknown balancing method {method!r}; choose one of {', '.join(map(repr, METHODS))}."
-        )
-    labels = check_obs_key(
-        adata, label_key, hint="Create labels first, e.g. with `sctl.pp.binarize_response`."
-    )
+        raise ValueError(f"Unknown balancing method {method!r}; choose one of {', '.join(map(repr, METHODS))}.")
+    labels = check_obs_key(adata, label_key, hint="Create labels first, e.g. with `sctl.pp.binarize_response`.")
     labelled = labels.notna().to_numpy()
     check_two_classes(labels, what=f"labels in `adata.obs[{label_key!r}]`")
     what = "`adata.X`" if layer is None else f"`adata.layers[{layer!r}]`"

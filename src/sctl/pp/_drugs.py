@@ -129,8 +129,7 @@ def _smiles_table(drugs: Mapping[str, str] | pd.Series | AnnData) -> pd.Series:
         smiles = pd.Series(dict(drugs), dtype=object)
     else:
         raise TypeError(
-            "`drugs` must be a mapping or Series drug name -> SMILES, or a bulk AnnData, got "
-            f"{type(drugs).__name__}."
+            f"`drugs` must be a mapping or Series drug name -> SMILES, or a bulk AnnData, got {type(drugs).__name__}."
         )
     if not smiles.index.is_unique:
         duplicated = smiles.index[smiles.index.duplicated()].unique()

@@ -55,9 +55,7 @@ def pathway_mask(
     """
     var_names = _check_var_names(var_names)
     if min_genes < 1 or (max_genes is not None and max_genes < min_genes):
-        raise ValueError(
-            f"Need 1 <= min_genes <= max_genes, got min_genes={min_genes}, max_genes={max_genes}."
-        )
+        raise ValueError(f"Need 1 <= min_genes <= max_genes, got min_genes={min_genes}, max_genes={max_genes}.")
     members = _members(genesets)
     all_sets = pd.unique(members["source"])
     rows = var_names.get_indexer(members["target"])
@@ -156,9 +154,7 @@ def ppi_adjacency(
     if symmetric:
         rows, cols, values = np.r_[rows, cols], np.r_[cols, rows], np.r_[values, values]
     table = pd.DataFrame({"row": rows, "col": cols, "value": values})
-    table = (
-        table[table["row"] != table["col"]].groupby(["row", "col"], sort=True, as_index=False)["value"].max()
-    )
+    table = table[table["row"] != table["col"]].groupby(["row", "col"], sort=True, as_index=False)["value"].max()
     n = len(var_names)
     adjacency = sparse.coo_matrix(
         (table["value"].to_numpy(np.float32), (table["row"].to_numpy(), table["col"].to_numpy())),
@@ -192,9 +188,7 @@ def _check_var_names(var_names: Sequence[str] | pd.Index) -> pd.Index:
 
 def _check_columns(table: pd.DataFrame, name: str) -> None:
     if not isinstance(table, pd.DataFrame):
-        raise TypeError(
-            f"`{name}` must be a DataFrame with columns 'source' and 'target', got {type(table).__name__}."
-        )
+        raise TypeError(f"`{name}` must be a DataFrame with columns 'source' and 'target', got {type(table).__name__}.")
     missing = [column for column in ("source", "target") if column not in table.columns]
     if missing:
         raise KeyError(

@@ -83,9 +83,7 @@ def binarize_response(
     check_anndata(adata)
     response = check_drug(adata, drug, key).astype(np.float64)
     if method not in METHODS:
-        raise ValueError(
-            f"Unknown labelling method {method!r}; choose one of {', '.join(map(repr, METHODS))}."
-        )
+        raise ValueError(f"Unknown labelling method {method!r}; choose one of {', '.join(map(repr, METHODS))}.")
     if method == "extremes":
         _check_k(k)
     if method == "threshold" and threshold is None:

@@ -161,9 +161,7 @@ def qc(
 
 def _check_thresholds(min_genes: int | None, min_cells: int | None, max_pct_mito: float | None) -> None:
     for name, value in (("min_genes", min_genes), ("min_cells", min_cells)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0
-        ):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0):
             raise ValueError(f"`{name}` must be a non-negative integer or None, got {value!r}.")
     if max_pct_mito is not None and not 0 <= max_pct_mito <= 100:
         raise ValueError(

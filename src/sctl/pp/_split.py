@@ -135,9 +135,7 @@ def split(
         )
     pairs = _pairs(check_response(adata, key), key)
     if pairs.empty:
-        raise ValueError(
-            f"`adata.obsm[{key!r}]` holds no tested pair (every value is NaN); nothing to split."
-        )
+        raise ValueError(f"`adata.obsm[{key!r}]` holds no tested pair (every value is NaN); nothing to split.")
     entry = _assign_pairs(adata, pairs, scheme, n_folds, rng, tissue_key)
     adata = adata.copy() if copy else adata
     adata.uns[key_added] = {"params": params, **entry}
@@ -263,9 +261,7 @@ def _group_folds(groups: np.ndarray, n_folds: int, rng: np.random.Generator, wha
 
 
 def _pair_tissues(adata: AnnData, pairs: pd.DataFrame, tissue_key: str) -> np.ndarray:
-    tissue = check_obs_key(
-        adata, tissue_key, hint="Pass `tissue_key=` naming the column with each line's tissue."
-    )
+    tissue = check_obs_key(adata, tissue_key, hint="Pass `tissue_key=` naming the column with each line's tissue.")
     tissue = pd.Series(tissue.to_numpy(), index=adata.obs_names.astype(str))
     per_pair = tissue.reindex(pairs["cell_line"]).to_numpy()
     missing = pd.isna(per_pair)
@@ -286,9 +282,7 @@ def _stratified_folds(adata: AnnData, label_key: str | None, n_folds: int, seed:
             "scheme='stratified' needs `label_key=`, the column of `adata.obs` with the class labels, e.g. "
             "'sctl_label' from `sctl.pp.binarize_response`."
         )
-    labels = check_obs_key(
-        adata, label_key, hint="Create labels first, e.g. with `sctl.pp.binarize_response`."
-    )
+    labels = check_obs_key(adata, label_key, hint="Create labels first, e.g. with `sctl.pp.binarize_response`.")
     check_two_classes(labels, what=f"labels in `adata.obs[{label_key!r}]`")
     labelled = np.flatnonzero(labels.notna().to_numpy())
     y = labels.iloc[labelled].astype(str).to_numpy()

@@ -123,9 +123,7 @@ def standardize(
 
 def _check_method(method: str) -> str:
     if method not in METHODS:
-        raise ValueError(
-            f"Unknown standardisation method {method!r}; choose one of {', '.join(map(repr, METHODS))}."
-        )
+        raise ValueError(f"Unknown standardisation method {method!r}; choose one of {', '.join(map(repr, METHODS))}.")
     return method
 
 
@@ -154,9 +152,7 @@ def _fit(values: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray, dict[
     return center, scale, {"n_constant": int(constant.sum()), "n_mad_fallback": n_fallback}
 
 
-def _from_reference(
-    reference: AnnData, var_names: pd.Index
-) -> tuple[np.ndarray, np.ndarray, str, float | None]:
+def _from_reference(reference: AnnData, var_names: pd.Index) -> tuple[np.ndarray, np.ndarray, str, float | None]:
     check_anndata(reference, "reference")
     if CENTER_KEY not in reference.var or SCALE_KEY not in reference.var:
         raise ValueError(

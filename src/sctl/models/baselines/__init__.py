@@ -64,8 +64,7 @@ def get_baseline(name: str, **kwargs: Any) -> ExpressionBaseline:
     """
     if name not in BASELINES:
         raise ValueError(
-            f"Unknown baseline {name!r}.{closest(name, BASELINES)} "
-            f"Valid names: {', '.join(map(repr, BASELINES))}."
+            f"Unknown baseline {name!r}.{closest(name, BASELINES)} Valid names: {', '.join(map(repr, BASELINES))}."
         )
     return BASELINES[name](**kwargs)
 

@@ -166,16 +166,12 @@ class ExpressionBaseline(ABC):
         self._check_fitted()
         return self._map_rows(self._aligned_matrix(adata, layer), self._predict_dense)
 
-    def _map_rows(
-        self, X: np.ndarray | sparse.spmatrix, func: Callable[[np.ndarray], np.ndarray]
-    ) -> np.ndarray:
+    def _map_rows(self, X: np.ndarray | sparse.spmatrix, func: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Apply ``func`` to dense float64 chunks of ``chunk_size`` rows and join the results."""
         if X.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
         chunks = range(0, X.shape[0], self.chunk_size)
-        return np.concatenate(
-            [func(to_dense(X[start : start + self.chunk_size], np.float64)) for start in chunks]
-        )
+        return np.concatenate([func(to_dense(X[start : start + self.chunk_size], np.float64)) for start in chunks])
 
     def _predict_dense(self, X: np.ndarray) -> np.ndarray:
         if self.task == CLASSIFICATION:

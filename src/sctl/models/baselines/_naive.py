@@ -188,15 +188,11 @@ class MeanEffects(NaivePredictor):
         drug_shift, line_shift = drug_effect[drug_codes].mean(), line_effect[line_codes].mean()
         self.global_mean_ = float(mu + drug_shift + line_shift)
         self.drug_effects_ = pd.Series(drug_effect - drug_shift, index=drug_names, name="drug_effect")
-        self.cell_line_effects_ = pd.Series(
-            line_effect - line_shift, index=line_names, name="cell_line_effect"
-        )
+        self.cell_line_effects_ = pd.Series(line_effect - line_shift, index=line_names, name="cell_line_effect")
 
     def _predict_pairs(self, lines: pd.Index, drugs: pd.Index) -> np.ndarray:
         return (
-            self.global_mean_
-            + _lookup(self.drug_effects_, drugs, 0.0)
-            + _lookup(self.cell_line_effects_, lines, 0.0)
+            self.global_mean_ + _lookup(self.drug_effects_, drugs, 0.0) + _lookup(self.cell_line_effects_, lines, 0.0)
         )
 
 
@@ -204,9 +200,7 @@ class MeanEffects(NaivePredictor):
 def _pair_columns(pairs: pd.DataFrame) -> tuple[pd.Index, pd.Index]:
     """Return the cell-line and drug columns of ``pairs``, checking its shape."""
     if not isinstance(pairs, pd.DataFrame):
-        raise TypeError(
-            f"`pairs` must be a DataFrame with columns {list(PAIR_COLUMNS)}, got {type(pairs).__name__}."
-        )
+        raise TypeError(f"`pairs` must be a DataFrame with columns {list(PAIR_COLUMNS)}, got {type(pairs).__name__}.")
     missing = [c for c in PAIR_COLUMNS if c not in pairs.columns]
     if missing:
         raise KeyError(
@@ -245,9 +239,7 @@ def _numeric_table(response: pd.DataFrame, key: str) -> np.ndarray:
     except (TypeError, ValueError) as error:
         raise TypeError(f"`adata.obsm[{key!r}]` must hold numbers (NaN for untested entries).") from error
     if np.isinf(values).any():
-        raise ValueError(
-            f"`adata.obsm[{key!r}]` holds infinite values; replace them with NaN or finite values."
-        )
+        raise ValueError(f"`adata.obsm[{key!r}]` holds infinite values; replace them with NaN or finite values.")
     return values
 
 
@@ -263,8 +255,7 @@ def _pair_positions(response: pd.DataFrame, pairs: pd.DataFrame, key: str) -> tu
         if (positions < 0).any():
             unknown = names[positions < 0].unique()
             raise KeyError(
-                f"`pairs` names {len(unknown)} {what} absent from `adata.obsm[{key!r}]` "
-                f"({preview(unknown, 5)})."
+                f"`pairs` names {len(unknown)} {what} absent from `adata.obsm[{key!r}]` ({preview(unknown, 5)})."
             )
     return rows, cols
 
