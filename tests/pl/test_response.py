@@ -1,0 +1,40 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from anndata import AnnData
+
+import sctl
+
+
+@pytest.fixture
+def predicted():
+    rng = np.random.default_rng(0)
+    proba = rng.uniform(size=80)
+    adata = AnnData(rng.normal(size=(80, 5)).astype(np.float32))
+    adata.obs["sctl_response_proba"] = proba
+    adata.obs["sctl_response"] = pd.Categorical(
+        np.where(proba >= 0.5, "sensitive", "resistant"), categories=["resistant", "sensitive"]
+    )
+    adata.obsm["X_umap"] = rng.normal(size=(80, 2))
+    return adata
+
+
+def test_response_saves_one_panel_per_colour(predicted, tmp_path):
+    path = tmp_path / "response.png"
+    fig = sctl.pl.response(predicted, basis="umap", extra=["0"], save=path)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["sctl_response_proba", "sctl_response", "0"]
+    assert path.stat().st_size > 5_000
+    plt.close(fig)
+
+
+def test_response_explains_what_is_missing(predicted):
+    with pytest.raises(KeyError, match="predict_response"):
+        sctl.pl.response(predicted, key="sctl_other", show=False)
+    with pytest.raises(KeyError, match=r"sc\.tl\.tsne"):
+        sctl.pl.response(predicted, basis="tsne", show=False)
