@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     results = run(args.drugs.split(","), args.seeds, args.n_cells, args.methods.split(","))
-    with pd.option_context("display.width", 140, "display.max_rows", 200):
+    with pd.option_context("display.width", 160, "display.max_rows", 200, "display.max_columns", 20):
         print(summarize(results))
     print(f"\nover all drugs (mean AUROC): {results.groupby('method')['auroc'].mean().round(3).to_dict()}")
     print(f"spread over seeds (mean std of AUROC): {results.groupby(['drug', 'method'])['auroc'].std().mean():.3f}")
