@@ -14,6 +14,7 @@ l1000_LJP005_A375_24H_level3.gct.gz      LINCS L1000 plate (copied unchanged)
 go_bp_2023.gmt.gz, reactome_2021.gmt.gz  gene sets (copied unchanged)
 progeny_human.csv.gz                     PROGENy weights, top 500 genes per pathway (copied unchanged)
 string_example_edges.csv.gz              protein interactions (copied unchanged)
+state_markers.csv                        hand-curated marker genes of GRIP-Lung's states (kept, not built)
 README.md                                provenance and licences
 """
 
@@ -179,6 +180,8 @@ def write_readme(out: Path) -> None:
         "- `string_example_edges.csv.gz`: STRING (CC BY 4.0) example interactions of Bioconductor "
         "STRINGdb 2.10.1, "
         "mapped to symbols with org.Hs.eg.db; the score is a 0-1 co-occurrence score. Cite Szklarczyk et al.",
+        "- `state_markers.csv`: hand-curated by the sctl developers (BSD-3-Clause) for the cell states of GRIP-Lung; "
+        "every gene cites the paper that supports it. Not built from the kit: the build leaves it as it is.",
         "",
         "SHA-256:",
         "",

@@ -1,8 +1,18 @@
 import os
-from pathlib import Path
 
-import numpy as np
-import pytest
+# one thread per test worker: pytest -n 2 on 2 cores; more threads only oversubscribe (OpenMP, BLAS, torch)
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+torch.set_num_threads(1)
+threadpool_limits(1)
 
 # the real-data kit that sits beside the repository (``../shared/data``); SCTL_SHARED_DATA overrides it
 SHARED_DATA = Path(os.environ.get("SCTL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

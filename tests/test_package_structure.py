@@ -11,7 +11,15 @@ NAMESPACES = {"pp": sctl.pp, "tl": sctl.tl, "pl": sctl.pl}
 
 # verbs that take two datasets or make a new object, so they cannot follow the ``adata``-first / ``copy`` rule
 TWO_DATASETS = {"align_genes", "harmonize"}  # (reference, query) -> aligned copies of both
-NEW_OBJECT = {"balance", "featurize_drugs", "pathway_mask", "ppi_adjacency", "iter_folds"}
+NEW_OBJECT = {
+    "balance",
+    "featurize_drugs",
+    "pathway_mask",
+    "ppi_adjacency",
+    "iter_folds",
+    "read_de_table",  # a table in, a table out
+    "de_to_anndata",  # a table in, a new AnnData out
+}
 
 
 def _public_functions():
