@@ -42,6 +42,8 @@ def predict_response(
     threshold: float = 0.5,
     min_shared: float | int = 0.5,
     seed: int = 0,
+    model_kwargs: dict[str, Any] | None = None,
+    train_kwargs: dict[str, Any] | None = None,
     key_added: str = RESPONSE_KEY,
     copy: bool = False,
 ) -> AnnData | None:
@@ -72,7 +74,9 @@ def predict_response(
         Drug whose response is learnt from ``reference`` (a column of ``reference.obsm[key]``).
     method
         Classifier fitted on the reference: a name of :func:`sctl.models.baselines.get_baseline`
-        (``"logreg"``, ``"signature"``, ``"rf"``, ``"gb"``, ``"svm"``).
+        (``"logreg"``, ``"signature"``, ``"rf"``, ``"gb"``, ``"svm"``), or a transfer model trained on the
+        reference and the (unlabelled) cells together: ``"pathway_transfer"`` (:class:`sctl.models.PathwayTransfer`,
+        He et al. 2025) or ``"atsdp"`` (:class:`sctl.models.ATSDPNet`, Zhou et al. 2025).
     model
         A trained model with ``predict(adata) -> probabilities`` (:class:`ResponseModel`), used instead of
         learning from ``reference``. It receives ``adata`` as it is and does its own preprocessing.
@@ -89,6 +93,9 @@ def predict_response(
         Fewest shared genes accepted: a fraction of the reference's genes (float) or a count (int).
     seed
         Seed of the classifier.
+    model_kwargs, train_kwargs
+        For the transfer models only: passed to the model's constructor and to its ``train``
+        (e.g. ``model_kwargs={"n_heads": 4}``, ``train_kwargs={"max_epochs": 50}``).
     key_added
         Results go to ``adata.obs[key_added]`` (call) and ``adata.obs[f"{key_added}_proba"]``.
     copy
@@ -135,6 +142,8 @@ def predict_response(
             layers=(layer, reference_layer),
             min_shared=min_shared,
             seed=seed,
+            model_kwargs=model_kwargs,
+            train_kwargs=train_kwargs,
         )
     else:
         raise ValueError(
@@ -168,8 +177,15 @@ def _learn_from_reference(
     layers: tuple[str | None, str | None],
     min_shared: float | int,
     seed: int,
+    model_kwargs: dict[str, Any] | None = None,
+    train_kwargs: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     layer, reference_layer = layers
+    if method in TRANSFER_METHODS:
+        return _learn_transfer(
+            adata, reference, drug, method=method, key=key, label_rule=label_rule, layers=layers,
+            min_shared=min_shared, seed=seed, model_kwargs=model_kwargs, train_kwargs=train_kwargs,
+        )  # fmt: skip
     classifier = get_baseline(method, seed=seed)
     bulk, cells = pp.align_genes(reference, adata, min_shared=min_shared)
     pp.standardize(bulk, layer=reference_layer)
@@ -190,6 +206,56 @@ def _learn_from_reference(
         "n_reference_sensitive": int(labels.get(SENSITIVE, 0)),
         "n_reference_resistant": int(labels.drop(SENSITIVE, errors="ignore").sum()),
         "seed": seed,
+    }
+    return proba, params
+
+
+TRANSFER_METHODS = ("pathway_transfer", "atsdp")
+
+
+def _learn_transfer(
+    adata: AnnData,
+    reference: AnnData,
+    drug: str,
+    *,
+    method: str,
+    key: str,
+    label_rule: dict[str, Any],
+    layers: tuple[str | None, str | None],
+    min_shared: float | int,
+    seed: int,
+    model_kwargs: dict[str, Any] | None,
+    train_kwargs: dict[str, Any] | None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Train a bulk-to-single-cell model on ``reference`` and the unlabelled cells, then score the cells."""
+    from ..models import ATSDPNet, PathwayTransfer
+
+    cls = PathwayTransfer if method == "pathway_transfer" else ATSDPNet
+    model_kwargs = {"seed": seed, **(model_kwargs or {})}
+    train_kwargs = {"seed": seed, **(train_kwargs or {})}
+    data_kwargs = {
+        "key": key, "label_method": label_rule["method"], "k": label_rule["k"],
+        "label_threshold": label_rule["threshold"], "layer": layers[0], "bulk_layer": layers[1],
+        "min_shared": min_shared, "seed": seed, **model_kwargs.pop("data_kwargs", {}),
+    }  # fmt: skip
+    model = cls.from_reference(
+        reference, adata, drug, data_kwargs=data_kwargs, train_kwargs=train_kwargs, **model_kwargs
+    )
+    proba = _check_probabilities(model.predict(adata, layer=layers[0]), adata.n_obs, method)
+    counts = model.adata.uns["sctl_transfer"]["counts"]
+    params = {
+        "method": method,
+        "drug": drug,
+        "key": key,
+        "label_rule": {k: v for k, v in label_rule.items() if v is not None},
+        "layer": layers[0],
+        "reference_layer": layers[1],
+        "standardization": "per-gene z-score, each domain on its own",
+        "n_genes_shared": int(model.adata.n_vars),
+        "n_reference_sensitive": counts.get("bulk_sensitive", 0),
+        "n_reference_resistant": counts.get("bulk_resistant", 0),
+        "seed": seed,
+        "model_kwargs": {k: v for k, v in model_kwargs.items() if isinstance(v, int | float | str | bool)},
     }
     return proba, params
 

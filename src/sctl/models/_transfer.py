@@ -1,0 +1,565 @@
+"""Bulk-to-single-cell transfer: one AnnData of both domains, and the surface shared by the transfer models.
+
+:func:`transfer_data` builds the input of :class:`~sctl.models.PathwayTransfer` and :class:`~sctl.models.ATSDPNet`
+(He et al. 2025, Int. J. Mol. Sci. 26:4365; Zhou et al. 2025, Front. Med. 12:1631898). :class:`TransferModel`
+holds what both models share: registration with scvi-tools' :class:`~scvi.data.AnnDataManager`, a training loop
+in phases through Lightning, prediction on a user's raw cells, and a pickle-free save / load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+from scvi.data import AnnDataManager
+from scvi.data.fields import LayerField, NumericalObsField
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+from sklearn.exceptions import NotFittedError
+
+from .. import pp
+from .._constants import LABEL_KEY, RESPONSE_CATEGORIES, SENSITIVE
+from .._validate import (
+    check_anndata,
+    check_finite,
+    check_obs_key,
+    check_var_names,
+    get_matrix,
+    preview,
+    to_dense,
+)
+
+logger = logging.getLogger(__name__)
+
+DOMAIN_KEY = "sctl_domain"
+BULK, CELLS = "bulk", "cells"
+TRANSFER_KEY = "sctl_transfer"
+#: fewest labelled lines of each class a transfer model is trained on
+MIN_PER_CLASS = 5
+# numeric columns written by ``setup_anndata`` (scvi-tools registers numbers, not labels with NaN)
+_DOMAIN_CODE = "_sctl_domain_code"
+_TARGET = "_sctl_target"
+X_KEY, DOMAIN_REG, LABELS_REG = "X", "sctl_domain_code", "sctl_target"
+WEIGHTS_FILE, META_FILE = "model_state.pt", "model.json"
+
+
+# --------------------------------------------------------------------------------------------- data preparation
+def transfer_data(
+    bulk: AnnData,
+    cells: AnnData,
+    drug: str,
+    *,
+    key: str = "ln_ic50",
+    label_method: str = "extremes",
+    k: float = 0.3,
+    label_threshold: float | None = None,
+    layer: str | None = None,
+    bulk_layer: str | None = None,
+    genes: list[str] | pd.Index | None = None,
+    min_shared: float | int = 0.5,
+    cell_label_key: str | None = None,
+    balance: str | None = None,
+    min_per_class: int = MIN_PER_CLASS,
+    seed: int = 0,
+) -> AnnData:
+    """Join labelled bulk cell lines and unlabelled cells into one AnnData for a transfer model.
+
+    The steps, as in He et al. 2025 and Zhou et al. 2025:
+
+    1. restrict both to their shared genes, in bulk order (:func:`sctl.pp.align_genes`), optionally to ``genes``
+       first (e.g. the L1000 landmark genes ``bulk.var_names[bulk.var["landmark"]]``);
+    2. z-score every gene within EACH domain on its own (:func:`sctl.pp.standardize`), so the inputs may be
+       log-normalised, scaled or (less advisable) counts: nothing assumes counts and neither domain needs the
+       other's scale;
+    3. label the lines sensitive / resistant from ``bulk.obsm[key][drug]`` (:func:`sctl.pp.binarize_response`;
+       by default the lowest 30 % sensitive and the highest 30 % resistant, the rest unlabelled);
+    4. optionally balance the labelled lines (``balance="smote"`` or ``"oversample"``, :func:`sctl.pp.balance`,
+       as ATSDP-NET does; the bulk part then holds only labelled and synthetic lines);
+    5. stack bulk over cells. The cells' labels are NaN: labels the cells carry are never used, unless
+       ``cell_label_key`` opts into semi-supervised training.
+
+    Parameters
+    ----------
+    bulk
+        Cell lines x genes with the response table ``bulk.obsm[key]`` (e.g. :func:`sctl.datasets.gdsc`).
+    cells
+        Cells x genes (log-normalised ``X`` by default). Not modified.
+    drug
+        Column of ``bulk.obsm[key]``.
+    key
+        Response table, ``"ln_ic50"`` or ``"auc"`` (low = sensitive for both).
+    label_method, k, label_threshold
+        Label rule, passed to :func:`sctl.pp.binarize_response` as ``method``, ``k`` and ``threshold``.
+    layer, bulk_layer
+        Layers holding the expression of ``cells`` and ``bulk`` (``None``: ``X``).
+    genes
+        Genes to keep before aligning (``None``: all).
+    min_shared
+        Fewest shared genes accepted, a fraction of the bulk genes (float) or a count (int).
+    cell_label_key
+        SEMI-SUPERVISED opt-in: a column of ``cells.obs`` with ``"sensitive"`` / ``"resistant"`` (NaN allowed)
+        whose labels are kept. ``None`` (default): the cells are unlabelled.
+    balance
+        ``None``, ``"smote"`` or ``"oversample"``: oversample the minority class of the labelled lines.
+    min_per_class
+        Fewest labelled lines of each class; fewer raise a :class:`ValueError`.
+    seed
+        Seed of the balancing.
+
+    Returns
+    -------
+    Lines and cells x shared genes: ``X`` dense ``float32`` (z-scored per domain); ``obs["sctl_domain"]``
+    (``"bulk"`` / ``"cells"``), ``obs["sctl_label"]`` (categorical, NaN on cells), ``obs["sctl_source"]`` (the
+    original obs name); ``uns["sctl_transfer"]["params"]`` records the label rule and the counts.
+
+    Examples
+    --------
+    >>> import sctl
+    >>> bulk = sctl.datasets.gdsc()
+    >>> cells = sctl.datasets.tumor("Dabrafenib", n_cells=200)
+    >>> bulk = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
+    >>> data = sctl.models.transfer_data(bulk, cells, "Dabrafenib")
+    >>> data.obs["sctl_domain"].value_counts().to_dict()  # doctest: +SKIP
+    {'bulk': 903, 'cells': 200}
+    """
+    check_anndata(bulk, "bulk")
+    check_anndata(cells, "cells")
+    if balance not in (None, "smote", "oversample"):
+        raise ValueError(f"`balance` must be None, 'smote' or 'oversample', got {balance!r}.")
+    if genes is not None:
+        bulk = bulk[:, bulk.var_names.isin(pd.Index(genes))]
+        if bulk.n_vars == 0:
+            raise ValueError(
+                f"None of the {len(genes)} `genes` is among the bulk genes ({preview(bulk.var_names, 3)})."
+            )
+    bulk, cells = pp.align_genes(bulk, cells, min_shared=min_shared)
+    pp.standardize(bulk, layer=bulk_layer)
+    pp.standardize(cells, layer=layer)
+    pp.binarize_response(bulk, drug, key=key, method=label_method, k=k, threshold=label_threshold)
+    label_params = bulk.uns[LABEL_KEY]["params"]
+    _check_enough_labels(bulk.obs[LABEL_KEY], drug, min_per_class)
+    if balance is not None:
+        bulk = pp.balance(bulk, label_key=LABEL_KEY, method=balance, seed=seed)
+    cell_labels = _cell_labels(cells, cell_label_key)
+    combined = _stack(bulk, cells, cell_labels)
+    counts = combined.obs.groupby([DOMAIN_KEY, LABEL_KEY], observed=False).size()
+    combined.uns[TRANSFER_KEY] = {
+        "params": {
+            "drug": drug,
+            "key": key,
+            "label_rule": {"method": label_method, "k": k, "threshold": label_threshold},
+            "layer": layer,
+            "bulk_layer": bulk_layer,
+            "standardization": "per-gene z-score, each domain on its own",
+            "cell_label_key": cell_label_key,
+            "balance": balance,
+            "seed": seed,
+        },
+        "label_cutoffs": {k_: label_params.get(k_) for k_ in ("sensitive_cutoff", "resistant_cutoff")},
+        "counts": {f"{d}_{lab}": int(n) for (d, lab), n in counts.items()},
+        "n_genes": int(combined.n_vars),
+    }
+    return combined
+
+
+def _check_enough_labels(labels: pd.Series, drug: str, min_per_class: int) -> None:
+    counts = labels.value_counts()
+    fewest = min(int(counts.get(c, 0)) for c in RESPONSE_CATEGORIES)
+    if fewest < min_per_class:
+        raise ValueError(
+            f"Drug {drug!r} leaves too few labelled lines to train on ({counts.to_dict()}; at least "
+            f"{min_per_class} of each class are needed). Use a drug tested on more lines, a wider rule "
+            "(`k=0.5` or `label_method='median'`), or lower `min_per_class`."
+        )
+
+
+def _cell_labels(cells: AnnData, cell_label_key: str | None) -> np.ndarray:
+    if cell_label_key is None:
+        return np.full(cells.n_obs, np.nan, dtype=object)
+    labels = check_obs_key(cells, cell_label_key).astype(object)
+    bad = labels.dropna()[~labels.dropna().isin(RESPONSE_CATEGORIES)].unique()
+    if len(bad):
+        raise ValueError(
+            f"`cells.obs[{cell_label_key!r}]` holds values other than {RESPONSE_CATEGORIES} and NaN "
+            f"(e.g. {preview(bad, 5)}). Map them to 'sensitive' / 'resistant' first."
+        )
+    return labels.to_numpy()
+
+
+def _stack(bulk: AnnData, cells: AnnData, cell_labels: np.ndarray) -> AnnData:
+    X = np.vstack([to_dense(bulk.X), to_dense(cells.X)])
+    labels = np.concatenate([bulk.obs[LABEL_KEY].astype(object).to_numpy(), cell_labels])
+    names = [f"{BULK}:{n}" for n in bulk.obs_names] + [f"{CELLS}:{n}" for n in cells.obs_names]
+    obs = pd.DataFrame(
+        {
+            DOMAIN_KEY: pd.Categorical([BULK] * bulk.n_obs + [CELLS] * cells.n_obs, categories=[BULK, CELLS]),
+            LABEL_KEY: pd.Categorical(labels, categories=list(RESPONSE_CATEGORIES)),
+            "sctl_source": np.r_[bulk.obs_names.to_numpy(dtype=object), cells.obs_names.to_numpy(dtype=object)],
+        },
+        index=pd.Index(names),
+    )
+    return AnnData(X, obs=obs, var=pd.DataFrame(index=bulk.var_names.copy()))
+
+
+# ------------------------------------------------------------------------------------------------ model surface
+def standardize_matrix(X: np.ndarray) -> np.ndarray:
+    """Z-score the columns of ``X`` on ``X`` itself, as :func:`sctl.pp.standardize` (constant genes become 0)."""
+    center = X.mean(axis=0, dtype=np.float64)
+    scale = X.std(axis=0, dtype=np.float64)
+    scale[scale == 0] = 1.0
+    return ((X - center) / scale).astype(np.float32)
+
+
+class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
+    """Base of the bulk-to-single-cell models: registration, phased training, prediction, safe save / load.
+
+    Subclasses build ``self.module`` (with ``encode(x, domain)``, ``predict_logits(x, domain)`` and a
+    ``loss(..., phase=...)``), list their training ``phases`` and the plan keyword arguments of each.
+    """
+
+    _phases: ClassVar[tuple[str, ...]] = ()
+    _init_kwargs: dict[str, Any]
+
+    # -------------------------------------------------------------- setup
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        domain_key: str = DOMAIN_KEY,
+        labels_key: str = LABEL_KEY,
+        layer: str | None = None,
+        bulk_value: str = BULK,
+        **kwargs: Any,
+    ) -> None:
+        """Register the expression, the domain of each row and the bulk labels.
+
+        Parameters
+        ----------
+        adata
+            Output of :func:`sctl.models.transfer_data`, or any AnnData of bulk and cells, z-scored per domain.
+            Two numeric columns are added to ``adata.obs`` (``_sctl_domain_code``, ``_sctl_target``), as
+            scvi-tools adds its own ``_scvi_*`` keys.
+        domain_key
+            Column of ``adata.obs`` naming the domain of each row.
+        labels_key
+            Column of ``adata.obs`` with ``"sensitive"`` / ``"resistant"`` (NaN = unlabelled, e.g. every cell).
+        layer
+            Layer with the expression (``None``: ``X``).
+        bulk_value
+            Value of ``adata.obs[domain_key]`` marking bulk rows; every other value is a cell.
+        **kwargs
+            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        """
+        check_anndata(adata)
+        cls._write_codes(adata, domain_key, labels_key, bulk_value)
+        check_finite(get_matrix(adata, layer), "the expression")
+        setup_method_args = cls._get_setup_method_args(**locals())
+        fields = [
+            LayerField(X_KEY, layer, is_count_data=False),
+            NumericalObsField(DOMAIN_REG, _DOMAIN_CODE),
+            NumericalObsField(LABELS_REG, _TARGET),
+        ]
+        manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        manager.register_fields(adata, **kwargs)
+        cls.register_manager(manager)
+
+    @staticmethod
+    def _write_codes(adata: AnnData, domain_key: str, labels_key: str, bulk_value: str) -> None:
+        domain = check_obs_key(adata, domain_key, hint="Build the data with `sctl.models.transfer_data`.")
+        labels = check_obs_key(adata, labels_key, hint="Label the bulk lines with `sctl.pp.binarize_response`.")
+        is_cell = (domain.astype(str) != str(bulk_value)).to_numpy()
+        if is_cell.all() or not is_cell.any():
+            raise ValueError(
+                f"`adata.obs[{domain_key!r}]` must mark both bulk rows ({bulk_value!r}) and cells; found only "
+                f"{preview(domain.astype(str).unique(), 3)}."
+            )
+        text = labels.astype(object)
+        target = np.where(text.isna(), np.nan, (text == SENSITIVE).astype(np.float64))
+        if np.isnan(target[~is_cell]).all():
+            raise ValueError(f"No bulk row has a label in `adata.obs[{labels_key!r}]`.")
+        adata.obs[_DOMAIN_CODE] = is_cell.astype(np.float32)
+        adata.obs[_TARGET] = target.astype(np.float32)
+
+    @property
+    def _setup_args(self) -> dict[str, Any]:
+        return dict(self.adata_manager.registry["setup_args"])
+
+    @property
+    def var_names(self) -> pd.Index:
+        """Genes of the model, in order."""
+        return pd.Index(self.adata.var_names.astype(str))
+
+    # -------------------------------------------------------------- train
+    def _train_phases(
+        self,
+        epochs: dict[str, int],
+        *,
+        batch_size: int,
+        train_size: float,
+        early_stopping: bool,
+        patience: int,
+        accelerator: str,
+        seed: int,
+        plan_kwargs: dict[str, dict[str, Any]],
+        trainer_kwargs: dict[str, Any],
+    ) -> None:
+        """Run each phase with Lightning; validation = a held-out share of the labelled bulk lines."""
+        torch.manual_seed(seed)
+        train_idx, val_idx = self._split(train_size, seed)
+        trainer_kwargs.setdefault("enable_model_summary", False)
+        trainer_kwargs.setdefault("enable_checkpointing", False)
+        self.history_by_phase_: dict[str, pd.DataFrame] = {}
+        for phase in self._phases:
+            if epochs.get(phase, 0) <= 0:
+                continue
+            self.module.set_phase(phase)
+            self.module.train()
+            n_before = 0 if self.history is None else len(next(iter(self.history.values()), []))
+            stop = early_stopping and len(val_idx) > 0
+            super().train(
+                max_epochs=int(epochs[phase]),
+                accelerator=accelerator,
+                devices=1,
+                batch_size=batch_size,
+                datasplitter_kwargs={"external_indexing": [train_idx, val_idx, np.array([], dtype=int)]},
+                plan_kwargs={"phase": phase, **plan_kwargs.get(phase, {})},
+                early_stopping=stop,
+                early_stopping_monitor="validation_loss",
+                early_stopping_patience=patience,
+                check_val_every_n_epoch=1 if len(val_idx) else None,
+                **trainer_kwargs,
+            )
+            history = pd.DataFrame({k: v.iloc[:, 0] for k, v in (self.history or {}).items()})
+            self.history_by_phase_[phase] = history.iloc[n_before:]
+        self.module.set_phase(None)
+        self.module.eval()
+        self.is_trained_ = True
+
+    def _split(self, train_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Hold out ``1 - train_size`` of the labelled bulk lines; train on every other row."""
+        if not 0 < train_size <= 1:
+            raise ValueError(f"`train_size` must lie in (0, 1], got {train_size}.")
+        obs = self.adata.obs
+        labelled = np.flatnonzero(obs[_DOMAIN_CODE].to_numpy() == 0)
+        labelled = labelled[~np.isnan(obs[_TARGET].to_numpy()[labelled])]
+        rng = np.random.default_rng(seed)
+        n_val = round((1 - train_size) * len(labelled))
+        val = np.sort(rng.choice(labelled, size=n_val, replace=False)) if n_val else np.array([], dtype=int)
+        train = np.setdiff1d(np.arange(self.adata.n_obs), val)
+        return train, val
+
+    # ------------------------------------------------------------ predict
+    def _check_trained(self) -> None:
+        if not getattr(self, "is_trained_", False):
+            raise NotFittedError(f"This {type(self).__name__} is not trained yet: call .train() first.")
+
+    def _input_matrix(
+        self, adata: AnnData | None, layer: str | None, standardize: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Model-ready rows and their domain codes (0 bulk, 1 cells)."""
+        if adata is None:
+            X = to_dense(get_matrix(self.adata, self._setup_args["layer"]))
+            return X, self.adata.obs[_DOMAIN_CODE].to_numpy(dtype=np.float32)
+        check_anndata(adata)
+        check_var_names(adata, self.var_names, what=f"this {type(self).__name__}")
+        if not adata.var_names.is_unique:
+            raise ValueError(
+                "`adata.var_names` holds duplicated genes; make them unique with `var_names_make_unique()`."
+            )
+        X = get_matrix(adata, layer)
+        X = X[:, adata.var_names.get_indexer(self.var_names)]
+        check_finite(X, "the expression of `adata`")
+        X = to_dense(X, np.float32)
+        if standardize:
+            X = standardize_matrix(X)
+        return X, np.ones(adata.n_obs, dtype=np.float32)
+
+    @torch.no_grad()
+    def _batched(self, fn: Any, X: np.ndarray, domain: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        self.module.eval()
+        device = next(self.module.parameters()).device
+        tensors = [
+            (
+                torch.as_tensor(X[i : i + batch_size], device=device),
+                torch.as_tensor(domain[i : i + batch_size], device=device),
+            )
+            for i in range(0, len(X), batch_size)
+        ]
+        out = [fn(x, d).cpu().numpy() for x, d in tensors]
+        return np.concatenate(out) if out else np.empty((0,))
+
+    def predict(
+        self, adata: AnnData | None = None, *, layer: str | None = None, standardize: bool = True
+    ) -> np.ndarray:
+        """Probability that each cell is sensitive. Writes nothing.
+
+        Parameters
+        ----------
+        adata
+            The user's cells x genes, raw as given to :func:`sctl.models.transfer_data` (log-normalised or
+            scaled); it must hold every gene of the model (others are ignored). Its genes are z-scored on
+            ``adata`` itself, the per-domain standardisation the model was trained with: so score a whole sample
+            (hundreds of cells) at once, not one cell at a time. ``None``: every row of the training data,
+            bulk rows through the bulk path.
+        layer
+            Layer of ``adata`` with the expression (``None``: ``X``).
+        standardize
+            ``False`` when ``adata`` is already z-scored per gene.
+
+        Returns
+        -------
+        Array of shape ``(n_obs,)`` in [0, 1].
+        """
+        self._check_trained()
+        X, domain = self._input_matrix(adata, layer, standardize)
+        return self._batched(lambda x, d: torch.sigmoid(self.module.predict_logits(x, d)), X, domain).astype(np.float64)
+
+    def get_latent_representation(
+        self, adata: AnnData | None = None, *, layer: str | None = None, standardize: bool = True
+    ) -> np.ndarray:
+        """Embedding the classifier reads, one row per observation (same inputs as :meth:`predict`).
+
+        Returns
+        -------
+        Array of shape ``(n_obs, n_latent)``.
+        """
+        self._check_trained()
+        X, domain = self._input_matrix(adata, layer, standardize)
+        return self._batched(self.module.encode, X, domain)
+
+    # ---------------------------------------------------------- save/load
+    def save(self, dir_path: str | Path, overwrite: bool = False, **kwargs: Any) -> None:
+        """Save the weights (``model_state.pt``) and settings (``model.json``); no pickled objects.
+
+        Parameters
+        ----------
+        dir_path
+            Directory to write to.
+        overwrite
+            Replace a model already saved there.
+        **kwargs
+            Ignored (accepted for compatibility with scvi-tools).
+        """
+        self._check_trained()
+        path = Path(dir_path)
+        if path.exists() and any(path.iterdir()) and not overwrite:
+            raise FileExistsError(f"{path} exists and is not empty; pass `overwrite=True` to replace it.")
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save(self.module.state_dict(), path / WEIGHTS_FILE)
+        meta = {
+            "class": type(self).__name__,
+            "init": self._init_kwargs,
+            "setup": self._setup_args,
+            "var_names": list(self.var_names),
+            **self._extra_meta(),
+        }
+        (path / META_FILE).write_text(json.dumps(meta, indent=1))
+
+    def _extra_meta(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def load(cls, dir_path: str | Path, adata: AnnData | None = None, **kwargs: Any) -> Self:
+        """Load a model saved by :meth:`save`; weights are read with ``torch.load(weights_only=True)``.
+
+        Parameters
+        ----------
+        dir_path
+            Directory written by :meth:`save`.
+        adata
+            Ignored unless given: then checked to hold the model's genes.
+        **kwargs
+            Ignored.
+
+        Returns
+        -------
+        The trained model, bound to a small placeholder AnnData (prediction takes any AnnData).
+        """
+        path = Path(dir_path)
+        if not (path / META_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
+            raise FileNotFoundError(f"No saved model in {path} (expected {META_FILE} and {WEIGHTS_FILE}).")
+        meta = json.loads((path / META_FILE).read_text())
+        if meta.get("class") != cls.__name__:
+            raise TypeError(f"{path} holds a saved {meta.get('class')}, not a {cls.__name__}.")
+        state = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        placeholder = cls._placeholder(meta)
+        setup = {k: v for k, v in meta["setup"].items() if k in ("domain_key", "labels_key", "layer", "bulk_value")}
+        cls.setup_anndata(placeholder, **{**setup, **cls._extra_setup(meta)})
+        model = cls(placeholder, **cls._init_from_meta(meta, state))
+        model.module.load_state_dict(state)
+        model.module.eval()
+        model.is_trained_ = True
+        if adata is not None:
+            check_var_names(adata, model.var_names, what=f"the saved {cls.__name__}")
+        return model
+
+    @classmethod
+    def _extra_setup(cls, meta: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def _init_from_meta(cls, meta: dict[str, Any], state: dict[str, torch.Tensor]) -> dict[str, Any]:
+        return dict(meta["init"])
+
+    @classmethod
+    def _placeholder(cls, meta: dict[str, Any]) -> AnnData:
+        setup = meta["setup"]
+        domain = [setup.get("bulk_value", BULK), CELLS, setup.get("bulk_value", BULK), CELLS]
+        obs = pd.DataFrame(
+            {
+                setup["domain_key"]: domain,
+                setup["labels_key"]: pd.Categorical(
+                    [SENSITIVE, np.nan, "resistant", np.nan], categories=list(RESPONSE_CATEGORIES)
+                ),
+            },
+            index=[f"placeholder{i}" for i in range(4)],
+        )
+        X = np.zeros((4, len(meta["var_names"])), dtype=np.float32)
+        adata = AnnData(X, obs=obs, var=pd.DataFrame(index=pd.Index(meta["var_names"], dtype=str)))
+        if setup.get("layer") is not None:
+            adata.layers[setup["layer"]] = X.copy()
+        return adata
+
+    # ------------------------------------------------------- from bulk
+    @classmethod
+    def from_reference(
+        cls,
+        bulk: AnnData,
+        cells: AnnData,
+        drug: str,
+        *,
+        data_kwargs: dict[str, Any] | None = None,
+        train_kwargs: dict[str, Any] | None = None,
+        **model_kwargs: Any,
+    ) -> Self:
+        """Prepare the data (:func:`transfer_data`), set it up, build and train a model in one call.
+
+        Parameters
+        ----------
+        bulk, cells, drug
+            As in :func:`transfer_data`.
+        data_kwargs
+            Passed to :func:`transfer_data` (label rule, layers, ``genes``, ``balance``, ...).
+        train_kwargs
+            Passed to :meth:`train`.
+        **model_kwargs
+            Passed to the model's constructor.
+
+        Returns
+        -------
+        The trained model.
+        """
+        data = transfer_data(bulk, cells, drug, **(data_kwargs or {}))
+        cls.setup_anndata(data, **cls._setup_kwargs_from(model_kwargs))
+        model = cls(data, **model_kwargs)
+        model.train(**(train_kwargs or {}))
+        return model
+
+    @classmethod
+    def _setup_kwargs_from(cls, model_kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {}

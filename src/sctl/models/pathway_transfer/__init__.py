@@ -1,0 +1,4 @@
+from ._model import PathwayTransfer
+from ._module import PathwayTransferModule
+
+__all__ = ["PathwayTransfer", "PathwayTransferModule"]

@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+
+import sctl
+from sctl.metrics import auroc
+from sctl.models import ATSDPNet, transfer_data
+from sctl.nn._mmd import mmd
+
+from ._transfer_data import DRUG, bulk_and_cells
+
+torch.set_num_threads(1)
+FAST = {"enable_progress_bar": False}
+
+
+def _data(**kwargs):
+    bulk, cells = bulk_and_cells()
+    return bulk, cells, transfer_data(bulk, cells, DRUG, **kwargs)
+
+
+def test_mmd_separates_shifted_samples():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(50, 4, generator=g), torch.randn(50, 4, generator=g)
+    assert mmd(a, b + 3) > mmd(a, b)
+    assert mmd(a, b + 3, kernel="linear") > 5
+    with pytest.raises(ValueError, match="Unknown MMD kernel"):
+        mmd(a, b, kernel="poly")
+
+
+def test_wiring_one_epoch_heads_clusters_balance():
+    _, cells, data = _data(balance="smote")
+    assert data.uns["sctl_transfer"]["params"]["balance"] == "smote"
+    for kwargs in ({"n_heads": 0}, {"n_heads": 4, "mmd_kernel": "linear"}):
+        ATSDPNet.setup_anndata(data)  # leiden clusters of the cells
+        assert (data.obs.loc[data.obs["sctl_domain"] == "cells", "_sctl_cluster_code"] >= 0).all()
+        model = ATSDPNet(data, **kwargs)
+        model.train(max_epochs=1, **FAST)
+        proba = model.predict(cells)
+        assert proba.shape == (cells.n_obs,)
+        assert ((proba >= 0) & (proba <= 1)).all()
+    data.obs["my_clusters"] = np.arange(data.n_obs) % 3
+    ATSDPNet.setup_anndata(data, cluster_key="my_clusters")
+    ATSDPNet(data).train(max_epochs=1, **FAST)
+
+
+def test_errors_unfitted_and_other_genes():
+    _, cells, data = _data()
+    ATSDPNet.setup_anndata(data, cluster_key=False)
+    model = ATSDPNet(data)
+    with pytest.raises(NotFittedError, match="not trained"):
+        model.predict(cells)
+    model.train(max_epochs=1, **FAST)
+    with pytest.raises(ValueError, match="lacks"):
+        model.predict(cells[:, 10:].copy())
+    with pytest.raises(ValueError, match="multiple of `n_heads`"):
+        ATSDPNet(data, n_heads=3)
+
+
+def test_same_seed_same_numbers_and_save_load(tmp_path):
+    _, cells, data = _data()
+    runs = []
+    for _ in range(2):
+        ATSDPNet.setup_anndata(data, cluster_key=False)
+        model = ATSDPNet(data, seed=2)
+        model.train(max_epochs=2, seed=2, **FAST)
+        runs.append(model.predict(cells))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    model.save(tmp_path / "model")
+    np.testing.assert_array_equal(ATSDPNet.load(tmp_path / "model").predict(cells), runs[1])
+
+
+def test_learns_on_tumour_beats_constant():
+    _, cells, data = _data()
+    ATSDPNet.setup_anndata(data)
+    model = ATSDPNet(data)
+    model.train(max_epochs=30, **FAST)
+    score = auroc(cells.obs["response"] == "sensitive", model.predict(cells))
+    print(f"ATSDPNet AUROC {score:.3f}")
+    assert score > 0.55  # a constant predictor scores 0.5; measured 0.65 (logreg 0.67, signature 0.72)
+
+
+def test_predict_response_plugs_in():
+    bulk, cells = bulk_and_cells()
+    sctl.tl.predict_response(
+        cells, reference=bulk, drug=DRUG, method="atsdp", model_kwargs={"n_heads": 2},
+        train_kwargs={"max_epochs": 1, **FAST},
+    )  # fmt: skip
+    assert cells.uns["sctl_response"]["params"]["method"] == "atsdp"
+    assert cells.obs["sctl_response_proba"].between(0, 1).all()
