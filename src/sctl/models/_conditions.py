@@ -1,0 +1,118 @@
+"""Shared plumbing of the perturbation models: condition codes, clear errors and pickle-free save / load.
+
+scvi-tools' own :meth:`~scvi.model.base.BaseModelClass.load` unpickles (``torch.load(weights_only=False)``), which
+runs arbitrary code from an untrusted file. The models here save their weights with :func:`torch.save` and
+everything else as JSON, and load the weights with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+
+from .._validate import check_obs_key, preview
+
+WEIGHTS_FILE = "model_state.pt"
+META_FILE = "model.json"
+
+
+def encode(
+    values: Sequence | np.ndarray | pd.Series, categories: Sequence[str], what: str, hint: str = ""
+) -> np.ndarray:
+    """Integer codes of ``values`` in the training ``categories``; a clear error names unknown values."""
+    values = pd.Series(np.asarray(values).astype(str))
+    lookup = pd.Series(np.arange(len(categories)), index=pd.Index([str(c) for c in categories]))
+    unknown = values[~values.isin(lookup.index)].unique()
+    if len(unknown):
+        raise KeyError(
+            f"Unknown {what} {preview(unknown, 5)}: the model was trained on {len(categories)} {what}s "
+            f"({preview(sorted(map(str, categories)), 200)}).{hint}"
+        )
+    return lookup.loc[values].to_numpy(dtype=np.int64)
+
+
+def condition_values(adata: AnnData, key: str, override: Any, what: str) -> np.ndarray:
+    """The condition of every observation: ``override`` (scalar or one per observation) or ``adata.obs[key]``."""
+    if override is None:
+        return check_obs_key(
+            adata, key, hint=f"Or pass `{what}=` to predict every profile under one {what}."
+        ).to_numpy()
+    if np.ndim(override) == 0:
+        return np.repeat(np.asarray([override], dtype=object), adata.n_obs)
+    values = np.asarray(override, dtype=object)
+    if values.shape != (adata.n_obs,):
+        raise ValueError(f"`{what}=` must be one value or one per observation ({adata.n_obs}), got {values.shape}.")
+    return values
+
+
+def dose_values(adata: AnnData, key: str | None, override: Any) -> np.ndarray:
+    """Numeric doses from ``override`` or ``adata.obs[key]``; an error when they are missing or NaN."""
+    if override is None:
+        if key is None or key not in adata.obs.columns:
+            raise KeyError(
+                "The model was trained with doses, so it needs one per profile: pass `dose=` (one value or one per "
+                f"observation) or add the column `adata.obs[{key!r}]`."
+            )
+        values = pd.to_numeric(adata.obs[key], errors="coerce").to_numpy(dtype=np.float64)
+    else:
+        values = np.broadcast_to(np.asarray(override, dtype=np.float64), (adata.n_obs,)).copy()
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError(f"Doses must be finite and non-negative; got {int((~np.isfinite(values)).sum())} missing.")
+    return values
+
+
+def aligned_matrix(adata: AnnData, layer: str | None, var_names: Sequence[str], what: str) -> np.ndarray:
+    """Dense float32 values of ``layer`` in the gene order the model was trained on."""
+    from .._validate import check_var_names, get_matrix, to_dense
+
+    check_var_names(adata, var_names, what)
+    matrix = get_matrix(adata, layer)
+    order = adata.var_names.get_indexer(pd.Index(var_names))
+    return to_dense(matrix, np.float32)[:, order]
+
+
+def save_model(model: Any, dir_path: str | Path, meta: dict[str, Any], overwrite: bool) -> None:
+    """Write the module's weights and the JSON metadata needed to rebuild the model."""
+    path = Path(dir_path)
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise FileExistsError(f"{path} exists and is not empty; pass `overwrite=True` to replace the saved model.")
+    path.mkdir(parents=True, exist_ok=True)
+    torch.save(model.module.state_dict(), path / WEIGHTS_FILE)
+    (path / META_FILE).write_text(json.dumps({"class": type(model).__name__, **meta}, indent=1))
+
+
+def read_saved(dir_path: str | Path, cls_name: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Metadata and weights of a saved model (weights read with ``weights_only=True``: no unpickling)."""
+    path = Path(dir_path)
+    if not (path / META_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(f"No saved model in {path} (expected {META_FILE} and {WEIGHTS_FILE}).")
+    meta = json.loads((path / META_FILE).read_text())
+    if meta.get("class") != cls_name:
+        raise TypeError(f"{path} holds a saved {meta.get('class')}, not a {cls_name}.")
+    state = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    return meta, state
+
+
+def placeholder_adata(
+    var_names: Sequence[str], categorical: dict[str, Sequence[str]], numeric: Sequence[str], layers: Sequence[str]
+) -> AnnData:
+    """A small AnnData with the saved genes and categories, to rebuild a model without its training data."""
+    n_obs = max([len(c) for c in categorical.values()] + [2])
+    obs = pd.DataFrame(index=[f"placeholder{i}" for i in range(n_obs)])
+    for key, cats in categorical.items():
+        codes = np.arange(n_obs) % len(cats)
+        obs[key] = pd.Categorical.from_codes(codes, categories=list(cats))
+    for key in numeric:
+        obs[key] = np.linspace(0.0, 1.0, n_obs)
+    X = np.zeros((n_obs, len(var_names)), dtype=np.float32)
+    adata = AnnData(X, obs=obs, var=pd.DataFrame(index=pd.Index(list(var_names), dtype=str)))
+    for layer in layers:
+        adata.layers[layer] = X.copy()
+    return adata

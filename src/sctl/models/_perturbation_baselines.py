@@ -1,0 +1,148 @@
+"""Naive predictors of per-gene drug-induced changes: the bar every perturbation model must clear.
+
+They follow the advice of drevalpy (Bernett et al. 2024) to report naive baselines beside every deep model and
+the observation of Ahlmann-Eltze et al. (2025, *Nature Methods*) that simple linear baselines often match deep
+perturbation models. Each predicts the change ``Δx`` (``predicts = "delta"``) of every observation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .._validate import check_obs_key, get_matrix, to_dense
+
+
+class _DeltaBaseline:
+    """Shared fit / predict plumbing: the training changes and their gene names."""
+
+    predicts = "delta"
+
+    def __init__(
+        self,
+        delta_layer: str = "sctl_delta",
+        drug_key: str = "drug",
+        dose_key: str | None = "dose",
+        cell_line_key: str | None = "cell_line",
+    ):
+        self.delta_layer, self.drug_key, self.dose_key, self.cell_line_key = (
+            delta_layer,
+            drug_key,
+            dose_key,
+            cell_line_key,
+        )
+
+    def fit(self, adata: AnnData) -> _DeltaBaseline:
+        """Learn from the training profiles' changes ``adata.layers[delta_layer]``."""
+        self.var_names_ = adata.var_names.copy()
+        self.mean_shift_ = to_dense(get_matrix(adata, self.delta_layer), np.float64).mean(0)
+        self._fit(adata, to_dense(get_matrix(adata, self.delta_layer), np.float64))
+        return self
+
+    def _fit(self, adata: AnnData, delta: np.ndarray) -> None:
+        pass
+
+    def predict(self, adata: AnnData, drug: str | None = None, dose: float | None = None) -> pd.DataFrame:
+        """Predicted change of every observation of ``adata`` (drug / dose override ``adata.obs``)."""
+        values = self._predict(_obs(adata, self.drug_key, drug, self.dose_key, dose))
+        return pd.DataFrame(values, index=adata.obs_names.copy(), columns=self.var_names_)
+
+    def _predict(self, obs: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ZeroChange(_DeltaBaseline):
+    """Predict no change at all: the treated profile equals its basal profile.
+
+    Examples
+    --------
+    >>> import sctl
+    >>> plate = sctl.datasets.lincs()
+    >>> sctl.pp.match_controls(plate, control="DMSO")
+    >>> sctl.pp.log_fold_change(plate)
+    >>> float(ZeroChange().fit(plate).predict(plate).abs().to_numpy().max())
+    0.0
+    """
+
+    def _predict(self, obs: pd.DataFrame) -> np.ndarray:
+        return np.zeros((len(obs), len(self.var_names_)))
+
+
+class MeanShift(_DeltaBaseline):
+    """Predict the mean change over all training perturbations, whatever the drug."""
+
+    def _predict(self, obs: pd.DataFrame) -> np.ndarray:
+        return np.tile(self.mean_shift_, (len(obs), 1))
+
+
+class PerDrugMean(_DeltaBaseline):
+    """Predict the mean training change of the drug (of the drug and cell line when both were seen).
+
+    An unseen drug gets the overall mean shift.
+    """
+
+    def _fit(self, adata: AnnData, delta: np.ndarray) -> None:
+        frame = pd.DataFrame(delta)
+        self.by_drug_ = frame.groupby(check_obs_key(adata, self.drug_key).astype(str).to_numpy()).mean()
+
+    def _predict(self, obs: pd.DataFrame) -> np.ndarray:
+        table = self.by_drug_.reindex(obs[self.drug_key].astype(str).to_numpy())
+        return table.fillna(pd.Series(self.mean_shift_)).to_numpy()
+
+
+class RidgeCondition(_DeltaBaseline):
+    """Ridge regression of the change on one-hot drug and cell line, log dose and drug x log dose.
+
+    Parameters
+    ----------
+    alpha
+        Ridge penalty.
+    **kwargs
+        ``delta_layer``, ``drug_key``, ``dose_key``, ``cell_line_key``.
+    """
+
+    def __init__(self, alpha: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = alpha
+
+    def _design(self, obs: pd.DataFrame) -> np.ndarray:
+        drugs = pd.Categorical(obs[self.drug_key].astype(str), categories=self.drugs_)
+        onehot = pd.get_dummies(drugs).to_numpy(dtype=np.float64)
+        parts = [onehot]
+        if self.cell_line_key is not None and self.cell_line_key in obs.columns:
+            lines = pd.Categorical(obs[self.cell_line_key].astype(str), categories=self.lines_)
+            parts.append(pd.get_dummies(lines).to_numpy(dtype=np.float64))
+        if self.dose_key is not None:
+            log_dose = np.log10(pd.to_numeric(obs[self.dose_key]).to_numpy(dtype=np.float64) + 1e-3)[:, None]
+            parts += [log_dose, onehot * log_dose]
+        return np.hstack(parts)
+
+    def _fit(self, adata: AnnData, delta: np.ndarray) -> None:
+        from sklearn.linear_model import Ridge
+
+        self.drugs_ = sorted(adata.obs[self.drug_key].astype(str).unique())
+        has_lines = self.cell_line_key is not None and self.cell_line_key in adata.obs.columns
+        self.lines_ = sorted(adata.obs[self.cell_line_key].astype(str).unique()) if has_lines else []
+        self.model_ = Ridge(alpha=self.alpha).fit(self._design(adata.obs), delta)
+
+    def _predict(self, obs: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict(self._design(obs))
+
+
+PERTURBATION_BASELINES = {
+    "zero_change": ZeroChange,
+    "mean_shift": MeanShift,
+    "per_drug_mean": PerDrugMean,
+    "ridge": RidgeCondition,
+}
+
+
+def _obs(adata: AnnData, drug_key: str, drug: str | None, dose_key: str | None, dose: float | None) -> pd.DataFrame:
+    obs = adata.obs.copy()
+    if drug is not None:
+        obs[drug_key] = drug
+    if dose is not None and dose_key is not None:
+        obs[dose_key] = dose
+    check_obs_key(adata, drug_key) if drug is None else None
+    return obs

@@ -1,0 +1,7 @@
+"""GRIP: conditional GAN of drug-induced expression changes (GRIP-Lung, Xie et al. 2026)."""
+
+from ._model import GRIP
+from ._module import GRIPModule
+from ._training_plan import GRIPTrainingPlan
+
+__all__ = ["GRIP", "GRIPModule", "GRIPTrainingPlan"]

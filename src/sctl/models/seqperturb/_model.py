@@ -1,0 +1,377 @@
+"""SeqPerturb: per-condition gene-change prediction from embedded categorical conditions (Ali et al. 2024)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scvi
+import torch
+from anndata import AnnData
+from scvi.data import AnnDataManager
+from scvi.data.fields import CategoricalJointObsField, LayerField, NumericalJointObsField
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+from scvi.train import TrainingPlan
+
+from ..._validate import check_anndata, check_finite, check_obs_key, get_matrix, preview
+from .._conditions import encode, placeholder_adata, read_saved, save_model
+from ._module import CAT_KEY, CONT_KEY, ENCODERS, X_KEY, SeqPerturbModule
+
+SMILES_LENGTH_KEY = "sctl_smiles_length"
+
+
+class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
+    """Predict the change of every gene under a condition from embedded condition labels (Ali et al. 2024).
+
+    Following "Deep learning for drug response prediction with gene expression data" (Ali, Omer, Le, Raza,
+    Choo; Open Problems single-cell perturbations), each categorical condition (cell type, compound, compound
+    id, SMILES string, SMILES length and any other obs keys named) is ordinally encoded and embedded in 16
+    dimensions; the embeddings form a short sequence that a sequence encoder reads (``encoder=``: ``"lstm"``,
+    ``"gru"``, ``"gru3"`` (3 stacked GRUs), ``"gru_attention"`` (the paper's best, 79 % sign accuracy),
+    ``"transformer"`` or ``"autoencoder"``), followed by a dense layer (256, tanh), dropout 0.5 and one output
+    per gene. Continuous conditions (``dose_key``, log-scaled, and ``continuous_keys``) are added as tokens by a
+    linear map, an extension that lets the model interpolate to unseen doses.
+
+    The target is any per-condition gene vector: log fold changes from :func:`sctl.pp.log_fold_change`
+    (``layer="sctl_delta"``) or a DE table from :func:`sctl.pp.de_to_anndata` (the competition's signed
+    -log10 p-values; ``layer=None``). The model does not see the basal profile: it predicts the same vector for
+    every profile of a condition.
+
+    Parameters
+    ----------
+    adata
+        AnnData registered with :meth:`setup_anndata`.
+    encoder
+        Sequence encoder, see above.
+    n_embed
+        Token size (16).
+    n_dense
+        Width of the dense layer (256; the autoencoder uses 128).
+    dropout
+        Dropout after the dense layer (0.5).
+    loss
+        ``"mse"`` or ``"mae"``.
+    seed
+        Seed of the initial weights.
+
+    Examples
+    --------
+    >>> import sctl
+    >>> plate = sctl.datasets.lincs()
+    >>> sctl.pp.match_controls(plate, control="DMSO")
+    >>> sctl.pp.log_fold_change(plate)
+    >>> sctl.models.SeqPerturb.setup_anndata(plate, layer="sctl_delta", compound_id_key="pert_id", dose_key="dose")
+    >>> model = sctl.models.SeqPerturb(plate, encoder="gru_attention")
+    >>> model.train(max_epochs=100)  # doctest: +SKIP
+    """
+
+    predicts = "delta"  # what `predict` returns, read by sctl.tl.predict_perturbation
+    _module_cls = SeqPerturbModule
+    _training_plan_cls = TrainingPlan
+
+    def __init__(
+        self,
+        adata: AnnData,
+        encoder: str = "gru_attention",
+        n_embed: int = 16,
+        n_dense: int = 256,
+        dropout: float = 0.5,
+        loss: str = "mse",
+        seed: int = 0,
+    ):
+        super().__init__(adata)
+        if encoder not in ENCODERS:
+            raise ValueError(f"Unknown encoder {encoder!r}; choose one of {ENCODERS}.")
+        if loss not in ("mse", "mae"):
+            raise ValueError(f"Unknown loss {loss!r}; choose 'mse' or 'mae'.")
+        self._model_kwargs = {
+            "encoder": encoder,
+            "n_embed": n_embed,
+            "n_dense": n_dense,
+            "dropout": dropout,
+            "loss": loss,
+            "seed": seed,
+        }
+        torch.manual_seed(seed)
+        continuous = self._continuous_keys
+        self.module = self._module_cls(
+            n_genes=self.summary_stats.n_vars,
+            n_categories=[len(c) for c in self.categories.values()],
+            n_continuous=len(continuous),
+            encoder=encoder,
+            n_embed=n_embed,
+            n_dense=n_dense,
+            dropout=dropout,
+            loss=loss,
+            log_continuous=[key == self._setup_args["dose_key"] for key in continuous],
+        )
+        if continuous:
+            values = self.module.transform_continuous(torch.as_tensor(self._continuous_matrix(self.adata.obs)))
+            stats = torch.stack([values.mean(0), values.std(0).clamp_min(1e-3)])
+            self.module.continuous_stats.copy_(stats)
+        self._model_summary_string = (
+            f"SeqPerturb ({encoder}): {self.summary_stats.n_vars} genes, tokens {list(self.categories)} + {continuous}"
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        layer: str | None = "sctl_delta",
+        cell_type_key: str | None = "cell_line",
+        compound_key: str = "drug",
+        compound_id_key: str | None = None,
+        smiles_key: str | None = None,
+        extra_keys: Sequence[str] = (),
+        dose_key: str | None = None,
+        continuous_keys: Sequence[str] = (),
+        **kwargs,
+    ) -> None:
+        """Register the target gene vectors and the conditions.
+
+        Parameters
+        ----------
+        adata
+            Observations (profiles or (cell type, compound) pairs) x genes.
+        layer
+            Layer with the targets (``"sctl_delta"`` from :func:`sctl.pp.log_fold_change`); ``None`` uses ``X``
+            (e.g. a DE table from :func:`sctl.pp.de_to_anndata`).
+        cell_type_key, compound_key, compound_id_key, smiles_key
+            Columns of ``adata.obs`` with the cell type / line, the compound name, its id and its SMILES string.
+            ``smiles_key`` also adds the SMILES length as a token (column ``"sctl_smiles_length"`` of
+            ``adata.obs``).
+        extra_keys
+            Further categorical columns, each one more token.
+        dose_key
+            Numeric column with the dose; a log-scaled continuous token.
+        continuous_keys
+            Further numeric columns, each a standardised continuous token.
+        **kwargs
+            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        """
+        setup_method_args = cls._get_setup_method_args(**locals())
+        check_anndata(adata)
+        check_finite(get_matrix(adata, layer), f"the target `{layer or 'X'}`")
+        categorical = [k for k in (cell_type_key, compound_key, compound_id_key, smiles_key) if k is not None]
+        categorical += list(extra_keys)
+        for key in [*categorical, *continuous_keys, *([dose_key] if dose_key else [])]:
+            check_obs_key(adata, key)
+        if smiles_key is not None:
+            adata.obs[SMILES_LENGTH_KEY] = _smiles_length(adata.obs[smiles_key])
+            categorical.append(SMILES_LENGTH_KEY)
+        for key in categorical:
+            if adata.obs[key].isna().any():
+                raise ValueError(f"`adata.obs[{key!r}]` has missing values; fill them (e.g. with 'unknown').")
+            if not isinstance(adata.obs[key].dtype, pd.CategoricalDtype):
+                adata.obs[key] = pd.Categorical(adata.obs[key].astype(str))
+        continuous = ([dose_key] if dose_key else []) + list(continuous_keys)
+        for key in continuous:
+            if not np.isfinite(pd.to_numeric(adata.obs[key], errors="coerce").to_numpy(dtype=float)).all():
+                raise ValueError(f"`adata.obs[{key!r}]` must be numeric without missing values.")
+        fields = [LayerField(X_KEY, layer, is_count_data=False), CategoricalJointObsField(CAT_KEY, categorical)]
+        if continuous:
+            fields.append(NumericalJointObsField(CONT_KEY, continuous))
+        manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        manager.register_fields(adata, **kwargs)
+        cls.register_manager(manager)
+
+    def train(
+        self,
+        max_epochs: int = 300,
+        *,
+        batch_size: int = 30,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-6,
+        train_size: float = 1.0,
+        seed: int = 0,
+        accelerator: str = "cpu",
+        **trainer_kwargs,
+    ) -> None:
+        """Train with Adam on the MSE (or MAE) of the gene vectors.
+
+        Parameters
+        ----------
+        max_epochs
+            Passes through the data (300 in the paper for the recurrent models).
+        batch_size
+            Minibatch size (20-70 in the paper).
+        lr
+            Adam learning rate (1e-3; 3e-3 for the transformer and autoencoder in the paper).
+        weight_decay
+            Adam weight decay.
+        train_size
+            Fraction used for training; the rest is validation.
+        seed
+            Seed of minibatch order and dropout (sets ``scvi.settings.seed``).
+        accelerator
+            Lightning accelerator; CPU by default.
+        **trainer_kwargs
+            Passed to :class:`scvi.train.Trainer`.
+        """
+        scvi.settings.seed = seed  # seeds torch, numpy and random, as scvi-tools recommends
+        trainer_kwargs.setdefault("enable_progress_bar", False)
+        trainer_kwargs.setdefault("enable_model_summary", False)
+        super().train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=1,
+            train_size=train_size,
+            batch_size=batch_size,
+            plan_kwargs={"lr": lr, "weight_decay": weight_decay, "eps": 1e-8},
+            **trainer_kwargs,
+        )
+        self.module.eval()
+
+    @property
+    def categories(self) -> dict[str, list[str]]:
+        """Known values of every categorical condition, in token order."""
+        mappings = self.adata_manager.get_state_registry(CAT_KEY)["mappings"]
+        return {key: [str(v) for v in values] for key, values in mappings.items()}
+
+    @property
+    def var_names(self) -> list[str]:
+        """Genes (outputs) of the model, in order."""
+        return list(self.adata.var_names.astype(str))
+
+    def predict(
+        self,
+        adata: AnnData | pd.DataFrame | None = None,
+        *,
+        drug: str | Sequence[str] | None = None,
+        dose: float | Sequence[float] | None = None,
+        conditions: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Predict the gene vector of every observation's condition; writes nothing.
+
+        Parameters
+        ----------
+        adata
+            AnnData whose ``obs`` holds the conditions, or a DataFrame of conditions (one row each); ``None``
+            uses the training data.
+        drug, dose
+            Override the compound and the dose (one value, or one per row).
+        conditions
+            Override any other condition column, e.g. ``{"cell_line": "A375"}``.
+
+        Returns
+        -------
+        Rows x genes with the row names of ``adata`` and the model's gene names.
+        """
+        obs = self._conditions_frame(adata, drug, dose, conditions)
+        codes = np.column_stack(
+            [
+                encode(obs[key].astype(str), known, f"value of {key!r}", _hint(key, self._setup_args))
+                for key, known in self.categories.items()
+            ]
+        )
+        continuous = torch.as_tensor(self._continuous_matrix(obs)) if self._continuous_keys else None
+        self.module.eval()
+        pred = self.module.predict_values(torch.as_tensor(codes), continuous).numpy()
+        return pd.DataFrame(pred, index=obs.index.copy(), columns=pd.Index(self.var_names))
+
+    def save(self, dir_path: str | Path, overwrite: bool = False, **kwargs) -> None:
+        """Save weights (``model_state.pt``) and settings (``model.json``); nothing is pickled."""
+        meta = {
+            "init": self._model_kwargs,
+            "setup": self._setup_args,
+            "categories": self.categories,
+            "continuous": self._continuous_keys,
+            "var_names": self.var_names,
+        }
+        save_model(self, dir_path, meta, overwrite)
+
+    @classmethod
+    def load(cls, dir_path: str | Path, adata: AnnData | None = None, **kwargs) -> SeqPerturb:
+        """Load a model saved by :meth:`save` (weights read with ``weights_only=True``).
+
+        Parameters
+        ----------
+        dir_path
+            Directory written by :meth:`save`.
+        adata
+            Ignored (prediction takes any AnnData or condition table); accepted for scvi-tools compatibility.
+        **kwargs
+            Ignored.
+
+        Returns
+        -------
+        The trained model.
+        """
+        meta, state = read_saved(dir_path, cls.__name__)
+        setup = dict(meta["setup"])
+        categorical = {k: v for k, v in meta["categories"].items() if k != SMILES_LENGTH_KEY}
+        placeholder = placeholder_adata(meta["var_names"], categorical, meta["continuous"], [])
+        setup["layer"] = None
+        cls.setup_anndata(placeholder, **setup)
+        model = cls(placeholder, **meta["init"])
+        if model.categories != meta["categories"]:
+            raise ValueError(f"Could not rebuild the conditions of the model saved in {dir_path}.")
+        model.module.load_state_dict(state)
+        model.module.eval()
+        model.is_trained_ = True
+        model._saved_setup = meta["setup"]
+        return model
+
+    @property
+    def _setup_args(self) -> dict[str, Any]:
+        return getattr(self, "_saved_setup", None) or dict(self.adata_manager.registry["setup_args"])
+
+    @property
+    def _continuous_keys(self) -> list[str]:
+        if CONT_KEY not in self.adata_manager.data_registry:
+            return []
+        return list(self.adata_manager.get_state_registry(CONT_KEY)["columns"])
+
+    def _continuous_matrix(self, obs: pd.DataFrame) -> np.ndarray:
+        columns = []
+        for key in self._continuous_keys:
+            if key not in obs.columns:
+                raise KeyError(f"The model needs the numeric condition {key!r}: add the column or pass it (`dose=`).")
+            values = pd.to_numeric(obs[key], errors="coerce").to_numpy(dtype=np.float32)
+            if not np.isfinite(values).all():
+                raise ValueError(f"Condition {key!r} has missing or non-numeric values.")
+            columns.append(values)
+        return np.column_stack(columns).astype(np.float32)
+
+    def _conditions_frame(
+        self, adata: AnnData | pd.DataFrame | None, drug: Any, dose: Any, conditions: dict[str, Any] | None
+    ) -> pd.DataFrame:
+        if adata is None:
+            adata = self.adata
+        obs = adata.copy() if isinstance(adata, pd.DataFrame) else check_anndata(adata).obs.copy()
+        setup = self._setup_args
+        overrides = dict(conditions or {})
+        if drug is not None:
+            overrides[setup["compound_key"]] = drug
+        if dose is not None:
+            if setup["dose_key"] is None:
+                raise ValueError("This model was set up without `dose_key`, so it cannot take `dose=`.")
+            overrides[setup["dose_key"]] = dose
+        for key, value in overrides.items():
+            obs[key] = value if np.ndim(value) == 0 else np.asarray(value)
+        if setup.get("smiles_key") is not None and setup["smiles_key"] in obs.columns:
+            obs[SMILES_LENGTH_KEY] = _smiles_length(obs[setup["smiles_key"]])
+        missing = [key for key in self.categories if key not in obs.columns]
+        if missing:
+            raise KeyError(
+                f"The conditions lack the columns {preview(missing)} the model was trained on; add them or pass "
+                "them in `conditions=`."
+            )
+        return obs
+
+
+def _smiles_length(smiles: pd.Series) -> pd.Series:
+    return smiles.astype(str).str.len().astype(str)
+
+
+def _hint(key: str, setup: dict[str, Any]) -> str:
+    if key in (setup.get("compound_key"), setup.get("compound_id_key"), setup.get("smiles_key")):
+        return (
+            " SeqPerturb embeds compounds by label and cannot predict an unseen one; a structure-based model such as "
+            "`sctl.models.CSG2A` (Bang, Koo & Kim 2025), which embeds a new compound from its SMILES, can."
+        )
+    return ""

@@ -1,0 +1,88 @@
+"""Plot predicted against observed drug-induced changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from anndata import AnnData
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .._validate import check_anndata, get_matrix, to_dense
+
+
+def pred_vs_obs(
+    adata: AnnData,
+    *,
+    observed_layer: str = "sctl_delta",
+    predicted_layer: str = "sctl_predicted_delta",
+    obs_mask: np.ndarray | None = None,
+    max_points: int = 20000,
+    ax: Axes | None = None,
+    show: bool | None = None,
+    save: str | Path | None = None,
+    **kwargs: Any,
+) -> Figure | None:
+    """Scatter predicted against observed per-gene changes, with the identity line and Pearson's r.
+
+    Reads the observed changes of :func:`sctl.pp.log_fold_change` and the predictions of
+    :func:`sctl.tl.predict_perturbation`. Points are (profile, gene) entries; entries that a model does not
+    predict (NaN) are left out. The title also gives the sign accuracy (Ali et al. 2024).
+
+    Parameters
+    ----------
+    adata
+        Profiles x genes with both layers.
+    observed_layer, predicted_layer
+        Layers with the observed and predicted changes.
+    obs_mask
+        Boolean mask of the profiles to draw (e.g. the held-out ones); all by default.
+    max_points
+        Draw at most this many entries, a fixed random subset (the statistics use all).
+    ax
+        Axes to draw on; a new figure otherwise.
+    show
+        Show the figure (default: when not saving). When not shown, the figure is returned.
+    save
+        Path to write the figure to (format from the extension).
+    **kwargs
+        Passed on to :meth:`matplotlib.axes.Axes.scatter`.
+
+    Returns
+    -------
+    The figure, unless ``show`` is ``True``.
+
+    Examples
+    --------
+    >>> sctl.tl.predict_perturbation(plate, model)  # doctest: +SKIP
+    >>> sctl.pl.pred_vs_obs(plate, obs_mask=~plate.obs["is_control"].to_numpy(), show=False)  # doctest: +SKIP
+    """
+    check_anndata(adata)
+    observed = to_dense(get_matrix(adata, observed_layer), np.float64)
+    predicted = to_dense(get_matrix(adata, predicted_layer), np.float64)
+    if obs_mask is not None:
+        observed, predicted = observed[np.asarray(obs_mask, dtype=bool)], predicted[np.asarray(obs_mask, dtype=bool)]
+    keep = np.isfinite(observed) & np.isfinite(predicted)
+    x, y = observed[keep], predicted[keep]
+    if x.size < 2:
+        raise ValueError("Fewer than two (profile, gene) entries have both an observed and a predicted change.")
+    r = float(np.corrcoef(x, y)[0, 1])
+    sign = float((np.sign(x) == np.sign(y)).mean())
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.5, 4.5))
+    draw = np.random.default_rng(0).permutation(x.size)[:max_points]
+    options = {"s": 3, "alpha": 0.3, "linewidths": 0, "rasterized": True, **kwargs}
+    ax.scatter(x[draw], y[draw], **options)
+    low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+    ax.plot([low, high], [low, high], color="grey", linewidth=1, linestyle="--")
+    ax.set_xlabel(f"observed ({observed_layer})")
+    ax.set_ylabel(f"predicted ({predicted_layer})")
+    ax.set_title(f"r = {r:.2f}, sign accuracy = {sign:.2f}, n = {x.size:,}")
+    if save is not None:
+        fig.savefig(save, dpi=150, bbox_inches="tight")
+    if show if show is not None else save is None:
+        plt.show()
+        return None
+    return fig

@@ -1,0 +1,370 @@
+"""Predict drug-induced expression changes into an AnnData, and benchmark perturbation models against baselines."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time as _time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
+from ..metrics import perturbation_report
+from ..models._perturbation_baselines import PERTURBATION_BASELINES
+from ..pp._split import _group_folds
+
+logger = logging.getLogger(__name__)
+
+PREDICTED_KEY = "sctl_predicted"
+PREDICTED_DELTA_KEY = "sctl_predicted_delta"
+UNS_KEY = "sctl_predict_perturbation"
+EVAL_SCHEMES = ("random", "dose", "drug_blind", "cell_blind")
+
+
+@runtime_checkable
+class PerturbationModel(Protocol):
+    """A trained model that predicts profiles (``predicts = "profile"``) or changes (``"delta"``) per observation."""
+
+    def predict(self, adata: AnnData, *, drug: Any = None, dose: Any = None) -> pd.DataFrame:
+        """Observations x genes."""
+        ...
+
+
+def predict_perturbation(
+    adata: AnnData,
+    model: PerturbationModel,
+    drug: str | Sequence[str] | None = None,
+    *,
+    dose: float | Sequence[float] | None = None,
+    time: float | None = None,
+    basal_layer: str = "sctl_basal",
+    key_added: str = PREDICTED_KEY,
+    delta_key_added: str = PREDICTED_DELTA_KEY,
+    copy: bool = False,
+) -> AnnData | None:
+    """Predict each profile's treated expression and change under a drug, into ``adata.layers``.
+
+    Works with :class:`sctl.models.GRIP` (predicts profiles from the basal layer), :class:`sctl.models.SeqPerturb`
+    and the baselines of :mod:`sctl.models._perturbation_baselines` (predict changes), or any model with
+    ``predict(adata, drug=..., dose=...)`` returning observations x genes and ``predicts`` set to ``"profile"``
+    or ``"delta"``.
+
+    Parameters
+    ----------
+    adata
+        Profiles x genes with the basal profiles of :func:`sctl.pp.match_controls` (needed to turn a predicted
+        change into a profile and back) and the genes of the model.
+    model
+        A trained perturbation model.
+    drug
+        Drug to apply to every profile (or one per profile); ``None`` keeps each profile's own drug.
+    dose
+        Dose to apply (one value or one per profile); ``None`` keeps ``adata.obs``'s doses.
+    time
+        Treatment time; only for models whose ``predict`` takes ``time=`` (GRIP and SeqPerturb do not).
+    basal_layer
+        Layer with the basal profiles.
+    key_added
+        Layer for the predicted profiles.
+    delta_key_added
+        Layer for the predicted changes. Not ``"sctl_delta"`` by default so that the observed changes of
+        :func:`sctl.pp.log_fold_change` are kept for comparison.
+    copy
+        Return a copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None`` or the copy. Sets ``adata.layers[key_added]`` (when the basal layer is there or the model predicts
+    profiles), ``adata.layers[delta_key_added]`` and ``adata.uns["sctl_predict_perturbation"]["params"]``.
+    Genes the model does not know are NaN in both layers.
+
+    Examples
+    --------
+    >>> import sctl
+    >>> plate = sctl.datasets.lincs()
+    >>> sctl.pp.match_controls(plate, control="DMSO")
+    >>> sctl.models.GRIP.setup_anndata(plate, dose_key="dose")
+    >>> model = sctl.models.GRIP(plate)
+    >>> model.train(max_epochs=1)  # doctest: +SKIP
+    >>> sctl.tl.predict_perturbation(plate, model, "vemurafenib", dose=1.0)  # doctest: +SKIP
+    """
+    check_anndata(adata)
+    if not hasattr(model, "predict"):
+        raise TypeError(f"`model` must have a `predict(adata, drug=..., dose=...)` method, got {type(model).__name__}.")
+    kwargs: dict[str, Any] = {"drug": drug, "dose": dose}
+    if time is not None:
+        if "time" not in inspect.signature(model.predict).parameters:
+            raise ValueError(f"{type(model).__name__} does not model treatment time; leave `time=None`.")
+        kwargs["time"] = time
+    genes, profile, delta, kind = _predict_changes(model, adata, kwargs, basal_layer)
+    adata = adata.copy() if copy else adata
+    adata.layers[delta_key_added] = _full_width(adata, genes, delta)
+    if profile is not None:
+        adata.layers[key_added] = _full_width(adata, genes, profile)
+    adata.uns[UNS_KEY] = {
+        "params": {
+            "model": type(model).__name__,
+            "drug": drug if drug is None or isinstance(drug, str) else list(map(str, drug)),
+            "dose": dose if dose is None or np.ndim(dose) == 0 else list(map(float, dose)),
+            "time": time,
+            "basal_layer": basal_layer,
+            "key_added": key_added if profile is not None else None,
+            "delta_key_added": delta_key_added,
+            "predicts": kind,
+        }
+    }
+    return adata if copy else None
+
+
+def evaluate_perturbation(
+    adata: AnnData,
+    models: Mapping[str, Callable[[AnnData], PerturbationModel]] | Sequence[str] = ("GRIP", "SeqPerturb"),
+    scheme: str = "dose",
+    *,
+    n_folds: int = 3,
+    max_folds: int | None = None,
+    delta_layer: str = "sctl_delta",
+    basal_layer: str = "sctl_basal",
+    drug_key: str = "drug",
+    dose_key: str | None = "dose",
+    cell_line_key: str | None = "cell_line",
+    control_key: str = "is_control",
+    train_kwargs: Mapping[str, Any] | None = None,
+    baselines: bool = True,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Cross-validate perturbation models beside naive baselines on held-out profiles, doses, drugs or cell lines.
+
+    The treated profiles (``adata.obs[control_key]`` False) are split into folds; every model and every baseline
+    is fitted on the other folds and scored on the held-out one with :func:`sctl.metrics.perturbation_report` on
+    the changes ``Δx`` (``pearson_delta`` correlates the deviations of observed and predicted changes from the
+    training mean shift: what a model gets right beyond the average drug effect). The baselines are
+    ``zero_change``, ``mean_shift``, ``per_drug_mean`` and ``ridge`` (one-hot drug and cell line, log dose and
+    drug x log dose).
+
+    Schemes: ``"random"`` (profiles), ``"dose"`` (whole dose levels held out: interpolation to new doses),
+    ``"drug_blind"`` (whole drugs: models that embed drugs by identity cannot predict and get NaN with a note),
+    ``"cell_blind"`` (whole cell lines).
+
+    Parameters
+    ----------
+    adata
+        Profiles x genes with the basal layer and the observed changes (:func:`sctl.pp.match_controls`,
+        :func:`sctl.pp.log_fold_change`).
+    models
+        Names (``"GRIP"``, ``"SeqPerturb"``: default settings, ``train_kwargs`` passed to ``train``), or a mapping
+        from name to a factory ``f(train_adata) -> trained model``.
+    scheme
+        One of ``"random"``, ``"dose"``, ``"drug_blind"``, ``"cell_blind"``.
+    n_folds
+        Number of folds (groups are spread over folds as by :func:`sctl.pp.split`).
+    max_folds
+        Evaluate only the first ``max_folds`` folds (to save time).
+    delta_layer, basal_layer
+        Layers with the observed changes and the basal profiles.
+    drug_key, dose_key, cell_line_key, control_key
+        Columns of ``adata.obs``.
+    train_kwargs
+        Passed to ``train`` of the named models (e.g. ``{"max_epochs": 50}``).
+    baselines
+        Add the naive baselines.
+    seed
+        Seed of the folds and of the named models.
+
+    Returns
+    -------
+    Tidy table: one row per (fold, model, metric) with columns ``scheme``, ``fold``, ``model``, ``metric``,
+    ``value``, ``n_train``, ``n_test`` and ``note``; the metric ``"seconds"`` is the fit time.
+
+    Examples
+    --------
+    >>> import sctl
+    >>> plate = sctl.datasets.lincs()
+    >>> sctl.pp.match_controls(plate, control="DMSO")
+    >>> sctl.pp.log_fold_change(plate)
+    >>> table = sctl.tl.evaluate_perturbation(plate, models=[], scheme="dose", n_folds=3)
+    >>> sorted(table["model"].unique())
+    ['mean_shift', 'per_drug_mean', 'ridge', 'zero_change']
+    """
+    check_anndata(adata)
+    if scheme not in EVAL_SCHEMES:
+        raise ValueError(f"Unknown scheme {scheme!r}; choose one of {', '.join(map(repr, EVAL_SCHEMES))}.")
+    for layer in (delta_layer, basal_layer):
+        get_matrix(adata, layer)
+    treated = adata[~_control_flags(adata, control_key)].copy()
+    folds = _folds(treated, scheme, n_folds, seed, drug_key, dose_key, cell_line_key)
+    factories = _factories(
+        models, train_kwargs or {}, delta_layer, basal_layer, drug_key, dose_key, cell_line_key, seed
+    )
+    if baselines:
+        for name, cls in PERTURBATION_BASELINES.items():
+            factories[name] = _baseline_factory(cls, delta_layer, drug_key, dose_key, cell_line_key)
+    rows = []
+    for fold in range(n_folds if max_folds is None else min(max_folds, n_folds)):
+        train, test = treated[folds != fold].copy(), treated[folds == fold].copy()
+        for name, factory in factories.items():
+            rows += _score(name, factory, train, test, delta_layer, basal_layer, scheme, fold)
+    return pd.DataFrame(rows, columns=["scheme", "fold", "model", "metric", "value", "n_train", "n_test", "note"])
+
+
+def _predict_changes(
+    model: PerturbationModel, adata: AnnData, kwargs: dict[str, Any], basal_layer: str
+) -> tuple[pd.Index, np.ndarray | None, np.ndarray, str]:
+    """Genes, predicted profiles (``None`` without basal layer) and changes of a model, in float64."""
+    predicted = _as_frame(model.predict(adata, **kwargs), adata)
+    kind = getattr(model, "predicts", "profile")
+    genes = predicted.columns
+    basal = _basal(adata, basal_layer, genes)
+    values = predicted.to_numpy(dtype=np.float64)
+    if kind == "profile":
+        if basal is None:
+            raise KeyError(f"No basal profiles in `adata.layers[{basal_layer!r}]`; run `sctl.pp.match_controls` first.")
+        return genes, values, values - basal, kind
+    return genes, None if basal is None else basal + values, values, kind
+
+
+def _score(
+    name: str,
+    factory: Callable,
+    train: AnnData,
+    test: AnnData,
+    delta_layer: str,
+    basal_layer: str,
+    scheme: str,
+    fold: int,
+) -> list[tuple]:
+    observed = to_dense(test.layers[delta_layer], np.float64)
+    mean_shift = to_dense(train.layers[delta_layer], np.float64).mean(0)
+    start = _time.perf_counter()
+    note = ""
+    try:
+        model = factory(train)
+        seconds = _time.perf_counter() - start
+        genes, _, predicted, _ = _predict_changes(model, test, {}, basal_layer)
+        observed = observed[:, test.var_names.get_indexer(genes)]
+        mean_shift = mean_shift[test.var_names.get_indexer(genes)]
+        report = perturbation_report(observed, predicted, control_mean=mean_shift)
+    except KeyError as error:  # unseen drug / cell line: the model cannot predict this fold
+        logger.warning("evaluate_perturbation: %s cannot predict fold %d: %s", name, fold, error)
+        seconds, note = _time.perf_counter() - start, f"cannot predict: {str(error)[:200]}"
+        report = dict.fromkeys(perturbation_report(observed, observed, control_mean=mean_shift), np.nan)
+    report["seconds"] = seconds
+    return [
+        (scheme, fold, name, metric, float(value), train.n_obs, test.n_obs, note) for metric, value in report.items()
+    ]
+
+
+def _baseline_factory(cls: type, delta_layer: str, drug_key: str, dose_key: str | None, cell_line_key: str | None):
+    def factory(train: AnnData):
+        dose = dose_key if dose_key is not None and dose_key in train.obs.columns else None
+        return cls(delta_layer=delta_layer, drug_key=drug_key, dose_key=dose, cell_line_key=cell_line_key).fit(train)
+
+    return factory
+
+
+def _factories(
+    models: Mapping[str, Callable] | Sequence[str],
+    train_kwargs: Mapping[str, Any],
+    delta_layer: str,
+    basal_layer: str,
+    drug_key: str,
+    dose_key: str | None,
+    cell_line_key: str | None,
+    seed: int,
+) -> dict[str, Callable]:
+    if isinstance(models, Mapping):
+        return dict(models)
+    if isinstance(models, str):
+        models = [models]
+    from ..models import GRIP, SeqPerturb
+
+    factories: dict[str, Callable] = {}
+    for name in models:
+        if name == "GRIP":
+
+            def grip(train: AnnData) -> GRIP:
+                GRIP.setup_anndata(
+                    train, basal_layer=basal_layer, cell_line_key=cell_line_key, drug_key=drug_key, dose_key=dose_key
+                )
+                model = GRIP(train, seed=seed)
+                model.train(**{"seed": seed, **train_kwargs})
+                return model
+
+            factories[name] = grip
+        elif name == "SeqPerturb":
+
+            def seq(train: AnnData) -> SeqPerturb:
+                SeqPerturb.setup_anndata(
+                    train, layer=delta_layer, cell_type_key=cell_line_key, compound_key=drug_key, dose_key=dose_key
+                )
+                model = SeqPerturb(train, seed=seed)
+                model.train(**{"seed": seed, "batch_size": 64, "lr": 3e-3, **train_kwargs})
+                return model
+
+            factories[name] = seq
+        else:
+            raise ValueError(
+                f"Unknown model {name!r}; name 'GRIP' or 'SeqPerturb', or pass a mapping name -> factory(train_adata)."
+            )
+    return factories
+
+
+def _folds(
+    treated: AnnData,
+    scheme: str,
+    n_folds: int,
+    seed: int,
+    drug_key: str,
+    dose_key: str | None,
+    cell_line_key: str | None,
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if scheme == "random":
+        if n_folds > treated.n_obs:
+            raise ValueError(f"n_folds={n_folds} is more than the {treated.n_obs} treated profiles.")
+        folds = np.empty(treated.n_obs, dtype=np.int64)
+        folds[rng.permutation(treated.n_obs)] = np.arange(treated.n_obs) % n_folds
+        return folds
+    key = {"dose": dose_key, "drug_blind": drug_key, "cell_blind": cell_line_key}[scheme]
+    if key is None:
+        raise ValueError(f"scheme={scheme!r} needs the matching `*_key` argument.")
+    groups = check_obs_key(treated, key).astype(str).to_numpy()
+    if len(np.unique(groups)) < 2:
+        raise ValueError(
+            f"scheme={scheme!r} needs at least two values of `adata.obs[{key!r}]`, found {preview(np.unique(groups))}."
+        )
+    return _group_folds(groups, n_folds, rng, f"values of {key!r}")
+
+
+def _control_flags(adata: AnnData, control_key: str) -> np.ndarray:
+    flags = check_obs_key(adata, control_key, hint="It marks the control profiles, which are never tested.")
+    return flags.to_numpy(dtype=bool)
+
+
+def _as_frame(predicted: Any, adata: AnnData) -> pd.DataFrame:
+    if not isinstance(predicted, pd.DataFrame):
+        raise TypeError(
+            f"The model's `predict` must return a DataFrame with gene names, got {type(predicted).__name__}."
+        )
+    if len(predicted) != adata.n_obs:
+        raise ValueError(f"The model predicted {len(predicted)} rows for {adata.n_obs} observations.")
+    return predicted
+
+
+def _basal(adata: AnnData, basal_layer: str, genes: pd.Index) -> np.ndarray | None:
+    if basal_layer not in adata.layers:
+        return None
+    order = adata.var_names.get_indexer(genes)
+    if (order < 0).any():
+        raise ValueError(f"The model predicts genes that `adata` lacks, e.g. {preview(genes[order < 0], 5)}.")
+    return to_dense(adata.layers[basal_layer], np.float64)[:, order]
+
+
+def _full_width(adata: AnnData, genes: pd.Index, values: np.ndarray) -> np.ndarray:
+    out = np.full((adata.n_obs, adata.n_vars), np.nan, dtype=np.float32)
+    out[:, adata.var_names.get_indexer(genes)] = values
+    return out

@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+import torch
+from anndata import AnnData
+
+import sctl
+from sctl.metrics import perturbation_report
+from sctl.models import GRIP
+
+torch.set_num_threads(1)
+HELD_OUT_DOSE = 1.11  # µM: interpolation between 0.37 and 3.33
+
+
+def _treated() -> AnnData:
+    plate = sctl.datasets.lincs()
+    sctl.pp.match_controls(plate, control="DMSO")
+    sctl.pp.log_fold_change(plate)
+    return plate[~plate.obs["is_control"].to_numpy()].copy()
+
+
+@pytest.fixture(scope="module")
+def split() -> tuple[AnnData, AnnData]:
+    treated = _treated()
+    test = treated.obs["dose"].eq(HELD_OUT_DOSE).to_numpy()
+    return treated[~test].copy(), treated[test].copy()
+
+
+@pytest.fixture(scope="module")
+def tiny(split) -> GRIP:
+    train = split[0].copy()
+    GRIP.setup_anndata(train, dose_key="dose")
+    model = GRIP(train, n_hidden=32, n_embed=8, n_disc_hidden=32)
+    model.train(max_epochs=1)
+    return model
+
+
+def test_wiring_predict_names_and_writes_nothing(tiny, split):
+    test = split[1]
+    before = (set(test.layers), set(test.obs.columns), set(test.uns), test.X.copy())
+    pred = tiny.predict(test)
+    assert pred.shape == (test.n_obs, test.n_vars)
+    assert list(pred.columns) == list(test.var_names)
+    assert list(pred.index) == list(test.obs_names)
+    assert np.isfinite(pred.to_numpy()).all()
+    assert (set(test.layers), set(test.obs.columns), set(test.uns)) == before[:3]
+    np.testing.assert_array_equal(test.X, before[3])
+    delta = tiny.predict(test, return_delta=True)
+    np.testing.assert_allclose(delta.to_numpy(), pred.to_numpy() - test.layers["sctl_basal"], atol=1e-4)
+
+
+def test_predict_overrides(tiny, split):
+    test = split[1]
+    one = tiny.predict(test, drug="vemurafenib", dose=1.0)
+    assert np.allclose(one.to_numpy(), one.to_numpy()[0])  # one basal, one condition: one profile
+    other = tiny.predict(test, drug="vemurafenib", dose=10.0)
+    assert not np.allclose(one.to_numpy(), other.to_numpy())
+
+
+def test_unknown_drug_lists_known_and_points_to_csg2a(tiny, split):
+    with pytest.raises(KeyError, match=r"(?s)Unknown drug 'aspirin'.*vemurafenib.*CSG2A.*SMILES"):
+        tiny.predict(split[1], drug="aspirin")
+
+
+def test_dose_missing(tiny, split):
+    test = split[1].copy()
+    del test.obs["dose"]
+    with pytest.raises(KeyError, match="pass `dose=`"):
+        tiny.predict(test)
+    assert tiny.predict(test, dose=0.5).shape[0] == test.n_obs
+
+
+def test_setup_needs_basal_layer():
+    plate = sctl.datasets.lincs()
+    with pytest.raises(KeyError, match="match_controls"):
+        GRIP.setup_anndata(plate)
+
+
+def test_genes_must_match(tiny, split):
+    with pytest.raises(ValueError, match="align_genes"):
+        tiny.predict(split[1][:, :100].copy())
+
+
+def test_save_load_round_trip(tiny, split, tmp_path):
+    tiny.save(tmp_path / "grip")
+    loaded = GRIP.load(tmp_path / "grip")
+    np.testing.assert_allclose(loaded.predict(split[1]).to_numpy(), tiny.predict(split[1]).to_numpy(), atol=1e-5)
+    torch.load(tmp_path / "grip" / "model_state.pt", weights_only=True)  # nothing pickled
+    with pytest.raises(FileExistsError):
+        tiny.save(tmp_path / "grip")
+    tiny.save(tmp_path / "grip", overwrite=True)
+    with pytest.raises(FileNotFoundError):
+        GRIP.load(tmp_path / "nothing")
+
+
+def test_same_seed_same_numbers(split):
+    preds = []
+    for _ in range(2):
+        train = split[0].copy()
+        GRIP.setup_anndata(train, dose_key="dose")
+        model = GRIP(train, n_hidden=32, n_embed=8, n_disc_hidden=32, seed=3)
+        model.train(max_epochs=2, seed=3)
+        preds.append(model.predict(split[1]).to_numpy())
+    np.testing.assert_array_equal(preds[0], preds[1])
+
+
+@pytest.mark.parametrize(("generator", "discriminator"), [("cae", "cnn"), ("transformer", "mlp"), ("residual", "cnn")])
+def test_other_architectures_wire(split, generator, discriminator):
+    train = split[0].copy()
+    GRIP.setup_anndata(train, cell_line_key=None)
+    model = GRIP(train, generator=generator, discriminator=discriminator, n_hidden=64, n_embed=8, n_disc_hidden=32)
+    model.train(max_epochs=1)
+    assert model.predict(split[1]).shape == split[1].shape
+
+
+def test_bad_options(split):
+    train = split[0].copy()
+    GRIP.setup_anndata(train)
+    with pytest.raises(ValueError, match="Unknown generator"):
+        GRIP(train, generator="unet")
+
+
+def test_learns_held_out_dose(split):
+    """Trained on 5 doses, tested on the 6th: beats zero change and the mean shift."""
+    train, test = split[0].copy(), split[1]
+    GRIP.setup_anndata(train, dose_key="dose")
+    model = GRIP(train)
+    model.train(max_epochs=100)
+    observed = test.layers["sctl_delta"]
+    mean_shift = train.layers["sctl_delta"].mean(0)
+    scores = {
+        "model": perturbation_report(observed, model.predict(test, return_delta=True), control_mean=mean_shift),
+        "zero": perturbation_report(observed, np.zeros_like(observed), control_mean=mean_shift),
+        "mean": perturbation_report(observed, np.tile(mean_shift, (test.n_obs, 1)), control_mean=mean_shift),
+    }
+    for metric in ("mean_rowwise_rmse", "mae"):
+        assert scores["model"][metric] < scores["zero"][metric]
+        assert scores["model"][metric] < scores["mean"][metric]
+    assert scores["model"]["sign_accuracy"] > scores["mean"]["sign_accuracy"]
+    assert scores["model"]["pearson_delta"] > 0.2

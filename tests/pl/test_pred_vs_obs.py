@@ -1,0 +1,28 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import sctl
+from sctl.models._perturbation_baselines import PerDrugMean
+
+
+def test_pred_vs_obs_draws_and_saves(tmp_path):
+    plate = sctl.datasets.lincs()
+    sctl.pp.match_controls(plate, control="DMSO")
+    sctl.pp.log_fold_change(plate)
+    treated = plate[~plate.obs["is_control"].to_numpy()].copy()
+    sctl.tl.predict_perturbation(treated, PerDrugMean().fit(treated))
+    fig = sctl.pl.pred_vs_obs(treated, show=False, max_points=500)
+    assert fig.axes[0].get_title().startswith("r = ")
+    plt.close(fig)
+    path = tmp_path / "pred_vs_obs.png"
+    sctl.pl.pred_vs_obs(treated, obs_mask=np.arange(treated.n_obs) < 10, save=path, show=False)
+    assert path.stat().st_size > 0
+    treated.layers["sctl_predicted_delta"][:] = np.nan
+    with pytest.raises(ValueError, match="Fewer than two"):
+        sctl.pl.pred_vs_obs(treated, show=False)
+    plt.close("all")

@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+import torch
+from anndata import AnnData
+
+import sctl
+from sctl.models import GRIP, SeqPerturb
+from sctl.models._perturbation_baselines import MeanShift, PerDrugMean, RidgeCondition, ZeroChange
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def plate() -> AnnData:
+    plate = sctl.datasets.lincs()
+    sctl.pp.match_controls(plate, control="DMSO")
+    sctl.pp.log_fold_change(plate)
+    return plate
+
+
+@pytest.fixture(scope="module")
+def grip(plate) -> GRIP:
+    train = plate[~plate.obs["is_control"].to_numpy()].copy()
+    GRIP.setup_anndata(train, dose_key="dose")
+    model = GRIP(train, n_hidden=32, n_embed=8, n_disc_hidden=32)
+    model.train(max_epochs=1)
+    return model
+
+
+def test_predict_perturbation_with_grip(plate, grip):
+    adata = plate.copy()
+    sctl.tl.predict_perturbation(adata, grip, "vemurafenib", dose=3.33)
+    predicted, delta = adata.layers["sctl_predicted"], adata.layers["sctl_predicted_delta"]
+    assert predicted.shape == delta.shape == adata.shape
+    np.testing.assert_allclose(predicted - adata.layers["sctl_basal"], delta, atol=1e-4)
+    expected = grip.predict(adata, drug="vemurafenib", dose=3.33)
+    np.testing.assert_allclose(predicted, expected.to_numpy(), atol=1e-5)
+    params = adata.uns["sctl_predict_perturbation"]["params"]
+    assert params["model"] == "GRIP"
+    assert params["drug"] == "vemurafenib"
+    assert params["dose"] == 3.33
+    np.testing.assert_array_equal(adata.layers["sctl_delta"], plate.layers["sctl_delta"])  # observed kept
+
+
+def test_predict_perturbation_copy_and_gene_subset(plate, grip):
+    extra = plate.copy()
+    extra.var_names = [*extra.var_names[:-1], "NOT_IN_MODEL"]
+    with pytest.raises(ValueError, match="align_genes"):
+        sctl.tl.predict_perturbation(extra, grip)
+    out = sctl.tl.predict_perturbation(plate, grip, "vemurafenib", copy=True)
+    assert "sctl_predicted" in out.layers
+    assert "sctl_predicted" not in plate.layers
+
+
+def test_predict_perturbation_delta_models_and_time(plate):
+    treated = plate[~plate.obs["is_control"].to_numpy()].copy()
+    SeqPerturb.setup_anndata(treated, dose_key="dose")
+    model = SeqPerturb(treated, encoder="gru")
+    model.train(max_epochs=1, batch_size=64)
+    adata = treated.copy()
+    sctl.tl.predict_perturbation(adata, model)
+    np.testing.assert_allclose(
+        adata.layers["sctl_predicted"], adata.layers["sctl_basal"] + adata.layers["sctl_predicted_delta"], atol=1e-5
+    )
+    assert adata.uns["sctl_predict_perturbation"]["params"]["predicts"] == "delta"
+    with pytest.raises(ValueError, match="does not model treatment time"):
+        sctl.tl.predict_perturbation(adata, model, time=24.0)
+    no_basal = treated.copy()
+    del no_basal.layers["sctl_basal"]
+    sctl.tl.predict_perturbation(no_basal, model)
+    assert "sctl_predicted" not in no_basal.layers
+    assert "sctl_predicted_delta" in no_basal.layers
+
+
+def test_baselines_by_hand(plate):
+    treated = plate[~plate.obs["is_control"].to_numpy()].copy()
+    delta = treated.layers["sctl_delta"].astype(np.float64)
+    assert np.all(ZeroChange().fit(treated).predict(treated).to_numpy() == 0)
+    np.testing.assert_allclose(MeanShift().fit(treated).predict(treated).to_numpy()[0], delta.mean(0))
+    per_drug = PerDrugMean().fit(treated).predict(treated, drug="vemurafenib").to_numpy()[0]
+    np.testing.assert_allclose(per_drug, delta[treated.obs["drug"].eq("vemurafenib").to_numpy()].mean(0))
+    unseen = PerDrugMean().fit(treated).predict(treated, drug="aspirin").to_numpy()[0]
+    np.testing.assert_allclose(unseen, delta.mean(0))
+    assert RidgeCondition().fit(treated).predict(treated).shape == treated.shape
+
+
+def test_evaluate_baselines_tidy(plate):
+    table = sctl.tl.evaluate_perturbation(plate, models=[], scheme="dose", n_folds=3)
+    assert list(table.columns) == ["scheme", "fold", "model", "metric", "value", "n_train", "n_test", "note"]
+    assert set(table["model"]) == {"zero_change", "mean_shift", "per_drug_mean", "ridge"}
+    assert {"sign_accuracy", "mae", "mean_rowwise_rmse", "pearson_delta", "seconds"} <= set(table["metric"])
+    assert sorted(table["fold"].unique()) == [0, 1, 2]
+    sizes = table.drop_duplicates("fold")
+    assert (sizes["n_train"] + sizes["n_test"] == 351).all()  # treated profiles only
+    shift = table.query("model == 'mean_shift' and metric == 'pearson_delta'")["value"]
+    assert shift.isna().all()  # no deviation from the training mean shift
+    zero = table.query("model == 'zero_change' and metric == 'sign_accuracy'")["value"]
+    assert (zero == 0).all()
+
+
+def test_evaluate_models_and_unseen_drugs(plate):
+    def tiny_grip(train: AnnData) -> GRIP:
+        GRIP.setup_anndata(train, dose_key="dose")
+        model = GRIP(train, n_hidden=32, n_embed=8, n_disc_hidden=32)
+        model.train(max_epochs=1)
+        return model
+
+    table = sctl.tl.evaluate_perturbation(plate, {"grip": tiny_grip}, scheme="drug_blind", n_folds=3, max_folds=1)
+    grip_rows = table[table["model"] == "grip"]
+    assert grip_rows.query("metric == 'mae'")["value"].isna().all()
+    assert grip_rows["note"].str.contains("cannot predict").all()
+    assert table.query("model == 'ridge' and metric == 'mae'")["value"].notna().all()
+    named = sctl.tl.evaluate_perturbation(
+        plate, ["GRIP"], scheme="random", n_folds=3, max_folds=1, train_kwargs={"max_epochs": 1}, baselines=False
+    )
+    assert set(named["model"]) == {"GRIP"}
+    assert named.query("metric == 'mae'")["value"].notna().all()
+
+
+def test_evaluate_errors(plate):
+    with pytest.raises(ValueError, match="Unknown scheme"):
+        sctl.tl.evaluate_perturbation(plate, [], scheme="tissue")
+    with pytest.raises(ValueError, match="at least two values"):
+        sctl.tl.evaluate_perturbation(plate, [], scheme="cell_blind")
+    with pytest.raises(ValueError, match="Unknown model"):
+        sctl.tl.evaluate_perturbation(plate, ["scGPT"])
+    with pytest.raises(KeyError, match="nope"):
+        sctl.tl.evaluate_perturbation(plate, [], delta_layer="nope")
