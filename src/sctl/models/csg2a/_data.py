@@ -1,0 +1,137 @@
+"""Inputs of CSG²A read from AnnData: SMILES, doses, times, drug features, PPI prior and robust scaling."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+from scipy import sparse
+
+from sctl import pp
+from sctl._constants import DRUGS_KEY
+from sctl._validate import check_obs_key, check_var_names, get_matrix, preview, to_dense
+
+SmilesSpec = str | Mapping[str, str] | Sequence[str] | pd.Series | None
+
+
+def featurize(smiles: Mapping[str, str], n_bits: int) -> torch.Tensor:
+    """RDKit descriptors then Morgan bits of each named SMILES (rows in mapping order).
+
+    An invalid or missing SMILES raises a :class:`ValueError` naming the drug and the SMILES.
+    """
+    try:
+        table = pp.featurize_drugs(dict(smiles), kind="both", n_bits=n_bits, errors="raise")
+    except ValueError as error:
+        raise ValueError(f"CSG2A embeds drugs from their SMILES and needs a valid one for each. {error}") from None
+    return torch.as_tensor(table.to_numpy(np.float32))
+
+
+def drug_table(adata: AnnData) -> dict[str, str]:
+    """Drug name -> SMILES from ``adata.uns["sctl_drugs"]["smiles"]`` (empty when there is none)."""
+    table = adata.uns.get(DRUGS_KEY)
+    if isinstance(table, pd.DataFrame) and "smiles" in table.columns:
+        return {str(k): v for k, v in table["smiles"].dropna().items()}
+    return {}
+
+
+def obs_smiles(adata: AnnData, setup: dict[str, Any], smiles: SmilesSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Drug label and SMILES of every observation.
+
+    ``smiles`` overrides the setup: one SMILES for all, a mapping drug name -> SMILES read through the setup's
+    ``drug_key``, or one SMILES per observation.
+    """
+    if isinstance(smiles, str):
+        values = np.repeat(smiles, adata.n_obs).astype(object)
+        return values, values
+    if smiles is None and setup.get("smiles_key"):
+        values = check_obs_key(adata, setup["smiles_key"]).astype(object).to_numpy()
+        return values, values
+    if smiles is None or isinstance(smiles, Mapping | pd.Series):
+        drug_key = setup.get("drug_key")
+        if drug_key is None:
+            raise ValueError(
+                "Pass `smiles=` as one SMILES or one per observation: the model was set up with a SMILES column."
+            )
+        mapping = dict(setup.get("smiles") or {}) if smiles is None else {str(k): v for k, v in dict(smiles).items()}
+        names = check_obs_key(adata, drug_key, hint="Or pass `smiles=` with one SMILES per observation.").astype(str)
+        missing = sorted(set(names) - set(mapping))
+        if missing:
+            raise KeyError(
+                f"No SMILES for {len(missing)} drug(s) of `adata.obs[{drug_key!r}]`: {preview(missing)}. Add them to "
+                "the `smiles` mapping (drug name -> SMILES) or drop those profiles first."
+            )
+        return names.to_numpy(dtype=object), names.map(mapping).to_numpy(dtype=object)
+    values = np.asarray(list(smiles), dtype=object)
+    if values.shape != (adata.n_obs,):
+        raise ValueError(f"`smiles=` must be one SMILES, a mapping, or one per observation ({adata.n_obs}).")
+    return values, values
+
+
+def condition_value(adata: AnnData, key: str | None, override: Any, what: str, unit: str) -> np.ndarray:
+    """Numeric dose or time of every observation: ``override`` (scalar or per observation) or ``adata.obs[key]``."""
+    if override is None:
+        if key is None or key not in adata.obs.columns:
+            raise KeyError(
+                f"CSG2A needs the {what} ({unit}) of every profile: pass `{what}=` (one value or one per observation)"
+                + (f" or add the column `adata.obs[{key!r}]`." if key else ".")
+            )
+        values = pd.to_numeric(adata.obs[key], errors="coerce").to_numpy(dtype=np.float64)
+        where = f"`adata.obs[{key!r}]`"
+    else:
+        try:
+            values = np.broadcast_to(np.asarray(override, dtype=np.float64), (adata.n_obs,)).copy()
+        except ValueError:
+            raise ValueError(f"`{what}=` must be one value or one per observation ({adata.n_obs}).") from None
+        where = f"`{what}=`"
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise ValueError(
+            f"{where} holds {int(bad.sum())} missing, non-numeric or negative {what} value(s); CSG2A needs a {what} "
+            f"in {unit} for every profile."
+        )
+    return values
+
+
+def unique_features(labels: np.ndarray, smiles: np.ndarray, n_bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features of each distinct SMILES and the row of each observation in them."""
+    codes, _ = pd.factorize(pd.Series(smiles, dtype=object).astype(str))
+    first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+    named: dict[str, str] = {}
+    for i in first:  # name each SMILES after its first drug label, for the error messages
+        name = str(labels[i]) if str(labels[i]) not in named else f"{labels[i]} #{len(named)}"
+        named[name] = smiles[i]
+    features = featurize(named, n_bits)
+    return features, torch.as_tensor(codes, dtype=torch.long)
+
+
+def aligned(adata: AnnData, layer: str | None, var_names: pd.Index, what: str = "CSG2A") -> np.ndarray:
+    """Dense float32 values of ``layer`` in the model's gene order."""
+    check_var_names(adata, var_names, what)
+    order = adata.var_names.get_indexer(var_names)
+    return to_dense(get_matrix(adata, layer), np.float32)[:, order]
+
+
+def robust_fit(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene median and 1.4826 * MAD (robust z-score parameters) through :func:`sctl.pp.standardize`."""
+    fitted = pp.standardize(AnnData(values.astype(np.float32)), method="robust", copy=True)
+    return fitted.var["sctl_center"].to_numpy(np.float32), fitted.var["sctl_scale"].to_numpy(np.float32)
+
+
+def adjacency(ppi: pd.DataFrame | np.ndarray | sparse.spmatrix | None, var_names: pd.Index) -> torch.Tensor | None:
+    """Dense PPI prior aligned to ``var_names`` from an edge list or a ready genes x genes matrix."""
+    if ppi is None:
+        return None
+    if isinstance(ppi, pd.DataFrame):
+        matrix = pp.ppi_adjacency(ppi, var_names)
+    else:
+        matrix = ppi
+        if tuple(matrix.shape) != (len(var_names), len(var_names)):
+            raise ValueError(
+                f"`ppi` as a matrix must be genes x genes ({len(var_names)} x {len(var_names)}), got "
+                f"{tuple(matrix.shape)}. Build it with `sctl.pp.ppi_adjacency(edges, adata.var_names)`."
+            )
+    return torch.as_tensor(to_dense(matrix, np.float32))

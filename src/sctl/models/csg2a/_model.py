@@ -1,0 +1,824 @@
+"""CSG²A: condition-specific gene-gene attention, pretrained on perturbations and fine-tuned on ln IC50."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+from scipy import sparse
+
+from sctl._validate import check_anndata, check_response, get_matrix, preview
+
+from . import _data
+from ._module import CSG2AModule, IC50Head, ic50_forward
+from ._training_plan import fit
+
+SETUP_KEY = "_sctl_csg2a_setup"
+WEIGHTS_FILE = "model_state.pt"
+META_FILE = "model.json"
+N_DESCRIPTORS = 13
+
+
+class CSG2A:
+    """Condition-Specific Gene-Gene Attention network (CSG²A) for perturbation and drug response prediction.
+
+    Bang, Koo & Kim (2025), "Transfer Learning of Condition-Specific Perturbation in Gene Interactions: Towards
+    Multi-modal Foundational Modeling of Drug Response", ICML 2025 workshop on multi-modal foundation models
+    for life sciences (github.com/eugenebang/CSG2A).
+
+    Two stages:
+
+    1. **Pretraining** on perturbation profiles (:meth:`train`): from the basal (matched control) profile
+       ``g0`` and the chemical condition (structure, dose, time) predict the perturbed profile, MSE loss. The
+       chemical condition encoder maps ``[drug features, (dose / 100 µM) W_dose, (time / 72 h) W_time]``
+       through an MLP to one value per gene, ``D``; each gene gets ``Q_i = g0_i W_gene[i] + D_i W_comp[i]``;
+       the weights of the first layer are ``Q Q^T / sqrt(h) + A_PPI``, followed by layer norm, ReLU, dropout
+       and a linear output layer (added to ``g0``: the network predicts the change).
+    2. **Fine-tuning** on ln IC50 (:meth:`finetune_ic50`): the pretrained network is frozen and its biases
+       removed; a learnable per-gene scaling ``(g0 - mu) / sigma`` aligns the new basal profiles with the
+       pretraining space, and a head regresses ln IC50 from the scaled basal profile, the predicted perturbed
+       profile and the condition vector, at a fixed condition (10 µM, 72 h as in the paper).
+
+    Differences from the paper, all deliberate:
+
+    - drugs are embedded from RDKit features of their SMILES (13 descriptors + Morgan bits,
+      :func:`sctl.pp.featurize_drugs`), because the pretrained Molecule Attention Transformer (MAT) used by
+      the paper is not available offline. Any valid SMILES embeds, including drugs never seen in training;
+    - the output is added to the basal profile (residual), so the untrained network predicts no change;
+    - inputs are robust z-scores (median, 1.4826 MAD per gene) fitted on the training profiles and stored.
+
+    Cost: materialising the attention map (:meth:`get_attention`) takes ``O(N_gene^2 h)`` time and
+    ``N_gene^2`` memory per sample (~1 M entries for the 978 L1000 genes). Training and prediction never build
+    it: they compute ``Q (Q^T g0)``, ``O(N_gene h)``, plus the product with the ``N_gene x N_gene`` PPI prior.
+
+    This class has the surface of an scvi-tools model (``setup_anndata`` / ``train`` / ``predict`` /
+    ``save`` / ``load``) but is not a :class:`~scvi.model.base.BaseModelClass`: the two stages read two
+    different AnnData objects (profiles, then a bulk response table sampled as (cell line, drug) pairs by
+    index), and scvi-tools' ``load`` unpickles; here the weights are loaded with ``weights_only=True`` and
+    everything else is JSON.
+
+    Parameters
+    ----------
+    adata
+        Perturbation profiles x genes registered by :meth:`setup_anndata`; ``X`` (or the setup ``layer``)
+        holds the perturbed expression (e.g. L1000 log2 expression), the basal layer the matched control mean.
+    ppi
+        Protein-interaction prior: an edge list (``source``, ``target``, ``weight``, e.g.
+        :func:`sctl.datasets.ppi`) aligned with :func:`sctl.pp.ppi_adjacency`, or a ready genes x genes
+        matrix; ``None`` uses the identity.
+    n_hidden
+        Size ``h`` of the per-gene attention representation.
+    n_condition_hidden
+        Hidden units of the chemical condition encoder.
+    dropout
+        Dropout rate.
+    bias
+        Whether the pretrained layers have biases (the paper has none; fine-tuning removes them anyway).
+    n_bits
+        Length of the Morgan fingerprint.
+    seed
+        Seed of the initial weights and of training.
+
+    Examples
+    --------
+    >>> plate = sctl.datasets.lincs()  # doctest: +SKIP
+    >>> sctl.pp.match_controls(plate, control="DMSO")  # doctest: +SKIP
+    >>> CSG2A.setup_anndata(plate, drug_key="drug", smiles={"trametinib": "CC1=C2..."})  # doctest: +SKIP
+    >>> model = CSG2A(plate, ppi=sctl.datasets.ppi())  # doctest: +SKIP
+    >>> model.train(max_epochs=100)  # doctest: +SKIP
+    >>> model.finetune_ic50(bulk, drugs=["Trametinib"], pairs=train_pairs)  # doctest: +SKIP
+    """
+
+    predicts = "profile"  # for :func:`sctl.tl.predict_perturbation`
+
+    def __init__(
+        self,
+        adata: AnnData,
+        ppi: pd.DataFrame | np.ndarray | sparse.spmatrix | None = None,
+        *,
+        n_hidden: int = 16,
+        n_condition_hidden: int = 128,
+        dropout: float = 0.1,
+        bias: bool = False,
+        n_bits: int = 1024,
+        seed: int = 0,
+    ) -> None:
+        setup = _get_setup(adata)
+        var_names = pd.Index(adata.var_names.astype(str))
+        params = {
+            "n_hidden": int(n_hidden),
+            "n_condition_hidden": int(n_condition_hidden),
+            "dropout": float(dropout),
+            "bias": bool(bias),
+            "n_bits": int(n_bits),
+            "seed": int(seed),
+        }
+        self._build(var_names, setup, params, _data.adjacency(ppi, var_names))
+        self.adata = adata
+
+    def _build(self, var_names: pd.Index, setup: dict[str, Any], params: dict[str, Any], prior: Any) -> None:
+        self.var_names_ = var_names
+        self.setup_ = setup
+        self.init_params_ = params
+        self.adata: AnnData | None = None
+        self.is_trained_ = False
+        self.history_: dict[str, list[float]] = {}
+        self.finetune_: dict[str, Any] | None = None
+        self.head: IC50Head | None = None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(params["seed"])
+            self.module = CSG2AModule(
+                len(var_names),
+                N_DESCRIPTORS + params["n_bits"],
+                n_hidden=params["n_hidden"],
+                n_condition_hidden=params["n_condition_hidden"],
+                adjacency=prior,
+                dropout=params["dropout"],
+                bias=params["bias"],
+            )
+        self.module.eval()
+
+    def __repr__(self) -> str:
+        stage = (
+            "fine-tuned on " + self.finetune_["key"]
+            if self.finetune_
+            else ("pretrained" if self.is_trained_ else "untrained")
+        )
+        return f"CSG2A({len(self.var_names_)} genes, h={self.init_params_['n_hidden']}, {stage})"
+
+    # ------------------------------------------------------------------------------------------------ setup
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        *,
+        basal_layer: str = "sctl_basal",
+        layer: str | None = None,
+        smiles_key: str | None = None,
+        drug_key: str | None = None,
+        smiles: Mapping[str, str] | pd.Series | None = None,
+        dose_key: str = "dose",
+        time_key: str = "time",
+    ) -> None:
+        """Register the fields of a perturbation AnnData used for pretraining.
+
+        Every check happens here: the layers exist, every profile has a valid SMILES, a dose and a time.
+
+        Parameters
+        ----------
+        adata
+            Treated profiles x genes. Perturbed expression in ``X`` (or ``layer``); the basal profile of each
+            (the mean of its matched controls) in ``adata.layers[basal_layer]``, as written by
+            :func:`sctl.pp.match_controls`.
+        basal_layer
+            Layer with the basal profiles.
+        layer
+            Layer with the perturbed profiles (``None``: ``X``).
+        smiles_key
+            Column of ``adata.obs`` with one SMILES per profile. Give it, or ``drug_key``.
+        drug_key
+            Column of ``adata.obs`` with drug names, translated to SMILES by ``smiles``.
+        smiles
+            Drug name -> SMILES; ``None`` reads ``adata.uns["sctl_drugs"]["smiles"]``.
+        dose_key, time_key
+            Columns of ``adata.obs`` with the dose (µM) and time (hours).
+
+        Returns
+        -------
+        ``None``; the setup is stored in ``adata.uns["_sctl_csg2a_setup"]`` (as scvi-tools stores its own).
+
+        Examples
+        --------
+        >>> CSG2A.setup_anndata(plate, drug_key="drug", smiles={"dasatinib": "CC1=..."})  # doctest: +SKIP
+        """
+        check_anndata(adata)
+        if (smiles_key is None) == (drug_key is None):
+            raise ValueError(
+                "Give exactly one of `smiles_key` (a SMILES column) or `drug_key` (drug names) with `smiles=`."
+            )
+        get_matrix(adata, basal_layer)
+        get_matrix(adata, layer)
+        mapping = None
+        if drug_key is not None:
+            mapping = _data.drug_table(adata) if smiles is None else {str(k): v for k, v in dict(smiles).items()}
+            if not mapping:
+                raise ValueError(
+                    "No SMILES mapping: pass `smiles=` (drug name -> SMILES) or store them in "
+                    "`adata.uns['sctl_drugs']['smiles']`."
+                )
+        setup = {
+            "basal_layer": basal_layer,
+            "layer": layer,
+            "smiles_key": smiles_key,
+            "drug_key": drug_key,
+            "smiles": mapping,
+            "dose_key": dose_key,
+            "time_key": time_key,
+        }
+        labels, values = _data.obs_smiles(adata, setup, None)
+        _data.unique_features(labels, values, n_bits=8)  # validates every SMILES, naming the bad ones
+        _data.condition_value(adata, dose_key, None, "dose", "µM")
+        _data.condition_value(adata, time_key, None, "time", "hours")
+        if mapping is not None:
+            used = set(pd.unique(labels.astype(str)))
+            setup["smiles"] = {k: v for k, v in mapping.items() if k in used}
+        adata.uns[SETUP_KEY] = setup
+
+    # ------------------------------------------------------------------------------------------ pretraining
+    def train(
+        self,
+        max_epochs: int = 200,
+        *,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        seed: int | None = None,
+    ) -> Self:
+        """Pretrain on the registered perturbation profiles (MSE on the robust z-scored perturbed profile).
+
+        Parameters
+        ----------
+        max_epochs, batch_size, lr, weight_decay
+            Passes over the profiles, minibatch size, Adam learning rate and weight decay.
+        seed
+            Seed of the shuffling and dropout (``None``: the model's ``seed``).
+
+        Returns
+        -------
+        ``self``; the loss of each epoch is in ``history_["train_loss"]``. Training a fine-tuned model again
+        discards its ln IC50 head.
+
+        Examples
+        --------
+        >>> model.train(max_epochs=100, lr=3e-3)  # doctest: +SKIP
+        """
+        if self.adata is None:
+            raise RuntimeError("This model has no training data (it was loaded); create a new one to train.")
+        if self.head is not None:
+            warnings.warn("Pretraining again discards the fine-tuned ln IC50 head.", UserWarning, stacklevel=2)
+            self.head, self.finetune_ = None, None
+        self.module.requires_grad_(True)
+        inputs = self._profile_inputs(self.adata, None, None, None, None)
+        target = _data.aligned(self.adata, self.setup_["layer"], self.var_names_)
+        center, scale = _data.robust_fit(target)
+        self.module.input_center.copy_(torch.as_tensor(center))
+        self.module.input_scale.copy_(torch.as_tensor(scale))
+        self._fit_feature_scaling(inputs["features"])
+        basal, target = self._to_z(inputs["basal"]), self._to_z(torch.as_tensor(target))
+        features, codes, dose, time = inputs["features"], inputs["codes"], inputs["dose"], inputs["time"]
+
+        def loss_fn(idx: torch.Tensor) -> torch.Tensor:
+            out = self.module(basal[idx], features[codes[idx]], dose[idx], time[idx])
+            return torch.nn.functional.mse_loss(out["predicted"], target[idx])
+
+        self.history_["train_loss"] = fit(
+            loss_fn,
+            self.module.parameters(),
+            [self.module],
+            len(basal),
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            seed=self.init_params_["seed"] if seed is None else seed,
+        )
+        self.is_trained_ = True
+        return self
+
+    def predict(
+        self,
+        adata: AnnData | None = None,
+        *,
+        drug: str | Sequence[str] | None = None,
+        smiles: _data.SmilesSpec = None,
+        dose: float | Sequence[float] | None = None,
+        time: float | Sequence[float] | None = None,
+        basal_layer: str | None = None,
+        batch_size: int = 256,
+    ) -> pd.DataFrame:
+        """Predict the perturbed profile of every observation, in the units of the training profiles.
+
+        Parameters
+        ----------
+        adata
+            Profiles with basal expression in ``basal_layer`` and the model's genes; ``None``: the training data.
+        drug
+            Drug name for every profile (or one per profile), translated to SMILES through the setup mapping,
+            the fine-tuning drugs or ``adata.uns["sctl_drugs"]``; an alternative to ``smiles``.
+        smiles
+            Drug of each profile: one SMILES for all, a mapping drug name -> SMILES (read through the setup's
+            ``drug_key``), or one SMILES per profile; ``None`` uses the setup. Any valid SMILES works, seen in
+            training or not.
+        dose, time
+            Dose (µM) and time (hours), one value or one per profile; ``None`` reads the setup's columns.
+        basal_layer
+            Layer with the basal profiles (``None``: the setup's; ``"X"``: ``adata.X``).
+        batch_size
+            Profiles per forward pass.
+
+        Returns
+        -------
+        DataFrame, observations x genes.
+
+        Examples
+        --------
+        >>> model.predict(plate[test], dose=3.33)  # doctest: +SKIP
+        """
+        adata = self._data_or_training(adata)
+        if drug is not None:
+            if smiles is not None:
+                raise ValueError("Pass `drug=` (names) or `smiles=`, not both.")
+            names = [drug] * adata.n_obs if isinstance(drug, str) else [str(d) for d in drug]
+            table = self._drug_smiles(adata, list(dict.fromkeys(names)))
+            smiles = [table[name] for name in names]
+        inputs = self._profile_inputs(adata, smiles, dose, time, basal_layer)
+        basal = self._to_z(inputs["basal"])
+        rows = []
+        with torch.no_grad():
+            for start in range(0, len(basal), batch_size):
+                idx = torch.arange(start, min(start + batch_size, len(basal)))
+                out = self.module(
+                    basal[idx], inputs["features"][inputs["codes"][idx]], inputs["dose"][idx], inputs["time"][idx]
+                )
+                rows.append(self._from_z(out["predicted"]))
+        values = torch.cat(rows).numpy() if rows else np.zeros((0, len(self.var_names_)), np.float32)
+        return pd.DataFrame(values, index=adata.obs_names, columns=self.var_names_)
+
+    def get_attention(
+        self,
+        adata_or_basal: AnnData | pd.Series | np.ndarray,
+        *,
+        smiles: str,
+        dose: float | None = None,
+        time: float | None = None,
+        layer: str | None = None,
+        batch_size: int = 8,
+    ) -> pd.DataFrame:
+        """The gene-gene weights ``Q Q^T / sqrt(h) + A_PPI`` of one chemical condition.
+
+        For an AnnData the maps of its profiles are averaged (as the paper averages the maps of a drug's test
+        samples). Costs ``O(N_gene^2 h)`` per profile.
+
+        Parameters
+        ----------
+        adata_or_basal
+            Basal profiles: an AnnData (values from ``layer``) or one profile (Series indexed by gene, or an
+            array in the model's gene order), in the units of the pretraining profiles.
+        smiles
+            SMILES of the drug.
+        dose, time
+            Dose (µM) and time (hours); both required.
+        layer
+            Layer of the AnnData (``None``: the setup's basal layer when present, else ``X``).
+        batch_size
+            Profiles per pass (memory is ``batch_size * N_gene^2`` floats).
+
+        Returns
+        -------
+        DataFrame genes x genes; entry ``(i, j)`` is the weight of gene ``j`` in the first-layer output of ``i``.
+
+        Examples
+        --------
+        >>> model.get_attention(plate[:5], smiles="CC(=O)OC1=CC=CC=C1C(=O)O", dose=10.0, time=24.0)  # doctest: +SKIP
+        """
+        if dose is None or time is None:
+            raise ValueError("`get_attention` needs the condition: pass both `dose=` (µM) and `time=` (hours).")
+        basal = self._to_z(torch.as_tensor(self._basal_matrix(adata_or_basal, layer)))
+        features = _data.featurize({"smiles": smiles}, self.init_params_["n_bits"])
+        total = torch.zeros(len(self.var_names_), len(self.var_names_))
+        with torch.no_grad():
+            for start in range(0, len(basal), batch_size):
+                chunk = basal[start : start + batch_size]
+                n = len(chunk)
+                condition = self.module.encoder(
+                    features.expand(n, -1), torch.full((n,), float(dose)), torch.full((n,), float(time))
+                )
+                total += self.module.attention.weights(chunk, condition).sum(0)
+        return pd.DataFrame((total / len(basal)).numpy(), index=self.var_names_, columns=self.var_names_)
+
+    # ------------------------------------------------------------------------------------------ fine-tuning
+    def finetune_ic50(
+        self,
+        bulk: AnnData,
+        key: str = "ln_ic50",
+        *,
+        drugs: Sequence[str] | Mapping[str, str] | None = None,
+        pairs: pd.DataFrame | None = None,
+        dose: float = 10.0,
+        time: float = 72.0,
+        layer: str | None = None,
+        max_epochs: int = 30,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        n_projection: int = 64,
+        n_head_hidden: int = 32,
+        seed: int | None = None,
+    ) -> Self:
+        """Fine-tune on a cell-line response table with the pretrained network frozen (the paper's recipe).
+
+        Biases of the pretrained network are removed and its weights frozen; the per-gene scaling layer
+        ``(g0 - mu) / sigma`` and the head are trained on the MSE of the standardised ln IC50. The basal
+        profiles are first robust z-scored with the median and MAD of the training cell lines (stored and
+        re-applied by :meth:`predict_ic50`). Pairs are drawn by index from the response table: expression is
+        never copied once per pair.
+
+        Parameters
+        ----------
+        bulk
+            Cell lines x genes (all the model's genes) with the response table ``bulk.obsm[key]``.
+        key
+            Response table, ``"ln_ic50"`` by default.
+        drugs
+            Drugs to learn: names (SMILES from ``bulk.uns["sctl_drugs"]["smiles"]``) or a mapping name ->
+            SMILES. ``None``: the drugs of ``pairs``, or every drug of the table with a SMILES.
+        pairs
+            Training pairs, columns ``cell_line`` and ``drug`` (e.g. the training part of
+            :func:`sctl.pp.split`); ``None``: every tested pair of ``drugs``.
+        dose, time
+            The fixed condition of the response assay (10 µM and 72 h in the paper).
+        layer
+            Layer of ``bulk`` with the expression (``None``: ``X``).
+        max_epochs, batch_size, lr, weight_decay
+            Optimisation settings.
+        n_projection, n_head_hidden
+            Sizes of the head.
+        seed
+            Seed of the head's initial weights, shuffling and dropout (``None``: the model's ``seed``).
+
+        Returns
+        -------
+        ``self``; the loss of each epoch is in ``history_["finetune_loss"]``.
+
+        Examples
+        --------
+        >>> model.finetune_ic50(bulk, drugs=["Trametinib", "Dasatinib"], pairs=train_pairs)  # doctest: +SKIP
+        """
+        check_anndata(bulk, "bulk")
+        response = check_response(bulk, key)
+        smiles = self._drug_smiles(bulk, drugs if drugs is not None else _pair_drugs(pairs, response, bulk))
+        lines, drug_idx, y = _training_pairs(response, pairs, list(smiles))
+        _data.condition_value(bulk[:1], None, dose, "dose", "µM")
+        _data.condition_value(bulk[:1], None, time, "time", "hours")
+        expression = _data.aligned(bulk, layer, self.var_names_)
+        line_codes, line_names = pd.factorize(lines)
+        center, scale = _data.robust_fit(expression[bulk.obs_names.get_indexer(line_names)])
+        seed = self.init_params_["seed"] if seed is None else seed
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            head = IC50Head(len(self.var_names_), n_projection, n_head_hidden, self.init_params_["dropout"])
+        head.register_buffer("bulk_center", torch.as_tensor(center))
+        head.register_buffer("bulk_scale", torch.as_tensor(scale))
+        head.register_buffer("target", torch.tensor([float(y.mean()), float(y.std()) or 1.0]))
+        self.module.remove_biases()
+        self.module.requires_grad_(False)
+        self.module.eval()
+
+        x = (torch.as_tensor(expression[bulk.obs_names.get_indexer(line_names)]) - head.bulk_center) / head.bulk_scale
+        features = _data.featurize(smiles, self.init_params_["n_bits"])
+        rows, cols = torch.as_tensor(line_codes, dtype=torch.long), torch.as_tensor(drug_idx, dtype=torch.long)
+        target = (torch.as_tensor(y, dtype=torch.float32) - head.target[0]) / head.target[1]
+        dose_t, time_t = torch.tensor(float(dose)), torch.tensor(float(time))
+
+        def loss_fn(idx: torch.Tensor) -> torch.Tensor:
+            n = len(idx)
+            pred = ic50_forward(
+                self.module, head, x[rows[idx]], features[cols[idx]], dose_t.expand(n), time_t.expand(n)
+            )
+            return torch.nn.functional.mse_loss(pred, target[idx])
+
+        self.history_["finetune_loss"] = fit(
+            loss_fn, head.parameters(), [head], len(target),
+            max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+        )  # fmt: skip
+        self.head = head
+        self.finetune_ = {
+            "key": key,
+            "drugs": smiles,
+            "dose": float(dose),
+            "time": float(time),
+            "layer": layer,
+            "n_projection": int(n_projection),
+            "n_head_hidden": int(n_head_hidden),
+            "n_train_pairs": len(target),
+        }
+        return self
+
+    def predict_ic50(
+        self,
+        bulk: AnnData,
+        drugs: Sequence[str] | Mapping[str, str] | None = None,
+        *,
+        layer: str | None = None,
+        batch_size: int = 256,
+    ) -> pd.DataFrame:
+        """Predict ln IC50 of every cell line of ``bulk`` for every drug (after :meth:`finetune_ic50`).
+
+        Parameters
+        ----------
+        bulk
+            Cell lines (or tumours) x genes, with all the model's genes, on any scale: they are robust z-scored
+            with the fine-tuning lines' stored median and MAD.
+        drugs
+            Names (the fine-tuning drugs, or ``bulk.uns["sctl_drugs"]["smiles"]``) or a mapping name -> SMILES
+            (unseen drugs work). ``None``: the fine-tuning drugs.
+        layer
+            Layer with the expression (``None``: the layer used in fine-tuning).
+        batch_size
+            Cell lines per forward pass.
+
+        Returns
+        -------
+        DataFrame, cell lines x drugs, predicted ln IC50.
+
+        Examples
+        --------
+        >>> model.predict_ic50(bulk, {"new drug": "CC(=O)NC1=CC=C(O)C=C1"})  # doctest: +SKIP
+        """
+        if self.head is None or self.finetune_ is None:
+            raise RuntimeError(
+                "The model is not fine-tuned on a response table yet: call `model.finetune_ic50(bulk, ...)`."
+            )
+        check_anndata(bulk, "bulk")
+        smiles = self._drug_smiles(bulk, list(self.finetune_["drugs"]) if drugs is None else drugs)
+        layer = self.finetune_["layer"] if layer is None else layer
+        head = self.head
+        x = (torch.as_tensor(_data.aligned(bulk, layer, self.var_names_)) - head.bulk_center) / head.bulk_scale
+        features = _data.featurize(smiles, self.init_params_["n_bits"])
+        head.eval()
+        out = np.zeros((bulk.n_obs, len(smiles)), dtype=np.float64)
+        with torch.no_grad():
+            for j in range(len(smiles)):
+                for start in range(0, bulk.n_obs, batch_size):
+                    chunk = x[start : start + batch_size]
+                    n = len(chunk)
+                    pred = ic50_forward(
+                        self.module, head, chunk, features[j].expand(n, -1),
+                        torch.full((n,), self.finetune_["dose"]), torch.full((n,), self.finetune_["time"]),
+                    )  # fmt: skip
+                    out[start : start + n, j] = (pred * head.target[1] + head.target[0]).numpy()
+        return pd.DataFrame(out, index=bulk.obs_names, columns=pd.Index(list(smiles), name="drug"))
+
+    def perturbation_distance(
+        self,
+        adata: AnnData,
+        drugs: Sequence[str] | Mapping[str, str],
+        *,
+        dose: float | None = None,
+        time: float | None = None,
+        layer: str | None = None,
+        standardize: bool = True,
+    ) -> pd.DataFrame:
+        """Zero-shot sensitivity: Euclidean distance between each basal profile and its predicted perturbed profile.
+
+        The paper's zero-shot analysis (appendix C.2): with the pretrained network only, sensitive lines move
+        further from their basal profile than resistant ones.
+
+        Parameters
+        ----------
+        adata
+            Cell lines (or samples) x genes with all the model's genes.
+        drugs
+            Names (SMILES from the setup, the fine-tuning drugs or ``adata.uns["sctl_drugs"]``) or a mapping
+            name -> SMILES.
+        dose, time
+            The condition (µM, hours); both required (the paper uses 10 µM and 72 h).
+        layer
+            Layer with the expression (``None``: ``X``).
+        standardize
+            Robust z-score the profiles over the observations of ``adata`` first (as the paper does for GDSC);
+            ``False``: the profiles are in the units of the pretraining data and get its stored scaling.
+
+        Returns
+        -------
+        DataFrame, observations x drugs, distances in the standardised space.
+
+        Examples
+        --------
+        >>> model.perturbation_distance(bulk, ["Trametinib"], dose=10.0, time=72.0)  # doctest: +SKIP
+        """
+        if dose is None or time is None:
+            raise ValueError("`perturbation_distance` needs the condition: pass both `dose=` (µM) and `time=` (hours).")
+        check_anndata(adata)
+        _data.condition_value(adata[:1], None, dose, "dose", "µM")
+        _data.condition_value(adata[:1], None, time, "time", "hours")
+        smiles = self._drug_smiles(adata, drugs)
+        values = _data.aligned(adata, layer, self.var_names_)
+        if standardize:
+            center, scale = _data.robust_fit(values)
+            basal = torch.as_tensor((values - center) / scale)
+        else:
+            basal = self._to_z(torch.as_tensor(values))
+        features = _data.featurize(smiles, self.init_params_["n_bits"])
+        n = len(basal)
+        out = np.zeros((n, len(smiles)))
+        with torch.no_grad():
+            for j in range(len(smiles)):
+                pred = self.module(
+                    basal, features[j].expand(n, -1), torch.full((n,), float(dose)), torch.full((n,), float(time))
+                )
+                out[:, j] = torch.linalg.vector_norm(pred["predicted"] - basal, dim=1).numpy()
+        return pd.DataFrame(out, index=adata.obs_names, columns=pd.Index(list(smiles), name="drug"))
+
+    # ------------------------------------------------------------------------------------------- save / load
+    def save(self, dir_path: str | Path, *, overwrite: bool = False) -> None:
+        """Save the weights (``torch.save`` of tensors) and the settings (JSON) into ``dir_path``.
+
+        Examples
+        --------
+        >>> model.save("csg2a_model", overwrite=True)  # doctest: +SKIP
+        """
+        path = Path(dir_path)
+        if path.exists() and any(path.iterdir()) and not overwrite:
+            raise FileExistsError(f"{path} exists and is not empty; pass `overwrite=True` to replace it.")
+        path.mkdir(parents=True, exist_ok=True)
+        state = {"module": self.module.state_dict()}
+        if self.head is not None:
+            state["head"] = self.head.state_dict()
+        torch.save(state, path / WEIGHTS_FILE)
+        meta = {
+            "class": type(self).__name__,
+            "init_params": self.init_params_,
+            "var_names": list(self.var_names_),
+            "setup": self.setup_,
+            "is_trained": self.is_trained_,
+            "finetune": self.finetune_,
+            "history": self.history_,
+        }
+        (path / META_FILE).write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, dir_path: str | Path, adata: AnnData | None = None) -> Self:
+        """Load a model saved by :meth:`save`; the weights are read with ``torch.load(weights_only=True)``.
+
+        Parameters
+        ----------
+        dir_path
+            Directory written by :meth:`save`.
+        adata
+            Optional default data for :meth:`predict` (and further training).
+
+        Examples
+        --------
+        >>> model = CSG2A.load("csg2a_model")  # doctest: +SKIP
+        """
+        path = Path(dir_path)
+        if not (path / META_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
+            raise FileNotFoundError(f"No saved CSG2A in {path} (expected {META_FILE} and {WEIGHTS_FILE}).")
+        meta = json.loads((path / META_FILE).read_text())
+        if meta.get("class") != cls.__name__:
+            raise TypeError(f"{path} holds a saved {meta.get('class')}, not a {cls.__name__}.")
+        state = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        model = cls.__new__(cls)
+        model._build(pd.Index(meta["var_names"]), meta["setup"], meta["init_params"], None)
+        model.module.load_state_dict(state["module"])
+        model.is_trained_, model.finetune_, model.history_ = meta["is_trained"], meta["finetune"], meta["history"]
+        if model.finetune_ is not None:
+            n = len(model.var_names_)
+            head = IC50Head(
+                n, model.finetune_["n_projection"], model.finetune_["n_head_hidden"], meta["init_params"]["dropout"]
+            )
+            for name in ("bulk_center", "bulk_scale"):
+                head.register_buffer(name, torch.zeros(n))
+            head.register_buffer("target", torch.zeros(2))
+            head.load_state_dict(state["head"])
+            head.eval()
+            model.head = head
+        model.adata = adata
+        return model
+
+    # ---------------------------------------------------------------------------------------------- helpers
+    def _data_or_training(self, adata: AnnData | None) -> AnnData:
+        if adata is None:
+            if self.adata is None:
+                raise ValueError("Pass `adata=`: this loaded model holds no data.")
+            return self.adata
+        return check_anndata(adata)
+
+    def _profile_inputs(
+        self, adata: AnnData, smiles: _data.SmilesSpec, dose: Any, time: Any, basal_layer: str | None
+    ) -> dict[str, torch.Tensor]:
+        setup = self.setup_
+        layer = setup["basal_layer"] if basal_layer is None else (None if basal_layer == "X" else basal_layer)
+        labels, values = _data.obs_smiles(adata, setup, smiles)
+        features, codes = _data.unique_features(labels, values, self.init_params_["n_bits"])
+        return {
+            "basal": torch.as_tensor(_data.aligned(adata, layer, self.var_names_)),
+            "features": features,
+            "codes": codes,
+            "dose": torch.as_tensor(
+                _data.condition_value(adata, setup["dose_key"], dose, "dose", "µM"), dtype=torch.float32
+            ),
+            "time": torch.as_tensor(
+                _data.condition_value(adata, setup["time_key"], time, "time", "hours"), dtype=torch.float32
+            ),
+        }
+
+    def _fit_feature_scaling(self, features: torch.Tensor) -> None:
+        """Standardise the descriptors over the training drugs; Morgan bits stay 0/1."""
+        encoder = self.module.encoder
+        descriptors = features[:, :N_DESCRIPTORS]
+        encoder.feature_center.zero_()
+        encoder.feature_scale.fill_(1.0)
+        encoder.feature_center[:N_DESCRIPTORS] = descriptors.mean(0)
+        std = descriptors.std(0, unbiased=False) if len(descriptors) > 1 else torch.zeros(N_DESCRIPTORS)
+        encoder.feature_scale[:N_DESCRIPTORS] = torch.where(std > 0, std, descriptors.abs().mean(0).clamp_min(1.0))
+
+    def _to_z(self, values: torch.Tensor) -> torch.Tensor:
+        return (values - self.module.input_center) / self.module.input_scale
+
+    def _from_z(self, values: torch.Tensor) -> torch.Tensor:
+        return values * self.module.input_scale + self.module.input_center
+
+    def _basal_matrix(self, adata_or_basal: AnnData | pd.Series | np.ndarray, layer: str | None) -> np.ndarray:
+        if isinstance(adata_or_basal, AnnData):
+            if layer is None and self.setup_["basal_layer"] in adata_or_basal.layers:
+                layer = self.setup_["basal_layer"]
+            return _data.aligned(adata_or_basal, layer, self.var_names_)
+        if isinstance(adata_or_basal, pd.Series):
+            missing = self.var_names_.difference(adata_or_basal.index)
+            if len(missing):
+                raise ValueError(
+                    f"The basal profile lacks {len(missing)} of the model's genes (e.g. {preview(missing, 5)})."
+                )
+            return adata_or_basal.reindex(self.var_names_).to_numpy(np.float32)[None, :]
+        values = np.atleast_2d(np.asarray(adata_or_basal, dtype=np.float32))
+        if values.shape[1] != len(self.var_names_):
+            raise ValueError(
+                f"A basal array needs one value per model gene ({len(self.var_names_)}), got {values.shape[1]}."
+            )
+        return values
+
+    def _drug_smiles(self, adata: AnnData, drugs: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
+        """Drug name -> SMILES for the requested drugs, from a mapping or the known tables."""
+        if isinstance(drugs, Mapping | pd.Series):
+            return {str(k): v for k, v in dict(drugs).items()}
+        if isinstance(drugs, str):
+            drugs = [drugs]
+        known = {
+            **(self.setup_.get("smiles") or {}),
+            **(self.finetune_ or {}).get("drugs", {}),
+            **_data.drug_table(adata),
+        }
+        missing = [d for d in drugs if d not in known]
+        if missing:
+            raise KeyError(
+                f"No SMILES known for {preview(missing)}. Pass `drugs=` as a mapping drug name -> SMILES, or add them "
+                "to `adata.uns['sctl_drugs']['smiles']`."
+            )
+        if not drugs:
+            raise ValueError("`drugs` is empty: name at least one drug.")
+        return {d: known[d] for d in drugs}
+
+
+# ------------------------------------------------------------------------------------------------------ module
+def _get_setup(adata: AnnData) -> dict[str, Any]:
+    check_anndata(adata)
+    setup = adata.uns.get(SETUP_KEY)
+    if not isinstance(setup, dict):
+        raise ValueError("`adata` is not set up for CSG2A: call `sctl.models.CSG2A.setup_anndata(adata, ...)` first.")
+    return dict(setup)
+
+
+def _pair_drugs(pairs: pd.DataFrame | None, response: pd.DataFrame, bulk: AnnData) -> list[str]:
+    if pairs is not None and "drug" in pairs.columns:
+        return list(pd.unique(pairs["drug"].astype(str)))
+    known = _data.drug_table(bulk)
+    return [d for d in response.columns if d in known]
+
+
+def _training_pairs(
+    response: pd.DataFrame, pairs: pd.DataFrame | None, drugs: list[str]
+) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """Cell line, drug position (in ``drugs``) and response of each tested training pair."""
+    absent = [d for d in drugs if d not in response.columns]
+    if absent:
+        raise KeyError(
+            f"Drug(s) {preview(absent)} are not in the response table (columns: {preview(response.columns)})."
+        )
+    if pairs is None:
+        table = response[drugs].stack().rename("value").reset_index()
+        table.columns = ["cell_line", "drug", "value"]
+    else:
+        missing = [c for c in ("cell_line", "drug") if c not in pairs.columns]
+        if missing:
+            raise KeyError(f"`pairs` lacks the column(s) {missing}; it needs 'cell_line' and 'drug'.")
+        table = pairs.loc[pairs["drug"].astype(str).isin(drugs), ["cell_line", "drug"]].copy()
+        unknown = pd.Index(table["cell_line"]).difference(response.index)
+        if len(unknown):
+            raise KeyError(f"`pairs` names cell lines absent from the response table: {preview(unknown, 5)}.")
+        table["value"] = response.to_numpy(np.float64)[
+            response.index.get_indexer(table["cell_line"]), response.columns.get_indexer(table["drug"])
+        ]
+    table = table.dropna(subset=["value"])
+    if table.empty:
+        raise ValueError("No tested (cell line, drug) pair to fine-tune on.")
+    drug_idx = pd.Index(drugs).get_indexer(table["drug"].astype(str))
+    return pd.Index(table["cell_line"].astype(str)), drug_idx, table["value"].to_numpy(np.float64)

@@ -1,0 +1,202 @@
+"""Torch modules of CSG²A: chemical condition encoder, gene-gene attention network and the ln IC50 head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sctl.nn._gene_attention import GeneGeneAttention
+
+DOSE_SCALE = 100.0  # µM, as in the paper
+TIME_SCALE = 72.0  # hours, as in the paper
+
+
+class ChemicalConditionEncoder(nn.Module):
+    """Chemical condition encoder (CCE): drug structure, dose and time to one value per gene.
+
+    ``D = MLP([s, (d / 100 µM) W_dose, (t / 72 h) W_time])`` with ``W_dose, W_time`` in R^{1 x 2}
+    (Bang, Koo & Kim 2025, appendix A.1). ``s`` are RDKit features of the SMILES (standardised with the
+    stored centre and scale), not the pretrained Molecule Attention Transformer of the paper.
+
+    Parameters
+    ----------
+    n_drug_features
+        Length of the drug feature vector.
+    n_genes
+        Output size (one value per gene).
+    n_hidden
+        Hidden units of the MLP.
+    n_dose_time
+        Size of each of the dose and time expansions (2 in the paper).
+    dropout
+        Dropout after the hidden layer.
+    bias
+        Whether the linear layers have biases (the paper removes them).
+
+    Examples
+    --------
+    >>> cce = ChemicalConditionEncoder(10, 6)
+    >>> cce(torch.rand(3, 10), torch.full((3,), 10.0), torch.full((3,), 24.0)).shape
+    torch.Size([3, 6])
+    """
+
+    def __init__(
+        self,
+        n_drug_features: int,
+        n_genes: int,
+        n_hidden: int = 128,
+        n_dose_time: int = 2,
+        dropout: float = 0.1,
+        bias: bool = False,
+    ) -> None:
+        super().__init__()
+        self.register_buffer("feature_center", torch.zeros(n_drug_features))
+        self.register_buffer("feature_scale", torch.ones(n_drug_features))
+        self.dose = nn.Linear(1, n_dose_time, bias=bias)
+        self.time = nn.Linear(1, n_dose_time, bias=bias)
+        self.mlp = nn.Sequential(
+            nn.Linear(n_drug_features + 2 * n_dose_time, n_hidden, bias=bias),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(n_hidden, n_genes, bias=bias),
+        )
+
+    def forward(self, features: torch.Tensor, dose: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+        """Condition vector ``(batch, n_genes)``; ``dose`` in µM and ``time`` in hours, shape ``(batch,)``."""
+        features = (features - self.feature_center) / self.feature_scale
+        dose = self.dose(dose.unsqueeze(-1) / DOSE_SCALE)
+        time = self.time(time.unsqueeze(-1) / TIME_SCALE)
+        return self.mlp(torch.cat([features, dose, time], dim=-1))
+
+
+class CSG2AModule(nn.Module):
+    """CSG²A network: predicts the perturbed profile from the basal profile and the chemical condition.
+
+    ``h = GeneGeneAttention(g0, D)`` (attention-weighted first layer), then layer norm, ReLU, dropout and a
+    linear output layer (as in the authors' code). With ``residual`` the output is added to ``g0``, so the
+    network starts from "no change" and learns the drug-induced change.
+
+    Parameters
+    ----------
+    n_genes, n_drug_features
+        Number of genes and length of the drug feature vector.
+    n_hidden
+        Size ``h`` of the per-gene attention representation.
+    n_condition_hidden
+        Hidden units of the condition encoder.
+    adjacency
+        Dense ``n_genes x n_genes`` PPI prior, or ``None`` for the identity.
+    dropout
+        Dropout rate.
+    bias
+        Whether the layers have biases (the paper removes them).
+    residual
+        Predict ``g0 + f(g0, D)`` instead of ``f(g0, D)``.
+
+    Examples
+    --------
+    >>> module = CSG2AModule(6, 10)
+    >>> module(torch.randn(2, 6), torch.rand(2, 10), torch.ones(2), torch.ones(2))["predicted"].shape
+    torch.Size([2, 6])
+    """
+
+    def __init__(
+        self,
+        n_genes: int,
+        n_drug_features: int,
+        *,
+        n_hidden: int = 16,
+        n_condition_hidden: int = 128,
+        adjacency: torch.Tensor | None = None,
+        dropout: float = 0.1,
+        bias: bool = False,
+        residual: bool = True,
+    ) -> None:
+        super().__init__()
+        self.residual = residual
+        self.register_buffer("input_center", torch.zeros(n_genes))
+        self.register_buffer("input_scale", torch.ones(n_genes))
+        self.encoder = ChemicalConditionEncoder(
+            n_drug_features, n_genes, n_condition_hidden, dropout=dropout, bias=bias
+        )
+        self.attention = GeneGeneAttention(n_genes, n_hidden, adjacency)
+        self.norm = nn.LayerNorm(n_genes, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(n_genes, n_genes, bias=bias)
+
+    def forward(
+        self, basal: torch.Tensor, features: torch.Tensor, dose: torch.Tensor, time: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """``predicted`` profile and ``condition`` vector, both standardised, shape ``(batch, n_genes)``."""
+        condition = self.encoder(features, dose, time)
+        hidden = self.dropout(torch.relu(self.norm(self.attention(basal, condition))))
+        change = self.output(hidden)
+        return {"predicted": basal + change if self.residual else change, "condition": condition}
+
+    def remove_biases(self) -> None:
+        """Set every bias of the network to zero and freeze it (the fine-tuning recipe of the paper)."""
+        for name, parameter in self.named_parameters():
+            if name.endswith("bias"):
+                with torch.no_grad():
+                    parameter.zero_()
+
+
+class IC50Head(nn.Module):
+    """Fine-tuning head: learnable scaling of the basal input and a regressor to ln IC50.
+
+    The scaling layer ``g0' = (g0 - mu) / sigma`` has one learnable ``mu`` and ``sigma`` per gene (started at
+    0 and 1), aligning the new data with the pretraining space; the frozen :class:`CSG2AModule` then predicts
+    the perturbed profile, and projections of the scaled basal profile, the predicted profile and the
+    condition vector (as in the authors' code) are concatenated and regressed to the standardised ln IC50.
+
+    Parameters
+    ----------
+    n_genes
+        Number of genes.
+    n_projection
+        Units of each of the three projections.
+    n_hidden
+        Hidden units of the regressor.
+    dropout
+        Dropout rate.
+
+    Examples
+    --------
+    >>> head = IC50Head(6)
+    >>> head.output(torch.randn(2, 6), torch.randn(2, 6), torch.randn(2, 6)).shape
+    torch.Size([2])
+    """
+
+    def __init__(self, n_genes: int, n_projection: int = 64, n_hidden: int = 32, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.mu = nn.Parameter(torch.zeros(n_genes))
+        self.log_sigma = nn.Parameter(torch.zeros(n_genes))
+        self.projections = nn.ModuleList(
+            [nn.Sequential(nn.Linear(n_genes, n_projection), nn.ReLU(), nn.Dropout(dropout)) for _ in range(3)]
+        )
+        self.regressor = nn.Sequential(
+            nn.Linear(3 * n_projection, n_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(n_hidden, 1)
+        )
+
+    def scale(self, basal: torch.Tensor) -> torch.Tensor:
+        """The scaling layer ``(g0 - mu) / sigma``."""
+        return (basal - self.mu) * torch.exp(-self.log_sigma)
+
+    def output(self, basal: torch.Tensor, predicted: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """Standardised ln IC50 of each sample, shape ``(batch,)``."""
+        parts = [project(x) for project, x in zip(self.projections, (basal, predicted, condition), strict=True)]
+        return self.regressor(torch.cat(parts, dim=-1)).squeeze(-1)
+
+
+def ic50_forward(
+    module: CSG2AModule,
+    head: IC50Head,
+    basal: torch.Tensor,
+    features: torch.Tensor,
+    dose: torch.Tensor,
+    time: torch.Tensor,
+) -> torch.Tensor:
+    """Standardised ln IC50 from the (robust z-scored) basal profile through the scaling layer and frozen network."""
+    scaled = head.scale(basal)
+    out = module(scaled, features, dose, time)
+    return head.output(scaled, out["predicted"], out["condition"])

@@ -1,0 +1,89 @@
+"""Training loops of CSG²A: minibatches of indices, so no profile is copied once per (cell line, drug) pair."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+
+
+def fit(
+    loss_fn: Callable[[torch.Tensor], torch.Tensor],
+    parameters: Iterable[torch.nn.Parameter],
+    modules: Iterable[torch.nn.Module],
+    n_samples: int,
+    *,
+    max_epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+) -> list[float]:
+    """Minimise ``loss_fn(indices)`` over shuffled minibatches of ``range(n_samples)`` with Adam.
+
+    Parameters
+    ----------
+    loss_fn
+        Returns the mean loss of the samples whose positions are given (a ``long`` tensor).
+    parameters
+        Parameters to train.
+    modules
+        Modules put in training mode (dropout on) during the loop; the others keep their mode.
+    n_samples
+        Number of training samples (profiles, or (cell line, drug) pairs).
+    max_epochs, batch_size, lr, weight_decay
+        Passes over the data, minibatch size, Adam learning rate and weight decay.
+    seed
+        Seed of the shuffling (and of dropout): the same seed gives the same numbers.
+
+    Returns
+    -------
+    The mean training loss of each epoch.
+
+    Examples
+    --------
+    >>> w = torch.nn.Parameter(torch.zeros(1))
+    >>> y = torch.ones(8)
+    >>> history = fit(lambda i: ((w - y[i]) ** 2).mean(), [w], [], 8, max_epochs=2, batch_size=4, lr=0.1,
+    ...               weight_decay=0.0, seed=0)
+    >>> len(history)
+    2
+    """
+    parameters = [p for p in parameters if p.requires_grad]
+    if not parameters:
+        raise ValueError("Nothing to train: every parameter is frozen.")
+    if n_samples < 1:
+        raise ValueError("No training sample.")
+    optimizer = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
+    generator = torch.Generator().manual_seed(int(seed))
+    modules = list(modules)
+    history: list[float] = []
+    with torch.random.fork_rng(devices=[]):  # dropout draws from a seeded generator; the caller's RNG is untouched
+        torch.manual_seed(int(seed))
+        for module in modules:
+            module.train()
+        try:
+            for _ in range(int(max_epochs)):
+                history.append(_epoch(loss_fn, optimizer, torch.randperm(n_samples, generator=generator), batch_size))
+        finally:
+            for module in modules:
+                module.eval()
+    return history
+
+
+def _epoch(
+    loss_fn: Callable[[torch.Tensor], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    order: torch.Tensor,
+    batch_size: int,
+) -> float:
+    """One pass over ``order`` in minibatches; the mean loss."""
+    total = 0.0
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        optimizer.zero_grad()
+        loss = loss_fn(batch)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(batch)
+    return total / len(order)

@@ -1,0 +1,75 @@
+"""Predict ln IC50 of every cell line for a list of drugs with a fine-tuned response model (e.g. CSG²A)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from anndata import AnnData
+
+from .._validate import check_anndata
+
+IC50_KEY = "sctl_ln_ic50"
+
+
+def predict_ic50(
+    adata: AnnData,
+    model: Any,
+    drugs: Sequence[str] | Mapping[str, str] | None = None,
+    *,
+    layer: str | None = None,
+    key_added: str = IC50_KEY,
+    copy: bool = False,
+) -> AnnData | None:
+    """Predict the ln IC50 of every observation for every drug, into ``adata.obsm[key_added]``.
+
+    Works with any model that has ``predict_ic50(adata, drugs, layer=...)`` returning observations x drugs,
+    such as :class:`sctl.models.CSG2A` after :meth:`~sctl.models.CSG2A.finetune_ic50` (Bang, Koo & Kim 2025).
+    A drug never seen in training can be given by its SMILES.
+
+    Parameters
+    ----------
+    adata
+        Cell lines (or tumours) x genes with the model's genes; expression from ``layer``.
+    model
+        A fine-tuned response model.
+    drugs
+        Drug names (whose SMILES the model or ``adata.uns["sctl_drugs"]`` knows) or a mapping name -> SMILES;
+        ``None``: the drugs the model was fine-tuned on.
+    layer
+        Layer with the expression (``None``: the model's default).
+    key_added
+        Key of ``adata.obsm`` (and ``adata.uns``) written.
+    copy
+        Return a copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None`` or the copy. Sets ``adata.obsm[key_added]`` (DataFrame, observations x drugs, predicted ln IC50)
+    and ``adata.uns[key_added]["params"]``.
+
+    Examples
+    --------
+    >>> sctl.tl.predict_ic50(bulk, model, ["Trametinib", "Dasatinib"])  # doctest: +SKIP
+    >>> bulk.obsm["sctl_ln_ic50"].head()  # doctest: +SKIP
+    """
+    check_anndata(adata)
+    if not hasattr(model, "predict_ic50"):
+        raise TypeError(
+            f"`model` must have a `predict_ic50` method (e.g. a fine-tuned CSG2A), got {type(model).__name__}."
+        )
+    table = model.predict_ic50(adata, drugs, layer=layer)
+    adata = adata.copy() if copy else adata
+    adata.obsm[key_added] = pd.DataFrame(
+        table.to_numpy(), index=adata.obs_names, columns=[str(c) for c in table.columns]
+    )
+    adata.uns[key_added] = {
+        "params": {
+            "model": type(model).__name__,
+            "drugs": [str(c) for c in table.columns],
+            "smiles": dict(drugs) if isinstance(drugs, Mapping) else None,
+            "layer": layer,
+        }
+    }
+    return adata if copy else None

@@ -1,0 +1,200 @@
+"""CSG²A: wiring, determinism, save / load, clear errors and real pretraining on the L1000 plate."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import sctl
+from sctl.models import CSG2A
+
+ASPIRIN = "CC(=O)OC1=CC=CC=C1C(=O)O"  # not on the plate: an unseen drug
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Two shared cores: torch's second thread only spins; one thread is much faster here."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def plate():
+    """Treated L1000 profiles of the 14 plate drugs with a SMILES in the GDSC table, landmark genes shared with GDSC.
+
+    The basal profile (mean DMSO control) comes from :func:`sctl.pp.match_controls`.
+    """
+    lincs, bulk = sctl.datasets.lincs(), sctl.datasets.gdsc()
+    genes = bulk.var_names[bulk.var["landmark"].to_numpy()].intersection(lincs.var_names)
+    sctl.pp.match_controls(lincs, control="DMSO")
+    table = bulk.uns["sctl_drugs"].dropna(subset=["lincs_name"])
+    smiles = dict(zip(table["lincs_name"], table["smiles"], strict=True))
+    treated = lincs[lincs.obs["drug"].astype(str).isin(smiles), genes].copy()
+    treated.uns["smiles"] = smiles
+    return treated
+
+
+@pytest.fixture
+def tiny(plate):
+    """40 genes, every profile: enough for the wiring tests."""
+    adata = plate[:, :40].copy()
+    CSG2A.setup_anndata(adata, drug_key="drug", smiles=plate.uns["smiles"])
+    return adata
+
+
+def _bulk(plate, n_lines: int = 30):
+    bulk = sctl.datasets.gdsc()[:n_lines, plate.var_names[:40]].copy()
+    bulk.obsm["ln_ic50"] = bulk.obsm["ln_ic50"][["Trametinib", "Dasatinib"]]
+    return bulk
+
+
+def test_wiring_one_epoch(tiny):
+    model = CSG2A(tiny, ppi=sctl.datasets.ppi(), n_hidden=4, n_condition_hidden=8)
+    model.train(max_epochs=1)
+    assert len(model.history_["train_loss"]) == 1
+    predicted = model.predict()
+    assert predicted.shape == tiny.shape
+    assert list(predicted.columns) == list(tiny.var_names)
+    assert np.isfinite(predicted.to_numpy()).all()
+    # an unseen drug, given by its SMILES, at a new dose and time
+    unseen = model.predict(tiny[:3], smiles=ASPIRIN, dose=5.0, time=48.0)
+    assert unseen.shape == (3, 40)
+    assert np.isfinite(unseen.to_numpy()).all()
+    attention = model.get_attention(tiny[:2], smiles=ASPIRIN, dose=10.0, time=24.0)
+    assert attention.shape == (40, 40)
+    assert list(attention.index) == list(attention.columns) == list(tiny.var_names)
+    # one profile as a Series gives the same map as the AnnData of that profile
+    basal = pd.Series(tiny.layers["sctl_basal"][0], index=tiny.var_names)
+    single = model.get_attention(basal, smiles=ASPIRIN, dose=10.0, time=24.0)
+    assert np.allclose(single, model.get_attention(tiny[:1], smiles=ASPIRIN, dose=10.0, time=24.0), atol=1e-5)
+    assert "pretrained" in repr(model)
+
+
+def test_smiles_column_setup_survives_h5ad(plate, tmp_path):
+    import anndata as ad
+
+    adata = plate[:20, :30].copy()
+    adata.obs = adata.obs[["drug", "dose", "time"]].astype({"drug": str})  # the raw CMap columns do not write
+    adata.obs["smiles"] = adata.obs["drug"].astype(str).map(plate.uns["smiles"])
+    del adata.uns["smiles"]
+    CSG2A.setup_anndata(adata, smiles_key="smiles")
+    adata.write_h5ad(tmp_path / "setup.h5ad")
+    adata = ad.read_h5ad(tmp_path / "setup.h5ad")
+    model = CSG2A(adata, n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
+    assert model.predict().shape == (20, 30)
+    with pytest.raises(ValueError, match="SMILES column"):
+        model.predict(smiles={"x": ASPIRIN})
+
+
+def test_factorised_forward_equals_attention_map(tiny):
+    model = CSG2A(tiny, ppi=sctl.datasets.ppi(), n_hidden=4, n_condition_hidden=8)
+    layer = model.module.attention
+    basal, condition = torch.randn(3, 40), torch.randn(3, 40)
+    full = torch.einsum("bij,bj->bi", layer.weights(basal, condition), basal)
+    assert torch.allclose(layer(basal, condition), full, atol=1e-4)
+
+
+def test_drug_names_work_with_predict_perturbation(tiny):
+    model = CSG2A(tiny, n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
+    by_name = model.predict(tiny[:4], drug="trametinib")
+    by_smiles = model.predict(tiny[:4], smiles=tiny.uns["_sctl_csg2a_setup"]["smiles"]["trametinib"])
+    assert np.allclose(by_name, by_smiles)
+    sctl.tl.predict_perturbation(tiny, model, "trametinib", dose=1.0)
+    assert tiny.layers["sctl_predicted"].shape == tiny.shape
+
+
+def test_same_seed_same_numbers(tiny):
+    def run(seed):
+        model = CSG2A(tiny, n_hidden=4, n_condition_hidden=8, seed=seed).train(max_epochs=2)
+        return model.predict().to_numpy()
+
+    first, again, other = run(0), run(0), run(1)
+    assert np.array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_save_load_round_trip(tiny, plate, tmp_path):
+    model = CSG2A(tiny, ppi=sctl.datasets.ppi(), n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
+    bulk = _bulk(plate)
+    model.finetune_ic50(bulk, drugs=["Trametinib", "Dasatinib"], max_epochs=1)
+    model.save(tmp_path / "model")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        model.save(tmp_path / "model")
+    # the weights file holds tensors only: it loads without unpickling arbitrary objects
+    torch.load(tmp_path / "model" / "model_state.pt", weights_only=True)
+    loaded = CSG2A.load(tmp_path / "model")
+    assert np.array_equal(model.predict(tiny).to_numpy(), loaded.predict(tiny).to_numpy())
+    assert np.array_equal(model.predict_ic50(bulk).to_numpy(), loaded.predict_ic50(bulk).to_numpy())
+    assert loaded.finetune_["dose"] == 10.0
+    assert loaded.finetune_["time"] == 72.0
+    with pytest.raises(ValueError, match="adata="):
+        loaded.predict()
+
+
+def test_errors_are_clear(tiny, plate):
+    bad = plate[:, :40].copy()
+    with pytest.raises(ValueError, match=r"trametinib.*not-a-smiles"):
+        CSG2A.setup_anndata(bad, drug_key="drug", smiles={**plate.uns["smiles"], "trametinib": "not-a-smiles"})
+    with pytest.raises(KeyError, match="No SMILES for 1 drug"):
+        CSG2A.setup_anndata(
+            bad, drug_key="drug", smiles={k: v for k, v in plate.uns["smiles"].items() if k != "dasatinib"}
+        )
+    with pytest.raises(ValueError, match="exactly one"):
+        CSG2A.setup_anndata(bad)
+    with pytest.raises(ValueError, match="not set up"):
+        CSG2A(bad)
+    no_dose = bad.copy()
+    del no_dose.obs["dose"]
+    with pytest.raises(KeyError, match="needs the dose"):
+        CSG2A.setup_anndata(no_dose, drug_key="drug", smiles=plate.uns["smiles"])
+    edges = pd.DataFrame({"source": ["X1", "X2"], "target": ["X3", "X4"], "weight": [1.0, 1.0]})
+    with pytest.raises(ValueError, match="No gene of the 2 edges"):
+        CSG2A(tiny, ppi=edges)
+
+    model = CSG2A(tiny, n_hidden=4, n_condition_hidden=8)
+    first = str(tiny.obs["drug"].iloc[0])
+    with pytest.raises(ValueError, match=f"'{first}': 'C1CC"):
+        model.predict(tiny[:1], smiles={first: "C1CC(("}, dose=1.0)
+    with pytest.raises(ValueError, match="dose="):
+        model.get_attention(tiny[:1], smiles=ASPIRIN, time=24.0)
+    with pytest.raises(ValueError, match="negative dose"):
+        model.predict(tiny[:2], dose=-1.0)
+    with pytest.raises(RuntimeError, match="finetune_ic50"):
+        model.predict_ic50(_bulk(plate))
+    with pytest.raises(KeyError, match="No SMILES known"):
+        model.perturbation_distance(_bulk(plate), ["no such drug"], dose=10.0, time=72.0)
+    with pytest.raises(ValueError, match="genes"):
+        model.predict(plate[:2, 40:80])
+
+
+def test_pretraining_on_lincs_beats_zero_change_and_mean_shift(plate):
+    """Real pretraining, held-out doses 0.37 and 3.33 µM of the 14 drugs (the others train)."""
+    start = time.perf_counter()
+    held_out = np.isclose(plate.obs["dose"].to_numpy()[:, None], [0.37, 3.33]).any(axis=1)
+    train, test = plate[~held_out].copy(), plate[held_out].copy()
+    CSG2A.setup_anndata(train, drug_key="drug", smiles=plate.uns["smiles"])
+    model = CSG2A(train, ppi=sctl.datasets.ppi()).train(max_epochs=100, lr=3e-3, batch_size=16)
+    predicted = model.predict(test).to_numpy()
+    elapsed = time.perf_counter() - start
+
+    observed, basal = test.X, test.layers["sctl_basal"]
+    train_delta = train.X - train.layers["sctl_basal"]
+    drug_codes = train.obs["drug"].astype(str).to_numpy()
+    drug_shift = {d: train_delta[drug_codes == d].mean(0) for d in np.unique(drug_codes)}
+    baselines = {
+        "zero_change": basal,
+        "mean_shift": basal + train_delta.mean(0),
+        "drug_mean_shift": basal + np.stack([drug_shift[d] for d in test.obs["drug"].astype(str)]),
+    }
+
+    def rmse(pred):
+        return float(np.sqrt(((observed - pred) ** 2).mean()))
+
+    scores = {"csg2a": rmse(predicted), **{name: rmse(pred) for name, pred in baselines.items()}}
+    print(f"\nCSG2A pretraining on L1000 (held-out doses, {test.n_obs} profiles, {elapsed:.1f} s): RMSE {scores}")
+    assert scores["csg2a"] < scores["zero_change"]
+    assert scores["csg2a"] < scores["mean_shift"]
