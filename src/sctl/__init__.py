@@ -6,8 +6,8 @@ the package, :mod:`sctl.models` holds the models (scvi-tools style) and the base
 evaluation metrics.
 """
 
-from . import datasets, metrics, models, pl, pp, tl
+from . import datasets, metrics, models, nn, pl, pp, tl
 
 __version__ = "0.1.0"
 
-__all__ = ["datasets", "metrics", "models", "pl", "pp", "tl"]
+__all__ = ["datasets", "metrics", "models", "nn", "pl", "pp", "tl"]

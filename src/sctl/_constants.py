@@ -33,3 +33,26 @@ SPLIT_KEY = "sctl_split"
 STANDARDIZE_KEY = "sctl_standardize"
 RESPONSE_KEY = "sctl_response"
 RESPONSE_PROBA_KEY = "sctl_response_proba"
+
+# keys written by the interpretation verbs (:func:`sctl.tl.score_states`, :func:`sctl.tl.response_gene_scores`,
+# :func:`sctl.tl.response_pseudotime`)
+STATES_KEY = "sctl_states"
+EFFECTIVE_SCORE_KEY = "sctl_effective_score"
+INEFFECTIVE_SCORE_KEY = "sctl_ineffective_score"
+RESISTANCE_INDEX_KEY = "sctl_resistance_index"
+STATE_CALL_KEY = "sctl_state_call"
+STATE_CALLS = ("effective", "ineffective")
+GENE_SCORES_KEY = "sctl_response_gene_scores"
+SENSITIVE_SCORE_KEY = "sctl_sensitive_score"
+RESISTANT_SCORE_KEY = "sctl_resistant_score"
+PSEUDOTIME_KEY = "sctl_response_pseudotime"
+
+# keys written by the patient-transfer and label-curation verbs (:func:`sctl.pp.harmonize`,
+# :func:`sctl.tl.evaluate_patients`, :func:`sctl.pp.curate_labels`, :func:`sctl.tl.score_pathways`)
+HARMONIZE_KEY = "sctl_harmonize"
+EVALUATE_PATIENTS_KEY = "sctl_evaluate_patients"
+CURATED_LABEL_KEY = "sctl_curated_label"
+CURATION_REASON_KEY = "sctl_curation_reason"
+INTRINSIC_RESISTANT = "intrinsically_resistant"
+NORMAL_CELL = "normal"
+PATHWAYS_KEY = "sctl_pathways"

@@ -13,6 +13,7 @@ from ._gdsc import (
 )
 from ._gmt import read_gmt
 from ._ppi import read_ppi
+from ._states import state_markers
 from ._tumor import tumor
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "read_gdsc_response",
     "read_gmt",
     "read_ppi",
+    "state_markers",
     "tumor",
     "write_gctx",
 ]

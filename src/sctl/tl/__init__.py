@@ -1,5 +1,28 @@
 """Tools: verbs that run analyses and models and write their results into the AnnData (scanpy style)."""
 
+from ._attribute import attribute
+from ._evaluate_patients import evaluate_patients
+from ._gene_scores import response_gene_scores
+from ._perturbation import PerturbationModel, evaluate_perturbation, predict_perturbation
+from ._perturbation_distance import perturbation_distance
+from ._predict_ic50 import predict_ic50
 from ._predict_response import ResponseModel, predict_response
+from ._pseudotime import response_pseudotime
+from ._score_pathways import score_pathways
+from ._score_states import score_states
 
-__all__ = ["ResponseModel", "predict_response"]
+__all__ = [
+    "PerturbationModel",
+    "ResponseModel",
+    "attribute",
+    "evaluate_patients",
+    "evaluate_perturbation",
+    "perturbation_distance",
+    "predict_ic50",
+    "predict_perturbation",
+    "predict_response",
+    "response_gene_scores",
+    "response_pseudotime",
+    "score_pathways",
+    "score_states",
+]
