@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from .._constants import RESPONSE_KEY
 from .._validate import check_anndata
+from ._utils import finish
 
 
 def response(
@@ -73,10 +74,4 @@ def response(
     for ax, color in zip(axes[0], colors, strict=True):
         options = {"vmin": 0, "vmax": 1, "cmap": "RdBu_r"} if color == proba_key else {}
         sc.pl.embedding(adata, basis, color=color, ax=ax, show=False, **options, **kwargs)
-    fig.tight_layout()
-    if save is not None:
-        fig.savefig(save, dpi=150, bbox_inches="tight")
-    if show if show is not None else save is None:
-        plt.show()
-        return None
-    return fig
+    return finish(fig, show, save)

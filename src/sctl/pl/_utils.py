@@ -1,4 +1,4 @@
-"""Helpers shared by the interpretation plots."""
+"""Helpers shared by the plots."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 
 def finish(fig: Figure, show: bool | None, save: str | Path | None) -> Figure | None:
-    """Save and / or show ``fig`` as :func:`sctl.pl.response` does; return it unless shown."""
+    """Lay out ``fig``, save it when ``save`` is a path, show it (by default when not saved); return it unless shown."""
     fig.tight_layout()
     if save is not None:
         fig.savefig(save, dpi=150, bbox_inches="tight")
