@@ -1,0 +1,72 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from anndata import AnnData
+
+import sctl
+
+
+@pytest.fixture(scope="module")
+def evaluated():
+    rng = np.random.default_rng(0)
+    n_lines, n_genes = 80, 15
+    x = rng.normal(size=(n_lines, n_genes))
+    bulk = AnnData(x.astype(np.float32), obs=pd.DataFrame(index=[f"l{i}" for i in range(n_lines)]),
+                   var=pd.DataFrame(index=[f"g{i}" for i in range(n_genes)]))  # fmt: skip
+    bulk.obsm["ln_ic50"] = pd.DataFrame({"A": -x[:, :3].sum(1) + rng.normal(size=n_lines)}, index=bulk.obs_names)
+    sctl.tl.evaluate_response(bulk, drug="A", methods=["logreg", "signature"], n_folds=3, seeds=[0, 1])
+    return bulk
+
+
+@pytest.mark.parametrize("plot", [sctl.pl.roc, sctl.pl.pr])
+def test_curves_from_stored_predictions(evaluated, plot, tmp_path):
+    path = tmp_path / "curve.png"
+    fig = plot(evaluated, save=path, show=False)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [label.split()[0] for label in labels] == ["logreg", "signature"]
+    table = evaluated.uns["sctl_evaluate_response"]["table"]
+    metric = "auroc" if plot is sctl.pl.roc else "ap"
+    mean = table[(table["method"] == "logreg") & (table["metric"] == metric)]["mean"].iloc[0]
+    assert f"{mean:.2f}" in labels[0]
+    assert len(ax.get_lines()) == 3  # two methods + chance line
+    assert path.stat().st_size > 5_000
+    plt.close(fig)
+
+
+def test_roc_from_obs_columns():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, size=100)
+    adata = AnnData(np.zeros((100, 2), dtype=np.float32))
+    adata.obs["truth"] = np.where(truth == 1, "sensitive", "resistant")
+    adata.obs["perfect"] = truth + 0.0
+    adata.obs["noise"] = rng.uniform(size=100)
+    fig = sctl.pl.roc(adata, truth_key="truth", score_keys=["perfect", "noise"], show=False)
+    perfect = fig.axes[0].get_lines()[0]
+    assert np.allclose(np.interp(0.01, *perfect.get_data()), 1.0)  # TPR reaches 1 at FPR 0
+    plt.close(fig)
+
+
+def test_metrics_radar_draws_one_polygon_per_method(evaluated):
+    fig = sctl.pl.metrics_radar(evaluated, show=False)
+    ax = fig.axes[0]
+    assert ax.name == "polar"
+    assert len(ax.get_lines()) == 2
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["precision", "recall", "f1", "auroc", "ap", "accuracy"]
+    plt.close(fig)
+
+
+def test_plots_explain_what_is_missing(evaluated):
+    with pytest.raises(KeyError, match="evaluate_response"):
+        sctl.pl.roc(AnnData(np.zeros((3, 2), dtype=np.float32)), show=False)
+    with pytest.raises(ValueError, match="'transfer'"):
+        sctl.pl.pr(evaluated, setting="transfer", show=False)
+    with pytest.raises(ValueError, match="not evaluated"):
+        sctl.pl.roc(evaluated, methods=["rf"], show=False)
+    with pytest.raises(ValueError, match="at least three"):
+        sctl.pl.metrics_radar(evaluated, metrics=["auroc", "ap"], show=False)
