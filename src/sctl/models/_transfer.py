@@ -209,10 +209,12 @@ def _stack(bulk: AnnData, cells: AnnData, cell_labels: np.ndarray) -> AnnData:
 # ------------------------------------------------------------------------------------------------ model surface
 def standardize_matrix(X: np.ndarray) -> np.ndarray:
     """Z-score the columns of ``X`` on ``X`` itself, as :func:`sctl.pp.standardize` (constant genes become 0)."""
-    center = X.mean(axis=0, dtype=np.float64)
-    scale = X.std(axis=0, dtype=np.float64)
+    center = X.mean(axis=0, dtype=np.float64).astype(np.float32)
+    scale = X.std(axis=0, dtype=np.float64).astype(np.float32)
     scale[scale == 0] = 1.0
-    return ((X - center) / scale).astype(np.float32)
+    out = np.subtract(X, center, dtype=np.float32)  # float32 throughout: no float64 copy of the whole matrix
+    out /= scale
+    return out
 
 
 class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
