@@ -129,3 +129,63 @@ def check_var_names(adata: AnnData, var_names: Sequence[str] | pd.Index, what: s
             f"`adata` lacks {len(missing)} of the {len(var_names)} genes {what} was trained on "
             f"(e.g. {preview(missing, 5)}). Align the genes first with `sctl.pp.align_genes(reference, adata)`."
         )
+
+
+def is_mudata(data: object) -> bool:
+    """Return whether ``data`` is a :class:`~mudata.MuData` (without importing mudata when it is not loaded)."""
+    import sys
+
+    mudata = sys.modules.get("mudata")
+    return mudata is not None and isinstance(data, mudata.MuData)
+
+
+def resolve_modality(data: object, mod: str | None = None, name: str = "adata", mod_name: str = "mod") -> AnnData:
+    """Return the AnnData to work on: ``data`` itself, or its modality ``mod`` when ``data`` is a MuData.
+
+    Parameters
+    ----------
+    data
+        An :class:`~anndata.AnnData` or a :class:`~mudata.MuData`.
+    mod
+        Modality of the MuData to use. May be omitted when the MuData has a single modality; must be omitted
+        (``None``) for an AnnData.
+    name, mod_name
+        Names of the two arguments in the caller, used in the error messages.
+
+    Returns
+    -------
+    The AnnData itself, or ``data.mod[mod]`` (a view into the MuData, not a copy: writing to it writes to the
+    MuData).
+    """
+    if not is_mudata(data):
+        if mod is not None:
+            raise TypeError(
+                f"`{mod_name}={mod!r}` names a modality, but `{name}` is a {type(data).__name__}, not a MuData. "
+                f"Pass `{mod_name}=None` with an AnnData."
+            )
+        return check_anndata(data, name)
+    modalities = list(data.mod.keys())
+    if mod is None:
+        if len(modalities) != 1:
+            raise ValueError(
+                f"`{name}` is a MuData with {len(modalities)} modalities ({preview(modalities) or 'none'}): "
+                f"name the one to use with `{mod_name}=...`."
+            )
+        mod = modalities[0]
+    if mod not in data.mod:
+        raise KeyError(
+            f"Modality {mod!r} not found in `{name}`.{closest(mod, modalities)} "
+            f"Available modalities: {preview(modalities) or 'none'}."
+        )
+    return data.mod[mod]
+
+
+def pull_obs_columns(mdata: object, modality: AnnData, columns: Sequence[str]) -> None:
+    """Copy ``columns`` of a modality's ``obs`` to ``mdata.obs`` as ``"{mod}:{column}"`` (``MuData.pull_obs``).
+
+    Only these columns are pulled, so ``mdata.obs`` is the same whatever mudata's ``pull_on_update`` option.
+    """
+    if not columns:
+        return
+    mod = next(name for name, value in mdata.mod.items() if value is modality)
+    mdata.pull_obs(columns=list(columns), mods=[mod])

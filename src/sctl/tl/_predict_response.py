@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -10,8 +10,11 @@ from anndata import AnnData
 
 from .. import pp
 from .._constants import LABEL_KEY, RESPONSE_CATEGORIES, RESPONSE_KEY, SENSITIVE
-from .._validate import check_anndata
+from .._validate import check_anndata, is_mudata, pull_obs_columns, resolve_modality
 from ..models.baselines import get_baseline
+
+if TYPE_CHECKING:
+    from mudata import MuData
 
 
 @runtime_checkable
@@ -27,10 +30,12 @@ class ResponseModel(Protocol):
 
 
 def predict_response(
-    adata: AnnData,
-    reference: AnnData | None = None,
+    adata: AnnData | MuData,
+    reference: AnnData | MuData | None = None,
     drug: str | None = None,
     *,
+    mod: str | None = None,
+    reference_mod: str | None = None,
     method: str = "logreg",
     model: ResponseModel | None = None,
     key: str = "ln_ic50",
@@ -46,7 +51,7 @@ def predict_response(
     train_kwargs: dict[str, Any] | None = None,
     key_added: str = RESPONSE_KEY,
     copy: bool = False,
-) -> AnnData | None:
+) -> MuData | AnnData | None:
     """Predict the probability that each cell is sensitive to a drug.
 
     Either learn it from a bulk ``reference`` (cell lines with a response table) or apply a trained ``model``.
@@ -63,13 +68,21 @@ def predict_response(
     Neither ``adata`` nor ``reference`` is modified apart from the keys listed below; labels that the cells
     carry are never used.
 
+    A :class:`~mudata.MuData` holding the bulk and the cells as modalities works too:
+    ``predict_response(mdata, drug="Dabrafenib", mod="cells", reference_mod="bulk")``. The results are written to
+    the cells' modality ``mdata.mod[mod]`` (the bulk modality is left untouched), and the two new ``obs`` columns
+    are pulled to ``mdata.obs`` as ``f"{mod}:{key_added}"`` and ``f"{mod}:{key_added}_proba"``
+    (:meth:`~mudata.MuData.pull_obs`).
+
     Parameters
     ----------
     adata
         Cells (or samples) x genes. Expression is read from ``layer`` (log-normalised ``X`` by default).
+        Or a MuData whose modality ``mod`` holds the cells.
     reference
         Bulk cell lines x genes with the response table ``reference.obsm[key]`` (cell lines x drugs), e.g.
-        :func:`sctl.datasets.gdsc`. Not needed when ``model`` is given.
+        :func:`sctl.datasets.gdsc` (or a MuData with that modality ``reference_mod``). Not needed when
+        ``model`` is given, nor when ``adata`` is a MuData and ``reference_mod`` names its bulk modality.
     drug
         Drug whose response is learnt from ``reference`` (a column of ``reference.obsm[key]``).
     method
@@ -80,6 +93,10 @@ def predict_response(
     model
         A trained model with ``predict(adata) -> probabilities`` (:class:`ResponseModel`), used instead of
         learning from ``reference``. It receives ``adata`` as it is and does its own preprocessing.
+    mod
+        When ``adata`` is a MuData: the modality holding the cells (may be omitted if it is the only one).
+    reference_mod
+        The modality holding the bulk reference: of ``reference`` when it is a MuData, else of ``adata``.
     key
         Response table of the reference: ``"ln_ic50"`` or ``"auc"`` (low = sensitive for both).
     label_method, k, label_threshold
@@ -103,7 +120,8 @@ def predict_response(
 
     Returns
     -------
-    ``None``, or a copy of ``adata`` when ``copy=True``. Sets
+    ``None``, or a copy of ``adata`` (AnnData or MuData) when ``copy=True``. Sets, on the cells
+    (``adata``, or ``adata.mod[mod]`` for a MuData)
 
     ``adata.obs[f"{key_added}_proba"]``
         probability of sensitivity, in [0, 1];
@@ -121,19 +139,21 @@ def predict_response(
     >>> sctl.tl.predict_response(cells, reference=bulk, drug="Dabrafenib")
     >>> cells.obs["sctl_response"].value_counts()  # doctest: +SKIP
     """
-    check_anndata(adata)
+    mdata = (adata.copy() if copy else adata) if is_mudata(adata) else None
+    cells = resolve_modality(adata if mdata is None else mdata, mod)
+    reference = _resolve_reference(adata, reference, reference_mod)
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"`threshold` must lie strictly between 0 and 1, got {threshold}.")
     if model is not None:
         if reference is not None:
             raise ValueError("Pass either `model=` (already trained) or `reference=` (to train on), not both.")
-        proba = _predict_with_model(model, adata, layer)
+        proba = _predict_with_model(model, cells, layer)
         params: dict[str, Any] = {"model": type(model).__name__, "layer": layer}
     elif reference is not None:
         if drug is None:
             raise ValueError("Name the drug whose response to learn from the reference: `drug=...`.")
         proba, params = _learn_from_reference(
-            adata,
+            cells,
             check_anndata(reference, "reference"),
             drug,
             method=method,
@@ -148,13 +168,32 @@ def predict_response(
     else:
         raise ValueError(
             "Nothing to predict with: pass `reference=` (bulk cell lines with a response table, e.g. "
-            "`sctl.datasets.gdsc()`) and `drug=`, or a trained `model=`."
+            "`sctl.datasets.gdsc()`) and `drug=`, or a trained `model=`. With a MuData holding the bulk, "
+            "name its modality: `reference_mod='bulk'`."
         )
 
-    adata = adata.copy() if copy else adata
-    _write_response(adata, proba, threshold, key_added)
-    adata.uns[key_added] = {"params": {**params, "threshold": threshold}}
-    return adata if copy else None
+    cells = cells.copy() if copy and mdata is None else cells
+    _write_response(cells, proba, threshold, key_added)
+    cells.uns[key_added] = {"params": {**params, "threshold": threshold}}
+    if mdata is not None:
+        pull_obs_columns(mdata, cells, [key_added, f"{key_added}_proba"])
+    return (cells if mdata is None else mdata) if copy else None
+
+
+def _resolve_reference(
+    adata: AnnData | MuData, reference: AnnData | MuData | None, reference_mod: str | None
+) -> AnnData | None:
+    """The bulk reference: ``reference``, its modality ``reference_mod``, or ``adata``'s modality ``reference_mod``."""
+    if reference is None and reference_mod is not None:
+        if not is_mudata(adata):
+            raise TypeError(
+                f"`reference_mod={reference_mod!r}` names a modality, but neither `adata` nor `reference` is a MuData. "
+                "Pass the bulk AnnData as `reference=` instead."
+            )
+        reference = adata
+    if reference is None:
+        return None
+    return resolve_modality(reference, reference_mod, "reference", "reference_mod")
 
 
 def _predict_with_model(model: ResponseModel, adata: AnnData, layer: str | None) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,18 +20,23 @@ from .._constants import (
     STATE_CALLS,
     STATES_KEY,
 )
-from .._validate import check_anndata, check_finite, get_matrix, preview, to_dense
+from .._validate import check_finite, get_matrix, is_mudata, preview, pull_obs_columns, resolve_modality, to_dense
 from ..datasets._states import EFFECTIVE, INEFFECTIVE, state_markers
+
+if TYPE_CHECKING:
+    from mudata import MuData
 
 DECOUPLER_METHODS = ("ulm", "aucell", "gsva", "zscore", "mlm", "viper")
 METHODS = ("ssgsea", *DECOUPLER_METHODS)
+STATE_OBS_KEYS = (EFFECTIVE_SCORE_KEY, INEFFECTIVE_SCORE_KEY, RESISTANCE_INDEX_KEY, STATE_CALL_KEY)
 
 GeneSets = pd.DataFrame | Mapping[str, Sequence[str]]
 
 
 def score_states(
-    adata: AnnData,
+    adata: AnnData | MuData,
     *,
+    mod: str | None = None,
     layer: str | None = None,
     genesets: GeneSets | None = None,
     method: str = "ssgsea",
@@ -41,7 +47,7 @@ def score_states(
     chunk_size: int = 5000,
     key_added: str = STATES_KEY,
     copy: bool = False,
-) -> AnnData | None:
+) -> MuData | AnnData | None:
     """Score each cell on post-treatment states and call the treatment effective or not (GRIP-Lung).
 
     GRIP-Lung (section 4.10; github.com/XieHB-lab/GRIP-Lung) scores the predicted post-treatment profile of each
@@ -62,10 +68,17 @@ def score_states(
     Bioinformatics Advances): ``"ulm"``, ``"aucell"`` (Aibar et al. 2017), ``"gsva"`` (Hänzelmann et al. 2013),
     ``"zscore"``, ``"mlm"``, ``"viper"``.
 
+    A :class:`~mudata.MuData` works too: ``score_states(mdata, mod="cells")`` scores the modality ``mod`` and
+    writes the results there; the four new ``obs`` columns are pulled to ``mdata.obs`` as ``f"{mod}:{column}"``
+    (:meth:`~mudata.MuData.pull_obs`), the other results stay on the modality.
+
     Parameters
     ----------
     adata
-        Cells (or samples) x genes; log-normalised expression in ``X`` or in ``layer``.
+        Cells (or samples) x genes; log-normalised expression in ``X`` or in ``layer``. Or a MuData whose
+        modality ``mod`` holds them.
+    mod
+        When ``adata`` is a MuData: the modality to score (may be omitted if it is the only one).
     layer
         Layer to score, e.g. ``"sctl_predicted"`` for profiles predicted after treatment (default: ``X``).
     genesets
@@ -90,7 +103,8 @@ def score_states(
 
     Returns
     -------
-    ``None``, or a copy of ``adata`` when ``copy=True``. Sets
+    ``None``, or a copy of ``adata`` (AnnData or MuData) when ``copy=True``. Sets, on ``adata`` (or on
+    ``adata.mod[mod]`` for a MuData)
 
     ``adata.obsm[key_added]``
         DataFrame, cells x states, the raw score of each state (ssGSEA: enrichment score);
@@ -111,7 +125,8 @@ def score_states(
     ['apoptosis', 'autophagy', 'ferroptosis']
     >>> cells.obs["sctl_state_call"].value_counts()  # doctest: +SKIP
     """
-    check_anndata(adata)
+    mdata = (adata.copy() if copy else adata) if is_mudata(adata) else None
+    adata = resolve_modality(adata if mdata is None else mdata, mod)
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {preview(METHODS)}.")
     if adata.n_obs < 2:
@@ -130,7 +145,7 @@ def score_states(
     scores.index = adata.obs_names
     groups = _categories(scores.columns, categories, effective, ineffective)
 
-    adata = adata.copy() if copy else adata
+    adata = adata.copy() if copy and mdata is None else adata
     adata.obsm[key_added] = scores
     if groups is not None:
         _write_index(adata, scores, *groups)
@@ -145,7 +160,9 @@ def score_states(
         },
         "n_genes": found,
     }
-    return adata if copy else None
+    if mdata is not None:
+        pull_obs_columns(mdata, adata, STATE_OBS_KEYS if groups is not None else [])
+    return (adata if mdata is None else mdata) if copy else None
 
 
 def _as_network(genesets: GeneSets | None) -> tuple[pd.DataFrame, dict[str, str]]:
