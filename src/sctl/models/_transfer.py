@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -24,6 +25,16 @@ from sklearn.exceptions import NotFittedError
 
 from .. import pp
 from .._constants import LABEL_KEY, RESPONSE_CATEGORIES, SENSITIVE
+from .._stream import (
+    Rows,
+    check_chunk_size,
+    column_mean_std,
+    iter_dense,
+    map_rows,
+    rows_of,
+    zscore_block,
+    zscore_params,
+)
 from .._validate import (
     check_anndata,
     check_finite,
@@ -46,6 +57,8 @@ _DOMAIN_CODE = "_sctl_domain_code"
 _TARGET = "_sctl_target"
 X_KEY, DOMAIN_REG, LABELS_REG = "X", "sctl_domain_code", "sctl_target"
 WEIGHTS_FILE, META_FILE = "model_state.pt", "model.json"
+#: rows read, densified and scored at a time by ``predict`` / ``get_latent_representation``
+PREDICT_CHUNK = 4096
 
 
 # --------------------------------------------------------------------------------------------- data preparation
@@ -209,12 +222,9 @@ def _stack(bulk: AnnData, cells: AnnData, cell_labels: np.ndarray) -> AnnData:
 # ------------------------------------------------------------------------------------------------ model surface
 def standardize_matrix(X: np.ndarray) -> np.ndarray:
     """Z-score the columns of ``X`` on ``X`` itself, as :func:`sctl.pp.standardize` (constant genes become 0)."""
-    center = X.mean(axis=0, dtype=np.float64).astype(np.float32)
-    scale = X.std(axis=0, dtype=np.float64).astype(np.float32)
-    scale[scale == 0] = 1.0
-    out = np.subtract(X, center, dtype=np.float32)  # float32 throughout: no float64 copy of the whole matrix
-    out /= scale
-    return out
+    rows = Rows(X)
+    center, scale = zscore_params(*column_mean_std(rows, max(rows.n_obs, 1)))
+    return zscore_block(X, center, scale)  # float32 throughout: no float64 copy of the whole matrix
 
 
 class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
@@ -360,43 +370,82 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
         if not getattr(self, "is_trained_", False):
             raise NotFittedError(f"This {type(self).__name__} is not trained yet: call .train() first.")
 
-    def _input_matrix(
-        self, adata: AnnData | None, layer: str | None, standardize: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Model-ready rows and their domain codes (0 bulk, 1 cells)."""
+    def _input_rows(self, adata: AnnData | None, layer: str | None) -> tuple[Rows, np.ndarray]:
+        """The rows to predict (nothing read yet) and their domain codes (0 bulk, 1 cells)."""
         if adata is None:
-            X = to_dense(get_matrix(self.adata, self._setup_args["layer"]))
-            return X, self.adata.obs[_DOMAIN_CODE].to_numpy(dtype=np.float32)
+            rows = rows_of(self.adata, self._setup_args["layer"])
+            return rows, self.adata.obs[_DOMAIN_CODE].to_numpy(dtype=np.float32)
         check_anndata(adata)
         check_var_names(adata, self.var_names, what=f"this {type(self).__name__}")
         if not adata.var_names.is_unique:
             raise ValueError(
                 "`adata.var_names` holds duplicated genes; make them unique with `var_names_make_unique()`."
             )
-        X = get_matrix(adata, layer)
-        X = X[:, adata.var_names.get_indexer(self.var_names)]
-        check_finite(X, "the expression of `adata`")
-        X = to_dense(X, np.float32)
-        if standardize:
-            X = standardize_matrix(X)
-        return X, np.ones(adata.n_obs, dtype=np.float32)
+        rows = rows_of(adata, layer, self.var_names)
+        return replace(rows, what=f"the expression of `adata` ({rows.what})"), np.ones(adata.n_obs, np.float32)
+
+    def _stream(
+        self,
+        fn: Any,
+        adata: AnnData | None,
+        layer: str | None,
+        standardize: bool,
+        chunk_size: int,
+    ) -> np.ndarray:
+        """Apply ``fn(x, domain)`` to chunks of model-ready rows, read ``chunk_size`` at a time, and join them.
+
+        With ``standardize`` (and a user's ``adata``) a first pass computes each gene's mean and standard
+        deviation over all rows; the second standardises and scores one chunk at a time. Neither holds the
+        whole matrix, so an AnnData opened with ``backed="r"`` is streamed from disk.
+        """
+        chunk_size = check_chunk_size(chunk_size)
+        rows, domain = self._input_rows(adata, layer)
+        center = scale = None
+        if standardize and adata is not None:
+            center, scale = zscore_params(*column_mean_std(rows, chunk_size))
+
+        def score(start: int, block: np.ndarray) -> np.ndarray:
+            if center is not None:
+                block = zscore_block(block, center, scale)
+            return self._batched(fn, block, domain[start : start + len(block)], batch_size=chunk_size)
+
+        return map_rows(rows, score, chunk_size, np.float32)
+
+    def _input_matrix(
+        self, adata: AnnData | None, layer: str | None, standardize: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Model-ready rows and their domain codes (0 bulk, 1 cells), whole in memory (small data only)."""
+        rows, domain = self._input_rows(adata, layer)
+        X = np.zeros((rows.n_obs, rows.n_vars), dtype=np.float32)
+        center = scale = None
+        if standardize and adata is not None:
+            center, scale = zscore_params(*column_mean_std(rows, PREDICT_CHUNK))
+        for start, block in iter_dense(rows, PREDICT_CHUNK, np.float32):
+            X[start : start + len(block)] = block if center is None else zscore_block(block, center, scale)
+        return X, domain
 
     @torch.no_grad()
-    def _batched(self, fn: Any, X: np.ndarray, domain: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    def _batched(self, fn: Any, X: np.ndarray, domain: np.ndarray, batch_size: int = PREDICT_CHUNK) -> np.ndarray:
         self.module.eval()
         device = next(self.module.parameters()).device
-        tensors = [
-            (
+        out = [
+            fn(
                 torch.as_tensor(X[i : i + batch_size], device=device),
                 torch.as_tensor(domain[i : i + batch_size], device=device),
             )
+            .cpu()
+            .numpy()
             for i in range(0, len(X), batch_size)
         ]
-        out = [fn(x, d).cpu().numpy() for x, d in tensors]
         return np.concatenate(out) if out else np.empty((0,))
 
     def predict(
-        self, adata: AnnData | None = None, *, layer: str | None = None, standardize: bool = True
+        self,
+        adata: AnnData | None = None,
+        *,
+        layer: str | None = None,
+        standardize: bool = True,
+        chunk_size: int = PREDICT_CHUNK,
     ) -> np.ndarray:
         """Probability that each cell is sensitive. Writes nothing.
 
@@ -407,22 +456,33 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
             scaled); it must hold every gene of the model (others are ignored). Its genes are z-scored on
             ``adata`` itself, the per-domain standardisation the model was trained with: so score a whole sample
             (hundreds of cells) at once, not one cell at a time. ``None``: every row of the training data,
-            bulk rows through the bulk path.
+            bulk rows through the bulk path. May be opened with ``anndata.read_h5ad(path, backed="r")``
+            (dense or sparse): it is then streamed from disk, never loaded whole.
         layer
             Layer of ``adata`` with the expression (``None``: ``X``).
         standardize
             ``False`` when ``adata`` is already z-scored per gene.
+        chunk_size
+            Rows read, densified and scored at a time; bounds the memory to about ``chunk_size x n_genes``
+            floats (twice that while standardising), whatever the number of cells.
 
         Returns
         -------
         Array of shape ``(n_obs,)`` in [0, 1].
         """
         self._check_trained()
-        X, domain = self._input_matrix(adata, layer, standardize)
-        return self._batched(lambda x, d: torch.sigmoid(self.module.predict_logits(x, d)), X, domain).astype(np.float64)
+        proba = self._stream(
+            lambda x, d: torch.sigmoid(self.module.predict_logits(x, d)), adata, layer, standardize, chunk_size
+        )
+        return proba.astype(np.float64)
 
     def get_latent_representation(
-        self, adata: AnnData | None = None, *, layer: str | None = None, standardize: bool = True
+        self,
+        adata: AnnData | None = None,
+        *,
+        layer: str | None = None,
+        standardize: bool = True,
+        chunk_size: int = PREDICT_CHUNK,
     ) -> np.ndarray:
         """Embedding the classifier reads, one row per observation (same inputs as :meth:`predict`).
 
@@ -431,8 +491,7 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
         Array of shape ``(n_obs, n_latent)``.
         """
         self._check_trained()
-        X, domain = self._input_matrix(adata, layer, standardize)
-        return self._batched(self.module.encode, X, domain)
+        return self._stream(self.module.encode, adata, layer, standardize, chunk_size)
 
     # ---------------------------------------------------------- save/load
     def save(self, dir_path: str | Path, overwrite: bool = False, **kwargs: Any) -> None:

@@ -13,6 +13,7 @@ from scipy import sparse
 from sklearn.exceptions import NotFittedError
 
 from sctl._constants import LABEL_KEY, RESISTANT, SENSITIVE
+from sctl._stream import Rows, describe, map_rows, rows_of
 from sctl._validate import (
     check_anndata,
     check_finite,
@@ -110,7 +111,7 @@ class ExpressionBaseline(ABC):
             )
         _check_unique_genes(adata)
         X = _select_rows(get_matrix(adata, layer), labelled)
-        check_finite(X, _describe(layer))
+        check_finite(X, describe(layer))
         y, classes = _encode_target(labels[labelled], task, label_key)
         estimator = self._build_estimator(task, y)
         estimator.fit(to_dense(X, np.float64), y)
@@ -149,7 +150,8 @@ class ExpressionBaseline(ABC):
         ----------
         adata
             Samples x genes, on the same scale as the training data. It must hold every training gene; its
-            genes are reordered to the training order (extra genes are ignored). Not modified.
+            genes are reordered to the training order (extra genes are ignored). Not modified. May be opened
+            with ``anndata.read_h5ad(path, backed="r")``: it is read ``chunk_size`` rows at a time.
         layer
             Layer holding the expression values; ``None`` uses ``adata.X``.
 
@@ -166,12 +168,9 @@ class ExpressionBaseline(ABC):
         self._check_fitted()
         return self._map_rows(self._aligned_matrix(adata, layer), self._predict_dense)
 
-    def _map_rows(self, X: np.ndarray | sparse.spmatrix, func: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """Apply ``func`` to dense float64 chunks of ``chunk_size`` rows and join the results."""
-        if X.shape[0] == 0:
-            return np.empty(0, dtype=np.float64)
-        chunks = range(0, X.shape[0], self.chunk_size)
-        return np.concatenate([func(to_dense(X[start : start + self.chunk_size], np.float64)) for start in chunks])
+    def _map_rows(self, rows: Rows, func: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Apply ``func`` to dense float64 chunks of ``chunk_size`` rows, read one at a time, and join them."""
+        return map_rows(rows, lambda _, block: func(block), self.chunk_size, np.float64)
 
     def _predict_dense(self, X: np.ndarray) -> np.ndarray:
         if self.task == CLASSIFICATION:
@@ -182,21 +181,13 @@ class ExpressionBaseline(ABC):
         if not hasattr(self, "var_names_"):
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call .fit(adata) first.")
 
-    def _aligned_matrix(self, adata: AnnData, layer: str | None) -> np.ndarray | sparse.spmatrix:
-        """Return the expression of ``adata`` with its genes in the training order."""
+    def _aligned_matrix(self, adata: AnnData, layer: str | None) -> Rows:
+        """Return the expression of ``adata`` (nothing read yet; backed files stay on disk) in the training order."""
         check_anndata(adata)
         check_var_names(adata, self.var_names_, what=f"this {type(self).__name__}")
-        X = get_matrix(adata, layer)
-        X = X.tocsr() if sparse.issparse(X) else np.asarray(X)
         if not adata.var_names.equals(self.var_names_):
             _check_unique_genes(adata)
-            X = X[:, adata.var_names.get_indexer(self.var_names_)]
-        check_finite(X, _describe(layer))
-        return X
-
-
-def _describe(layer: str | None) -> str:
-    return "`adata.X`" if layer is None else f"`adata.layers[{layer!r}]`"
+        return rows_of(adata, layer, self.var_names_)
 
 
 def _select_rows(X: np.ndarray | sparse.spmatrix, mask: np.ndarray) -> np.ndarray | sparse.spmatrix:
