@@ -77,3 +77,12 @@ def test_regression_errors():
         regression_report([1, 2], [1, 2], groups=["all", "x"])
     with pytest.raises(ValueError, match="`groups` has 1 values"):
         regression_report([1, 2], [1, 2], groups=["x"])
+
+
+def test_constant_predictions_that_round_badly_give_nan():
+    # 0.1 repeated does not centre to exact zeros in floating point; the correlation must still be NaN
+    truth = np.arange(7, dtype=float)
+    assert np.isnan(pearson(truth, np.full(7, 0.1)))
+    assert np.isnan(spearman(truth, np.full(7, 1 / 3)))
+    report = regression_report(truth, np.full(7, 0.1), groups=["a"] * 7)
+    assert np.isnan(report.loc["a", "pearson"])

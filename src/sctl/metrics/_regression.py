@@ -29,7 +29,7 @@ def _require_samples(truth: np.ndarray) -> None:
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation, NaN when either input is constant or shorter than two."""
-    if a.size < 2:
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:  # before centring: rounding would hide a constant
         return float("nan")
     a, b = a - a.mean(), b - b.mean()
     norm = np.sqrt(np.dot(a, a) * np.dot(b, b))
