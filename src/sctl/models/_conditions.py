@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scvi
 import torch
 from anndata import AnnData
+from scvi.model.base import UnsupervisedTrainingMixin
 
 from .._validate import check_obs_key, preview
 
@@ -116,3 +118,34 @@ def placeholder_adata(
     for layer in layers:
         adata.layers[layer] = X.copy()
     return adata
+
+
+def train_seeded(
+    model: Any,
+    plan_kwargs: dict[str, Any],
+    *,
+    max_epochs: int,
+    batch_size: int,
+    train_size: float,
+    seed: int,
+    accelerator: str,
+    trainer_kwargs: dict[str, Any],
+) -> None:
+    """Run scvi-tools' training of ``model`` reproducibly, then leave its module in evaluation mode.
+
+    ``scvi.settings.seed`` seeds torch, numpy and random, as scvi-tools recommends: seeding torch alone did not give
+    the same numbers twice. Progress bar and model summary are off unless ``trainer_kwargs`` turns them on.
+    """
+    scvi.settings.seed = seed
+    trainer_kwargs = {"enable_progress_bar": False, "enable_model_summary": False, **trainer_kwargs}
+    UnsupervisedTrainingMixin.train(
+        model,
+        max_epochs=max_epochs,
+        accelerator=accelerator,
+        devices=1,
+        train_size=train_size,
+        batch_size=batch_size,
+        plan_kwargs=plan_kwargs,
+        **trainer_kwargs,
+    )
+    model.module.eval()

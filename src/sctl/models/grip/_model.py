@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scvi
 import torch
 from anndata import AnnData
 from scvi.data import AnnDataManager
@@ -25,6 +24,7 @@ from .._conditions import (
     placeholder_adata,
     read_saved,
     save_model,
+    train_seeded,
 )
 from ._module import BASAL_KEY, CELL_KEY, DISCRIMINATORS, DOSE_KEY, DRUG_KEY, GENERATORS, X_KEY, GRIPModule
 from ._training_plan import GRIPTrainingPlan
@@ -233,19 +233,16 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer`.
         """
-        scvi.settings.seed = seed  # seeds torch, numpy and random, as scvi-tools recommends
-        trainer_kwargs.setdefault("enable_progress_bar", False)
-        trainer_kwargs.setdefault("enable_model_summary", False)
-        super().train(
+        train_seeded(
+            self,
+            {"lr": lr, "lambda_mse": lambda_mse, "adversarial_weight": adversarial_weight},
             max_epochs=max_epochs,
-            accelerator=accelerator,
-            devices=1,
-            train_size=train_size,
             batch_size=batch_size,
-            plan_kwargs={"lr": lr, "lambda_mse": lambda_mse, "adversarial_weight": adversarial_weight},
-            **trainer_kwargs,
+            train_size=train_size,
+            seed=seed,
+            accelerator=accelerator,
+            trainer_kwargs=trainer_kwargs,
         )
-        self.module.eval()
 
     @property
     def drugs(self) -> list[str]:

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scvi
 import torch
 from anndata import AnnData
 from scvi.data import AnnDataManager
@@ -17,7 +16,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.train import TrainingPlan
 
 from ..._validate import check_anndata, check_finite, check_obs_key, get_matrix, preview
-from .._conditions import encode, placeholder_adata, read_saved, save_model
+from .._conditions import encode, placeholder_adata, read_saved, save_model, train_seeded
 from ._module import CAT_KEY, CONT_KEY, ENCODERS, X_KEY, SeqPerturbModule
 
 SMILES_LENGTH_KEY = "sctl_smiles_length"
@@ -212,19 +211,16 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer`.
         """
-        scvi.settings.seed = seed  # seeds torch, numpy and random, as scvi-tools recommends
-        trainer_kwargs.setdefault("enable_progress_bar", False)
-        trainer_kwargs.setdefault("enable_model_summary", False)
-        super().train(
+        train_seeded(
+            self,
+            {"lr": lr, "weight_decay": weight_decay, "eps": 1e-8},
             max_epochs=max_epochs,
-            accelerator=accelerator,
-            devices=1,
-            train_size=train_size,
             batch_size=batch_size,
-            plan_kwargs={"lr": lr, "weight_decay": weight_decay, "eps": 1e-8},
-            **trainer_kwargs,
+            train_size=train_size,
+            seed=seed,
+            accelerator=accelerator,
+            trainer_kwargs=trainer_kwargs,
         )
-        self.module.eval()
 
     @property
     def categories(self) -> dict[str, list[str]]:
