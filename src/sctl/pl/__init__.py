@@ -1,6 +1,7 @@
 """Plots that read what :mod:`sctl.tl` wrote; they chain with scanpy's and take ``show=`` / ``save=``."""
 
 from ._attention import attention_map
+from ._attention_similarity import attention_similarity
 from ._attribution import attribution
 from ._drug_ranking import drug_ranking
 from ._evaluation import metrics_radar, pr, roc
@@ -8,11 +9,13 @@ from ._gene_scores import gene_scores
 from ._patients import pathways, patient_response
 from ._perturbation import pred_vs_obs
 from ._response import response
+from ._spatial import spatial_response
 from ._states import states
 from ._trajectory import response_trajectory
 
 __all__ = [
     "attention_map",
+    "attention_similarity",
     "attribution",
     "drug_ranking",
     "gene_scores",
@@ -24,5 +27,6 @@ __all__ = [
     "response",
     "response_trajectory",
     "roc",
+    "spatial_response",
     "states",
 ]

@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._validate import check_anndata
+from ..tl._attention_similarity import map_correlation
 from ._utils import finish
 
 
@@ -37,7 +38,8 @@ def attention_map(
     shows the ``n_top`` genes with the largest total absolute weight (in and out, the diagonal left out), chosen
     over all drugs together so the panels share their genes. With two or more drugs and ``correlation=True``, a
     last panel shows the Pearson correlation between the drugs' full maps (off-diagonal entries): drugs that
-    rewire the same genes correlate.
+    rewire the same genes correlate. :func:`sctl.tl.attention_similarity` computes these correlations for many
+    drugs and tests them against the drugs' mechanisms of action (:func:`sctl.pl.attention_similarity`).
 
     Parameters
     ----------
@@ -128,10 +130,7 @@ def _heatmap(ax: Axes, weights: pd.DataFrame, limit: float, title: str):
 
 
 def _correlations(fig: Figure, ax: Axes, maps: dict[str, pd.DataFrame]) -> None:
-    n = len(next(iter(maps.values())))
-    off = ~np.eye(n, dtype=bool)
-    flat = np.vstack([m.to_numpy(dtype=np.float64)[off] for m in maps.values()])
-    corr = np.corrcoef(flat)
+    corr = map_correlation(maps).to_numpy()  # as :func:`sctl.tl.attention_similarity` computes it
     image = ax.imshow(corr, cmap="viridis", vmin=min(0.0, float(np.nanmin(corr))), vmax=1.0)
     names = list(maps)
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right")

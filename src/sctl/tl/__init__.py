@@ -1,5 +1,6 @@
 """Tools: verbs that run analyses and models and write their results into the AnnData (scanpy style)."""
 
+from ._attention_similarity import attention_similarity
 from ._attribute import attribute
 from ._evaluate_patients import evaluate_patients
 from ._evaluate_response import evaluate_response
@@ -13,10 +14,12 @@ from ._pseudotime import response_pseudotime
 from ._rank_drugs import rank_drugs
 from ._score_pathways import score_pathways
 from ._score_states import score_states
+from ._spatial_response import spatial_response
 
 __all__ = [
     "PerturbationModel",
     "ResponseModel",
+    "attention_similarity",
     "attribute",
     "evaluate_patients",
     "evaluate_perturbation",
@@ -31,4 +34,5 @@ __all__ = [
     "response_pseudotime",
     "score_pathways",
     "score_states",
+    "spatial_response",
 ]
