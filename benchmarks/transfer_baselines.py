@@ -16,9 +16,21 @@ import pandas as pd
 
 import sctl
 
+BASELINES = ("logreg", "signature", "rf", "gb", "svm", "ridge")
 
-def run(drugs: list[str], seeds: int, n_cells: int, methods: list[str]) -> pd.DataFrame:
+
+def run(
+    drugs: list[str],
+    seeds: int,
+    n_cells: int,
+    methods: list[str],
+    landmark_only: bool = False,
+    train_kwargs: dict | None = None,
+) -> pd.DataFrame:
+    """One row per drug, seed and method: AUROC, AP, ... against the tumour's ground truth, and seconds."""
     bulk = sctl.datasets.gdsc()
+    if landmark_only:
+        bulk = bulk[:, bulk.var["landmark"].to_numpy()].copy()
     rows = []
     for drug in drugs:
         for seed in range(seeds):
@@ -26,7 +38,8 @@ def run(drugs: list[str], seeds: int, n_cells: int, methods: list[str]) -> pd.Da
             reference = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
             for method in methods:
                 start = time.perf_counter()
-                sctl.tl.predict_response(cells, reference=reference, drug=drug, method=method, seed=seed)
+                extra = {} if method in BASELINES else {"train_kwargs": train_kwargs}
+                sctl.tl.predict_response(cells, reference=reference, drug=drug, method=method, seed=seed, **extra)
                 seconds = time.perf_counter() - start
                 scores = sctl.metrics.classification_report(cells.obs["response"], cells.obs["sctl_response_proba"])
                 rows.append({"drug": drug, "seed": seed, "method": method, "seconds": seconds, **scores})

@@ -87,18 +87,21 @@ class ATSDPModule(BaseModuleClass):
         mmd_weight: float = 1.0,
         mmd_kernel: str = "rbf",
         cluster_weight: float = 0.1,
-        same_init: bool = True,
+        shared_encoder: bool = True,
     ) -> None:
         super().__init__()
         self.noise, self.mmd_weight, self.mmd_kernel = noise, mmd_weight, mmd_kernel
         self.cluster_weight = cluster_weight
         self.n_latent = n_latent
         enc, dec = [n_genes, *encoder_dims, n_latent], [n_latent, *encoder_dims[::-1], n_genes]
-        self.encoders = nn.ModuleList([nn.Sequential(mlp(enc, dropout), nn.ReLU()) for _ in range(2)])
+        self.shared_encoder = shared_encoder
+        n_encoders = 1 if shared_encoder else 2
+        self.encoders = nn.ModuleList([nn.Sequential(mlp(enc, dropout), nn.ReLU()) for _ in range(n_encoders)])
         self.decoders = nn.ModuleList([mlp(dec, dropout) for _ in range(2)])
-        if same_init:  # both domains start from one set of weights, so their embeddings start comparable
+        # both domains start from one set of weights, so their embeddings start in comparable coordinates
+        self.decoders[1].load_state_dict(self.decoders[0].state_dict())
+        if not shared_encoder:
             self.encoders[1].load_state_dict(self.encoders[0].state_dict())
-            self.decoders[1].load_state_dict(self.decoders[0].state_dict())
         self.predictor = AttentionPredictor(
             n_latent, tuple(predictor_dims), n_heads=n_heads, n_tokens=n_tokens, token_dim=token_dim, dropout=dropout
         )
@@ -154,7 +157,9 @@ class ATSDPModule(BaseModuleClass):
         return LossOutput(loss=loss, extra_metrics=metrics, n_obs_minibatch=len(x))
 
     def encode(self, x: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
-        """Embedding of each row by its domain's encoder (``E_g`` for bulk, ``E_t`` for cells)."""
+        """Embedding of each row by its domain's encoder (``E_g`` for bulk, ``E_t`` for cells; one if shared)."""
+        if self.shared_encoder:
+            return self.encoders[0](x)
         is_cell = (domain > 0.5).unsqueeze(1)
         return torch.where(is_cell, self.encoders[1](x), self.encoders[0](x))
 

@@ -110,15 +110,18 @@ class PathwayTransferModule(BaseModuleClass):
         self.classifier = mlp([d, *n_classifier_hidden, 1], dropout)
         self.discriminator = mlp([d, 64, 1]) if adversarial else None
         self.phase: str | None = None
+        #: train the autoencoder with the classifier (keeping its losses) instead of freezing it
+        self.finetune_encoder = True
 
     # ------------------------------------------------------------ phases
     def set_phase(self, phase: str | None) -> None:
-        """Freeze what the phase does not train: the autoencoder during ``"classifier"``."""
+        """Freeze what the phase does not train: the autoencoder during ``"classifier"`` unless fine-tuned."""
         if phase not in (*PHASES, None):
             raise ValueError(f"Unknown phase {phase!r}; choose one of {PHASES}.")
         self.phase = phase
+        frozen = phase == "classifier" and not self.finetune_encoder
         for name, param in self.named_parameters():
-            param.requires_grad = phase != "classifier" or name.startswith("classifier.")
+            param.requires_grad = not frozen or name.startswith("classifier.")
 
     # -------------------------------------------------------- scvi hooks
     def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict[str, torch.Tensor]:
@@ -145,13 +148,26 @@ class PathwayTransferModule(BaseModuleClass):
         return {"x_dense": self.decoder(code), "x_sparse": sparse}
 
     def loss(self, tensors, inference_outputs, generative_outputs, phase: str = "pretrain", **kwargs) -> LossOutput:
-        """Autoencoder loss (``"pretrain"``) or bulk-label cross-entropy on the shared code (``"classifier"``)."""
+        """Autoencoder loss (``"pretrain"``); bulk-label cross-entropy on the shared code (``"classifier"``).
+
+        With :attr:`finetune_encoder` the classifier phase adds the autoencoder loss, so the encoders adapt to
+        the labels while their codes keep reconstructing both domains (and the pathway units their meaning).
+        """
+        x = tensors[X_KEY]
+        if phase != "classifier":
+            return self._autoencoder_loss(tensors, inference_outputs, generative_outputs)
+        logits = self.classifier(inference_outputs["z_shared"]).reshape(-1)
+        ce = masked_bce(logits, tensors[LABELS_KEY].reshape(-1).float())
+        if not self.finetune_encoder:
+            return LossOutput(loss=ce, extra_metrics={"cross_entropy": ce.detach()}, n_obs_minibatch=len(x))
+        ae = self._autoencoder_loss(tensors, inference_outputs, generative_outputs)
+        metrics = {"cross_entropy": ce.detach(), **ae.extra_metrics}
+        return LossOutput(loss=ce + ae.loss, extra_metrics=metrics, n_obs_minibatch=len(x))
+
+    def _autoencoder_loss(self, tensors, inference_outputs, generative_outputs) -> LossOutput:
+        """Reconstruction, orthogonality, sparse reconstruction and (optionally) domain-adversarial terms."""
         x = tensors[X_KEY]
         z_shared = inference_outputs["z_shared"]
-        if phase == "classifier":
-            logits = self.classifier(z_shared).reshape(-1)
-            ce = masked_bce(logits, tensors[LABELS_KEY].reshape(-1).float())
-            return LossOutput(loss=ce, extra_metrics={"cross_entropy": ce.detach()}, n_obs_minibatch=len(x))
         recon = F.mse_loss(generative_outputs["x_dense"], x)
         metrics = {"reconstruction": recon.detach()}
         loss = recon
