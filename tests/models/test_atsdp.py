@@ -83,7 +83,7 @@ def test_learns_on_tumour_beats_constant():
     model.train(max_epochs=30, **FAST)
     score = auroc(cells.obs["response"] == "sensitive", model.predict(cells))
     print(f"ATSDPNet AUROC {score:.3f}")
-    assert score > 0.55  # a constant predictor scores 0.5; measured 0.65 (logreg 0.67, signature 0.72)
+    assert score > 0.65  # a constant predictor scores 0.5; measured 0.72 (logreg 0.67, signature 0.72)
 
 
 def test_predict_response_plugs_in():
