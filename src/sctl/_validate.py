@@ -73,6 +73,52 @@ def check_finite(X: np.ndarray | sparse.spmatrix, what: str = "`adata.X`") -> No
         )
 
 
+def float_dtype(X: np.ndarray | sparse.spmatrix) -> type:
+    """The float type to compute on ``X`` in without losing precision: float32 only for float32 (or smaller) input.
+
+    Integers (e.g. counts near the int32 limit, where float32 keeps only 24 bits and nearby values collapse) and
+    float64 values (possibly beyond float32's range, ~3.4e38) are computed in float64.
+    """
+    dtype = np.dtype(X.dtype)
+    return np.float32 if dtype.kind == "f" and dtype.itemsize <= 4 else np.float64
+
+
+def check_unique_var_names(adata: AnnData, name: str = "adata") -> None:
+    """Raise a :class:`ValueError` naming the duplicated genes when ``adata.var_names`` are not unique."""
+    if not adata.var_names.is_unique:
+        duplicated = adata.var_names[adata.var_names.duplicated()].unique()
+        raise ValueError(
+            f"`{name}.var_names` are not unique: {len(duplicated)} duplicated gene names (e.g. "
+            f"{preview(duplicated, 5)}), so genes cannot be matched by name. Make them unique first with "
+            f"`{name}.var_names_make_unique()`, or aggregate the duplicates."
+        )
+
+
+def constant_rows(X: np.ndarray | sparse.spmatrix) -> np.ndarray:
+    """Indices of the rows of ``X`` whose values are all equal (e.g. all-zero cells)."""
+    if X.shape[1] == 0:
+        return np.arange(X.shape[0])
+    if sparse.issparse(X):  # max / min over the implicit zeros too
+        X = sparse.csr_matrix(X)
+        upper, lower = X.max(axis=1).toarray().ravel(), X.min(axis=1).toarray().ravel()
+        return np.flatnonzero(upper == lower)
+    return np.flatnonzero(np.ptp(np.asarray(X), axis=1) == 0)
+
+
+def drop_unused_categories(adata: AnnData, keys: Iterable[str | None]) -> None:
+    """Remove the unused levels of categorical ``adata.obs`` columns in place, so that no empty class is registered.
+
+    A level without observations (left by subsetting, or added by hand) would otherwise become a class of its own:
+    a drug a model accepts although it never saw it.
+    """
+    for key in keys:
+        if key is None or key not in adata.obs.columns:
+            continue
+        column = adata.obs[key]
+        if isinstance(column.dtype, pd.CategoricalDtype) and len(column.cat.categories) > column.nunique():
+            adata.obs[key] = column.cat.remove_unused_categories()
+
+
 def check_obs_key(adata: AnnData, key: str, hint: str = "") -> pd.Series:
     """Return ``adata.obs[key]``, raising a :class:`KeyError` that names the columns when it is missing."""
     if key not in adata.obs.columns:

@@ -91,11 +91,82 @@ def test_smiles_column_setup_survives_h5ad(plate, tmp_path):
 
 
 def test_factorised_forward_equals_attention_map(tiny):
-    model = CSG2A(tiny, ppi=sctl.datasets.ppi(), n_hidden=4, n_condition_hidden=8)
+    model = CSG2A(tiny, ppi=sctl.datasets.ppi(), attention="full", n_hidden=4, n_condition_hidden=8)
     layer = model.module.attention
     basal, condition = torch.randn(3, 40), torch.randn(3, 40)
     full = torch.einsum("bij,bj->bi", layer.weights(basal, condition), basal)
     assert torch.allclose(layer(basal, condition), full, atol=1e-4)
+
+
+def test_sparse_and_dense_prior_give_the_same_forward(tiny):
+    """Same weights, same small graph: the edge-list prior reproduces the dense genes x genes one."""
+    sparse_model = CSG2A(tiny, ppi=sctl.datasets.ppi(), n_hidden=4, n_condition_hidden=8)
+    dense_model = CSG2A(tiny, ppi=sctl.datasets.ppi(), prior="dense", n_hidden=4, n_condition_hidden=8)
+    dense_model.module.load_state_dict(sparse_model.module.state_dict())
+    sparse_layer, dense_layer = sparse_model.module.attention, dense_model.module.attention
+    assert "adjacency" not in sparse_layer.state_dict()
+    assert "prior_index" not in dense_layer.state_dict()
+    n_edges = sparse_layer.n_edges
+    assert 40 <= n_edges < 40 * 40 // 4  # self-loops plus a few PPI edges: far from dense
+    assert dense_layer.n_edges == n_edges
+    expected = sctl.pp.ppi_adjacency(sctl.datasets.ppi(), tiny.var_names).toarray()
+    np.testing.assert_allclose(sparse_layer.prior_matrix().numpy(), expected)
+    basal, condition = torch.randn(5, 40), torch.randn(5, 40)
+    torch.testing.assert_close(sparse_layer(basal, condition), dense_layer(basal, condition), atol=1e-5, rtol=1e-5)
+    features, dose, time_ = (
+        torch.rand(5, sparse_model.module.encoder.feature_center.numel()),
+        torch.ones(5),
+        torch.ones(5),
+    )
+    torch.testing.assert_close(
+        sparse_model.module(basal, features, dose, time_)["predicted"],
+        dense_model.module(basal, features, dose, time_)["predicted"],
+        atol=1e-5,
+        rtol=1e-5,
+    )
+
+
+def test_ppi_attention_is_restricted_to_edges(tiny):
+    model = CSG2A(tiny, ppi=sctl.datasets.ppi(), attention="ppi", n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
+    layer = model.module.attention
+    basal, condition = torch.randn(3, 40), torch.randn(3, 40)
+    weights = layer.weights(basal, condition)
+    allowed = torch.as_tensor(sctl.pp.ppi_adjacency(sctl.datasets.ppi(), tiny.var_names).toarray() != 0)
+    allowed |= torch.eye(40, dtype=torch.bool)
+    assert torch.count_nonzero(weights[:, ~allowed]) == 0
+    assert torch.count_nonzero(weights[:, allowed]) > 0
+    torch.testing.assert_close(
+        layer(basal, condition), torch.einsum("bij,bj->bi", weights, basal), atol=1e-4, rtol=1e-4
+    )
+    assert model.predict().shape == tiny.shape
+    assert CSG2A(tiny, ppi=sctl.datasets.ppi()).module.attention.attention == "ppi"  # "auto" with a prior
+    assert CSG2A(tiny).module.attention.attention == "full"  # "auto" without one
+    with pytest.raises(ValueError, match="needs `ppi=`"):
+        CSG2A(tiny, attention="ppi")
+    with pytest.raises(ValueError, match="Unknown attention"):
+        CSG2A(tiny, ppi=sctl.datasets.ppi(), attention="local")
+
+
+def test_models_saved_with_a_dense_prior_still_load(tiny, tmp_path):
+    """Weights saved before the sparse prior hold ``attention.adjacency`` (genes x genes) and no setting for it."""
+    import json
+
+    model = CSG2A(tiny, ppi=sctl.datasets.ppi(), attention="full", n_hidden=4, n_condition_hidden=8)
+    model.train(max_epochs=1)
+    model.save(tmp_path / "old")
+    state = torch.load(tmp_path / "old" / "model_state.pt", weights_only=True)
+    layer = model.module.attention
+    state["module"]["attention.adjacency"] = layer.prior_matrix().clone()
+    del state["module"]["attention.prior_index"], state["module"]["attention.prior_weight"]
+    torch.save(state, tmp_path / "old" / "model_state.pt")
+    meta = json.loads((tmp_path / "old" / "model.json").read_text())
+    del meta["init_params"]["attention"], meta["init_params"]["prior"]
+    (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
+    loaded = CSG2A.load(tmp_path / "old")
+    assert loaded.module.attention.prior == "sparse"
+    assert loaded.module.attention.attention == "full"  # what every model saved then used
+    assert loaded.module.attention.n_edges == layer.n_edges
+    np.testing.assert_allclose(loaded.predict(tiny).to_numpy(), model.predict(tiny).to_numpy(), atol=1e-5)
 
 
 def test_drug_names_work_with_predict_perturbation(tiny):

@@ -112,6 +112,34 @@ def test_other_architectures_wire(split, generator, discriminator):
     assert model.predict(split[1]).shape == split[1].shape
 
 
+def test_condition_input_options(split, tmp_path):
+    """Section 4.4 of GRIP-Lung: embeddings projected to the genes and added to the input; concat and FiLM-only too."""
+    import json
+
+    train = split[0].copy()
+    GRIP.setup_anndata(train, dose_key="dose")
+    added = GRIP(train, n_hidden=32, n_embed=8, n_disc_hidden=32)  # default: the paper's addition
+    assert added.module.condition_input == "add"
+    assert added.module.input_embedding.weight.shape == (train.n_vars, 16)  # [cell, drug] -> genes
+    basal, condition = torch.zeros(2, train.n_vars), torch.randn(2, 8 * 2 + 8 + 1)  # + drug x dose, dose
+    expected = added.module.input_embedding(condition[:, :16])
+    torch.testing.assert_close(added.module.generator_input(basal, condition), expected)
+    concat = GRIP(train, condition_input="concat", n_hidden=32, n_embed=8, n_disc_hidden=32)
+    assert concat.module.generator.project.in_features == train.n_vars + 16
+    film_only = GRIP(train, condition_input="none", n_hidden=32, n_embed=8, n_disc_hidden=32)
+    assert film_only.module.input_embedding is None
+    film_only.train(max_epochs=1, devices=1)  # Lightning options pass through (devices used to clash)
+    film_only.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "model.json").read_text())
+    del meta["init"]["condition_input"]  # saved before the option existed
+    (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
+    loaded = GRIP.load(tmp_path / "old")
+    assert loaded.module.condition_input == "none"
+    np.testing.assert_allclose(loaded.predict(split[1]).to_numpy(), film_only.predict(split[1]).to_numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="Unknown condition_input"):
+        GRIP(train, condition_input="multiply")
+
+
 def test_bad_options(split):
     train = split[0].copy()
     GRIP.setup_anndata(train)

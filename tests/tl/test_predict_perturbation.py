@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from anndata import AnnData
@@ -96,6 +97,32 @@ def test_evaluate_baselines_tidy(plate):
     assert shift.isna().all()  # no deviation from the training mean shift
     zero = table.query("model == 'zero_change' and metric == 'sign_accuracy'")["value"]
     assert (zero == 0).all()
+    stored = plate.uns["sctl_evaluate_perturbation"]
+    pd.testing.assert_frame_equal(stored["table"], table)
+    assert stored["params"]["groupby"] == ["drug"]  # one cell line: no per-line rows
+    per_group = stored["per_group"]
+    assert list(per_group.columns) == ["scheme", "fold", "model", "grouping", "group", "metric", "value", "n_test"]
+    sizes = per_group.query("metric == 'mae'").groupby(["fold", "model"])["n_test"].sum()
+    assert (sizes.groupby("fold").nunique() == 1).all()
+    n_test = table.drop_duplicates("fold").set_index("fold")["n_test"]
+    assert (sizes.xs("ridge", level="model") == n_test).all()  # every held-out profile in exactly one group
+    # by hand: dose levels are held out whole, so the profiles of one dose are one group of one fold
+    by_dose = sctl.tl.evaluate_perturbation(
+        plate, [], scheme="dose", n_folds=3, groupby=["drug", "dose"], key_added="by_dose"
+    )
+    scores = by_dose[by_dose["metric"] != "seconds"]
+    pd.testing.assert_frame_equal(scores, table[table["metric"] != "seconds"])  # groups change nothing else
+    per_dose = plate.uns["by_dose"]["per_group"].query("grouping == 'dose' and model == 'zero_change'")
+    treated = plate[~plate.obs["is_control"].to_numpy()]
+    for dose in (0.04, 10.0):
+        delta = treated[treated.obs["dose"].eq(dose).to_numpy()].layers["sctl_delta"].astype(np.float64)
+        row = per_dose[(per_dose["group"] == str(dose)) & (per_dose["metric"] == "mean_rowwise_rmse")]
+        assert len(row) == 1
+        assert row["n_test"].iloc[0] == len(delta)
+        assert row["value"].iloc[0] == pytest.approx(np.sqrt((delta**2).mean(1)).mean())
+    keys = set(plate.uns)
+    sctl.tl.evaluate_perturbation(plate, [], scheme="dose", n_folds=3, max_folds=1, key_added=None)
+    assert set(plate.uns) == keys
 
 
 def test_evaluate_models_and_unseen_drugs(plate):

@@ -13,7 +13,7 @@ from anndata import AnnData
 from anndata.utils import make_index_unique
 
 from .._validate import check_anndata, preview, to_dense
-from ._utils import PathLike, as_existing_path, open_text
+from ._utils import PathLike, as_existing_path, decoding, open_text
 
 # values CMap uses for "missing / not applicable" in metadata (-666 is its sentinel)
 _MISSING = ("", "na", "NA", "nan", "NaN", "NULL", "-666", "-666.0", "-666.000")
@@ -45,10 +45,17 @@ def _as_int_if_whole(numbers: pd.Series) -> pd.Series:
 
 
 def _read_lines(path: PathLike) -> list[str]:
-    with open_text(path, "GCT file") as handle:
-        lines = handle.read().splitlines()
+    with open_text(path, "GCT file") as handle, decoding(path, "GCT file"):
+        text = handle.read()
+    lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
+    if lines and lines[0].strip() in ("#1.2", "#1.3") and not text.endswith(("\n", "\r")):
+        raise ValueError(
+            f"The GCT file is truncated: it does not end with a line break, so its last line ({lines[-1][-40:]!r}) "
+            "may be cut in the middle of a value. Re-export or re-download the file; if it is complete, add the "
+            "final line break."
+        )
     return lines
 
 
@@ -60,6 +67,8 @@ def _parse_dimensions(lines: list[str]) -> tuple[str, int, int, int, int]:
             f"Line 1 of a GCT file must be '#1.2' or '#1.3', found {version[:40]!r}. "
             "Check that this is a GCT text file (use `read_gctx` for HDF5 .gctx files)."
         )
+    if len(lines) < 2:
+        raise ValueError("The GCT file is truncated: it ends after line 1, before the dimension line (line 2).")
     n_expected = 4 if version == "#1.3" else 2
     meaning = "rows, columns, row-metadata fields, column-metadata fields" if n_expected == 4 else "rows, columns"
     fields = lines[1].split() if len(lines) > 1 else []
@@ -70,6 +79,11 @@ def _parse_dimensions(lines: list[str]) -> tuple[str, int, int, int, int]:
             f"found {' '.join(fields)[:80]!r}. Fix the dimension line."
         )
     numbers = [int(field) for field in fields]
+    if len(lines) < 3:
+        raise ValueError(
+            f"The GCT file is truncated: it ends after line {len(lines)}, before the header (line 3) and the "
+            f"{numbers[0]} data rows line 2 announces. Re-export or re-download the file."
+        )
     if version == "#1.2":
         numbers += [1, 0]  # the Description column is the only row metadata
     return version, *numbers
@@ -171,7 +185,8 @@ def read_gct(path: PathLike, *, var_names: str | None = None) -> AnnData:
     ------
     ValueError
         When the version line, the dimension line or the number of lines or fields do not fit (naming the
-        line).
+        line), or when the file is truncated (it must end with a line break, so that a value cut in the middle
+        is never read as a shorter number).
 
     Example
     -------

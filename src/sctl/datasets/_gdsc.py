@@ -136,7 +136,9 @@ def read_gdsc_response(
     >>> ic50 = sctl.datasets.read_gdsc_response("gdsc/gdsc2_ln_ic50.csv.gz")  # doctest: +SKIP
     >>> ic50.loc["A375", "Dabrafenib"]  # doctest: +SKIP
     """
-    table = read_table(path, "GDSC response table", low_memory=False)
+    table = read_table(
+        path, "GDSC response table", low_memory=False, dtype={cell_line_column: str, drug_column: str}
+    )  # names as text: a line called "697" stays "697", "01" is not "1"
     metric = _pick_metric(table, metric)
     check_columns(table, [cell_line_column, drug_column, metric], "GDSC response table")
     table = table[[cell_line_column, drug_column, metric]].copy()
@@ -148,8 +150,20 @@ def read_gdsc_response(
             f"Column {metric!r} of the response table holds {int(bad.sum())} non-numeric values, first "
             f"{table[metric].iloc[row]!r} on data row {row + 1}. Fix or remove those rows."
         )
+    if np.isinf(values).any():
+        row = int(np.flatnonzero(np.isinf(values.to_numpy()))[0])
+        raise ValueError(
+            f"Column {metric!r} of the response table holds {int(np.isinf(values).sum())} infinite values, first on "
+            f"data row {row + 1}. A response must be finite: fix those rows, or leave them empty (untested)."
+        )
     table[metric] = values
+    n_rows = len(table)
     table = table.dropna(subset=[cell_line_column, drug_column, metric])
+    if table.empty:
+        raise ValueError(
+            f"The response table holds no measurement: none of its {n_rows} rows has a cell line, a drug and a "
+            f"{metric} value. Check the file and the column names (`cell_line_column=`, `drug_column=`, `metric=`)."
+        )
     table[[cell_line_column, drug_column]] = table[[cell_line_column, drug_column]].astype(str)
     _report_duplicates(table, cell_line_column, drug_column)
     wide = table.groupby([cell_line_column, drug_column])[metric].mean().unstack(drug_column)
@@ -203,6 +217,11 @@ def read_expression(path: PathLike, *, fix_symbols: bool = True, drop_constant: 
     (975, 5778)
     """
     frame = read_table(path, "expression table", index_col=0)
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(
+            f"The expression table holds {frame.shape[0]} cell lines x {frame.shape[1]} genes: it needs a header of "
+            "gene names, then one row per cell line (first column: the cell-line id, then one value per gene)."
+        )
     non_numeric = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
     if non_numeric:
         raise ValueError(
@@ -210,6 +229,7 @@ def read_expression(path: PathLike, *, fix_symbols: bool = True, drop_constant: 
             f"{len(non_numeric)} columns are not, e.g. {preview(non_numeric, 5)}. Remove annotation "
             "columns first."
         )
+    _check_names(frame.index.to_series(), "first column (cell-line ids)", "expression table")
     frame.index = frame.index.astype(str)
     frame.columns = frame.columns.astype(str)
     if not frame.index.is_unique:
@@ -232,8 +252,18 @@ def read_expression(path: PathLike, *, fix_symbols: bool = True, drop_constant: 
         f"{n_dropped} uninformative (constant or identical) gene columns dropped, {n_fixed} R-style "
         "symbols fixed."
     )
+    with np.errstate(over="ignore"):
+        values = frame.to_numpy(dtype=np.float32)
+    infinite = ~np.isfinite(values) & ~np.isnan(values)
+    if infinite.any():
+        row, column = (int(i[0]) for i in np.nonzero(infinite))
+        raise ValueError(
+            f"The expression table holds {int(infinite.sum())} infinite values or values beyond float32's range "
+            f"(~3.4e38), first {frame.iat[row, column]} for line {frame.index[row]!r}, gene "
+            f"{frame.columns[column]!r}. Fix them, or leave them empty (missing)."
+        )
     adata = AnnData(
-        frame.to_numpy(dtype=np.float32),
+        values,
         obs=pd.DataFrame(index=frame.index),
         var=pd.DataFrame(index=frame.columns),
     )
@@ -264,9 +294,13 @@ def read_cell_lines(path: PathLike) -> pd.DataFrame:
     >>> lines.loc["CAL-120", "EXPRESSION_ID"]  # doctest: +SKIP
     'CAL120'
     """
-    table = read_table(path, "cell-line annotation", dtype={"COSMIC_ID": "Int64", "EXPRESSION_ID": str})
+    table = read_table(
+        path, "cell-line annotation", dtype={CELL_LINE_COLUMN: str, "COSMIC_ID": str, "EXPRESSION_ID": str}
+    )
     check_columns(table, [CELL_LINE_COLUMN], "cell-line annotation")
-    table[CELL_LINE_COLUMN] = table[CELL_LINE_COLUMN].astype(str)
+    _check_names(table[CELL_LINE_COLUMN], CELL_LINE_COLUMN, "cell-line annotation")
+    if "COSMIC_ID" in table.columns:
+        table["COSMIC_ID"] = _integer_ids(table["COSMIC_ID"], "COSMIC_ID", "cell-line annotation")
     _check_unique(table[CELL_LINE_COLUMN], "cell-line annotation")
     return table.set_index(CELL_LINE_COLUMN)
 
@@ -290,11 +324,36 @@ def read_drugs(path: PathLike) -> pd.DataFrame:
     >>> drugs.loc["Dabrafenib", "TARGETS"]  # doctest: +SKIP
     'BRAF'
     """
-    table = read_table(path, "drug annotation", dtype={"PUBCHEM_CID": str, "GDSC_DRUG_IDS": str})
+    table = read_table(path, "drug annotation", dtype={DRUG_COLUMN: str, "PUBCHEM_CID": str, "GDSC_DRUG_IDS": str})
     check_columns(table, [DRUG_COLUMN], "drug annotation")
-    table[DRUG_COLUMN] = table[DRUG_COLUMN].astype(str)
+    _check_names(table[DRUG_COLUMN], DRUG_COLUMN, "drug annotation")
     _check_unique(table[DRUG_COLUMN], "drug annotation")
     return table.set_index(DRUG_COLUMN)
+
+
+def _check_names(names: pd.Series, column: str, what: str) -> None:
+    """Every row needs a name: an empty one would become the name 'nan'."""
+    if names.empty:
+        raise ValueError(f"The {what} has a header but no rows. Check that it is the right file.")
+    missing = np.flatnonzero(names.isna().to_numpy())
+    if len(missing):
+        raise ValueError(
+            f"{len(missing)} rows of the {what} have no {column} (data rows {preview(missing + 1, 5)}). Fill the "
+            "names or remove those rows."
+        )
+
+
+def _integer_ids(values: pd.Series, column: str, what: str) -> pd.Series:
+    """Integer identifiers (nullable): a clear error naming the first value that is not a whole number."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = (numbers.isna() & values.notna()) | (numbers.notna() & (numbers % 1 != 0))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(
+            f"Column {column!r} of the {what} must hold whole numbers (or be empty), but data row {row + 1} holds "
+            f"{values.iloc[row]!r}. Fix that value or drop the column."
+        )
+    return numbers.astype("Int64")
 
 
 def _check_unique(names: pd.Series, what: str) -> None:

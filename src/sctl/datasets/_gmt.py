@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._utils import PathLike, open_text, report
+from ._utils import PathLike, decoding, open_text, report
 
 
 def _parse_line(line: str, number: int) -> tuple[str, list[str]]:
@@ -29,6 +29,12 @@ def _filter_sizes(sets: dict[str, list[str]], min_size: int | None, max_size: in
     low = min_size if min_size is not None else 1
     high = max_size if max_size is not None else float("inf")
     kept = {name: genes for name, genes in sets.items() if low <= len(genes) <= high}
+    if not kept:
+        sizes = [len(genes) for genes in sets.values() if genes]
+        raise ValueError(
+            f"No gene set of the GMT file has {low} to {high} genes (the {len(sizes)} non-empty sets have "
+            f"{min(sizes)} to {max(sizes)}). Relax `min_size` / `max_size`."
+        )
     if len(kept) < len(sets):
         report(f"Kept {len(kept)} of {len(sets)} gene sets with {low} to {high} genes.")
     return kept
@@ -56,7 +62,8 @@ def read_gmt(path: PathLike, *, min_size: int | None = None, max_size: int | Non
     Raises
     ------
     ValueError
-        When a line has fewer than 3 fields (naming the line).
+        When a line has fewer than 3 fields (naming the line), when the file holds no gene set with genes, or when
+        no set has ``min_size`` to ``max_size`` genes.
 
     Example
     -------
@@ -65,7 +72,7 @@ def read_gmt(path: PathLike, *, min_size: int | None = None, max_size: int | Non
     """
     sets: dict[str, list[str]] = {}
     n_merged = 0
-    with open_text(path, "GMT file") as handle:
+    with open_text(path, "GMT file") as handle, decoding(path, "GMT file"):
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -74,6 +81,11 @@ def read_gmt(path: PathLike, *, min_size: int | None = None, max_size: int | Non
             sets[name] = list(dict.fromkeys(sets.get(name, []) + genes))
     if n_merged:
         report(f"{n_merged} gene-set names appear on more than one line of the GMT file; their genes were merged.")
+    if not any(sets.values()):
+        raise ValueError(
+            f"The GMT file {str(path)!r} holds no gene set with genes ({len(sets)} set names, all empty). Each line "
+            "must be `name<TAB>description<TAB>gene<TAB>gene...`."
+        )
     sets = _filter_sizes(sets, min_size, max_size)
     pairs = [(name, gene) for name, genes in sets.items() for gene in genes]
     return pd.DataFrame(pairs, columns=["source", "target"]).astype(str)

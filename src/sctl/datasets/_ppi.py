@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._validate import preview
 from ._utils import PathLike, check_columns, read_table, report
 
 
@@ -57,10 +58,27 @@ def read_ppi(
     weights = pd.to_numeric(table[weight], errors="coerce") if weight is not None else pd.Series(1.0, index=table.index)
     if weight is not None and (weights.isna() & table[weight].notna()).any():
         raise ValueError(f"Column {weight!r} of the edge list must be numeric. Pass `weight=` to name another column.")
+    if not np.isfinite(weights.to_numpy(dtype=np.float64)).all():
+        bad = np.flatnonzero(~np.isfinite(weights.to_numpy(dtype=np.float64)))
+        raise ValueError(
+            f"{len(bad)} edges have a missing or infinite {weight!r} (data rows {preview(bad + 1, 5)}). Fill or drop "
+            "them, or pass `weight=None` to give every edge weight 1."
+        )
     edges = pd.DataFrame({"source": table[source], "target": table[target], "weight": weights.astype(np.float64)})
     n_rows = len(edges)
     edges = _undirected(edges.dropna(subset=["source", "target"]))
+    if edges.empty:
+        raise ValueError(
+            f"The edge list holds no edge between two different genes ({n_rows} rows). Check the file and the "
+            "`source=` / `target=` columns."
+        )
     if min_weight is not None:
-        edges = edges[edges["weight"] >= min_weight].reset_index(drop=True)
+        kept = edges[edges["weight"] >= min_weight].reset_index(drop=True)
+        if kept.empty:
+            raise ValueError(
+                f"No edge has a weight of at least min_weight={min_weight} (weights run from "
+                f"{edges['weight'].min():g} to {edges['weight'].max():g}). Mind the scale of the weights."
+            )
+        edges = kept
     report(f"Read {len(edges)} undirected edges from {n_rows} rows (self-loops and repeated pairs collapsed).")
     return edges

@@ -1,28 +1,20 @@
-"""Shared plumbing of the perturbation models: condition codes, clear errors and pickle-free save / load.
+"""Shared plumbing of the perturbation models: condition codes, clear errors, placeholder data and seeded training.
 
-scvi-tools' own :meth:`~scvi.model.base.BaseModelClass.load` unpickles (``torch.load(weights_only=False)``), which
-runs arbitrary code from an untrusted file. The models here save their weights with :func:`torch.save` and
-everything else as JSON, and load the weights with ``weights_only=True``.
+Their pickle-free save / load is :mod:`sctl.models._io`, shared with every sctl model.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scvi
-import torch
 from anndata import AnnData
 from scvi.model.base import UnsupervisedTrainingMixin
 
 from .._validate import check_obs_key, preview
-
-WEIGHTS_FILE = "model_state.pt"
-META_FILE = "model.json"
 
 
 def encode(
@@ -80,28 +72,6 @@ def aligned_matrix(adata: AnnData, layer: str | None, var_names: Sequence[str], 
     return to_dense(matrix, np.float32)[:, order]
 
 
-def save_model(model: Any, dir_path: str | Path, meta: dict[str, Any], overwrite: bool) -> None:
-    """Write the module's weights and the JSON metadata needed to rebuild the model."""
-    path = Path(dir_path)
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        raise FileExistsError(f"{path} exists and is not empty; pass `overwrite=True` to replace the saved model.")
-    path.mkdir(parents=True, exist_ok=True)
-    torch.save(model.module.state_dict(), path / WEIGHTS_FILE)
-    (path / META_FILE).write_text(json.dumps({"class": type(model).__name__, **meta}, indent=1))
-
-
-def read_saved(dir_path: str | Path, cls_name: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Metadata and weights of a saved model (weights read with ``weights_only=True``: no unpickling)."""
-    path = Path(dir_path)
-    if not (path / META_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
-        raise FileNotFoundError(f"No saved model in {path} (expected {META_FILE} and {WEIGHTS_FILE}).")
-    meta = json.loads((path / META_FILE).read_text())
-    if meta.get("class") != cls_name:
-        raise TypeError(f"{path} holds a saved {meta.get('class')}, not a {cls_name}.")
-    state = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-    return meta, state
-
-
 def placeholder_adata(
     var_names: Sequence[str], categorical: dict[str, Sequence[str]], numeric: Sequence[str], layers: Sequence[str]
 ) -> AnnData:
@@ -134,15 +104,15 @@ def train_seeded(
     """Run scvi-tools' training of ``model`` reproducibly, then leave its module in evaluation mode.
 
     ``scvi.settings.seed`` seeds torch, numpy and random, as scvi-tools recommends: seeding torch alone did not give
-    the same numbers twice. Progress bar and model summary are off unless ``trainer_kwargs`` turns them on.
+    the same numbers twice. Progress bar and model summary are off unless ``trainer_kwargs`` turns them on. One
+    device unless ``trainer_kwargs`` names ``devices`` (and, for several, a ``strategy`` such as ``"ddp"``).
     """
     scvi.settings.seed = seed
-    trainer_kwargs = {"enable_progress_bar": False, "enable_model_summary": False, **trainer_kwargs}
+    trainer_kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "devices": 1, **trainer_kwargs}
     UnsupervisedTrainingMixin.train(
         model,
         max_epochs=max_epochs,
         accelerator=accelerator,
-        devices=1,
         train_size=train_size,
         batch_size=batch_size,
         plan_kwargs=plan_kwargs,

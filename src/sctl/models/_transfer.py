@@ -8,7 +8,6 @@ in phases through Lightning, prediction on a user's raw cells, and a pickle-free
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -44,6 +43,7 @@ from .._validate import (
     preview,
     to_dense,
 )
+from ._io import load_model, load_state, save_model
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,6 @@ MIN_PER_CLASS = 5
 _DOMAIN_CODE = "_sctl_domain_code"
 _TARGET = "_sctl_target"
 X_KEY, DOMAIN_REG, LABELS_REG = "X", "sctl_domain_code", "sctl_target"
-WEIGHTS_FILE, META_FILE = "model_state.pt", "model.json"
 #: rows read, densified and scored at a time by ``predict`` / ``get_latent_representation``
 PREDICT_CHUNK = 4096
 
@@ -227,6 +226,22 @@ def standardize_matrix(X: np.ndarray) -> np.ndarray:
     return zscore_block(X, center, scale)  # float32 throughout: no float64 copy of the whole matrix
 
 
+def _phase_history(history: dict | None, n_before: dict[str, int], check_val: int) -> pd.DataFrame:
+    """One row per epoch of the phase just trained: the rows each logged series gained, by epoch.
+
+    Series logged every epoch fill every row; validation metrics, logged every ``check_val`` epochs, land on the
+    epochs Lightning validated at (``check_val - 1``, ``2 * check_val - 1``, ...), NaN in between.
+    """
+    new = {key: value.iloc[n_before.get(key, 0) :, 0].to_numpy() for key, value in (history or {}).items()}
+    n_epochs = max((len(v) for v in new.values()), default=0)
+    columns = {}
+    for key, values in new.items():
+        epochs = np.arange(len(values)) if len(values) == n_epochs else (np.arange(len(values)) + 1) * check_val - 1
+        keep = epochs < n_epochs
+        columns[key] = pd.Series(values[keep], index=epochs[keep], dtype=float)
+    return pd.DataFrame(columns, index=pd.RangeIndex(n_epochs, name="epoch"))
+
+
 class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
     """Base of the bulk-to-single-cell models: registration, phased training, prediction, safe save / load.
 
@@ -320,34 +335,43 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
         plan_kwargs: dict[str, dict[str, Any]],
         trainer_kwargs: dict[str, Any],
     ) -> None:
-        """Run each phase with Lightning; validation = a held-out share of the labelled bulk lines."""
+        """Run each phase with Lightning; validation = a held-out share of the labelled bulk lines.
+
+        ``trainer_kwargs`` go to Lightning's ``Trainer`` in every phase: ``devices`` (one by default), ``strategy``
+        (e.g. ``"ddp_find_unused_parameters_true"`` on several GPUs; scvi-tools then shards each epoch with a
+        distributed sampler), ``callbacks``, ``logger``, ``check_val_every_n_epoch``, ...
+        """
         torch.manual_seed(seed)
         train_idx, val_idx = self._split(train_size, seed)
         trainer_kwargs.setdefault("enable_model_summary", False)
         trainer_kwargs.setdefault("enable_checkpointing", False)
+        devices = trainer_kwargs.pop("devices", 1)
+        check_val = trainer_kwargs.pop("check_val_every_n_epoch", 1)
+        callbacks = trainer_kwargs.pop("callbacks", None) or []
         self.history_by_phase_: dict[str, pd.DataFrame] = {}
         for phase in self._phases:
             if epochs.get(phase, 0) <= 0:
                 continue
             self.module.set_phase(phase)
             self.module.train()
-            n_before = 0 if self.history is None else len(next(iter(self.history.values()), []))
+            n_before = {key: len(value) for key, value in (self.history or {}).items()}
             stop = early_stopping and len(val_idx) > 0
             super().train(
                 max_epochs=int(epochs[phase]),
                 accelerator=accelerator,
-                devices=1,
+                devices=devices,
                 batch_size=batch_size,
                 datasplitter_kwargs={"external_indexing": [train_idx, val_idx, np.array([], dtype=int)]},
                 plan_kwargs={"phase": phase, **plan_kwargs.get(phase, {})},
                 early_stopping=stop,
                 early_stopping_monitor="validation_loss",
                 early_stopping_patience=patience,
-                check_val_every_n_epoch=1 if len(val_idx) else None,
+                check_val_every_n_epoch=check_val if len(val_idx) else None,
                 **trainer_kwargs,
+                # scvi-tools' Trainer appends its early-stopping callback to the list it is given: one list per phase
+                callbacks=list(callbacks),
             )
-            history = pd.DataFrame({k: v.iloc[:, 0] for k, v in (self.history or {}).items()})
-            self.history_by_phase_[phase] = history.iloc[n_before:]
+            self.history_by_phase_[phase] = _phase_history(self.history, n_before, check_val)
         self.module.set_phase(None)
         self.module.eval()
         self.is_trained_ = True
@@ -497,6 +521,8 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
     def save(self, dir_path: str | Path, overwrite: bool = False, **kwargs: Any) -> None:
         """Save the weights (``model_state.pt``) and settings (``model.json``); no pickled objects.
 
+        ``model.json`` also records the versions of sctl, scvi-tools and torch, checked by :meth:`load`.
+
         Parameters
         ----------
         dir_path
@@ -507,19 +533,13 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
             Ignored (accepted for compatibility with scvi-tools).
         """
         self._check_trained()
-        path = Path(dir_path)
-        if path.exists() and any(path.iterdir()) and not overwrite:
-            raise FileExistsError(f"{path} exists and is not empty; pass `overwrite=True` to replace it.")
-        path.mkdir(parents=True, exist_ok=True)
-        torch.save(self.module.state_dict(), path / WEIGHTS_FILE)
         meta = {
-            "class": type(self).__name__,
             "init": self._init_kwargs,
             "setup": self._setup_args,
             "var_names": list(self.var_names),
             **self._extra_meta(),
         }
-        (path / META_FILE).write_text(json.dumps(meta, indent=1))
+        save_model(dir_path, type(self).__name__, self.module.state_dict(), meta, overwrite=overwrite)
 
     def _extra_meta(self) -> dict[str, Any]:
         return {}
@@ -527,6 +547,9 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
     @classmethod
     def load(cls, dir_path: str | Path, adata: AnnData | None = None, **kwargs: Any) -> Self:
         """Load a model saved by :meth:`save`; weights are read with ``torch.load(weights_only=True)``.
+
+        A directory saved by another class, in a newer file format, or with missing or malformed files is refused;
+        other versions of sctl, scvi-tools or torch than the saving ones give a :class:`UserWarning`.
 
         Parameters
         ----------
@@ -541,19 +564,12 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
         -------
         The trained model, bound to a small placeholder AnnData (prediction takes any AnnData).
         """
-        path = Path(dir_path)
-        if not (path / META_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
-            raise FileNotFoundError(f"No saved model in {path} (expected {META_FILE} and {WEIGHTS_FILE}).")
-        meta = json.loads((path / META_FILE).read_text())
-        if meta.get("class") != cls.__name__:
-            raise TypeError(f"{path} holds a saved {meta.get('class')}, not a {cls.__name__}.")
-        state = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        meta, state = load_model(dir_path, cls.__name__, required=("init", "setup", "var_names"))
         placeholder = cls._placeholder(meta)
         setup = {k: v for k, v in meta["setup"].items() if k in ("domain_key", "labels_key", "layer", "bulk_value")}
         cls.setup_anndata(placeholder, **{**setup, **cls._extra_setup(meta)})
         model = cls(placeholder, **cls._init_from_meta(meta, state))
-        model.module.load_state_dict(state)
-        model.module.eval()
+        load_state(model.module, state, dir_path, f"saved {cls.__name__}")
         model.is_trained_ = True
         if adata is not None:
             check_var_names(adata, model.var_names, what=f"the saved {cls.__name__}")

@@ -8,6 +8,7 @@ from ._evaluation import metrics_radar, pr, roc
 from ._gene_scores import gene_scores
 from ._patients import pathways, patient_response
 from ._perturbation import pred_vs_obs
+from ._perturbation_errors import perturbation_errors
 from ._response import response
 from ._spatial import spatial_response
 from ._states import states
@@ -22,6 +23,7 @@ __all__ = [
     "metrics_radar",
     "pathways",
     "patient_response",
+    "perturbation_errors",
     "pr",
     "pred_vs_obs",
     "response",

@@ -9,7 +9,7 @@ import warnings
 import pandas as pd
 from anndata import AnnData
 
-from sctl._validate import check_anndata, get_matrix, preview
+from sctl._validate import check_anndata, check_unique_var_names, get_matrix, preview
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ def align_genes(
     """
     check_anndata(reference, "reference")
     check_anndata(query, "query")
-    _check_unique(reference, "reference")
-    _check_unique(query, "query")
+    check_unique_var_names(reference, "reference")
+    check_unique_var_names(query, "query")
     n_required = _required_count(min_shared, reference.n_vars)
 
     shared = reference.var_names[reference.var_names.isin(query.var_names)]
@@ -102,16 +102,6 @@ def _subset(adata: AnnData, genes: pd.Index, layer: str | None, summary: dict) -
         out.X = out.layers[layer].copy()
     out.uns[ALIGN_KEY] = {**summary, "params": dict(summary["params"])}
     return out
-
-
-def _check_unique(adata: AnnData, name: str) -> None:
-    if not adata.var_names.is_unique:
-        duplicated = adata.var_names[adata.var_names.duplicated()].unique()
-        raise ValueError(
-            f"`{name}.var_names` holds {len(duplicated)} duplicated gene names (e.g. "
-            f"{preview(duplicated, 5)}), so genes cannot be matched by name. Make them unique first with "
-            f"`{name}.var_names_make_unique()`, or aggregate the duplicates."
-        )
 
 
 def _required_count(min_shared: float | int, n_reference: int) -> int:

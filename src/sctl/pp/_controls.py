@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._validate import check_anndata, check_finite, check_obs_key, get_matrix, preview, to_dense
+from .._validate import check_anndata, check_finite, check_obs_key, float_dtype, get_matrix, preview, to_dense
 
 BASAL_KEY = "sctl_basal"
 DELTA_KEY = "sctl_delta"
@@ -79,7 +79,8 @@ def match_controls(
     (377, 978)
     """
     check_anndata(adata)
-    X = to_dense(get_matrix(adata, layer), np.float32)
+    matrix = get_matrix(adata, layer)
+    X = to_dense(matrix, float_dtype(matrix))  # counts near the int32 limit keep their precision
     check_finite(X, "`adata.X`" if layer is None else f"`adata.layers[{layer!r}]`")
     is_control = _control_mask(adata, drug_key, control, control_key)
     keys = [*group_keys, *([batch_key] if batch_key is not None else [])]
@@ -133,6 +134,14 @@ def _control_mask(adata: AnnData, drug_key: str, control: str | Sequence[str] | 
 def _group_labels(adata: AnnData, keys: Sequence[str]) -> np.ndarray:
     if not keys:
         return np.zeros(adata.n_obs, dtype=np.int64)
+    for key in keys:
+        missing = check_obs_key(adata, key).isna().to_numpy()
+        if missing.any():
+            raise ValueError(
+                f"{int(missing.sum())} profiles have no value in `adata.obs[{key!r}]` (e.g. "
+                f"{preview(adata.obs_names[missing], 5)}), so their controls cannot be matched. Fill them (e.g. with "
+                f"the known {key}) or drop these profiles."
+            )
     columns = [check_obs_key(adata, key).astype(str).to_numpy() for key in keys]
     frame = pd.DataFrame(dict(zip(keys, columns, strict=True)))
     return frame.groupby(list(keys), sort=True).ngroup().to_numpy()

@@ -9,7 +9,15 @@ import pandas as pd
 from anndata import AnnData
 
 from sctl._constants import STANDARDIZE_KEY
-from sctl._validate import check_anndata, check_finite, get_matrix, preview, to_dense
+from sctl._validate import (
+    check_anndata,
+    check_finite,
+    check_unique_var_names,
+    float_dtype,
+    get_matrix,
+    preview,
+    to_dense,
+)
 
 METHODS = ("zscore", "robust")
 CENTER_KEY = "sctl_center"
@@ -35,7 +43,8 @@ def standardize(
     (median absolute deviation), which equals the standard deviation for normal data and resists outliers;
     where the MAD is 0 although the gene varies (more than half its values are equal, common for sparse genes)
     ``1.2533 *`` the mean absolute deviation from the median is used instead. Genes that do not vary at all
-    get scale 1, so they become 0 and never NaN or infinite.
+    get scale 1, so they become 0 and never NaN or infinite. Integer and float64 input (e.g. counts near the int32
+    limit) is standardised in float64, so nearby values do not collapse, and only the result is stored as float32.
 
     With ``reference=``, the centre and scale stored on ``reference`` by an earlier call are applied instead
     of being fitted: fit on the training data, re-apply to validation, test or new data, and nothing leaks.
@@ -86,9 +95,11 @@ def standardize(
     True
     """
     check_anndata(adata)
+    check_unique_var_names(adata)
     values = get_matrix(adata, layer)
-    check_finite(values, "`adata.X`" if layer is None else f"`adata.layers[{layer!r}]`")
-    values = to_dense(values, np.float32)
+    what = "`adata.X`" if layer is None else f"`adata.layers[{layer!r}]`"
+    check_finite(values, what)
+    values = to_dense(values, float_dtype(values))  # integers / float64 in float64: no precision loss, no overflow
 
     if reference is None:
         method = _check_method(method)
@@ -99,7 +110,12 @@ def standardize(
         counts = {"n_constant": None, "n_mad_fallback": None}
     _check_clip(clip)
 
-    result = (values - center.astype(np.float32)) / scale.astype(np.float32)
+    result = (values - center.astype(values.dtype)) / scale.astype(values.dtype)
+    if not np.isfinite(center).all() or not np.isfinite(scale).all() or not np.isfinite(result).all():
+        raise ValueError(
+            f"{what} holds values too large to standardise (largest magnitude {np.abs(values).max():.3g}): their "
+            "squares overflow. Bring them to a sensible scale first, e.g. `sc.pp.normalize_total` and `sc.pp.log1p`."
+        )
     if clip is not None:
         np.clip(result, -clip, clip, out=result)
 

@@ -23,6 +23,9 @@ PREDICTED_KEY = "sctl_predicted"
 PREDICTED_DELTA_KEY = "sctl_predicted_delta"
 UNS_KEY = "sctl_predict_perturbation"
 EVAL_SCHEMES = ("random", "dose", "drug_blind", "cell_blind")
+EVALUATE_KEY = "sctl_evaluate_perturbation"
+TABLE_COLUMNS = ["scheme", "fold", "model", "metric", "value", "n_train", "n_test", "note"]
+PER_GROUP_COLUMNS = ["scheme", "fold", "model", "grouping", "group", "metric", "value", "n_test"]
 
 
 @runtime_checkable
@@ -49,7 +52,7 @@ def predict_perturbation(
     """Predict each profile's treated expression and change under a drug, into ``adata.layers``.
 
     Works with :class:`sctl.models.GRIP` (predicts profiles from the basal layer), :class:`sctl.models.SeqPerturb`
-    and the baselines of :mod:`sctl.models._perturbation_baselines` (predict changes), or any model with
+    and the naive baselines of :func:`sctl.tl.evaluate_perturbation` (predict changes), or any model with
     ``predict(adata, drug=..., dose=...)`` returning observations x genes and ``predicts`` set to ``"profile"``
     or ``"delta"``.
 
@@ -136,6 +139,8 @@ def evaluate_perturbation(
     train_kwargs: Mapping[str, Any] | None = None,
     baselines: bool = True,
     seed: int = 0,
+    groupby: str | Sequence[str] | None = None,
+    key_added: str | None = EVALUATE_KEY,
 ) -> pd.DataFrame:
     """Cross-validate perturbation models beside naive baselines on held-out profiles, doses, drugs or cell lines.
 
@@ -149,6 +154,9 @@ def evaluate_perturbation(
     Schemes: ``"random"`` (profiles), ``"dose"`` (whole dose levels held out: interpolation to new doses),
     ``"drug_blind"`` (whole drugs: models that embed drugs by identity cannot predict and get NaN with a note),
     ``"cell_blind"`` (whole cell lines).
+
+    The same metrics are also computed on the held-out profiles of each drug (and each cell line) apart and
+    stored with the table in ``adata.uns[key_added]``, for :func:`sctl.pl.perturbation_errors`.
 
     Parameters
     ----------
@@ -174,11 +182,21 @@ def evaluate_perturbation(
         Add the naive baselines.
     seed
         Seed of the folds and of the named models.
+    groupby
+        Column(s) of ``adata.obs`` whose values get their own metrics (the held-out profiles of each value
+        scored apart); ``None``: ``drug_key``, and ``cell_line_key`` when it holds more than one cell line.
+    key_added
+        Key of ``adata.uns`` for the results; ``None`` writes nothing.
 
     Returns
     -------
     Tidy table: one row per (fold, model, metric) with columns ``scheme``, ``fold``, ``model``, ``metric``,
     ``value``, ``n_train``, ``n_test`` and ``note``; the metric ``"seconds"`` is the fit time.
+    Unless ``key_added`` is ``None``, ``adata.uns[key_added]`` holds ``"table"`` (this table), ``"per_group"``
+    (one row per fold, model, ``groupby`` column, group and metric: columns ``scheme``, ``fold``, ``model``,
+    ``grouping`` (the column), ``group`` (its value), ``metric``, ``value``, ``n_test``; nothing for a model that
+    cannot predict a fold)
+    and ``"params"``.
 
     Examples
     --------
@@ -189,6 +207,8 @@ def evaluate_perturbation(
     >>> table = sctl.tl.evaluate_perturbation(plate, models=[], scheme="dose", n_folds=3)
     >>> sorted(table["model"].unique())
     ['mean_shift', 'per_drug_mean', 'ridge', 'zero_change']
+    >>> plate.uns["sctl_evaluate_perturbation"]["per_group"]["group"].nunique()  # one per drug
+    59
     """
     check_anndata(adata)
     if scheme not in EVAL_SCHEMES:
@@ -196,6 +216,7 @@ def evaluate_perturbation(
     for layer in (delta_layer, basal_layer):
         get_matrix(adata, layer)
     treated = adata[~_control_flags(adata, control_key)].copy()
+    group_keys = _group_keys(treated, groupby, drug_key, cell_line_key)
     folds = _folds(treated, scheme, n_folds, seed, drug_key, dose_key, cell_line_key)
     factories = _factories(
         models, train_kwargs or {}, delta_layer, basal_layer, drug_key, dose_key, cell_line_key, seed
@@ -203,12 +224,32 @@ def evaluate_perturbation(
     if baselines:
         for name, cls in PERTURBATION_BASELINES.items():
             factories[name] = _baseline_factory(cls, delta_layer, drug_key, dose_key, cell_line_key)
-    rows = []
+    rows, group_rows = [], []
     for fold in range(n_folds if max_folds is None else min(max_folds, n_folds)):
         train, test = treated[folds != fold].copy(), treated[folds == fold].copy()
+        groups = {key: test.obs[key].astype(str).to_numpy() for key in group_keys}
         for name, factory in factories.items():
-            rows += _score(name, factory, train, test, delta_layer, basal_layer, scheme, fold)
-    return pd.DataFrame(rows, columns=["scheme", "fold", "model", "metric", "value", "n_train", "n_test", "note"])
+            scored, per_group = _score(name, factory, train, test, delta_layer, basal_layer, scheme, fold, groups)
+            rows += scored
+            group_rows += per_group
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    if key_added is not None:
+        adata.uns[key_added] = {
+            "table": table.copy(),
+            "per_group": pd.DataFrame(group_rows, columns=PER_GROUP_COLUMNS),
+            "params": {
+                "models": [models] if isinstance(models, str) else list(models),
+                "scheme": scheme,
+                "n_folds": int(n_folds),
+                "max_folds": max_folds,
+                "groupby": group_keys,
+                "delta_layer": delta_layer,
+                "basal_layer": basal_layer,
+                "baselines": bool(baselines),
+                "seed": int(seed),
+            },
+        }
+    return table
 
 
 def _predict_changes(
@@ -236,11 +277,13 @@ def _score(
     basal_layer: str,
     scheme: str,
     fold: int,
-) -> list[tuple]:
+    groups: Mapping[str, np.ndarray],
+) -> tuple[list[tuple], list[tuple]]:
+    """Rows of the table for one model and fold, and its rows per group (none when it cannot predict)."""
     observed = to_dense(test.layers[delta_layer], np.float64)
     mean_shift = to_dense(train.layers[delta_layer], np.float64).mean(0)
     start = _time.perf_counter()
-    note = ""
+    note, group_rows = "", []
     try:
         model = factory(train)
         seconds = _time.perf_counter() - start
@@ -248,14 +291,38 @@ def _score(
         observed = observed[:, test.var_names.get_indexer(genes)]
         mean_shift = mean_shift[test.var_names.get_indexer(genes)]
         report = perturbation_report(observed, predicted, control_mean=mean_shift)
+        for key, labels in groups.items():
+            for group in pd.unique(labels):
+                mask = labels == group
+                part = perturbation_report(observed[mask], predicted[mask], control_mean=mean_shift)
+                group_rows += [
+                    (scheme, fold, name, key, str(group), metric, float(value), int(mask.sum()))
+                    for metric, value in part.items()
+                ]
     except KeyError as error:  # unseen drug / cell line: the model cannot predict this fold
         logger.warning("evaluate_perturbation: %s cannot predict fold %d: %s", name, fold, error)
         seconds, note = _time.perf_counter() - start, f"cannot predict: {str(error)[:200]}"
         report = dict.fromkeys(perturbation_report(observed, observed, control_mean=mean_shift), np.nan)
     report["seconds"] = seconds
-    return [
+    rows = [
         (scheme, fold, name, metric, float(value), train.n_obs, test.n_obs, note) for metric, value in report.items()
     ]
+    return rows, group_rows
+
+
+def _group_keys(
+    treated: AnnData, groupby: str | Sequence[str] | None, drug_key: str, cell_line_key: str | None
+) -> list[str]:
+    """Columns scored group by group: ``groupby``, or the drug and (when there are several) the cell line."""
+    if groupby is None:
+        keys = [drug_key] if drug_key in treated.obs.columns else []
+        if cell_line_key is not None and cell_line_key in treated.obs.columns:
+            keys += [cell_line_key] if treated.obs[cell_line_key].nunique() > 1 else []
+        return keys
+    keys = [groupby] if isinstance(groupby, str) else list(groupby)
+    for key in keys:
+        check_obs_key(treated, key, hint="Pass columns of `adata.obs` as `groupby=`.")
+    return keys
 
 
 def _baseline_factory(cls: type, delta_layer: str, drug_key: str, dose_key: str | None, cell_line_key: str | None):

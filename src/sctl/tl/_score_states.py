@@ -20,7 +20,19 @@ from .._constants import (
     STATE_CALLS,
     STATES_KEY,
 )
-from .._validate import check_finite, get_matrix, is_mudata, preview, pull_obs_columns, resolve_modality, to_dense
+from .._stream import Rows, describe, iter_chunks
+from .._validate import (
+    check_finite,
+    check_unique_var_names,
+    constant_rows,
+    float_dtype,
+    get_matrix,
+    is_mudata,
+    preview,
+    pull_obs_columns,
+    resolve_modality,
+    to_dense,
+)
 from ..datasets._states import EFFECTIVE, INEFFECTIVE, state_markers
 
 if TYPE_CHECKING:
@@ -29,6 +41,8 @@ if TYPE_CHECKING:
 DECOUPLER_METHODS = ("ulm", "aucell", "gsva", "zscore", "mlm", "viper")
 METHODS = ("ssgsea", *DECOUPLER_METHODS)
 STATE_OBS_KEYS = (EFFECTIVE_SCORE_KEY, INEFFECTIVE_SCORE_KEY, RESISTANCE_INDEX_KEY, STATE_CALL_KEY)
+#: decoupler methods that cannot score a cell whose genes all have one value (e.g. an all-zero cell)
+NEED_VARYING_CELLS = ("ulm", "zscore", "mlm", "gsva")
 
 GeneSets = pd.DataFrame | Mapping[str, Sequence[str]]
 
@@ -95,7 +109,11 @@ def score_states(
     alpha
         Weight exponent of ssGSEA.
     chunk_size
-        Cells scored at once by ssGSEA (bounds the memory to about ``chunk_size x n_genes x 24`` bytes).
+        Cells scored at once by ssGSEA (bounds the memory to about ``chunk_size x n_genes x 24`` bytes), and by
+        every method on an AnnData opened with ``anndata.read_h5ad(path, backed="r")``: its ``X`` is then read
+        ``chunk_size`` cells at a time, never loaded whole. Every method but ``"gsva"`` scores each cell on its
+        own, so the scores do not depend on the chunks; GSVA compares every cell with every other and cannot
+        stream (load the cells first, ``adata.to_memory()``, or use another method).
     key_added
         State scores go to ``adata.obsm[key_added]`` and the parameters to ``adata.uns[key_added]``.
     copy
@@ -131,18 +149,24 @@ def score_states(
         raise ValueError(f"Unknown method {method!r}; choose one of {preview(METHODS)}.")
     if adata.n_obs < 2:
         raise ValueError("Scores are z-scored across cells: `adata` needs at least two observations.")
-    if not adata.var_names.is_unique:
-        raise ValueError("`adata.var_names` are not unique: run `adata.var_names_make_unique()` first.")
+    check_unique_var_names(adata)
     matrix = get_matrix(adata, layer)
-    check_finite(matrix, "`adata.X`" if layer is None else f"`adata.layers[{layer!r}]`")
+    backed = adata.isbacked and layer is None  # X stays on disk (layers of a backed AnnData are in memory)
+    if not backed:
+        check_finite(matrix, describe(layer))
     net, categories = _as_network(genesets)
     found = _check_coverage(net, adata.var_names, min_genes)
     net = net[net["target"].isin(adata.var_names)]
-    if method == "ssgsea":
+    if backed:
+        rows = Rows(matrix, what=describe(layer))
+        scores = _score_backed(rows, adata, net, method, alpha=alpha, min_genes=min_genes, chunk_size=chunk_size)
+    elif method == "ssgsea":
         scores = ssgsea(matrix, adata.var_names, net, alpha=alpha, chunk_size=chunk_size)
     else:
+        _check_varying_cells(matrix, adata.obs_names, method)
         scores = _decoupler_scores(matrix, adata.var_names, net, method, min_genes)
     scores.index = adata.obs_names
+    _check_scored(scores, method)
     groups = _categories(scores.columns, categories, effective, ineffective)
 
     adata = adata.copy() if copy and mdata is None else adata
@@ -275,6 +299,26 @@ def ssgsea(
     return pd.DataFrame(out, columns=sources.astype(str))
 
 
+def _score_backed(
+    rows: Rows, adata: AnnData, net: pd.DataFrame, method: str, *, alpha: float, min_genes: int, chunk_size: int
+) -> pd.DataFrame:
+    """Score a backed matrix ``chunk_size`` cells at a time; each chunk is read, checked finite and scored alone."""
+    if method == "gsva":
+        raise ValueError(
+            "method='gsva' cannot stream a backed AnnData: its kernel densities compare every cell with every other "
+            "(memory and time grow with the square of the cells). Load the cells first (`adata = adata.to_memory()`, "
+            "after subsetting if they are many), or use a method that scores each cell on its own, e.g. 'ssgsea'."
+        )
+    parts = []
+    for start, block in iter_chunks(rows, chunk_size):
+        if method == "ssgsea":
+            parts.append(ssgsea(block, adata.var_names, net, alpha=alpha, chunk_size=chunk_size))
+        else:
+            _check_varying_cells(block, adata.obs_names[start : start + block.shape[0]], method)
+            parts.append(_decoupler_scores(block, adata.var_names, net, method, min_genes))
+    return pd.concat(parts, ignore_index=True)
+
+
 def _decoupler_scores(
     X: np.ndarray | sparse.spmatrix, var_names: pd.Index, net: pd.DataFrame, method: str, min_genes: int
 ) -> pd.DataFrame:
@@ -282,6 +326,11 @@ def _decoupler_scores(
     import decoupler as dc
 
     names = pd.Index([f"o{i}" for i in range(X.shape[0])])
+    X = X.astype(float_dtype(X))  # integers (numba kernels of gsva fail on them) and float64 as float64
+    if method == "gsva":  # a gene constant across cells has no density (zero bandwidth): drop it, as R's GSVA does
+        varying = np.ones(X.shape[1], dtype=bool)
+        varying[constant_rows(X.T)] = False
+        X, var_names = X[:, varying], var_names[varying]
     bare = AnnData(X=X, obs=pd.DataFrame(index=names), var=pd.DataFrame(index=var_names))
     run = getattr(dc.mt, method)
     with warnings.catch_warnings():
@@ -291,6 +340,37 @@ def _decoupler_scores(
     scores = bare.obsm[f"score_{method}"]
     scores = scores.reindex(index=names, columns=pd.unique(net["source"]))
     return pd.DataFrame(scores.to_numpy(dtype=np.float64), columns=scores.columns.astype(str))
+
+
+def _check_varying_cells(X: np.ndarray | sparse.spmatrix, obs_names: pd.Index, method: str) -> None:
+    """A clear error for the cells ``method`` cannot score (same value for every gene) instead of decoupler's."""
+    if method not in NEED_VARYING_CELLS:
+        return
+    flat = constant_rows(X)
+    if len(flat):
+        raise ValueError(
+            f"{len(flat)} cells have the same value for every gene, as all-zero cells do ("
+            f"{preview(obs_names[flat], 5)}), which method={method!r} cannot score. Drop them first, e.g. "
+            "`adata = adata[np.ptp(adata.X.toarray(), axis=1) > 0].copy()` or `scanpy.pp.filter_cells(adata, "
+            "min_genes=1)`, or use method='ssgsea', 'aucell' or 'viper', which give such cells a defined score."
+        )
+
+
+def _check_scored(scores: pd.DataFrame, method: str) -> None:
+    """Never write a NaN score silently."""
+    unscored = scores.columns[scores.isna().all(axis=0).to_numpy()]
+    if len(unscored) and len(scores):
+        raise ValueError(
+            f"method={method!r} gave no score to the gene set(s) {preview(unscored, 5)}: too few of their genes vary "
+            "across the cells (`min_genes` are needed). Lower `min_genes`, score more cells, or use method='ssgsea'."
+        )
+    missing = scores.isna().any(axis=1).to_numpy()
+    if missing.any():
+        raise ValueError(
+            f"method={method!r} gave no score (NaN) to {int(missing.sum())} cells (e.g. "
+            f"{preview(scores.index[missing], 5)}). Check these cells' expression (constant or empty cells), "
+            "or use method='ssgsea'."
+        )
 
 
 def _categories(

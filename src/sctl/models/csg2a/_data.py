@@ -121,8 +121,8 @@ def robust_fit(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return fitted.var["sctl_center"].to_numpy(np.float32), fitted.var["sctl_scale"].to_numpy(np.float32)
 
 
-def adjacency(ppi: pd.DataFrame | np.ndarray | sparse.spmatrix | None, var_names: pd.Index) -> torch.Tensor | None:
-    """Dense PPI prior aligned to ``var_names`` from an edge list or a ready genes x genes matrix."""
+def adjacency(ppi: pd.DataFrame | np.ndarray | sparse.spmatrix | None, var_names: pd.Index) -> sparse.csr_matrix | None:
+    """Sparse PPI prior aligned to ``var_names`` from an edge list or a ready genes x genes matrix."""
     if ppi is None:
         return None
     if isinstance(ppi, pd.DataFrame):
@@ -134,4 +134,6 @@ def adjacency(ppi: pd.DataFrame | np.ndarray | sparse.spmatrix | None, var_names
                 f"`ppi` as a matrix must be genes x genes ({len(var_names)} x {len(var_names)}), got "
                 f"{tuple(matrix.shape)}. Build it with `sctl.pp.ppi_adjacency(edges, adata.var_names)`."
             )
-    return torch.as_tensor(to_dense(matrix, np.float32))
+    if isinstance(matrix, torch.Tensor):
+        return matrix
+    return sparse.csr_matrix(matrix, dtype=np.float32)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -85,7 +87,11 @@ class CSG2AModule(nn.Module):
     n_condition_hidden
         Hidden units of the condition encoder.
     adjacency
-        Dense ``n_genes x n_genes`` PPI prior, or ``None`` for the identity.
+        PPI prior, ``n_genes x n_genes`` (SciPy sparse, dense or torch sparse), or ``None`` for the identity.
+    prior
+        ``"sparse"`` (edge list, ``O(E)`` per sample) or ``"dense"`` (``O(N_gene^2)``) storage of the prior.
+    attention
+        ``"full"`` (all gene pairs, the paper) or ``"ppi"`` (scores only on the prior's edges and the diagonal).
     dropout
         Dropout rate.
     bias
@@ -107,7 +113,9 @@ class CSG2AModule(nn.Module):
         *,
         n_hidden: int = 16,
         n_condition_hidden: int = 128,
-        adjacency: torch.Tensor | None = None,
+        adjacency: Any = None,
+        prior: str = "sparse",
+        attention: str = "full",
         dropout: float = 0.1,
         bias: bool = False,
         residual: bool = True,
@@ -119,7 +127,7 @@ class CSG2AModule(nn.Module):
         self.encoder = ChemicalConditionEncoder(
             n_drug_features, n_genes, n_condition_hidden, dropout=dropout, bias=bias
         )
-        self.attention = GeneGeneAttention(n_genes, n_hidden, adjacency)
+        self.attention = GeneGeneAttention(n_genes, n_hidden, adjacency, prior=prior, attention=attention)
         self.norm = nn.LayerNorm(n_genes, bias=bias)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(n_genes, n_genes, bias=bias)

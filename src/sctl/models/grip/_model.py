@@ -15,18 +15,27 @@ from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LayerField, NumericalObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
-from ..._validate import check_anndata, check_obs_key, get_matrix, to_dense
+from ..._validate import check_anndata, check_obs_key, drop_unused_categories, get_matrix, to_dense
 from .._conditions import (
     aligned_matrix,
     condition_values,
     dose_values,
     encode,
     placeholder_adata,
-    read_saved,
-    save_model,
     train_seeded,
 )
-from ._module import BASAL_KEY, CELL_KEY, DISCRIMINATORS, DOSE_KEY, DRUG_KEY, GENERATORS, X_KEY, GRIPModule
+from .._io import load_model, load_state, save_model
+from ._module import (
+    BASAL_KEY,
+    CELL_KEY,
+    CONDITION_INPUTS,
+    DISCRIMINATORS,
+    DOSE_KEY,
+    DRUG_KEY,
+    GENERATORS,
+    X_KEY,
+    GRIPModule,
+)
 from ._training_plan import GRIPTrainingPlan
 
 logger = logging.getLogger(__name__)
@@ -41,12 +50,14 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
     """Generative model of the response to drug-induced perturbation (GRIP-Lung, Xie et al. 2026).
 
     A conditional GAN maps the basal (matched-control) profile ``x`` of a cell line and a drug to the treated
-    profile ``x + Δx``. The default generator is the paper's best one: projection of the standardised profile to
-    256 hidden units, feature-wise linear modulation (FiLM, :class:`sctl.nn._film.FiLM`) with ``γ, β`` computed
-    from the cell-line and drug embeddings (128 dimensions each), a residual block of two 256-unit ReLU layers and
-    a linear map back to the genes giving ``Δx``. The discriminator is a three-layer LeakyReLU MLP on the profile
-    and the embeddings. The generator minimises ``adversarial + lambda_mse * MSE``; both networks are updated
-    alternately with Adam (:class:`~sctl.models.grip._training_plan.GRIPTrainingPlan`).
+    profile ``x + Δx``. The default generator is the paper's best one. The cell-line and drug embeddings
+    (128 dimensions each) enter it twice, as in the paper: projected to one value per gene and added element-wise
+    to the standardised basal profile (section 4.4), and concatenated into the modulation network that computes
+    FiLM's ``γ, β`` (section 4.5, :class:`sctl.nn.FiLM`). The input is projected to 256 hidden units and
+    modulated, then a residual block of two 256-unit ReLU layers and a linear map back to the genes give ``Δx``.
+    The discriminator is a three-layer LeakyReLU MLP on the profile and the embeddings. The generator minimises
+    ``adversarial + lambda_mse * MSE``; both networks are updated alternately with Adam
+    (``sctl.models.grip.GRIPTrainingPlan``).
 
     Differences from the paper, and options
         - genes are standardised once with the training mean and standard deviation of the treated profiles
@@ -58,7 +69,9 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
           (``"transformer"``, over 8 tokens of the projected profile plus a condition token), and its 1D-CNN
           discriminator (``discriminator="cnn"``) are available; their exact sizes (Supplementary Note S1)
           were not available to us, so the sizes here are our own;
-        - the element-wise addition of projected embeddings to the input (Section 4.4) is not implemented.
+        - ``condition_input="concat"`` appends the embeddings to the input instead of adding them (the
+          alternative section 4.4 sets aside because it widens the input), ``"none"`` conditions through FiLM
+          only (sctl's GRIP before this option existed; models saved then load with it).
 
     Parameters
     ----------
@@ -68,6 +81,9 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         ``"residual"`` (FiLM + residual block), ``"cae"`` or ``"transformer"``.
     discriminator
         ``"mlp"`` or ``"cnn"``.
+    condition_input
+        ``"add"`` (the paper: embeddings projected to the genes and added to the input), ``"concat"`` (appended
+        to the input) or ``"none"`` (FiLM only).
     n_hidden
         Hidden units of the generator.
     n_embed
@@ -102,6 +118,7 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         adata: AnnData,
         generator: str = "residual",
         discriminator: str = "mlp",
+        condition_input: str = "add",
         n_hidden: int = 256,
         n_embed: int = 128,
         n_disc_hidden: int = 256,
@@ -113,9 +130,12 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
             raise ValueError(f"Unknown generator {generator!r}; choose one of {GENERATORS}.")
         if discriminator not in DISCRIMINATORS:
             raise ValueError(f"Unknown discriminator {discriminator!r}; choose one of {DISCRIMINATORS}.")
+        if condition_input not in CONDITION_INPUTS:
+            raise ValueError(f"Unknown condition_input {condition_input!r}; choose one of {CONDITION_INPUTS}.")
         self._model_kwargs = {
             "generator": generator,
             "discriminator": discriminator,
+            "condition_input": condition_input,
             "n_hidden": n_hidden,
             "n_embed": n_embed,
             "n_disc_hidden": n_disc_hidden,
@@ -130,6 +150,7 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
             use_dose=self._setup_args["dose_key"] is not None,
             generator=generator,
             discriminator=discriminator,
+            condition_input=condition_input,
             n_hidden=n_hidden,
             n_embed=n_embed,
             n_disc_hidden=n_disc_hidden,
@@ -137,7 +158,8 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         )
         self.module.set_scaling(*self._scaling())
         self._model_summary_string = (
-            f"GRIP ({generator} generator, {discriminator} discriminator): {self.summary_stats.n_vars} genes, "
+            f"GRIP ({generator} generator, {discriminator} discriminator, condition input {condition_input}): "
+            f"{self.summary_stats.n_vars} genes, "
             f"{len(self._categories(CELL_KEY))} cell lines, {len(self._categories(DRUG_KEY))} drugs"
         )
         self.init_params_ = self._get_init_params(locals())
@@ -182,6 +204,7 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         check_obs_key(adata, drug_key)
         if cell_line_key is not None:
             check_obs_key(adata, cell_line_key)
+        drop_unused_categories(adata, [drug_key, cell_line_key])  # an unused level is no drug the model knows
         if dose_key is not None:
             dose_values(adata, dose_key, None)
         setup_method_args = cls._get_setup_method_args(**locals())
@@ -207,7 +230,7 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         adversarial_weight: float = 1.0,
         train_size: float = 1.0,
         seed: int = 0,
-        accelerator: str = "cpu",
+        accelerator: str = "auto",
         **trainer_kwargs,
     ) -> None:
         """Train generator and discriminator alternately.
@@ -229,9 +252,11 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         seed
             Seed of minibatch order and dropout: the same seed gives the same model. Sets ``scvi.settings.seed``.
         accelerator
-            Lightning accelerator; CPU by default.
+            Lightning accelerator: ``"auto"`` takes a GPU when there is one (as the transfer models do), ``"cpu"``
+            forces the CPU. The trained module stays on that device; predictions come back on the CPU.
         **trainer_kwargs
-            Passed to :class:`scvi.train.Trainer`.
+            Passed to :class:`scvi.train.Trainer` (Lightning's ``Trainer``), e.g. ``devices=2`` with
+            ``strategy="ddp"`` (one device by default), ``callbacks=[...]``, ``enable_progress_bar=True``.
         """
         train_seeded(
             self,
@@ -292,9 +317,11 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
             cells = encode(values, self.cell_lines, "cell line")
         doses = None if setup["dose_key"] is None else torch.as_tensor(dose_values(adata, setup["dose_key"], dose))
         self.module.eval()
-        pred = self.module.predict_profiles(
-            torch.as_tensor(basal), torch.as_tensor(cells), torch.as_tensor(drugs), doses
-        ).numpy()
+        pred = (
+            self.module.predict_profiles(torch.as_tensor(basal), torch.as_tensor(cells), torch.as_tensor(drugs), doses)
+            .cpu()
+            .numpy()
+        )
         values = pred - basal if return_delta else pred
         return pd.DataFrame(values, index=adata.obs_names.copy(), columns=pd.Index(self.var_names))
 
@@ -316,7 +343,7 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
             "categories": {CELL_KEY: self.cell_lines, DRUG_KEY: self.drugs},
             "var_names": list(self.var_names),
         }
-        save_model(self, dir_path, meta, overwrite)
+        save_model(dir_path, type(self).__name__, self.module.state_dict(), meta, overwrite=overwrite)
 
     @classmethod
     def load(cls, dir_path: str | Path, adata: AnnData | None = None, **kwargs) -> GRIP:
@@ -335,7 +362,7 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         -------
         The trained model.
         """
-        meta, state = read_saved(dir_path, cls.__name__)
+        meta, state = load_model(dir_path, cls.__name__, required=("init", "setup", "categories", "var_names"))
         setup = meta["setup"]
         categorical = {setup["drug_key"]: meta["categories"][DRUG_KEY]}
         if setup["cell_line_key"] is not None:
@@ -344,9 +371,8 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         layers = [name for name in (setup["basal_layer"], setup["layer"]) if name is not None]
         placeholder = placeholder_adata(meta["var_names"], categorical, numeric, layers)
         cls.setup_anndata(placeholder, **setup)
-        model = cls(placeholder, **meta["init"])
-        model.module.load_state_dict(state)
-        model.module.eval()
+        model = cls(placeholder, **{"condition_input": "none", **meta["init"]})  # saved before condition_input
+        load_state(model.module, state, dir_path, "saved GRIP")
         model.is_trained_ = True
         if adata is not None:
             aligned_matrix(adata, setup["basal_layer"], model.var_names, "the saved GRIP")

@@ -17,14 +17,15 @@ DOSE_KEY = "dose"
 
 GENERATORS = ("residual", "cae", "transformer")
 DISCRIMINATORS = ("mlp", "cnn")
+CONDITION_INPUTS = ("add", "concat", "none")
 
 
 class ResidualGenerator(nn.Module):
     """GRIP-Lung's generator: projection to ``n_hidden``, FiLM from the condition, a residual block, ``Δx``."""
 
-    def __init__(self, n_genes: int, n_condition: int, n_hidden: int, dropout: float):
+    def __init__(self, n_genes: int, n_condition: int, n_hidden: int, dropout: float, n_input: int | None = None):
         super().__init__()
-        self.project = nn.Linear(n_genes, n_hidden)
+        self.project = nn.Linear(n_input or n_genes, n_hidden)
         self.film = FiLM(n_condition, n_hidden, n_hidden=n_hidden)
         self.block = ResidualBlock(n_hidden, dropout=dropout)
         self.out = nn.Linear(n_hidden, n_genes)
@@ -37,10 +38,18 @@ class ResidualGenerator(nn.Module):
 class ConditionalAEGenerator(nn.Module):
     """Conditional autoencoder: encoder to a latent code, decoder of ``[code, condition]`` to ``Δx``."""
 
-    def __init__(self, n_genes: int, n_condition: int, n_hidden: int, dropout: float, n_latent: int = 64):
+    def __init__(
+        self,
+        n_genes: int,
+        n_condition: int,
+        n_hidden: int,
+        dropout: float,
+        n_input: int | None = None,
+        n_latent: int = 64,
+    ):
         super().__init__()
         self.encoder = nn.Sequential(
-            nn.Linear(n_genes, n_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(n_hidden, n_latent)
+            nn.Linear(n_input or n_genes, n_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(n_hidden, n_latent)
         )
         self.decoder = nn.Sequential(
             nn.Linear(n_latent + n_condition, n_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(n_hidden, n_genes)
@@ -53,12 +62,20 @@ class ConditionalAEGenerator(nn.Module):
 class TransformerGenerator(nn.Module):
     """Transformer encoder over ``n_tokens`` chunks of the projected profile plus one condition token."""
 
-    def __init__(self, n_genes: int, n_condition: int, n_hidden: int, dropout: float, n_tokens: int = 8):
+    def __init__(
+        self,
+        n_genes: int,
+        n_condition: int,
+        n_hidden: int,
+        dropout: float,
+        n_input: int | None = None,
+        n_tokens: int = 8,
+    ):
         super().__init__()
         if n_hidden % n_tokens:
             raise ValueError(f"`n_hidden` ({n_hidden}) must be a multiple of {n_tokens} for the transformer.")
         self.n_tokens, self.d_model = n_tokens, n_hidden // n_tokens
-        self.project = nn.Linear(n_genes, n_hidden)
+        self.project = nn.Linear(n_input or n_genes, n_hidden)
         self.condition = nn.Linear(n_condition, self.d_model)
         self.position = nn.Parameter(torch.zeros(1, n_tokens + 1, self.d_model))
         layer = nn.TransformerEncoderLayer(
@@ -127,6 +144,10 @@ class GRIPModule(BaseModuleClass):
         Whether the condition includes the standardised log dose (alone and times the drug embedding).
     generator, discriminator
         ``"residual"`` / ``"cae"`` / ``"transformer"`` and ``"mlp"`` / ``"cnn"``.
+    condition_input
+        How the cell-line and drug embeddings also enter the generator's input (GRIP-Lung section 4.4):
+        ``"add"`` projects them to one value per gene and adds them element-wise to the standardised basal profile
+        (the paper); ``"concat"`` appends them to the input; ``"none"`` leaves the input alone (FiLM only).
     n_hidden, n_embed, n_disc_hidden, dropout
         Widths and dropout rate.
     """
@@ -140,6 +161,7 @@ class GRIPModule(BaseModuleClass):
         use_dose: bool = False,
         generator: str = "residual",
         discriminator: str = "mlp",
+        condition_input: str = "add",
         n_hidden: int = 256,
         n_embed: int = 128,
         n_disc_hidden: int = 256,
@@ -147,6 +169,7 @@ class GRIPModule(BaseModuleClass):
     ):
         super().__init__()
         self.use_dose = use_dose
+        self.condition_input = condition_input
         self.cell_embedding = nn.Embedding(n_cell_lines, n_embed)
         self.drug_embedding = nn.Embedding(n_drugs, n_embed)
         n_condition = 2 * n_embed + (n_embed + 1 if use_dose else 0)
@@ -156,7 +179,11 @@ class GRIPModule(BaseModuleClass):
             "transformer": TransformerGenerator,
         }
         discriminator_cls = {"mlp": MLPDiscriminator, "cnn": CNNDiscriminator}
-        self.generator = generator_cls[generator](n_genes, n_condition, n_hidden, dropout)
+        self.n_embed = n_embed
+        n_input = n_genes + 2 * n_embed if condition_input == "concat" else n_genes
+        self.generator = generator_cls[generator](n_genes, n_condition, n_hidden, dropout, n_input=n_input)
+        # one linear map of [cell, drug] = the sum of the two per-embedding projections of section 4.4
+        self.input_embedding = nn.Linear(2 * n_embed, n_genes) if condition_input == "add" else None
         self.discriminator = discriminator_cls[discriminator](n_genes, n_condition, n_disc_hidden)
         for name, size in (("gene_mean", n_genes), ("gene_std", n_genes)):
             self.register_buffer(name, torch.zeros(size) if name == "gene_mean" else torch.ones(size))
@@ -198,10 +225,19 @@ class GRIPModule(BaseModuleClass):
     def _get_generative_input(self, tensors, inference_outputs) -> dict[str, torch.Tensor]:
         return {"basal_z": inference_outputs["basal_z"], "condition": inference_outputs["condition"]}
 
+    def generator_input(self, basal_z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """The generator's input: the basal profile with the cell-line and drug embeddings added, appended or not."""
+        embeddings = condition[:, : 2 * self.n_embed]  # [cell, drug]; the dose terms reach the generator by FiLM
+        if self.condition_input == "add":
+            return basal_z + self.input_embedding(embeddings)
+        if self.condition_input == "concat":
+            return torch.cat([basal_z, embeddings], dim=-1)
+        return basal_z
+
     @auto_move_data
     def generative(self, basal_z, condition) -> dict[str, torch.Tensor]:
         """Predicted treated profile in standard units: ``basal_z + Δx``."""
-        return {"pred_z": basal_z + self.generator(basal_z, condition)}
+        return {"pred_z": basal_z + self.generator(self.generator_input(basal_z, condition), condition)}
 
     def loss(self, tensors, inference_outputs, generative_outputs) -> LossOutput:
         """MSE of the predicted profile (standard units); used for validation and by the training plan."""

@@ -188,11 +188,13 @@ class PathwayTransfer(TransferModel):
             Train the encoders with the classifier, their autoencoder losses kept on every row (``True``), or
             freeze them after pretraining and train the classifier alone (``False``).
         accelerator
-            Lightning accelerator (``"auto"``: a GPU when there is one).
+            Lightning accelerator (``"auto"``: a GPU when there is one; ``"gpu"``, ``"cpu"``, ``"mps"``).
         seed
             Seed of the split, minibatch order and dropout: the same seed gives the same numbers.
         **trainer_kwargs
-            Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``).
+            Passed to :class:`scvi.train.Trainer` (Lightning's ``Trainer``) in both phases, e.g. ``devices=2``
+            (one device by default) with ``strategy="ddp_find_unused_parameters_true"`` to train on two GPUs,
+            ``callbacks=[...]``, ``enable_progress_bar=True``.
         """
         pretrain = max_epochs if pretrain_epochs is None else pretrain_epochs
         self.module.finetune_encoder = finetune_encoder

@@ -15,8 +15,9 @@ from scvi.data.fields import CategoricalJointObsField, LayerField, NumericalJoin
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.train import TrainingPlan
 
-from ..._validate import check_anndata, check_finite, check_obs_key, get_matrix, preview
-from .._conditions import encode, placeholder_adata, read_saved, save_model, train_seeded
+from ..._validate import check_anndata, check_finite, check_obs_key, drop_unused_categories, get_matrix, preview
+from .._conditions import encode, placeholder_adata, train_seeded
+from .._io import load_model, load_state, save_model
 from ._module import CAT_KEY, CONT_KEY, ENCODERS, X_KEY, SeqPerturbModule
 
 SMILES_LENGTH_KEY = "sctl_smiles_length"
@@ -167,6 +168,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
                 raise ValueError(f"`adata.obs[{key!r}]` has missing values; fill them (e.g. with 'unknown').")
             if not isinstance(adata.obs[key].dtype, pd.CategoricalDtype):
                 adata.obs[key] = pd.Categorical(adata.obs[key].astype(str))
+        drop_unused_categories(adata, categorical)  # an unused level is no condition the model knows
         continuous = ([dose_key] if dose_key else []) + list(continuous_keys)
         for key in continuous:
             if not np.isfinite(pd.to_numeric(adata.obs[key], errors="coerce").to_numpy(dtype=float)).all():
@@ -187,7 +189,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         weight_decay: float = 1e-6,
         train_size: float = 1.0,
         seed: int = 0,
-        accelerator: str = "cpu",
+        accelerator: str = "auto",
         **trainer_kwargs,
     ) -> None:
         """Train with Adam on the MSE (or MAE) of the gene vectors.
@@ -207,9 +209,11 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         seed
             Seed of minibatch order and dropout (sets ``scvi.settings.seed``).
         accelerator
-            Lightning accelerator; CPU by default.
+            Lightning accelerator: ``"auto"`` takes a GPU when there is one (as the transfer models do), ``"cpu"``
+            forces the CPU. The trained module stays on that device; predictions come back on the CPU.
         **trainer_kwargs
-            Passed to :class:`scvi.train.Trainer`.
+            Passed to :class:`scvi.train.Trainer` (Lightning's ``Trainer``), e.g. ``devices=2`` with
+            ``strategy="ddp"`` (one device by default), ``callbacks=[...]``, ``enable_progress_bar=True``.
         """
         train_seeded(
             self,
@@ -225,8 +229,9 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
     @property
     def categories(self) -> dict[str, list[str]]:
         """Known values of every categorical condition, in token order."""
-        mappings = self.adata_manager.get_state_registry(CAT_KEY)["mappings"]
-        return {key: [str(v) for v in values] for key, values in mappings.items()}
+        registry = self.adata_manager.get_state_registry(CAT_KEY)
+        # the code tensor's columns follow `field_keys`; `mappings` may come back in another (sorted) key order
+        return {key: [str(v) for v in registry["mappings"][key]] for key in registry["field_keys"]}
 
     @property
     def var_names(self) -> list[str]:
@@ -266,7 +271,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         )
         continuous = torch.as_tensor(self._continuous_matrix(obs)) if self._continuous_keys else None
         self.module.eval()
-        pred = self.module.predict_values(torch.as_tensor(codes), continuous).numpy()
+        pred = self.module.predict_values(torch.as_tensor(codes), continuous).cpu().numpy()
         return pd.DataFrame(pred, index=obs.index.copy(), columns=pd.Index(self.var_names))
 
     def save(self, dir_path: str | Path, overwrite: bool = False, **kwargs) -> None:
@@ -278,7 +283,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
             "continuous": self._continuous_keys,
             "var_names": self.var_names,
         }
-        save_model(self, dir_path, meta, overwrite)
+        save_model(dir_path, type(self).__name__, self.module.state_dict(), meta, overwrite=overwrite)
 
     @classmethod
     def load(cls, dir_path: str | Path, adata: AnnData | None = None, **kwargs) -> SeqPerturb:
@@ -297,7 +302,9 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         -------
         The trained model.
         """
-        meta, state = read_saved(dir_path, cls.__name__)
+        meta, state = load_model(
+            dir_path, cls.__name__, required=("init", "setup", "categories", "continuous", "var_names")
+        )
         setup = dict(meta["setup"])
         categorical = {k: v for k, v in meta["categories"].items() if k != SMILES_LENGTH_KEY}
         placeholder = placeholder_adata(meta["var_names"], categorical, meta["continuous"], [])
@@ -306,8 +313,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         model = cls(placeholder, **meta["init"])
         if model.categories != meta["categories"]:
             raise ValueError(f"Could not rebuild the conditions of the model saved in {dir_path}.")
-        model.module.load_state_dict(state)
-        model.module.eval()
+        load_state(model.module, state, dir_path, "saved SeqPerturb")
         model.is_trained_ = True
         model._saved_setup = meta["setup"]
         return model
