@@ -104,11 +104,12 @@ def train_seeded(
     """Run scvi-tools' training of ``model`` reproducibly, then leave its module in evaluation mode.
 
     ``scvi.settings.seed`` seeds torch, numpy and random, as scvi-tools recommends: seeding torch alone did not give
-    the same numbers twice. Progress bar and model summary are off unless ``trainer_kwargs`` turns them on. One
-    device unless ``trainer_kwargs`` names ``devices`` (and, for several, a ``strategy`` such as ``"ddp"``).
+    the same numbers twice. The progress bar is on and the model summary off unless ``trainer_kwargs`` say
+    otherwise. One device unless ``trainer_kwargs`` names ``devices`` (and, for several, a ``strategy`` such as
+    ``"ddp"``).
     """
     scvi.settings.seed = seed
-    trainer_kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "devices": 1, **trainer_kwargs}
+    trainer_kwargs = {"enable_model_summary": False, "devices": 1, **trainer_kwargs}
     UnsupervisedTrainingMixin.train(
         model,
         max_epochs=max_epochs,

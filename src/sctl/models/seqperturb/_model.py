@@ -213,7 +213,8 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
             forces the CPU. The trained module stays on that device; predictions come back on the CPU.
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (Lightning's ``Trainer``), e.g. ``devices=2`` with
-            ``strategy="ddp"`` (one device by default), ``callbacks=[...]``, ``enable_progress_bar=True``.
+            ``strategy="ddp"`` (one device by default), ``callbacks=[...]``,
+            ``enable_progress_bar=False`` (the bar is on by default).
         """
         train_seeded(
             self,
