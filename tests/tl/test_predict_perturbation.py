@@ -144,6 +144,38 @@ def test_evaluate_models_and_unseen_drugs(plate):
     assert named.query("metric == 'mae'")["value"].notna().all()
 
 
+class _KnownDrugsOnly:
+    """Per-drug mean change that, like identity-embedding models, cannot predict a drug it never saw."""
+
+    predicts = "delta"
+
+    def __init__(self, train: AnnData):
+        delta = pd.DataFrame(train.layers["sctl_delta"], index=train.obs_names, columns=train.var_names)
+        self.means = delta.groupby(train.obs["drug"].astype(str).to_numpy()).mean()
+
+    def predict(self, adata: AnnData, **kwargs) -> pd.DataFrame:
+        drugs = adata.obs["drug"].astype(str)
+        unseen = sorted(set(drugs) - set(self.means.index))
+        if unseen:
+            raise KeyError(f"unknown drugs {unseen}")
+        return pd.DataFrame(self.means.loc[drugs].to_numpy(), index=adata.obs_names, columns=self.means.columns)
+
+
+def test_evaluate_scores_the_seen_profiles_of_a_fold_with_an_unseen_drug(plate):
+    treated = plate[~plate.obs["is_control"].to_numpy()].copy()
+    drug = treated.obs["drug"].astype(str).to_numpy()
+    drug[0] = "only_once"  # a drug with one profile: whichever fold tests it has never seen it
+    treated.obs["drug"] = pd.Categorical(drug)
+    table = sctl.tl.evaluate_perturbation(treated, {"known": _KnownDrugsOnly}, scheme="random", n_folds=3)
+    known = table.query("model == 'known' and metric == 'mae'")
+    assert known["value"].notna().all()  # every fold scored, none blanked by the one unseen profile
+    partial = known[known["note"].str.contains("not scored")]
+    assert len(partial) >= 1  # the fold testing "only_once" (and any other fold holding a drug's every profile)
+    skipped = partial["note"].str.extract(r"^(\d+) of (\d+) profiles").astype(int)
+    assert ((skipped[0] >= 1) & (skipped[0] < skipped[1])).all()
+    assert (skipped[1] == partial["n_test"]).all()
+
+
 def test_evaluate_errors(plate):
     with pytest.raises(ValueError, match="Unknown scheme"):
         sctl.tl.evaluate_perturbation(plate, [], scheme="tissue")

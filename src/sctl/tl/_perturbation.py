@@ -153,7 +153,9 @@ def evaluate_perturbation(
 
     Schemes: ``"random"`` (profiles), ``"dose"`` (whole dose levels held out: interpolation to new doses),
     ``"drug_blind"`` (whole drugs: models that embed drugs by identity cannot predict and get NaN with a note),
-    ``"cell_blind"`` (whole cell lines).
+    ``"cell_blind"`` (whole cell lines). Under the other schemes a fold may still hold every profile of a rare
+    drug: such a model is then scored on the fold's other profiles, and the ``note`` column says how many it
+    could not score.
 
     The same metrics are also computed on the held-out profiles of each drug (and each cell line) apart and
     stored with the table in ``adata.uns[key_added]``, for :func:`sctl.pl.perturbation_errors`.
@@ -228,8 +230,9 @@ def evaluate_perturbation(
     for fold in range(n_folds if max_folds is None else min(max_folds, n_folds)):
         train, test = treated[folds != fold].copy(), treated[folds == fold].copy()
         groups = {key: test.obs[key].astype(str).to_numpy() for key in group_keys}
+        seen = _seen_conditions(train, test, [k for k in (drug_key, cell_line_key) if k in test.obs.columns])
         for name, factory in factories.items():
-            scored, per_group = _score(name, factory, train, test, delta_layer, basal_layer, scheme, fold, groups)
+            scored, per_group = _score(name, factory, train, test, delta_layer, basal_layer, scheme, fold, groups, seen)
             rows += scored
             group_rows += per_group
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
@@ -270,7 +273,7 @@ def _predict_changes(
 
 def _score(
     name: str,
-    factory: Callable,
+    factory: Any,
     train: AnnData,
     test: AnnData,
     delta_layer: str,
@@ -278,8 +281,13 @@ def _score(
     scheme: str,
     fold: int,
     groups: Mapping[str, np.ndarray],
+    seen: np.ndarray,
 ) -> tuple[list[tuple], list[tuple]]:
-    """Rows of the table for one model and fold, and its rows per group (none when it cannot predict)."""
+    """Rows of the table for one model and fold, and its rows per group (none when it cannot predict).
+
+    A model that cannot predict every test profile (a drug or cell line it never saw, for models that embed them
+    by identity) is scored on the profiles whose conditions occur in training (``seen``), with a note.
+    """
     observed = to_dense(test.layers[delta_layer], np.float64)
     mean_shift = to_dense(train.layers[delta_layer], np.float64).mean(0)
     start = _time.perf_counter()
@@ -287,19 +295,27 @@ def _score(
     try:
         model = factory(train)
         seconds = _time.perf_counter() - start
-        genes, _, predicted, _ = _predict_changes(model, test, {}, basal_layer)
-        observed = observed[:, test.var_names.get_indexer(genes)]
+        try:
+            genes, _, predicted, _ = _predict_changes(model, test, {}, basal_layer)
+            rows = np.ones(test.n_obs, dtype=bool)
+        except KeyError as error:
+            if seen.all() or not seen.any():
+                raise
+            genes, _, predicted, _ = _predict_changes(model, test[seen], {}, basal_layer)
+            rows = seen
+            note = f"{(~seen).sum()} of {test.n_obs} profiles not scored (unseen condition: {str(error)[:120]})"
+        observed = observed[rows][:, test.var_names.get_indexer(genes)]
         mean_shift = mean_shift[test.var_names.get_indexer(genes)]
         report = perturbation_report(observed, predicted, control_mean=mean_shift)
         for key, labels in groups.items():
-            for group in pd.unique(labels):
-                mask = labels == group
+            for group in pd.unique(labels[rows]):
+                mask = labels[rows] == group
                 part = perturbation_report(observed[mask], predicted[mask], control_mean=mean_shift)
                 group_rows += [
                     (scheme, fold, name, key, str(group), metric, float(value), int(mask.sum()))
                     for metric, value in part.items()
                 ]
-    except KeyError as error:  # unseen drug / cell line: the model cannot predict this fold
+    except KeyError as error:  # unseen drug / cell line in every test profile: the model cannot predict this fold
         logger.warning("evaluate_perturbation: %s cannot predict fold %d: %s", name, fold, error)
         seconds, note = _time.perf_counter() - start, f"cannot predict: {str(error)[:200]}"
         report = dict.fromkeys(perturbation_report(observed, observed, control_mean=mean_shift), np.nan)
@@ -308,6 +324,14 @@ def _score(
         (scheme, fold, name, metric, float(value), train.n_obs, test.n_obs, note) for metric, value in report.items()
     ]
     return rows, group_rows
+
+
+def _seen_conditions(train: AnnData, test: AnnData, keys: Sequence[str]) -> np.ndarray:
+    """Test profiles whose value of every key (drug, cell line) occurs in training."""
+    seen = np.ones(test.n_obs, dtype=bool)
+    for key in keys:
+        seen &= test.obs[key].astype(str).isin(set(train.obs[key].astype(str))).to_numpy()
+    return seen
 
 
 def _group_keys(
