@@ -55,3 +55,12 @@ def test_gene_attribution_for_atsdp_and_errors():
         sctl.tl.attribute(cells, model, by="cell")
     with pytest.raises(KeyError, match=r"run `sctl\.tl\.attribute"):
         sctl.pl.attribution(cells)
+
+
+def test_attribution_in_row_chunks_equals_all_at_once(monkeypatch):
+    model, cells = _trained(PathwayTransfer)
+    whole = sctl.tl.attribute(cells, model, by="gene", n_steps=16, copy=True).obsm["sctl_attribution"]
+    monkeypatch.setattr("sctl.tl._attribute.ROWS_AT_ONCE", 7)  # 80 cells in 12 chunks, the last one short
+    chunked = sctl.tl.attribute(cells, model, by="gene", n_steps=16, copy=True).obsm["sctl_attribution"]
+    np.testing.assert_allclose(chunked.to_numpy(), whole.to_numpy(), rtol=1e-4, atol=1e-6)
+    assert np.abs(whole.to_numpy()).sum() > 0
