@@ -17,6 +17,7 @@ from scipy.spatial.distance import squareform
 
 from .._validate import check_anndata
 from ..tl._attention_similarity import ATTENTION_SIMILARITY_KEY
+from ._utils import finish
 
 
 def attention_similarity(
@@ -121,7 +122,7 @@ def attention_similarity(
     legend.legend(handles=handles, title="MoA", fontsize=7, title_fontsize=8, loc="upper left", frameon=False)
 
     _within_between(box, result["pairs"], result["test"])
-    return _finish(fig, show, save)
+    return finish(fig, show, save, tight=False)
 
 
 def _order(corr: pd.DataFrame) -> list[int]:
@@ -158,12 +159,3 @@ def _within_between(ax: Axes, pairs: pd.DataFrame, test: dict) -> None:
         f", p = {pvalue:.2g}",
         fontsize=10,
     )
-
-
-def _finish(fig: Figure, show: bool | None, save: str | Path | None) -> Figure | None:
-    if save is not None:
-        fig.savefig(save, dpi=150, bbox_inches="tight")
-    if show if show is not None else save is None:
-        plt.show()
-        return None
-    return fig

@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 
 from .._validate import check_anndata, preview
 from ..models._perturbation_baselines import PERTURBATION_BASELINES
+from ._utils import finish
 
 EVALUATE_KEY = "sctl_evaluate_perturbation"
 #: metrics where lower is better; the others (correlations, sign accuracy) are better high
@@ -147,14 +148,7 @@ def perturbation_errors(
     ax.set_title(f"{metric} per {grouping}{shown}")
     ax.grid(axis="x", linewidth=0.5, alpha=0.5)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig = ax.figure
-    fig.tight_layout()
-    if save is not None:
-        fig.savefig(save, dpi=150, bbox_inches="tight")
-    if show if show is not None else save is None:
-        plt.show()
-        return None
-    return ax
+    return None if finish(ax.figure, show, save) is None else ax
 
 
 def _per_group_table(adata: AnnData | pd.DataFrame, key: str) -> pd.DataFrame:

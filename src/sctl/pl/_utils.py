@@ -11,9 +11,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
-def finish(fig: Figure, show: bool | None, save: str | Path | None) -> Figure | None:
-    """Lay out ``fig``, save it when ``save`` is a path, show it (by default when not saved); return it unless shown."""
-    fig.tight_layout()
+def finish(fig: Figure, show: bool | None, save: str | Path | None, *, tight: bool = True) -> Figure | None:
+    """Lay out ``fig`` (``tight``), save it to ``save``, show it (by default when not saved); return it unless shown."""
+    if tight:
+        fig.tight_layout()
     if save is not None:
         fig.savefig(save, dpi=150, bbox_inches="tight")
     if show if show is not None else save is None:
