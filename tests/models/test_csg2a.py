@@ -169,6 +169,40 @@ def test_models_saved_with_a_dense_prior_still_load(tiny, tmp_path):
     np.testing.assert_allclose(loaded.predict(tiny).to_numpy(), model.predict(tiny).to_numpy(), atol=1e-5)
 
 
+def test_held_out_drugs_of_the_setup_mapping_are_predicted_by_name(plate):
+    """Set up by drug names, the SMILES of drugs absent from training are kept: drug-blind evaluation works.
+
+    They used to be dropped at setup, so `evaluate_perturbation(scheme="drug_blind")` reported "cannot predict".
+    """
+    adata = plate[:, :40].copy()
+    held_out = adata.obs["drug"].astype(str).isin(["dasatinib", "trametinib"]).to_numpy()
+    train, test = adata[~held_out].copy(), adata[held_out].copy()
+    CSG2A.setup_anndata(train, drug_key="drug", smiles=plate.uns["smiles"])
+    model = CSG2A(train, n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
+    by_name = model.predict(test)
+    by_smiles = model.predict(test, smiles=[plate.uns["smiles"][d] for d in test.obs["drug"].astype(str)])
+    np.testing.assert_allclose(by_name.to_numpy(), by_smiles.to_numpy())
+
+    def fit(part):
+        CSG2A.setup_anndata(part, drug_key="drug", smiles=plate.uns["smiles"])
+        return CSG2A(part, n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
+
+    adata.obs["is_control"] = False
+    sctl.pp.log_fold_change(adata)
+    table = sctl.tl.evaluate_perturbation(
+        adata, {"CSG2A": fit}, scheme="drug_blind", n_folds=3, max_folds=1, baselines=False, key_added=None
+    )
+    assert (table["note"] == "").all()
+    assert table.query("metric == 'mae'")["value"].notna().all()
+    # read from `uns["sctl_drugs"]`, the setup keeps the training drugs and finds the others in the AnnData predicted
+    drugs = pd.DataFrame({"smiles": pd.Series(plate.uns["smiles"])})
+    train.uns["sctl_drugs"], test.uns["sctl_drugs"] = drugs, drugs
+    CSG2A.setup_anndata(train, drug_key="drug")
+    assert set(train.uns["_sctl_csg2a_setup"]["smiles"]) == set(train.obs["drug"].astype(str))
+    model = CSG2A(train, n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
+    assert model.predict(test).shape == test.shape
+
+
 def test_drug_names_work_with_predict_perturbation(tiny):
     model = CSG2A(tiny, n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
     by_name = model.predict(tiny[:4], drug="trametinib")

@@ -56,7 +56,10 @@ def obs_smiles(adata: AnnData, setup: dict[str, Any], smiles: SmilesSpec) -> tup
             raise ValueError(
                 "Pass `smiles=` as one SMILES or one per observation: the model was set up with a SMILES column."
             )
-        mapping = dict(setup.get("smiles") or {}) if smiles is None else {str(k): v for k, v in dict(smiles).items()}
+        if smiles is None:  # the setup's table, then the drugs table of this AnnData
+            mapping = {**drug_table(adata), **dict(setup.get("smiles") or {})}
+        else:
+            mapping = {str(k): v for k, v in dict(smiles).items()}
         names = check_obs_key(adata, drug_key, hint="Or pass `smiles=` with one SMILES per observation.").astype(str)
         missing = sorted(set(names) - set(mapping))
         if missing:

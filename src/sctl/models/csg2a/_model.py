@@ -214,7 +214,9 @@ class CSG2A:
         drug_key
             Column of ``adata.obs`` with drug names, translated to SMILES by ``smiles``.
         smiles
-            Drug name -> SMILES; ``None`` reads ``adata.uns["sctl_drugs"]["smiles"]``.
+            Drug name -> SMILES, kept whole: drugs absent from these profiles (e.g. held out) are predicted by name
+            later. ``None`` reads ``adata.uns["sctl_drugs"]["smiles"]`` and keeps the drugs of these profiles;
+            others are then looked up in the ``uns`` of the AnnData given to :meth:`predict`.
         dose_key, time_key
             Columns of ``adata.obs`` with the dose (µM) and time (hours).
 
@@ -254,7 +256,7 @@ class CSG2A:
         _data.unique_features(labels, values, n_bits=8)  # validates every SMILES, naming the bad ones
         _data.condition_value(adata, dose_key, None, "dose", "µM")
         _data.condition_value(adata, time_key, None, "time", "hours")
-        if mapping is not None:
+        if mapping is not None and smiles is None:  # a whole table from `uns`: keep these profiles' drugs only
             used = set(pd.unique(labels.astype(str)))
             setup["smiles"] = {k: v for k, v in mapping.items() if k in used}
         adata.uns[SETUP_KEY] = setup
