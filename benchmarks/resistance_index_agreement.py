@@ -14,11 +14,14 @@ mean and standard deviation of the control correlation and the empirical two-sid
 ``(1 + #{|rho_random| >= |rho_real|}) / (1 + draws)``. Lines without a measured IC50 are left out per drug.
 
     python benchmarks/resistance_index_agreement.py [--draws 100] [--drugs Dabrafenib,Erlotinib] [--method ssgsea]
+
+``--quick``: 10 draws of the control (options given explicitly still win).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 
 import numpy as np
@@ -32,6 +35,9 @@ def main() -> None:
     parser.add_argument("--drugs", default="", help="comma-separated drugs (default: every drug of the table)")
     parser.add_argument("--method", default="ssgsea", help="scoring method of sctl.tl.score_states")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="reduced setting: 10 draws")
+    if "--quick" in sys.argv:
+        parser.set_defaults(draws=10)
     args = parser.parse_args()
     table = run(args.draws, [d for d in args.drugs.split(",") if d], args.method, args.seed)
     with pd.option_context("display.width", 200, "display.max_rows", 100):

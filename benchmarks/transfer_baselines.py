@@ -4,10 +4,13 @@ For each drug and seed: sample ``sctl.datasets.tumor`` (16 held-out lines), trai
 lines through ``sctl.tl.predict_response`` and score the cells against their ground truth. Prints AUROC and AP as
 mean +- std over seeds, and each method's AUROC as a ratio to the best baseline of that drug.
 
-    python benchmarks/transfer_baselines.py [--drugs Dabrafenib,Trametinib] [--seeds 5] [--n-cells 2000]
+    python benchmarks/transfer_baselines.py [--drugs Dabrafenib,Trametinib] [--seeds 5] [--n-cells 2000] [--quick]
+
+``--quick``: 2 drugs (Dabrafenib, Trametinib), 2 seeds, 500 cells (options given explicitly still win).
 """
 
 import argparse
+import sys
 import time
 import warnings
 
@@ -17,6 +20,7 @@ import pandas as pd
 import sctl
 
 BASELINES = ("logreg", "signature", "rf", "gb", "svm", "ridge")
+QUICK = {"drugs": "Dabrafenib,Trametinib", "seeds": 2, "n_cells": 500}
 
 
 def run(
@@ -65,6 +69,9 @@ def main() -> None:
     parser.add_argument("--methods", default="logreg,signature,rf")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-cells", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help=f"reduced setting: {QUICK}")
+    if "--quick" in sys.argv:
+        parser.set_defaults(**QUICK)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     results = run(args.drugs.split(","), args.seeds, args.n_cells, args.methods.split(","))

@@ -5,7 +5,7 @@ written to a temporary folder ``WRITE_CHUNK`` rows at a time (the writer never h
 PathwayTransfer (1 epoch per phase) trained on 300 bulk lines + 2,000 cells over the same genes, saved to disk.
 
 Each measurement runs in its own fresh Python process, which loads the saved model and reports its peak resident
-set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``):
+set size (``VmHWM`` of ``/proc/self/status``; not ``ru_maxrss``, which a child inherits from its parent on Linux):
 
 * ``baseline``: imports and model loading only (the floor every mode pays: torch, scvi-tools, ...);
 * ``backed``: ``anndata.read_h5ad(path, backed="r")`` then ``model.predict`` (streamed, two passes);
@@ -15,7 +15,8 @@ set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``):
 
 Prints peak RSS, the increment over ``baseline``, the size of X as a dense float32 array, the ratios
 (backed / in-memory, backed / dense X size) and the throughput (cells/s of ``predict``). Figures, not verdicts.
-Run: ``python benchmarks/transfer_memory.py`` (one CPU thread).
+Run: ``python benchmarks/transfer_memory.py [--n-cells 200000] [--quick]`` (one CPU thread); ``--quick``: 20,000
+cells.
 """
 
 from __future__ import annotations
@@ -69,10 +70,10 @@ def write_cells(path: Path, seed: int = 0) -> None:
         ad.io.write_elem(f, "var", var)
         for key in ("obsm", "varm", "obsp", "varp", "layers", "uns"):
             ad.io.write_elem(f, key, {})
-        ad.io.write_elem(f, "X", _sparse_block(rng, WRITE_CHUNK))  # written resizable: appendable
+        ad.io.write_elem(f, "X", _sparse_block(rng, min(WRITE_CHUNK, N_CELLS)))  # written resizable: appendable
         X = ad.io.sparse_dataset(f["X"])
-        for _ in range(WRITE_CHUNK, N_CELLS, WRITE_CHUNK):
-            X.append(_sparse_block(rng, WRITE_CHUNK))
+        for start in range(WRITE_CHUNK, N_CELLS, WRITE_CHUNK):
+            X.append(_sparse_block(rng, min(WRITE_CHUNK, N_CELLS - start)))
 
 
 def train_model(folder: Path, seed: int = 0) -> Path:
@@ -116,7 +117,7 @@ def child(mode: str, h5ad: str, model_dir: str, out: str) -> None:
         proba = _whole_matrix_predict(model, cells) if mode == "whole" else model.predict(cells, chunk_size=CHUNK)
         result["predict_s"] = time.perf_counter() - start
         np.save(Path(out).with_suffix(".npy"), proba)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    result["peak_rss_mb"] = peak_rss_mb()
     Path(out).write_text(json.dumps(result))
 
 
@@ -133,6 +134,21 @@ def _whole_matrix_predict(model, cells: ad.AnnData) -> np.ndarray:
     return proba.astype(np.float64)
 
 
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MB: ``VmHWM`` of ``/proc/self/status``.
+
+    Not ``ru_maxrss``: on Linux it survives ``fork`` + ``exec``, so a child started by a parent holding more memory
+    reports the parent's resident size at the fork (the parent here has trained a model) instead of its own peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere (kilobytes on Linux)
+
+
 def measure(mode: str, h5ad: Path, model_dir: Path, folder: Path) -> dict[str, float]:
     """Run :func:`child` in a separate Python process and return its figures."""
     out = folder / f"{mode}.json"
@@ -142,6 +158,15 @@ def measure(mode: str, h5ad: Path, model_dir: Path, folder: Path) -> dict[str, f
 
 
 def main() -> None:
+    import argparse
+
+    global N_CELLS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-cells", type=int, default=N_CELLS, help="cells of the backed file")
+    parser.add_argument("--quick", action="store_true", help="reduced setting: 20,000 cells")
+    if "--quick" in sys.argv:
+        parser.set_defaults(n_cells=20_000)
+    N_CELLS = parser.parse_args().n_cells
     _quiet()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

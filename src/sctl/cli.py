@@ -1,4 +1,4 @@
-"""Command-line interface: ``sctl demo``."""
+"""Command-line interface: ``sctl demo`` and ``sctl benchmark``."""
 
 from __future__ import annotations
 
@@ -49,6 +49,36 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the tumour and the classifiers")
     demo.add_argument("--out", type=Path, default=Path("sctl_demo"), help="output folder")
     demo.set_defaults(run=_run_demo)
+
+    bench = commands.add_parser(
+        "benchmark",
+        help="run the scripts of benchmarks/ (accuracy, speed, memory, scale) and write one Markdown report",
+        description=(
+            "Run the benchmark scripts of the source checkout (benchmarks/ beside src/) one after the other, each "
+            "as a subprocess of this Python in its own folder, and write report.md into the output folder: the "
+            "machine (CPU, cores, RAM, OS, GPU), the versions of python, sctl, torch, scvi-tools, scanpy, anndata, "
+            "..., the git commit and the seeds, then per script its command line, wall time, exit status and the "
+            "tables it printed, verbatim. A failing script is recorded (with the tail of its stderr) and the others "
+            "still run; the exit code is then 1. The scripts are not shipped in the wheel: run this from a clone."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    bench.add_argument("--only", default=None, help="comma-separated scripts to run (default: all; see --list)")
+    bench.add_argument(
+        "--quick",
+        action="store_true",
+        help="each script's reduced setting (its --quick flag, else reduced options): minutes instead of hours",
+    )
+    bench.add_argument("--out", type=Path, default=Path("sctl_benchmark"), help="output folder")
+    bench.add_argument("--list", action="store_true", help="list the scripts (and their quick arguments) and exit")
+    bench.add_argument(
+        "--benchmarks-dir",
+        type=Path,
+        default=None,
+        help="folder of the scripts (default: $SCTL_BENCHMARKS_DIR, else benchmarks/ of the source checkout)",
+    )
+    bench.add_argument("--timeout", type=float, default=None, help="seconds allowed per script (default: none)")
+    bench.set_defaults(run=_run_benchmark)
     return parser
 
 
@@ -110,6 +140,27 @@ def _run_demo(args: argparse.Namespace) -> int:
     _print_table(rows)
     _step(f"wrote demo.h5ad, metrics.json and umap_response.png to {args.out}/", start)
     return 0
+
+
+def _run_benchmark(args: argparse.Namespace) -> int:
+    from ._benchmark import list_benchmarks, run_benchmarks
+
+    try:
+        if args.list:
+            rows = list_benchmarks(args.benchmarks_dir)
+            width = max((len(name) for name, _, _ in rows), default=10)
+            for name, quick, summary in rows:
+                print(f"{name:<{width}}  {summary}\n{'':<{width}}  --quick runs: {quick}")
+            return 0
+        report, results = run_benchmarks(
+            args.out, only=args.only, quick=args.quick, benchmarks_dir=args.benchmarks_dir, timeout=args.timeout
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"sctl benchmark: {error}", file=sys.stderr)
+        return 2
+    failed = [r.name for r in results if not r.ok]
+    print(f"wrote {report}" + (f"; failed: {', '.join(failed)}" if failed else f"; {len(results)} script(s) ok"))
+    return 1 if failed else 0
 
 
 def _print_table(rows: list[dict]) -> None:
