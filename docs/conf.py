@@ -35,7 +35,9 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "generated", "**.ipynb_checkpoints", "tutorials/README.md"]
 templates_path = ["_templates"]
-nb_execution_mode = "off"  # notebooks are shown as stored; the test suite executes them
+# notebooks are shown with the outputs stored in them (refresh: `python -m pytest --nbmake --overwrite -p no:xdist
+# tutorials/`); the test suite executes them again on every run, so a stored output never hides a broken notebook
+nb_execution_mode = "off"
 myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
 myst_heading_anchors = 3
 
