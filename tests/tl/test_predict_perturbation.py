@@ -138,7 +138,7 @@ def test_evaluate_models_and_unseen_drugs(plate):
     assert grip_rows["note"].str.contains("cannot predict").all()
     assert table.query("model == 'ridge' and metric == 'mae'")["value"].notna().all()
     named = sctl.tl.evaluate_perturbation(
-        plate, ["GRIP"], scheme="random", n_folds=3, max_folds=1, train_kwargs={"max_epochs": 1}, baselines=False
+        plate, ["GRIP"], scheme="mixed", n_folds=3, max_folds=1, train_kwargs={"max_epochs": 1}, baselines=False
     )
     assert set(named["model"]) == {"GRIP"}
     assert named.query("metric == 'mae'")["value"].notna().all()
@@ -166,7 +166,7 @@ def test_evaluate_scores_the_seen_profiles_of_a_fold_with_an_unseen_drug(plate):
     drug = treated.obs["drug"].astype(str).to_numpy()
     drug[0] = "only_once"  # a drug with one profile: whichever fold tests it has never seen it
     treated.obs["drug"] = pd.Categorical(drug)
-    table = sctl.tl.evaluate_perturbation(treated, {"known": _KnownDrugsOnly}, scheme="random", n_folds=3)
+    table = sctl.tl.evaluate_perturbation(treated, {"known": _KnownDrugsOnly}, scheme="mixed", n_folds=3)
     known = table.query("model == 'known' and metric == 'mae'")
     assert known["value"].notna().all()  # every fold scored, none blanked by the one unseen profile
     partial = known[known["note"].str.contains("not scored")]
@@ -176,11 +176,49 @@ def test_evaluate_scores_the_seen_profiles_of_a_fold_with_an_unseen_drug(plate):
     assert (skipped[1] == partial["n_test"]).all()
 
 
+def test_evaluate_disjoint_tests_unseen_drug_and_cell_line_pairs(plate):
+    treated = plate[~plate.obs["is_control"].to_numpy()].copy()
+    treated.obs["cell_line"] = pd.Categorical(np.arange(treated.n_obs) % 4).rename_categories(list("ABCD"))
+    trained, tested = [], []
+
+    def conditions(adata: AnnData) -> tuple[set, set]:
+        return set(adata.obs["drug"].astype(str)), set(adata.obs["cell_line"].astype(str))
+
+    class Recorder(_KnownDrugsOnly):
+        def __init__(self, train: AnnData):
+            super().__init__(train)
+            trained.append(conditions(train))
+
+        def predict(self, adata: AnnData, **kwargs) -> pd.DataFrame:
+            tested.append(conditions(adata))
+            return super().predict(adata, **kwargs)
+
+    table = sctl.tl.evaluate_perturbation(treated, {"known": Recorder}, scheme="disjoint", n_folds=3)
+    rows = table.query("model == 'zero_change' and metric == 'mae'")
+    assert list(rows["fold"]) == [0, 1, 2]
+    # fold f tests the profiles whose drug and line are both in f (about 1/9 of them each); the profiles with only
+    # one of the two in f neither train nor test it
+    assert 0 < rows["n_test"].sum() < treated.n_obs / 2
+    assert (rows["n_train"] + rows["n_test"] < treated.n_obs).all()
+    assert len(trained) == len(tested) == 3
+    for (train_drugs, train_lines), (test_drugs, test_lines) in zip(trained, tested, strict=True):
+        assert test_drugs
+        assert test_lines
+        assert not train_drugs & test_drugs
+        assert not train_lines & test_lines
+    known = table.query("model == 'known' and metric == 'mae'")
+    assert known["note"].str.contains("cannot predict").all()  # every test drug is new to its fold
+
+
 def test_evaluate_errors(plate):
     with pytest.raises(ValueError, match="Unknown scheme"):
         sctl.tl.evaluate_perturbation(plate, [], scheme="tissue")
-    with pytest.raises(ValueError, match="at least two values"):
+    with pytest.raises(ValueError, match=r"'cell_blind' needs at least n_folds=3 \(and 2\) values.*found 1"):
         sctl.tl.evaluate_perturbation(plate, [], scheme="cell_blind")
+    with pytest.raises(ValueError, match="single cell line, 'drug_blind'"):
+        sctl.tl.evaluate_perturbation(plate, [], scheme="disjoint")
+    with pytest.raises(ValueError, match=r"'random'.*choose one of 'mixed'"):
+        sctl.tl.evaluate_perturbation(plate, [], scheme="random")  # pp.split's names
     with pytest.raises(ValueError, match="Unknown model"):
         sctl.tl.evaluate_perturbation(plate, ["scGPT"])
     with pytest.raises(KeyError, match="nope"):

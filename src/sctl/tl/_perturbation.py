@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 PREDICTED_KEY = "sctl_predicted"
 PREDICTED_DELTA_KEY = "sctl_predicted_delta"
 UNS_KEY = "sctl_predict_perturbation"
-EVAL_SCHEMES = ("random", "dose", "drug_blind", "cell_blind")
+EVAL_SCHEMES = ("mixed", "dose", "drug_blind", "cell_blind", "disjoint")
 EVALUATE_KEY = "sctl_evaluate_perturbation"
 TABLE_COLUMNS = ["scheme", "fold", "model", "metric", "value", "n_train", "n_test", "note"]
 PER_GROUP_COLUMNS = ["scheme", "fold", "model", "grouping", "group", "metric", "value", "n_test"]
@@ -151,11 +151,14 @@ def evaluate_perturbation(
     ``zero_change``, ``mean_shift``, ``per_drug_mean`` and ``ridge`` (one-hot drug and cell line, log dose and
     drug x log dose).
 
-    Schemes: ``"random"`` (profiles), ``"dose"`` (whole dose levels held out: interpolation to new doses),
-    ``"drug_blind"`` (whole drugs: models that embed drugs by identity cannot predict and get NaN with a note),
-    ``"cell_blind"`` (whole cell lines). Under the other schemes a fold may still hold every profile of a rare
-    drug: such a model is then scored on the fold's other profiles, and the ``note`` column says how many it
-    could not score.
+    Schemes, named as in :func:`sctl.pp.split`: ``"mixed"`` (profiles at random), ``"dose"`` (whole dose levels
+    held out: interpolation to new doses), ``"drug_blind"`` (whole drugs: models that embed drugs by identity
+    cannot predict and get NaN with a note), ``"cell_blind"`` (whole cell lines) and ``"disjoint"`` (drugs and cell
+    lines are each given a fold; a fold tests the profiles whose drug *and* cell line are both in it and trains on
+    those with neither in it, so each test profile pairs an unseen drug with an unseen cell line; the profiles with
+    only one of the two in the fold are left out of that fold). Under the other schemes a fold may still hold
+    every profile of a rare drug: such a model is then scored on the fold's other profiles, and the ``note``
+    column says how many it could not score.
 
     The same metrics are also computed on the held-out profiles of each drug (and each cell line) apart and
     stored with the table in ``adata.uns[key_added]``, for :func:`sctl.pl.perturbation_errors`.
@@ -169,7 +172,7 @@ def evaluate_perturbation(
         Names (``"GRIP"``, ``"SeqPerturb"``: default settings, ``train_kwargs`` passed to ``train``), or a mapping
         from name to a factory ``f(train_adata) -> trained model``.
     scheme
-        One of ``"random"``, ``"dose"``, ``"drug_blind"``, ``"cell_blind"``.
+        One of ``"mixed"``, ``"dose"``, ``"drug_blind"``, ``"cell_blind"``, ``"disjoint"``.
     n_folds
         Number of folds (groups are spread over folds as by :func:`sctl.pp.split`).
     max_folds
@@ -219,7 +222,7 @@ def evaluate_perturbation(
         get_matrix(adata, layer)
     treated = adata[~_control_flags(adata, control_key)].copy()
     group_keys = _group_keys(treated, groupby, drug_key, cell_line_key)
-    folds = _folds(treated, scheme, n_folds, seed, drug_key, dose_key, cell_line_key)
+    folds = _fold_masks(treated, scheme, n_folds, seed, drug_key, dose_key, cell_line_key)
     factories = _factories(
         models, train_kwargs or {}, delta_layer, basal_layer, drug_key, dose_key, cell_line_key, seed
     )
@@ -227,8 +230,8 @@ def evaluate_perturbation(
         for name, cls in PERTURBATION_BASELINES.items():
             factories[name] = _baseline_factory(cls, delta_layer, drug_key, dose_key, cell_line_key)
     rows, group_rows = [], []
-    for fold in range(n_folds if max_folds is None else min(max_folds, n_folds)):
-        train, test = treated[folds != fold].copy(), treated[folds == fold].copy()
+    for fold, (in_train, in_test) in enumerate(folds[:max_folds]):
+        train, test = treated[in_train].copy(), treated[in_test].copy()
         groups = {key: test.obs[key].astype(str).to_numpy() for key in group_keys}
         seen = _seen_conditions(train, test, [k for k in (drug_key, cell_line_key) if k in test.obs.columns])
         for name, factory in factories.items():
@@ -404,7 +407,7 @@ def _factories(
     return factories
 
 
-def _folds(
+def _fold_masks(
     treated: AnnData,
     scheme: str,
     n_folds: int,
@@ -412,21 +415,39 @@ def _folds(
     drug_key: str,
     dose_key: str | None,
     cell_line_key: str | None,
-) -> np.ndarray:
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train, test)`` boolean masks over the treated profiles, one pair per fold."""
     rng = np.random.default_rng(seed)
-    if scheme == "random":
+    if scheme == "mixed":
         if n_folds > treated.n_obs:
             raise ValueError(f"n_folds={n_folds} is more than the {treated.n_obs} treated profiles.")
-        folds = np.empty(treated.n_obs, dtype=np.int64)
-        folds[rng.permutation(treated.n_obs)] = np.arange(treated.n_obs) % n_folds
-        return folds
-    key = {"dose": dose_key, "drug_blind": drug_key, "cell_blind": cell_line_key}[scheme]
+        fold = np.empty(treated.n_obs, dtype=np.int64)
+        fold[rng.permutation(treated.n_obs)] = np.arange(treated.n_obs) % n_folds
+        return [(fold != f, fold == f) for f in range(n_folds)]
+    if scheme == "disjoint":
+        drug_fold = _key_folds(treated, scheme, drug_key, "drug_key", n_folds, rng)
+        line_fold = _key_folds(treated, scheme, cell_line_key, "cell_line_key", n_folds, rng)
+        return [((drug_fold != f) & (line_fold != f), (drug_fold == f) & (line_fold == f)) for f in range(n_folds)]
+    key, argument = {"dose": (dose_key, "dose_key"), "drug_blind": (drug_key, "drug_key")}.get(
+        scheme, (cell_line_key, "cell_line_key")
+    )
+    fold = _key_folds(treated, scheme, key, argument, n_folds, rng)
+    return [(fold != f, fold == f) for f in range(n_folds)]
+
+
+def _key_folds(
+    treated: AnnData, scheme: str, key: str | None, argument: str, n_folds: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Fold of each profile, whole values of ``obs[key]`` at a time."""
     if key is None:
-        raise ValueError(f"scheme={scheme!r} needs the matching `*_key` argument.")
+        raise ValueError(f"scheme={scheme!r} needs `{argument}`, the column of `adata.obs` it splits by.")
     groups = check_obs_key(treated, key).astype(str).to_numpy()
-    if len(np.unique(groups)) < 2:
+    values = np.unique(groups)
+    if len(values) < max(2, n_folds):
         raise ValueError(
-            f"scheme={scheme!r} needs at least two values of `adata.obs[{key!r}]`, found {preview(np.unique(groups))}."
+            f"scheme={scheme!r} needs at least n_folds={n_folds} (and 2) values of `adata.obs[{key!r}]`, found "
+            f"{len(values)}: {preview(values)}. Lower `n_folds` or choose another scheme"
+            + (" (on a single cell line, 'drug_blind')." if scheme == "disjoint" else ".")
         )
     return _group_folds(groups, n_folds, rng, f"values of {key!r}")
 
