@@ -222,7 +222,7 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
 
     def train(
         self,
-        max_epochs: int = 100,
+        max_epochs: int = 20,
         *,
         batch_size: int = 64,
         lr: float = 1e-3,
@@ -238,7 +238,11 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         Parameters
         ----------
         max_epochs
-            Passes through the training profiles.
+            Passes through the training profiles. The default was chosen by held-out-dose cross-validation on the
+            L1000 plate (234 training profiles, 2 seeds): mean row-wise RMSE of the changes 0.782, 0.755, 0.789 and
+            0.916 after 10, 20, 40 and 100 epochs (zero change 0.813, mean shift 0.781): the generator overfits
+            small data after a few dozen epochs. Give ``train_size < 1`` and watch ``validation_mse`` in
+            ``history`` to choose it on your data.
         batch_size
             Minibatch size.
         lr
