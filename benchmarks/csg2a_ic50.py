@@ -38,6 +38,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
+from _seeds import seeds_arg  # benchmarks/ is on the path of a script run from it
 from sklearn.ensemble import RandomForestRegressor
 
 import sctl
@@ -51,13 +52,6 @@ warnings.filterwarnings("ignore")
 N_FOLDS, SCHEMES = 5, ("mixed", "cell_blind", "drug_blind", "disjoint")
 METRICS = ("rmse", "pearson", "per_drug_pearson")
 pd.set_option("display.width", 200)
-
-
-def seeds_arg(text: str) -> list[int]:
-    if "-" in text:
-        low, high = text.split("-")
-        return list(range(int(low), int(high) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def summarise(table: pd.DataFrame) -> None:

@@ -41,6 +41,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
+from _seeds import seeds_arg  # benchmarks/ is on the path of a script run from it
 from anndata import AnnData
 
 import sctl
@@ -57,13 +58,6 @@ METRICS = {
     "mean_rowwise_rmse": "rmse",
 }
 pd.set_option("display.width", 250)
-
-
-def seeds_arg(text: str) -> list[int]:
-    if "-" in text:
-        low, high = text.split("-")
-        return list(range(int(low), int(high) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def summarise(table: pd.DataFrame) -> None:
