@@ -115,7 +115,7 @@ def run(seeds: list[int], pretrain_epochs: int, finetune_epochs: int, n_lines: s
         pretrained = {}
         for name, attention in (("CSG2A", "auto"), ("CSG2A[full]", "full")):
             pretrained[name] = CSG2A(treated, ppi=sctl.datasets.ppi(), attention=attention, seed=seed)
-            pretrained[name].train(max_epochs=pretrain_epochs, lr=3e-3, batch_size=16)
+            pretrained[name].train(max_epochs=pretrain_epochs, lr=3e-3, batch_size=16, enable_progress_bar=False)
         print(
             f"seed {seed}: pretrained on {treated.n_obs} L1000 profiles x {len(genes)} genes "
             f"({pretrain_epochs} epochs, {time.perf_counter() - start:.0f} s)",
@@ -143,7 +143,14 @@ def run(seeds: list[int], pretrain_epochs: int, finetune_epochs: int, n_lines: s
                 t0 = time.perf_counter()
                 model = copy.deepcopy(network)
                 train_drugs = list(dict.fromkeys(train_pairs["drug"].astype(str)))
-                model.finetune_ic50(bulk, drugs=train_drugs, pairs=train_pairs, max_epochs=finetune_epochs, lr=1e-3)
+                model.finetune_ic50(
+                    bulk,
+                    drugs=train_drugs,
+                    pairs=train_pairs,
+                    max_epochs=finetune_epochs,
+                    lr=1e-3,
+                    enable_progress_bar=False,
+                )
                 table = model.predict_ic50(bulk, drugs)  # unseen (drug_blind, disjoint) drugs through their SMILES
                 pred = table.to_numpy()[
                     bulk.obs_names.get_indexer(test_pairs["cell_line"]), table.columns.get_indexer(test_pairs["drug"])

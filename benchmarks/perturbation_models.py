@@ -94,7 +94,7 @@ def csg2a_factory(attention: str, smiles: dict[str, str], seed: int):
         train = train.copy()
         CSG2A.setup_anndata(train, drug_key="drug", smiles=smiles)
         model = CSG2A(train, ppi=sctl.datasets.ppi(), attention=attention, seed=seed)
-        model.train(max_epochs=100, lr=3e-3, batch_size=16)
+        model.train(max_epochs=100, lr=3e-3, batch_size=16, enable_progress_bar=False)
         return CSG2AChanges(model, smiles)
 
     return factory

@@ -141,8 +141,8 @@ def plate_speed() -> None:
     csg_data = treated[treated.obs["drug"].astype(str).isin(smiles)].copy()
     CSG2A.setup_anndata(csg_data, drug_key="drug", smiles=smiles)
     model = CSG2A(csg_data, ppi=sctl.datasets.ppi())
-    first = timed(lambda: model.train(max_epochs=1))
-    total = timed(lambda: model.train(max_epochs=EPOCHS))
+    first = timed(lambda: model.train(max_epochs=1, enable_progress_bar=False))
+    total = timed(lambda: model.train(max_epochs=EPOCHS, enable_progress_bar=False))
     big = tiled(csg_data, N_PREDICT)
     report("CSG2A", csg_data.n_obs, [total / EPOCHS], first, big.n_obs, timed(lambda: model.predict(big)))
     print("\nL1000 plate (978 genes), one thread:")
@@ -199,8 +199,11 @@ def gene_scaling(n_genes: int, config: str) -> dict[str, float]:
     start_mb = current_rss_mb()
     model = CSG2A(syn, ppi=edges, prior=prior, attention=attention)
     layer = model.module.attention
-    model.train(max_epochs=1, batch_size=BATCH)  # warm-up (allocates Adam's state)
-    epoch = min(cpu_timed(lambda: model.train(max_epochs=1, batch_size=BATCH)) for _ in range(REPEATS))
+    model.train(max_epochs=1, batch_size=BATCH, enable_progress_bar=False)  # warm-up (allocates Adam's state)
+    epoch = min(
+        cpu_timed(lambda: model.train(max_epochs=1, batch_size=BATCH, enable_progress_bar=False))
+        for _ in range(REPEATS)
+    )
     peak_mb = peak_rss_mb() - start_mb
 
     x = torch.as_tensor(basal[:BATCH]).requires_grad_(True)

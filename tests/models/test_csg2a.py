@@ -74,6 +74,17 @@ def test_wiring_one_epoch(tiny):
     assert "pretrained" in repr(model)
 
 
+def test_progress_bar_shows_epochs_and_loss_unless_disabled(tiny, capsys):
+    model = CSG2A(tiny, n_hidden=4, n_condition_hidden=8)
+    model.train(max_epochs=2)
+    bar = capsys.readouterr().err
+    assert "Pretraining CSG2A" in bar
+    assert "2/2" in bar
+    assert f"loss={model.history_['train_loss'][-1]:.4g}" in bar
+    model.train(max_epochs=2, enable_progress_bar=False)
+    assert capsys.readouterr().err == ""
+
+
 def test_smiles_column_setup_survives_h5ad(plate, tmp_path):
     import anndata as ad
 

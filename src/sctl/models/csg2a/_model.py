@@ -270,6 +270,7 @@ class CSG2A:
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         seed: int | None = None,
+        enable_progress_bar: bool = True,
     ) -> Self:
         """Pretrain on the registered perturbation profiles (MSE on the robust z-scored perturbed profile).
 
@@ -279,6 +280,9 @@ class CSG2A:
             Passes over the profiles, minibatch size, Adam learning rate and weight decay.
         seed
             Seed of the shuffling and dropout (``None``: the model's ``seed``).
+        enable_progress_bar
+            Show a progress bar over the epochs (with the loss); CSG²A trains in its own loop on the CPU, not
+            through Lightning.
 
         Returns
         -------
@@ -318,6 +322,8 @@ class CSG2A:
             lr=lr,
             weight_decay=weight_decay,
             seed=self.init_params_["seed"] if seed is None else seed,
+            enable_progress_bar=enable_progress_bar,
+            description="Pretraining CSG2A",
         )
         self.is_trained_ = True
         return self
@@ -451,6 +457,7 @@ class CSG2A:
         n_projection: int = 64,
         n_head_hidden: int = 32,
         seed: int | None = None,
+        enable_progress_bar: bool = True,
     ) -> Self:
         """Fine-tune on a cell-line response table with the pretrained network frozen (the paper's recipe).
 
@@ -482,6 +489,8 @@ class CSG2A:
             Sizes of the head.
         seed
             Seed of the head's initial weights, shuffling and dropout (``None``: the model's ``seed``).
+        enable_progress_bar
+            Show a progress bar over the epochs (with the loss).
 
         Returns
         -------
@@ -527,6 +536,7 @@ class CSG2A:
         self.history_["finetune_loss"] = fit(
             loss_fn, head.parameters(), [head], len(target),
             max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+            enable_progress_bar=enable_progress_bar, description="Fine-tuning CSG2A on ln IC50",
         )  # fmt: skip
         self.head = head
         self.finetune_ = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import torch
+from tqdm.auto import tqdm
 
 
 def fit(
@@ -18,6 +19,8 @@ def fit(
     lr: float,
     weight_decay: float,
     seed: int,
+    enable_progress_bar: bool = True,
+    description: str = "Training",
 ) -> list[float]:
     """Minimise ``loss_fn(indices)`` over shuffled minibatches of ``range(n_samples)`` with Adam.
 
@@ -35,6 +38,10 @@ def fit(
         Passes over the data, minibatch size, Adam learning rate and weight decay.
     seed
         Seed of the shuffling (and of dropout): the same seed gives the same numbers.
+    enable_progress_bar
+        Show a progress bar over the epochs with the last epoch's loss, as Lightning does for the other models.
+    description
+        Label of the progress bar.
 
     Returns
     -------
@@ -45,7 +52,7 @@ def fit(
     >>> w = torch.nn.Parameter(torch.zeros(1))
     >>> y = torch.ones(8)
     >>> history = fit(lambda i: ((w - y[i]) ** 2).mean(), [w], [], 8, max_epochs=2, batch_size=4, lr=0.1,
-    ...               weight_decay=0.0, seed=0)
+    ...               weight_decay=0.0, seed=0, enable_progress_bar=False)
     >>> len(history)
     2
     """
@@ -63,8 +70,10 @@ def fit(
         for module in modules:
             module.train()
         try:
-            for _ in range(int(max_epochs)):
+            epochs = tqdm(range(int(max_epochs)), desc=description, unit="epoch", disable=not enable_progress_bar)
+            for _ in epochs:
                 history.append(_epoch(loss_fn, optimizer, torch.randperm(n_samples, generator=generator), batch_size))
+                epochs.set_postfix(loss=f"{history[-1]:.4g}", refresh=False)
         finally:
             for module in modules:
                 module.eval()
