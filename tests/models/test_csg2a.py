@@ -85,6 +85,20 @@ def test_progress_bar_shows_epochs_and_loss_unless_disabled(tiny, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_accelerator_is_chosen_and_checked(tiny):
+    model = CSG2A(tiny, n_hidden=4, n_condition_hidden=8, seed=1)
+    model.train(max_epochs=1, accelerator="cpu", enable_progress_bar=False)
+    auto = CSG2A(tiny, n_hidden=4, n_condition_hidden=8, seed=1)
+    auto.train(max_epochs=1, enable_progress_bar=False)  # "auto": the CPU here, unless a GPU is present
+    np.testing.assert_allclose(auto.predict().to_numpy(), model.predict().to_numpy(), atol=1e-4)
+    assert next(auto.module.parameters()).device.type == "cpu"  # back on the CPU to predict
+    with pytest.raises(ValueError, match=r"Unknown accelerator 'tpu'.*'auto'"):
+        model.train(max_epochs=1, accelerator="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA GPU; use 'auto' or 'cpu'"):
+            model.train(max_epochs=1, accelerator="gpu")
+
+
 def test_smiles_column_setup_survives_h5ad(plate, tmp_path):
     import anndata as ad
 

@@ -18,7 +18,7 @@ from sctl._validate import check_anndata, check_response, get_matrix, preview
 from .._io import load_model, load_state, save_model
 from . import _data
 from ._module import CSG2AModule, IC50Head, ic50_forward
-from ._training_plan import fit
+from ._training_plan import fit, training_device
 
 SETUP_KEY = "_sctl_csg2a_setup"
 N_DESCRIPTORS = 13
@@ -271,6 +271,7 @@ class CSG2A:
         weight_decay: float = 0.0,
         seed: int | None = None,
         enable_progress_bar: bool = True,
+        accelerator: str = "auto",
     ) -> Self:
         """Pretrain on the registered perturbation profiles (MSE on the robust z-scored perturbed profile).
 
@@ -281,8 +282,11 @@ class CSG2A:
         seed
             Seed of the shuffling and dropout (``None``: the model's ``seed``).
         enable_progress_bar
-            Show a progress bar over the epochs (with the loss); CSG²A trains in its own loop on the CPU, not
-            through Lightning.
+            Show a progress bar over the epochs (with the loss).
+        accelerator
+            ``"auto"`` (a CUDA GPU when there is one, else the CPU), ``"cpu"``, ``"gpu"`` or ``"mps"``. CSG²A
+            trains in its own loop, not through Lightning: one device, no ``devices`` / ``strategy``. The
+            trained network returns to the CPU, where it predicts.
 
         Returns
         -------
@@ -305,26 +309,32 @@ class CSG2A:
         self.module.input_center.copy_(torch.as_tensor(center))
         self.module.input_scale.copy_(torch.as_tensor(scale))
         self._fit_feature_scaling(inputs["features"])
-        basal, target = self._to_z(inputs["basal"]), self._to_z(torch.as_tensor(target))
-        features, codes, dose, time = inputs["features"], inputs["codes"], inputs["dose"], inputs["time"]
+        device = training_device(accelerator)
+        basal, target = self._to_z(inputs["basal"]).to(device), self._to_z(torch.as_tensor(target)).to(device)
+        features, codes, dose, time = (inputs[k].to(device) for k in ("features", "codes", "dose", "time"))
 
         def loss_fn(idx: torch.Tensor) -> torch.Tensor:
+            idx = idx.to(device)
             out = self.module(basal[idx], features[codes[idx]], dose[idx], time[idx])
             return torch.nn.functional.mse_loss(out["predicted"], target[idx])
 
-        self.history_["train_loss"] = fit(
-            loss_fn,
-            self.module.parameters(),
-            [self.module],
-            len(basal),
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            seed=self.init_params_["seed"] if seed is None else seed,
-            enable_progress_bar=enable_progress_bar,
-            description="Pretraining CSG2A",
-        )
+        self.module.to(device)
+        try:
+            self.history_["train_loss"] = fit(
+                loss_fn,
+                self.module.parameters(),
+                [self.module],
+                len(basal),
+                max_epochs=max_epochs,
+                batch_size=batch_size,
+                lr=lr,
+                weight_decay=weight_decay,
+                seed=self.init_params_["seed"] if seed is None else seed,
+                enable_progress_bar=enable_progress_bar,
+                description="Pretraining CSG2A",
+            )
+        finally:
+            self.module.to("cpu")
         self.is_trained_ = True
         return self
 
@@ -458,6 +468,7 @@ class CSG2A:
         n_head_hidden: int = 32,
         seed: int | None = None,
         enable_progress_bar: bool = True,
+        accelerator: str = "auto",
     ) -> Self:
         """Fine-tune on a cell-line response table with the pretrained network frozen (the paper's recipe).
 
@@ -491,6 +502,8 @@ class CSG2A:
             Seed of the head's initial weights, shuffling and dropout (``None``: the model's ``seed``).
         enable_progress_bar
             Show a progress bar over the epochs (with the loss).
+        accelerator
+            Device to train on, as in :meth:`train`.
 
         Returns
         -------
@@ -526,18 +539,29 @@ class CSG2A:
         target = (torch.as_tensor(y, dtype=torch.float32) - head.target[0]) / head.target[1]
         dose_t, time_t = torch.tensor(float(dose)), torch.tensor(float(time))
 
+        device = training_device(accelerator)
+        x, features, rows, cols, target, dose_t, time_t = (
+            t.to(device) for t in (x, features, rows, cols, target, dose_t, time_t)
+        )
+
         def loss_fn(idx: torch.Tensor) -> torch.Tensor:
-            n = len(idx)
+            idx, n = idx.to(device), len(idx)
             pred = ic50_forward(
                 self.module, head, x[rows[idx]], features[cols[idx]], dose_t.expand(n), time_t.expand(n)
             )
             return torch.nn.functional.mse_loss(pred, target[idx])
 
-        self.history_["finetune_loss"] = fit(
-            loss_fn, head.parameters(), [head], len(target),
-            max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
-            enable_progress_bar=enable_progress_bar, description="Fine-tuning CSG2A on ln IC50",
-        )  # fmt: skip
+        self.module.to(device)
+        head.to(device)
+        try:
+            self.history_["finetune_loss"] = fit(
+                loss_fn, head.parameters(), [head], len(target),
+                max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                enable_progress_bar=enable_progress_bar, description="Fine-tuning CSG2A on ln IC50",
+            )  # fmt: skip
+        finally:
+            self.module.to("cpu")
+            head.to("cpu")
         self.head = head
         self.finetune_ = {
             "key": key,

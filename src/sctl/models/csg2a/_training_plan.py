@@ -7,6 +7,33 @@ from collections.abc import Callable, Iterable
 import torch
 from tqdm.auto import tqdm
 
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+
+
+def training_device(accelerator: str) -> torch.device:
+    """Device to train on, from a Lightning-style ``accelerator`` name.
+
+    ``"auto"`` takes a CUDA GPU when there is one, else the CPU; ``"gpu"`` / ``"cuda"`` and ``"mps"`` (Apple)
+    insist on that device. MPS is never picked automatically: its support of the sparse PPI prior is partial.
+
+    Examples
+    --------
+    >>> training_device("cpu")
+    device(type='cpu')
+    """
+    if accelerator not in ACCELERATORS:
+        raise ValueError(f"Unknown accelerator {accelerator!r}; choose one of {', '.join(map(repr, ACCELERATORS))}.")
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if accelerator in ("gpu", "cuda") and not cuda:
+        raise RuntimeError(f"accelerator={accelerator!r} but PyTorch sees no CUDA GPU; use 'auto' or 'cpu'.")
+    if accelerator == "mps" and not mps:
+        raise RuntimeError("accelerator='mps' but PyTorch sees no MPS device; use 'auto' or 'cpu'.")
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and cuda):
+        return torch.device("cuda")
+    if accelerator == "mps":
+        return torch.device("mps")
+    return torch.device("cpu")
+
 
 def fit(
     loss_fn: Callable[[torch.Tensor], torch.Tensor],
