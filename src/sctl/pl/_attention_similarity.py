@@ -15,9 +15,8 @@ from matplotlib.patches import Patch
 from scipy.cluster.hierarchy import dendrogram, linkage
 from scipy.spatial.distance import squareform
 
-from .._validate import check_anndata
 from ..tl._attention_similarity import ATTENTION_SIMILARITY_KEY
-from ._utils import finish
+from ._utils import finish, stored_result
 
 
 def attention_similarity(
@@ -62,13 +61,7 @@ def attention_similarity(
     >>> sctl.tl.attention_similarity(plate[:20], model, drugs)  # doctest: +SKIP
     >>> sctl.pl.attention_similarity(plate, save="attention_similarity.pdf")  # doctest: +SKIP
     """
-    check_anndata(adata)
-    result = adata.uns.get(key_added)
-    if not isinstance(result, dict) or "correlation" not in result:
-        raise KeyError(
-            f"`adata.uns[{key_added!r}]` not found: run `sctl.tl.attention_similarity(adata, model, drugs)` first "
-            "(or pass the `key_added` you used)."
-        )
+    result = stored_result(adata, key_added, "correlation", "attention_similarity")
     corr: pd.DataFrame = result["correlation"]
     moa = result["moa"]["moa"].reindex(corr.index).astype(str)
     n = len(corr)

@@ -15,7 +15,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 
 from .._constants import RESPONSE_CATEGORIES, SENSITIVE
 from .._validate import check_anndata, check_obs_key, preview
-from ._utils import finish
+from ._utils import finish, stored_result
 
 EVALUATE_RESPONSE_KEY = "sctl_evaluate_response"
 
@@ -179,13 +179,7 @@ def metrics_radar(
 # ------------------------------------------------------------------------------------------------------ helpers
 def _stored(adata: AnnData, key: str, part: str, setting: str, methods: Sequence[str] | None) -> pd.DataFrame:
     """Rows of ``adata.uns[key][part]`` for ``setting`` and ``methods``, with errors that say what to run."""
-    check_anndata(adata)
-    entry = adata.uns.get(key)
-    if not isinstance(entry, dict) or part not in entry:
-        raise KeyError(
-            f"No evaluation in `adata.uns[{key!r}]`: run `sctl.tl.evaluate_response(adata, ...)` first (or pass the "
-            "`key_added` you used as `key=`), or give `truth_key=` to plot `.obs` columns."
-        )
+    entry = stored_result(adata, key, part, "evaluate_response", ", or give `truth_key=` to plot `.obs` columns")
     data = entry[part]
     data = data[data["setting"] == setting]
     if data.empty:

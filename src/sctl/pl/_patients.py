@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from .._constants import EVALUATE_PATIENTS_KEY, PATHWAYS_KEY
 from .._validate import check_anndata, preview
 from ..tl._evaluate_patients import RESPONDER_STATUS, patient_table
-from ._utils import finish, group_labels
+from ._utils import finish, group_labels, stored_result
 
 _COLOURS = {"responder": "#2166ac", "non-responder": "#b2182b"}
 
@@ -57,13 +57,8 @@ def patient_response(
     >>> sctl.tl.evaluate_patients(patients, prediction_key="ln_ic50_pred", response_key="response")  # doctest: +SKIP
     >>> sctl.pl.patient_response(patients, save="patients.png")  # doctest: +SKIP
     """
-    check_anndata(adata)
-    if key not in adata.uns or "results" not in adata.uns[key]:
-        raise KeyError(
-            f"`adata.uns[{key!r}]` not found: run `sctl.tl.evaluate_patients(adata, ...)` first (or pass the "
-            "`key_added` you used as `key=`)."
-        )
-    params, results = adata.uns[key]["params"], adata.uns[key]["results"].set_index("drug")
+    entry = stored_result(adata, key, "results", "evaluate_patients")
+    params, results = entry["params"], entry["results"].set_index("drug")
     tested = results.index[results["status"] == "tested"]
     drugs = list(tested) if drugs is None else list(drugs)
     unknown = [d for d in drugs if d not in tested]

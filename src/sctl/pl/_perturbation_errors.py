@@ -11,9 +11,9 @@ import pandas as pd
 from anndata import AnnData
 from matplotlib.axes import Axes
 
-from .._validate import check_anndata, preview
+from .._validate import preview
 from ..models._perturbation_baselines import PERTURBATION_BASELINES
-from ._utils import finish
+from ._utils import finish, stored_result
 
 EVALUATE_KEY = "sctl_evaluate_perturbation"
 #: metrics where lower is better; the others (correlations, sign accuracy) are better high
@@ -155,14 +155,7 @@ def _per_group_table(adata: AnnData | pd.DataFrame, key: str) -> pd.DataFrame:
     if isinstance(adata, pd.DataFrame):
         table = adata
     else:
-        check_anndata(adata)
-        entry = adata.uns.get(key)
-        if not isinstance(entry, dict) or "per_group" not in entry:
-            raise KeyError(
-                f"No per-group evaluation in `adata.uns[{key!r}]`: run `sctl.tl.evaluate_perturbation(adata, ...)` "
-                "first (or pass the `key_added` you used as `key=`)."
-            )
-        table = entry["per_group"]
+        table = stored_result(adata, key, "per_group", "evaluate_perturbation")["per_group"]
     missing = [c for c in _COLUMNS if c not in table.columns]
     if missing:
         raise KeyError(

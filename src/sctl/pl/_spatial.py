@@ -11,9 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._constants import RESISTANT, SENSITIVE
-from .._validate import check_anndata
 from ..tl._spatial_response import SPATIAL_RESPONSE_KEY
-from ._utils import finish
+from ._utils import finish, stored_result
 
 _COLOURS = {SENSITIVE: "#c0392b", RESISTANT: "#2e86c1"}
 
@@ -56,13 +55,7 @@ def spatial_response(
     >>> sctl.tl.spatial_response(cells)  # doctest: +SKIP
     >>> sctl.pl.spatial_response(cells, save="spatial_response.pdf")  # doctest: +SKIP
     """
-    check_anndata(adata)
-    result = adata.uns.get(key_added)
-    if not isinstance(result, dict) or "join_count" not in result:
-        raise KeyError(
-            f"`adata.uns[{key_added!r}]` not found: run `sctl.tl.spatial_response(adata)` first (or pass the "
-            "`key_added` you used)."
-        )
+    result = stored_result(adata, key_added, "join_count", "spatial_response")
     params = result["params"]
     for where, name in (("obs", params["key"]), ("obsm", params["spatial_key"])):
         if name not in getattr(adata, where):

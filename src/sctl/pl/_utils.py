@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -9,6 +10,8 @@ import pandas as pd
 from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from sctl._validate import check_anndata
 
 
 def finish(fig: Figure, show: bool | None, save: str | Path | None, *, tight: bool = True) -> Figure | None:
@@ -21,6 +24,18 @@ def finish(fig: Figure, show: bool | None, save: str | Path | None, *, tight: bo
         plt.show()
         return None
     return fig
+
+
+def stored_result(adata: AnnData, key: str, part: str, run: str, extra_hint: str = "") -> dict:
+    """``adata.uns[key]`` written by ``sctl.tl.<run>`` and holding ``part``, else a KeyError saying what to run."""
+    check_anndata(adata)
+    entry = adata.uns.get(key)
+    if not isinstance(entry, Mapping) or part not in entry:
+        raise KeyError(
+            f"No result of `sctl.tl.{run}` in `adata.uns[{key!r}]`: run `sctl.tl.{run}(adata, ...)` first (or pass "
+            f"the key you stored it under){extra_hint}."
+        )
+    return entry
 
 
 def require_obs(adata: AnnData, columns: list[str], hint: str) -> None:
