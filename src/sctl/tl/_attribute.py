@@ -123,12 +123,14 @@ def _integrated_gradients(model: Any, X: np.ndarray, domain: np.ndarray, by: str
             )
         names = list(model.latent_names)
         ig = IntegratedGradients(module.logits_from_code)
+        with torch.no_grad():  # the code of an all-zero profile in the first row's domain, the same for every chunk
+            zero = torch.zeros((1, X.shape[1]), dtype=torch.float32, device=device)
+            reference = module.encode(zero, torch.as_tensor(domain[:1], device=device))
 
         def attribute_rows(x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
                 code = module.encode(x, d)
-                reference = module.encode(torch.zeros_like(x[:1]), d[:1]).expand_as(code)
-            return ig.attribute(code, baselines=reference, n_steps=n_steps)
+            return ig.attribute(code, baselines=reference.expand_as(code), n_steps=n_steps)
 
     out = np.empty((len(X), len(names)), dtype=np.float32)
     for start in range(0, len(X), ROWS_AT_ONCE):
