@@ -18,7 +18,7 @@ from sctl._validate import check_anndata, check_response, get_matrix, preview
 from .._io import load_model, load_state, save_model
 from . import _data
 from ._module import CSG2AModule, IC50Head, ic50_forward
-from ._training_plan import fit, training_device
+from ._training_plan import fit, on_device, training_device
 
 SETUP_KEY = "_sctl_csg2a_setup"
 N_DESCRIPTORS = 13
@@ -314,12 +314,10 @@ class CSG2A:
         features, codes, dose, time = (inputs[k].to(device) for k in ("features", "codes", "dose", "time"))
 
         def loss_fn(idx: torch.Tensor) -> torch.Tensor:
-            idx = idx.to(device)
             out = self.module(basal[idx], features[codes[idx]], dose[idx], time[idx])
             return torch.nn.functional.mse_loss(out["predicted"], target[idx])
 
-        self.module.to(device)
-        try:
+        with on_device([self.module], device):
             self.history_["train_loss"] = fit(
                 loss_fn,
                 self.module.parameters(),
@@ -332,9 +330,8 @@ class CSG2A:
                 seed=self.init_params_["seed"] if seed is None else seed,
                 enable_progress_bar=enable_progress_bar,
                 description="Pretraining CSG2A",
+                device=device,
             )
-        finally:
-            self.module.to("cpu")
         self.is_trained_ = True
         return self
 
@@ -545,23 +542,18 @@ class CSG2A:
         )
 
         def loss_fn(idx: torch.Tensor) -> torch.Tensor:
-            idx, n = idx.to(device), len(idx)
+            n = len(idx)
             pred = ic50_forward(
                 self.module, head, x[rows[idx]], features[cols[idx]], dose_t.expand(n), time_t.expand(n)
             )
             return torch.nn.functional.mse_loss(pred, target[idx])
 
-        self.module.to(device)
-        head.to(device)
-        try:
+        with on_device([self.module, head], device):
             self.history_["finetune_loss"] = fit(
                 loss_fn, head.parameters(), [head], len(target),
                 max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
-                enable_progress_bar=enable_progress_bar, description="Fine-tuning CSG2A on ln IC50",
+                enable_progress_bar=enable_progress_bar, description="Fine-tuning CSG2A on ln IC50", device=device,
             )  # fmt: skip
-        finally:
-            self.module.to("cpu")
-            head.to("cpu")
         self.head = head
         self.finetune_ = {
             "key": key,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 from tqdm.auto import tqdm
@@ -35,6 +36,19 @@ def training_device(accelerator: str) -> torch.device:
     return torch.device("cpu")
 
 
+@contextmanager
+def on_device(modules: Iterable[torch.nn.Module], device: torch.device) -> Iterator[None]:
+    """Move ``modules`` to ``device`` for the block and back to the CPU after it, where the model predicts."""
+    modules = list(modules)
+    for module in modules:
+        module.to(device)
+    try:
+        yield
+    finally:
+        for module in modules:
+            module.to("cpu")
+
+
 def fit(
     loss_fn: Callable[[torch.Tensor], torch.Tensor],
     parameters: Iterable[torch.nn.Parameter],
@@ -48,6 +62,7 @@ def fit(
     seed: int,
     enable_progress_bar: bool = True,
     description: str = "Training",
+    device: torch.device | str = "cpu",
 ) -> list[float]:
     """Minimise ``loss_fn(indices)`` over shuffled minibatches of ``range(n_samples)`` with Adam.
 
@@ -69,6 +84,8 @@ def fit(
         Show a progress bar over the epochs with the last epoch's loss, as Lightning does for the other models.
     description
         Label of the progress bar.
+    device
+        Device of the minibatch indices given to ``loss_fn`` (that of its tensors).
 
     Returns
     -------
@@ -99,7 +116,8 @@ def fit(
         try:
             epochs = tqdm(range(int(max_epochs)), desc=description, unit="epoch", disable=not enable_progress_bar)
             for _ in epochs:
-                history.append(_epoch(loss_fn, optimizer, torch.randperm(n_samples, generator=generator), batch_size))
+                order = torch.randperm(n_samples, generator=generator).to(device)
+                history.append(_epoch(loss_fn, optimizer, order, batch_size))
                 epochs.set_postfix(loss=f"{history[-1]:.4g}", refresh=False)
         finally:
             for module in modules:
