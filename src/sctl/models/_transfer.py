@@ -38,6 +38,7 @@ from .._validate import (
     check_anndata,
     check_finite,
     check_obs_key,
+    check_unique_var_names,
     check_var_names,
     get_matrix,
     preview,
@@ -401,10 +402,7 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
             return rows, self.adata.obs[_DOMAIN_CODE].to_numpy(dtype=np.float32)
         check_anndata(adata)
         check_var_names(adata, self.var_names, what=f"this {type(self).__name__}")
-        if not adata.var_names.is_unique:
-            raise ValueError(
-                "`adata.var_names` holds duplicated genes; make them unique with `var_names_make_unique()`."
-            )
+        check_unique_var_names(adata)
         rows = rows_of(adata, layer, self.var_names)
         return replace(rows, what=f"the expression of `adata` ({rows.what})"), np.ones(adata.n_obs, np.float32)
 

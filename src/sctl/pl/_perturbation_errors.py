@@ -13,9 +13,9 @@ from matplotlib.axes import Axes
 
 from .._validate import preview
 from ..models._perturbation_baselines import PERTURBATION_BASELINES
+from ..tl._perturbation import EVALUATE_KEY
 from ._utils import finish, stored_result
 
-EVALUATE_KEY = "sctl_evaluate_perturbation"
 #: metrics where lower is better; the others (correlations, sign accuracy) are better high
 LOWER_IS_BETTER = ("mean_rowwise_rmse", "mae", "mae_correct_sign", "mae_wrong_sign")
 _COLUMNS = ("model", "grouping", "group", "metric", "value")

@@ -11,7 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._constants import PATHWAYS_KEY
-from .._validate import check_anndata, check_finite, closest, get_matrix, preview
+from .._validate import check_anndata, check_finite, check_unique_var_names, closest, get_matrix, preview
 from ..datasets import genesets, progeny
 
 #: shipped resources accepted by name: name -> loader of a decoupler network (source, target[, weight])
@@ -106,10 +106,7 @@ def score_pathways(
     network, net_name = _resolve_net(net)
     matrix = get_matrix(adata, layer)
     check_finite(matrix, "`adata.X`" if layer is None else f"`adata.layers[{layer!r}]`")
-    if not adata.var_names.is_unique:
-        raise ValueError(
-            "`adata.var_names` has duplicated genes; make them unique with `adata.var_names_make_unique()`."
-        )
+    check_unique_var_names(adata)
     n_genes = _check_overlap(network, adata.var_names, tmin)
 
     data = AnnData(matrix, obs=pd.DataFrame(index=adata.obs_names), var=pd.DataFrame(index=adata.var_names))
