@@ -1,6 +1,7 @@
 """``sctl benchmark`` on a tiny fake benchmarks folder (the real scripts take minutes to hours and never run here)."""
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_list_names_the_real_scripts_with_their_quick_setting(capsys, monkeypatc
         assert name in out
     assert "--drugs Dabrafenib --seeds 1" in out  # transfer_models has no --quick: its own options are passed
     # the real folder is the checkout's, found from the package's location
-    assert _benchmark.default_benchmarks_dir() == _benchmark.find_benchmarks_dir()
+    assert _benchmark.find_benchmarks_dir() == Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def test_list_fake_folder_skips_helpers(bench_dir, capsys):

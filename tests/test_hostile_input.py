@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from anndata import AnnData
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -470,7 +469,6 @@ def test_transfer_model_same_seed_same_numbers(cls):
     kwargs = {"n_latent": 8, "encoder_dims": (16,), "predictor_dims": (8,), "n_heads": 2}
     if cls is PathwayTransfer:
         kwargs = {"n_latent": 8, "n_hidden": 16, "pathway_decoder": False}
-    torch.set_num_threads(1)
 
     def run(seed: int) -> np.ndarray:
         cls.setup_anndata(data, **({"cluster_key": False} if cls is ATSDPNet else {}))

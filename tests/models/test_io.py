@@ -21,14 +21,6 @@ OTHER = {"PathwayTransfer": ATSDPNet, "ATSDPNet": PathwayTransfer, "GRIP": SeqPe
 OTHER["CSG2A"] = GRIP
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class Payload:
     """Unpickling this object would create ``marker``: proof that a load ran code from the file."""
 

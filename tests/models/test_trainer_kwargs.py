@@ -1,15 +1,12 @@
 """``accelerator`` / ``devices`` / ``strategy`` and other Lightning arguments reach the Trainer of every phase."""
 
 import pytest
-import torch
 from lightning.pytorch.callbacks import Callback
 from scvi.train import TrainRunner
 
 from sctl.models import ATSDPNet, PathwayTransfer, transfer_data
 
 from ._transfer_data import DRUG, bulk_and_cells
-
-torch.set_num_threads(1)
 
 
 class _Stop(Exception):

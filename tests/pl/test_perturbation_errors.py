@@ -80,5 +80,6 @@ def test_clear_errors(evaluated):
     two = pd.concat([two, two.assign(scheme="random")])
     with pytest.raises(ValueError, match="scheme="):
         sctl.pl.perturbation_errors(two, show=False)
-    assert sctl.pl.perturbation_errors(two, scheme="random", show=False) is not None
+    ax = sctl.pl.perturbation_errors(two, scheme="random", show=False)
+    assert len(_points(ax)) == 5  # the model and the four baselines of that scheme
     plt.close("all")

@@ -7,7 +7,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import torch
 
 import sctl
 from sctl.models import CSG2A
@@ -16,18 +15,9 @@ KEY = "sctl_attention_similarity"
 DRUGS = ["trametinib", "PD-0325901", "PLX-4720", "buparlisib", "NVP-BEZ235", "dasatinib"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def trained():
     """A CSG²A on 40 landmark genes of the L1000 plate, one epoch, and the SMILES of the plate drugs."""
-    torch.set_num_threads(1)
     lincs, bulk = sctl.datasets.lincs(), sctl.datasets.gdsc()
     genes = bulk.var_names[bulk.var["landmark"].to_numpy()].intersection(lincs.var_names)[:40]
     sctl.pp.match_controls(lincs, control="DMSO")

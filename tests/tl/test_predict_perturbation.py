@@ -168,6 +168,7 @@ def test_evaluate_scores_the_seen_profiles_of_a_fold_with_an_unseen_drug(plate):
     treated.obs["drug"] = pd.Categorical(drug)
     table = sctl.tl.evaluate_perturbation(treated, {"known": _KnownDrugsOnly}, scheme="mixed", n_folds=3)
     known = table.query("model == 'known' and metric == 'mae'")
+    assert len(known) == 3  # one row per fold
     assert known["value"].notna().all()  # every fold scored, none blanked by the one unseen profile
     partial = known[known["note"].str.contains("not scored")]
     assert len(partial) >= 1  # the fold testing "only_once" (and any other fold holding a drug's every profile)
@@ -207,6 +208,7 @@ def test_evaluate_disjoint_tests_unseen_drug_and_cell_line_pairs(plate):
         assert not train_drugs & test_drugs
         assert not train_lines & test_lines
     known = table.query("model == 'known' and metric == 'mae'")
+    assert len(known) == 3  # one row per fold
     assert known["note"].str.contains("cannot predict").all()  # every test drug is new to its fold
 
 
