@@ -22,7 +22,7 @@ def trainer_spy(monkeypatch):
     seen = []
 
     def spy(self, model, training_plan, data_splitter, max_epochs, accelerator="auto", devices="auto", **kwargs):
-        seen.append({"accelerator": accelerator, "devices": devices, **kwargs})
+        seen.append({"accelerator": accelerator, "devices": devices, "phase": training_plan.phase, **kwargs})
         raise _Stop
 
     monkeypatch.setattr(TrainRunner, "__init__", spy)
@@ -37,11 +37,19 @@ def _data(cls):
 
 
 @pytest.mark.parametrize("cls", [PathwayTransfer, ATSDPNet])
-def test_multi_gpu_arguments_reach_lightning(cls, trainer_spy):
+@pytest.mark.parametrize("pretrain_epochs", [1, 0], ids=["pretraining", "classifier"])  # 0: the first phase skipped
+def test_multi_gpu_arguments_reach_lightning(cls, pretrain_epochs, trainer_spy):
     model = cls(_data(cls))
     with pytest.raises(_Stop):
-        model.train(max_epochs=1, accelerator="gpu", devices=2, strategy="ddp_find_unused_parameters_true")
+        model.train(
+            max_epochs=1,
+            pretrain_epochs=pretrain_epochs,
+            accelerator="gpu",
+            devices=2,
+            strategy="ddp_find_unused_parameters_true",
+        )
     kwargs = trainer_spy[0]
+    assert kwargs["phase"] == cls._phases[0 if pretrain_epochs else 1]
     assert kwargs["accelerator"] == "gpu"
     assert kwargs["devices"] == 2
     assert kwargs["strategy"] == "ddp_find_unused_parameters_true"
