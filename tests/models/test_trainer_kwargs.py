@@ -1,10 +1,12 @@
 """``accelerator`` / ``devices`` / ``strategy`` and other Lightning arguments reach the Trainer of every phase."""
 
 import pytest
+import torch
 from lightning.pytorch.callbacks import Callback
 from scvi.train import TrainRunner
 
-from sctl.models import ATSDPNet, PathwayTransfer, transfer_data
+import sctl
+from sctl.models import CSG2A, ATSDPNet, PathwayTransfer, transfer_data
 
 from ._transfer_data import DRUG, bulk_and_cells
 
@@ -22,7 +24,8 @@ def trainer_spy(monkeypatch):
     seen = []
 
     def spy(self, model, training_plan, data_splitter, max_epochs, accelerator="auto", devices="auto", **kwargs):
-        seen.append({"accelerator": accelerator, "devices": devices, "phase": training_plan.phase, **kwargs})
+        phase = getattr(training_plan, "phase", None)  # CSG2A's two stages share one plan class
+        seen.append({"accelerator": accelerator, "devices": devices, "phase": phase, **kwargs})
         raise _Stop
 
     monkeypatch.setattr(TrainRunner, "__init__", spy)
@@ -93,3 +96,83 @@ def test_callbacks_and_validation_frequency_in_every_phase_with_early_stopping()
     assert fits.val_epochs == 2  # every second epoch of each phase
     assert model.trainer.num_devices == 1
     assert set(model.history_by_phase_) == {"pretrain", "classifier"}
+
+
+# ------------------------------------------------------------------------------------------------------------ CSG2A
+@pytest.fixture(scope="module")
+def csg2a_data():
+    """L1000 profiles of the plate drugs with a SMILES and GDSC lines with two drugs, on 20 shared landmark genes."""
+    lincs, bulk = sctl.datasets.lincs(), sctl.datasets.gdsc()
+    sctl.pp.match_controls(lincs, control="DMSO")
+    table = bulk.uns["sctl_drugs"].dropna(subset=["lincs_name"])
+    smiles = dict(zip(table["lincs_name"], table["smiles"], strict=True))
+    genes = bulk.var_names[bulk.var["landmark"].to_numpy()].intersection(lincs.var_names)[:20]
+    plate = lincs[lincs.obs["drug"].astype(str).isin(smiles), genes].copy()
+    CSG2A.setup_anndata(plate, drug_key="drug", smiles=smiles)
+    bulk = bulk[:40, genes].copy()
+    bulk.obsm["ln_ic50"] = bulk.obsm["ln_ic50"][["Trametinib", "Dasatinib"]]
+    return plate, bulk
+
+
+def _stages(model, bulk):
+    """Both stages of CSG2A, each with the given keyword arguments."""
+    return {
+        "pretraining": lambda **kwargs: model.train(**kwargs),
+        "fine-tuning": lambda **kwargs: model.finetune_ic50(bulk, **kwargs),
+    }
+
+
+@pytest.mark.parametrize("stage", ["pretraining", "fine-tuning"])
+def test_csg2a_arguments_reach_lightning_unchanged(stage, csg2a_data, trainer_spy, monkeypatch):
+    plate, bulk = csg2a_data
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # as on a machine with GPUs
+    callback = Callback()
+    model = CSG2A(plate, n_hidden=4, n_condition_hidden=8)
+    with pytest.raises(_Stop):
+        _stages(model, bulk)[stage](
+            max_epochs=1,
+            accelerator="gpu",
+            devices=2,
+            strategy="ddp_find_unused_parameters_true",
+            callbacks=[callback],
+            gradient_clip_val=0.5,
+        )
+    kwargs = trainer_spy[0]
+    assert kwargs["accelerator"] == "gpu"
+    assert kwargs["devices"] == 2
+    assert kwargs["strategy"] == "ddp_find_unused_parameters_true"
+    assert kwargs["gradient_clip_val"] == 0.5
+    assert callback in kwargs["callbacks"]
+
+
+def test_csg2a_runs_on_one_device_by_default(csg2a_data, trainer_spy):
+    plate, _ = csg2a_data
+    with pytest.raises(_Stop):
+        CSG2A(plate, n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
+    assert trainer_spy[0]["devices"] == 1
+    assert trainer_spy[0]["accelerator"] == "auto"
+
+
+@pytest.mark.parametrize("stage", ["pretraining", "fine-tuning"])
+def test_csg2a_callbacks_validation_and_early_stopping(stage, csg2a_data):
+    # what scvi-tools' autotune passes to train(): its own callback, devices="auto", check_val_every_n_epoch
+    plate, bulk = csg2a_data
+    model = CSG2A(plate, n_hidden=4, n_condition_hidden=8)
+    fits = _Fits()
+    _stages(model, bulk)[stage](
+        max_epochs=4,
+        train_size=0.75,
+        early_stopping=True,
+        accelerator="cpu",
+        devices="auto",
+        check_val_every_n_epoch=2,
+        callbacks=[fits],
+        enable_progress_bar=False,
+    )
+    assert fits.fits == 1
+    assert fits.val_epochs == 2  # every second epoch
+    prefix = "" if stage == "pretraining" else "finetune_"
+    assert len(model.history_[f"{prefix}validation_loss"]) == 2
+    assert len(model.history_[f"{prefix}loss" if prefix else "train_loss"]) == 4
+    with pytest.raises(ValueError, match="validation set: pass `train_size` < 1"):
+        _stages(model, bulk)[stage](max_epochs=1, early_stopping=True, enable_progress_bar=False)

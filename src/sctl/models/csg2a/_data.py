@@ -1,4 +1,7 @@
-"""Inputs of CSG²A read from AnnData: SMILES, doses, times, drug features, PPI prior and robust scaling."""
+"""Inputs of CSG²A read from AnnData: SMILES, doses, times, drug features, PPI prior, robust scaling, registration.
+
+The training data are registered with scvi-tools: profiles for pretraining, (cell line, drug) pairs for fine-tuning.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,20 @@ import pandas as pd
 import torch
 from anndata import AnnData
 from scipy import sparse
+from scvi.data import AnnDataManager
+from scvi.data.fields import LayerField, NumericalObsField
 
 from sctl import pp
 from sctl._constants import DRUGS_KEY
 from sctl._validate import check_obs_key, check_var_names, get_matrix, preview, to_dense
 
 SmilesSpec = str | Mapping[str, str] | Sequence[str] | pd.Series | None
+
+# registry keys of the minibatches (scvi-tools' AnnDataManager fields)
+X_KEY, BASAL_KEY, DRUG_KEY, DOSE_KEY, TIME_KEY = "X", "basal", "drug", "dose", "time"
+LINE_KEY, TARGET_KEY = "cell_line", "target"
+# numeric columns written into ``adata.obs`` by the setup (scvi-tools registers numbers)
+OBS_COLUMNS = {DRUG_KEY: "_sctl_csg2a_drug", DOSE_KEY: "_sctl_csg2a_dose", TIME_KEY: "_sctl_csg2a_time"}
 
 
 def featurize(smiles: Mapping[str, str], n_bits: int) -> torch.Tensor:
@@ -140,3 +151,41 @@ def adjacency(ppi: pd.DataFrame | np.ndarray | sparse.spmatrix | None, var_names
     if isinstance(matrix, torch.Tensor):
         return matrix
     return sparse.csr_matrix(matrix, dtype=np.float32)
+
+
+def register_profiles(adata: AnnData, setup: dict[str, Any], codes: np.ndarray) -> AnnDataManager:
+    """Register perturbation profiles with scvi-tools: perturbed and basal layers, drug row, dose and time.
+
+    ``codes`` is each profile's row in the drug feature table; it is written with the validated dose and time into
+    the numeric columns :data:`OBS_COLUMNS` of ``adata.obs``, which the manager registers.
+    """
+    adata.obs[OBS_COLUMNS[DRUG_KEY]] = np.asarray(codes, dtype=np.float32)
+    for key, what, unit in ((DOSE_KEY, "dose", "µM"), (TIME_KEY, "time", "hours")):
+        values = condition_value(adata, setup[f"{key}_key"], None, what, unit)
+        adata.obs[OBS_COLUMNS[key]] = values.astype(np.float32)
+    fields = [
+        LayerField(X_KEY, setup["layer"], is_count_data=False),
+        LayerField(BASAL_KEY, setup["basal_layer"], is_count_data=False),
+        *(NumericalObsField(key, column) for key, column in OBS_COLUMNS.items()),
+    ]
+    manager = AnnDataManager(
+        fields=fields, setup_method_args={"setup_method_name": "setup_anndata", "setup_args": setup}
+    )
+    manager.register_fields(adata)
+    return manager
+
+
+def register_pairs(lines: np.ndarray, drugs: np.ndarray, target: np.ndarray) -> AnnDataManager:
+    """Register (cell line, drug) pairs with scvi-tools: one row per pair, no expression copied.
+
+    The row of each pair's cell line and drug (in the fine-tuning tables) and its standardised response are the
+    numeric columns of an AnnData without genes.
+    """
+    obs = pd.DataFrame(
+        {LINE_KEY: lines, DRUG_KEY: drugs, TARGET_KEY: target}, index=pd.RangeIndex(len(target)).astype(str)
+    ).astype(np.float32)
+    manager = AnnDataManager(
+        fields=[NumericalObsField(key, key) for key in obs.columns], setup_method_args={"setup_method_name": "pairs"}
+    )
+    manager.register_fields(AnnData(obs=obs))
+    return manager

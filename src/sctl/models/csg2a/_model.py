@@ -18,7 +18,7 @@ from sctl._validate import check_anndata, check_response, get_matrix, preview
 from .._io import load_model, load_state, save_model
 from . import _data
 from ._module import CSG2AModule, IC50Head, ic50_forward
-from ._training_plan import fit, on_device, training_device
+from ._training_plan import IC50Loss, PretrainingLoss, run
 
 SETUP_KEY = "_sctl_csg2a_setup"
 N_DESCRIPTORS = 13
@@ -63,10 +63,12 @@ class CSG2A:
     ``N_gene^2`` memory per sample (~1 M entries for the 978 L1000 genes). ``benchmarks/perturbation_speed.py``
     measures both as the genes grow.
 
-    This class has the surface of an scvi-tools model (``setup_anndata`` / ``train`` / ``predict`` /
-    ``save`` / ``load``) but is not a :class:`~scvi.model.base.BaseModelClass`: the two stages read two
-    different AnnData objects (profiles, then a bulk response table sampled as (cell line, drug) pairs by
-    index), and scvi-tools' ``load`` unpickles; here the weights are loaded with ``weights_only=True`` and
+    Both stages train on scvi-tools' stack: the data are registered through an :class:`~scvi.data.AnnDataManager`
+    (the profiles by :meth:`setup_anndata`, the (cell line, drug) pairs of the response table by
+    :meth:`finetune_ic50`) and a :class:`~scvi.train.TrainingPlan` is run by :class:`~scvi.train.TrainRunner`, so
+    ``accelerator``, ``devices``, ``strategy``, callbacks and early stopping reach Lightning as for the other
+    models. The class is not a :class:`~scvi.model.base.BaseModelClass`: the two stages read two different AnnData
+    objects, and scvi-tools' ``load`` unpickles; here the weights are loaded with ``weights_only=True`` and
     everything else is JSON.
 
     Parameters
@@ -197,7 +199,11 @@ class CSG2A:
     ) -> None:
         """Register the fields of a perturbation AnnData used for pretraining.
 
-        Every check happens here: the layers exist, every profile has a valid SMILES, a dose and a time.
+        Every check happens here: the layers exist, every profile has a valid SMILES, a dose and a time. The
+        perturbed and basal layers, each profile's drug, dose and time are registered with scvi-tools'
+        :class:`~scvi.data.AnnDataManager`; three numeric columns are added to ``adata.obs`` for it
+        (``_sctl_csg2a_drug``, ``_sctl_csg2a_dose``, ``_sctl_csg2a_time``), as scvi-tools adds its own ``_scvi_*``
+        keys.
 
         Parameters
         ----------
@@ -222,7 +228,8 @@ class CSG2A:
 
         Returns
         -------
-        ``None``; the setup is stored in ``adata.uns["_sctl_csg2a_setup"]`` (as scvi-tools stores its own).
+        ``None``; the setup is also stored in ``adata.uns["_sctl_csg2a_setup"]``, so it survives writing the AnnData
+        to h5ad.
 
         Examples
         --------
@@ -253,12 +260,11 @@ class CSG2A:
             "time_key": time_key,
         }
         labels, values = _data.obs_smiles(adata, setup, None)
-        _data.unique_features(labels, values, n_bits=8)  # validates every SMILES, naming the bad ones
-        _data.condition_value(adata, dose_key, None, "dose", "µM")
-        _data.condition_value(adata, time_key, None, "time", "hours")
+        _, codes = _data.unique_features(labels, values, n_bits=8)  # validates every SMILES, naming the bad ones
         if mapping is not None and smiles is None:  # a whole table from `uns`: keep these profiles' drugs only
             used = set(pd.unique(labels.astype(str)))
             setup["smiles"] = {k: v for k, v in mapping.items() if k in used}
+        _data.register_profiles(adata, setup, codes.numpy())  # checks the dose and time of every profile
         adata.uns[SETUP_KEY] = setup
 
     # ------------------------------------------------------------------------------------------ pretraining
@@ -269,29 +275,45 @@ class CSG2A:
         batch_size: int = 32,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        train_size: float = 1.0,
+        early_stopping: bool = False,
+        patience: int = 10,
         seed: int | None = None,
         enable_progress_bar: bool = True,
         accelerator: str = "auto",
+        **trainer_kwargs: Any,
     ) -> Self:
         """Pretrain on the registered perturbation profiles (MSE on the robust z-scored perturbed profile).
+
+        Runs a :class:`~scvi.train.TrainingPlan` with scvi-tools' :class:`~scvi.train.TrainRunner` (Lightning).
 
         Parameters
         ----------
         max_epochs, batch_size, lr, weight_decay
             Passes over the profiles, minibatch size, Adam learning rate and weight decay.
+        train_size
+            Share of the profiles trained on; the rest is the validation set (``validation_loss`` in
+            ``history_``), watched by early stopping.
+        early_stopping
+            Stop when ``validation_loss`` has not improved for ``patience`` epochs (needs ``train_size < 1``).
+        patience
+            Epochs without improvement before stopping.
         seed
-            Seed of the shuffling and dropout (``None``: the model's ``seed``).
+            Seed of the split, shuffling and dropout (``None``: the model's ``seed``).
         enable_progress_bar
             Show a progress bar over the epochs (with the loss).
         accelerator
-            ``"auto"`` (a CUDA GPU when there is one, else the CPU), ``"cpu"``, ``"gpu"`` or ``"mps"``. CSG²A
-            trains in its own loop, not through Lightning: one device, no ``devices`` / ``strategy``. The
-            trained network returns to the CPU, where it predicts.
+            Lightning accelerator: ``"auto"`` (a CUDA GPU when there is one, else the CPU), ``"cpu"``, ``"gpu"``,
+            ``"mps"``, ... The trained network returns to the CPU, where it predicts.
+        **trainer_kwargs
+            Passed unchanged to :class:`scvi.train.Trainer` (Lightning's ``Trainer``), e.g. ``devices=2`` (one
+            device by default) with ``strategy="ddp"``, ``callbacks=[...]``, ``check_val_every_n_epoch``,
+            ``logger``.
 
         Returns
         -------
-        ``self``; the loss of each epoch is in ``history_["train_loss"]``. Training a fine-tuned model again
-        discards its ln IC50 head.
+        ``self``; the loss of each epoch is in ``history_["train_loss"]`` (and ``history_["validation_loss"]``).
+        Training a fine-tuned model again discards its ln IC50 head.
 
         Examples
         --------
@@ -303,35 +325,29 @@ class CSG2A:
             warnings.warn("Pretraining again discards the fine-tuned ln IC50 head.", UserWarning, stacklevel=2)
             self.head, self.finetune_ = None, None
         self.module.requires_grad_(True)
-        inputs = self._profile_inputs(self.adata, None, None, None, None)
-        target = _data.aligned(self.adata, self.setup_["layer"], self.var_names_)
-        center, scale = _data.robust_fit(target)
+        labels, values = _data.obs_smiles(self.adata, self.setup_, None)
+        features, codes = _data.unique_features(labels, values, self.init_params_["n_bits"])
+        manager = _data.register_profiles(self.adata, self.setup_, codes.numpy())
+        center, scale = _data.robust_fit(_data.aligned(self.adata, self.setup_["layer"], self.var_names_))
         self.module.input_center.copy_(torch.as_tensor(center))
         self.module.input_scale.copy_(torch.as_tensor(scale))
-        self._fit_feature_scaling(inputs["features"])
-        device = training_device(accelerator)
-        basal, target = self._to_z(inputs["basal"]).to(device), self._to_z(torch.as_tensor(target)).to(device)
-        features, codes, dose, time = (inputs[k].to(device) for k in ("features", "codes", "dose", "time"))
-
-        def loss_fn(idx: torch.Tensor) -> torch.Tensor:
-            out = self.module(basal[idx], features[codes[idx]], dose[idx], time[idx])
-            return torch.nn.functional.mse_loss(out["predicted"], target[idx])
-
-        with on_device([self.module], device):
-            self.history_["train_loss"] = fit(
-                loss_fn,
-                self.module.parameters(),
-                [self.module],
-                len(basal),
-                max_epochs=max_epochs,
-                batch_size=batch_size,
-                lr=lr,
-                weight_decay=weight_decay,
-                seed=self.init_params_["seed"] if seed is None else seed,
-                enable_progress_bar=enable_progress_bar,
-                description="Pretraining CSG2A",
-                device=device,
-            )
+        self._fit_feature_scaling(features)
+        self.history_ = run(
+            PretrainingLoss(self.module, features),
+            manager,
+            label="Pretraining CSG2A",
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            train_size=train_size,
+            early_stopping=early_stopping,
+            patience=patience,
+            seed=self.init_params_["seed"] if seed is None else seed,
+            enable_progress_bar=enable_progress_bar,
+            accelerator=accelerator,
+            trainer_kwargs=trainer_kwargs,
+        )
         self.is_trained_ = True
         return self
 
@@ -463,17 +479,22 @@ class CSG2A:
         weight_decay: float = 0.0,
         n_projection: int = 64,
         n_head_hidden: int = 32,
+        train_size: float = 1.0,
+        early_stopping: bool = False,
+        patience: int = 10,
         seed: int | None = None,
         enable_progress_bar: bool = True,
         accelerator: str = "auto",
+        **trainer_kwargs: Any,
     ) -> Self:
         """Fine-tune on a cell-line response table with the pretrained network frozen (the paper's recipe).
 
         Biases of the pretrained network are removed and its weights frozen; the per-gene scaling layer
         ``(g0 - mu) / sigma`` and the head are trained on the MSE of the standardised ln IC50. The basal
         profiles are first robust z-scored with the median and MAD of the training cell lines (stored and
-        re-applied by :meth:`predict_ic50`). Pairs are drawn by index from the response table: expression is
-        never copied once per pair.
+        re-applied by :meth:`predict_ic50`). The (cell line, drug) pairs are registered with scvi-tools'
+        :class:`~scvi.data.AnnDataManager` as indices into the expression and drug tables (expression is never
+        copied once per pair) and the head is trained by :class:`~scvi.train.TrainRunner`, as in :meth:`train`.
 
         Parameters
         ----------
@@ -495,16 +516,19 @@ class CSG2A:
             Optimisation settings.
         n_projection, n_head_hidden
             Sizes of the head.
+        train_size, early_stopping, patience
+            Share of the pairs trained on (the rest validates) and early stopping on it, as in :meth:`train`.
         seed
-            Seed of the head's initial weights, shuffling and dropout (``None``: the model's ``seed``).
+            Seed of the head's initial weights, split, shuffling and dropout (``None``: the model's ``seed``).
         enable_progress_bar
             Show a progress bar over the epochs (with the loss).
-        accelerator
-            Device to train on, as in :meth:`train`.
+        accelerator, **trainer_kwargs
+            Passed unchanged to Lightning's ``Trainer``, as in :meth:`train`.
 
         Returns
         -------
-        ``self``; the loss of each epoch is in ``history_["finetune_loss"]``.
+        ``self``; the loss of each epoch is in ``history_["finetune_loss"]`` (and
+        ``history_["finetune_validation_loss"]``).
 
         Examples
         --------
@@ -532,28 +556,25 @@ class CSG2A:
 
         x = (torch.as_tensor(expression[bulk.obs_names.get_indexer(line_names)]) - head.bulk_center) / head.bulk_scale
         features = _data.featurize(smiles, self.init_params_["n_bits"])
-        rows, cols = torch.as_tensor(line_codes, dtype=torch.long), torch.as_tensor(drug_idx, dtype=torch.long)
         target = (torch.as_tensor(y, dtype=torch.float32) - head.target[0]) / head.target[1]
-        dose_t, time_t = torch.tensor(float(dose)), torch.tensor(float(time))
-
-        device = training_device(accelerator)
-        x, features, rows, cols, target, dose_t, time_t = (
-            t.to(device) for t in (x, features, rows, cols, target, dose_t, time_t)
+        history = run(
+            IC50Loss(self.module, head, x, features, dose, time),
+            _data.register_pairs(line_codes, drug_idx, target.numpy()),
+            label="Fine-tuning CSG2A on ln IC50",
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            train_size=train_size,
+            early_stopping=early_stopping,
+            patience=patience,
+            seed=seed,
+            enable_progress_bar=enable_progress_bar,
+            accelerator=accelerator,
+            trainer_kwargs=trainer_kwargs,
         )
-
-        def loss_fn(idx: torch.Tensor) -> torch.Tensor:
-            n = len(idx)
-            pred = ic50_forward(
-                self.module, head, x[rows[idx]], features[cols[idx]], dose_t.expand(n), time_t.expand(n)
-            )
-            return torch.nn.functional.mse_loss(pred, target[idx])
-
-        with on_device([self.module, head], device):
-            self.history_["finetune_loss"] = fit(
-                loss_fn, head.parameters(), [head], len(target),
-                max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
-                enable_progress_bar=enable_progress_bar, description="Fine-tuning CSG2A on ln IC50", device=device,
-            )  # fmt: skip
+        self.history_.pop("finetune_validation_loss", None)
+        self.history_.update({f"finetune_{key.removeprefix('train_')}": values for key, values in history.items()})
         self.head = head
         self.finetune_ = {
             "key": key,

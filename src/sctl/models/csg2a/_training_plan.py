@@ -1,143 +1,281 @@
-"""Training loops of CSG²A: minibatches of indices, so no profile is copied once per (cell line, drug) pair."""
+"""Training of CSG²A on scvi-tools' stack: a loss per stage, a :class:`~scvi.train.TrainingPlan` and its runner.
+
+Both stages run through :class:`scvi.train.TrainRunner` (Lightning): pretraining on registered profiles, and the
+fine-tuning of the ln IC50 head on registered (cell line, drug) pairs, which index the expression and drug tables
+held by the loss, so no profile is copied once per pair.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Self
 
+import numpy as np
+import pandas as pd
 import torch
-from tqdm.auto import tqdm
+import torch.nn.functional as F
+from anndata import AnnData
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import ProgressBar as ProgressBarBase
+from scvi.data import AnnDataManager
+from scvi.dataloaders import DataSplitter
+from scvi.train import TrainingPlan, TrainRunner
+from scvi.train._progress import ProgressBar
+from scvi.utils import track
+from torch import nn
 
-ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+from ._data import BASAL_KEY, DOSE_KEY, DRUG_KEY, LINE_KEY, TARGET_KEY, TIME_KEY, X_KEY
+from ._module import CSG2AModule, IC50Head, ic50_forward
 
 
-def training_device(accelerator: str) -> torch.device:
-    """Device to train on, from a Lightning-style ``accelerator`` name.
+class PretrainingLoss(nn.Module):
+    """Pretraining loss: MSE of the predicted perturbed profile, both profiles robust z-scored.
 
-    ``"auto"`` takes a CUDA GPU when there is one, else the CPU; ``"gpu"`` / ``"cuda"`` and ``"mps"`` (Apple)
-    insist on that device. MPS is never picked automatically: its support of the sparse PPI prior is partial.
-
-    Examples
-    --------
-    >>> training_device("cpu")
-    device(type='cpu')
+    Parameters
+    ----------
+    network
+        The network to train; its ``input_center`` / ``input_scale`` z-score the profiles.
+    features
+        Drug feature table; a minibatch names each profile's row in it.
     """
-    if accelerator not in ACCELERATORS:
-        raise ValueError(f"Unknown accelerator {accelerator!r}; choose one of {', '.join(map(repr, ACCELERATORS))}.")
-    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
-    if accelerator in ("gpu", "cuda") and not cuda:
+
+    def __init__(self, network: CSG2AModule, features: torch.Tensor) -> None:
+        super().__init__()
+        self.network = network
+        self.register_buffer("features", features)
+
+    def loss(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Mean squared error of a minibatch of registered profiles."""
+        net = self.network
+        basal = (tensors[BASAL_KEY] - net.input_center) / net.input_scale
+        target = (tensors[X_KEY] - net.input_center) / net.input_scale
+        drug = tensors[DRUG_KEY].squeeze(-1).long()
+        out = net(basal, self.features[drug], tensors[DOSE_KEY].squeeze(-1), tensors[TIME_KEY].squeeze(-1))
+        return F.mse_loss(out["predicted"], target)
+
+
+class IC50Loss(nn.Module):
+    """Fine-tuning loss: MSE of the standardised ln IC50 of (cell line, drug) pairs, the network frozen.
+
+    The frozen network stays in evaluation mode (no dropout) while the head trains, as in the paper's recipe.
+
+    Parameters
+    ----------
+    network
+        The pretrained network, frozen.
+    head
+        The scaling layer and regressor to train.
+    expression
+        Standardised basal profiles of the training cell lines; a minibatch names each pair's row.
+    features
+        Drug feature table; a minibatch names each pair's row.
+    dose, time
+        The fixed condition of the response assay (µM, hours).
+    """
+
+    def __init__(
+        self,
+        network: CSG2AModule,
+        head: IC50Head,
+        expression: torch.Tensor,
+        features: torch.Tensor,
+        dose: float,
+        time: float,
+    ) -> None:
+        super().__init__()
+        self.network, self.head = network, head
+        self.register_buffer("expression", expression)
+        self.register_buffer("features", features)
+        self.register_buffer("condition", torch.tensor([float(dose), float(time)]))
+
+    def train(self, mode: bool = True) -> Self:
+        """Set the head's mode; the frozen network stays in evaluation mode."""
+        super().train(mode)
+        self.network.eval()
+        return self
+
+    def loss(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Mean squared error of a minibatch of registered pairs."""
+        line, drug = tensors[LINE_KEY].squeeze(-1).long(), tensors[DRUG_KEY].squeeze(-1).long()
+        n = len(line)
+        dose, time = self.condition[0].expand(n), self.condition[1].expand(n)
+        pred = ic50_forward(self.network, self.head, self.expression[line], self.features[drug], dose, time)
+        return F.mse_loss(pred, tensors[TARGET_KEY].squeeze(-1))
+
+
+class CSG2ATrainingPlan(TrainingPlan):
+    """Minimise the loss of one CSG²A stage with Adam; logs ``train_loss`` and ``validation_loss`` per epoch.
+
+    Frozen parameters (``requires_grad=False``) are left out of the optimiser by
+    :meth:`scvi.train.TrainingPlan.configure_optimizers`.
+
+    Parameters
+    ----------
+    module
+        A :class:`PretrainingLoss` or :class:`IC50Loss`.
+    lr, weight_decay, eps
+        Adam settings (``eps`` is PyTorch's default, not scvi-tools' 0.01).
+    **kwargs
+        Passed to :class:`scvi.train.TrainingPlan`.
+    """
+
+    def __init__(
+        self, module: nn.Module, *, lr: float = 1e-3, weight_decay: float = 0.0, eps: float = 1e-8, **kwargs: Any
+    ) -> None:
+        super().__init__(module, lr=lr, weight_decay=weight_decay, eps=eps, **kwargs)
+        self._sums: dict[str, tuple[torch.Tensor, int]] = {}
+
+    # Lightning's `log` costs about as much as a small minibatch step: the plan sums the losses and logs each mean
+    # once per epoch, the training one on the last batch (before the progress bar reads it at the epoch's end).
+    def _accumulate(self, batch: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
+        loss = self.module.loss(batch)
+        n = len(next(iter(batch.values())))
+        total, count = self._sums.get(prefix, (0.0, 0))
+        self._sums[prefix] = (total + loss.detach() * n, count + n)
+        return loss
+
+    def _log_mean(self, prefix: str) -> None:
+        total, count = self._sums.pop(prefix, (0.0, 0))
+        if count:
+            mean = total / count
+            self.log(f"{prefix}_loss", mean, on_step=False, on_epoch=True, prog_bar=True, sync_dist=self.use_sync_dist)
+
+    def on_train_epoch_start(self) -> None:
+        """Start the epoch's sum of training losses."""
+        self._sums.pop("train", None)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """Loss of one minibatch."""
+        loss = self._accumulate(batch, "train")
+        if batch_idx + 1 == self.trainer.num_training_batches:
+            self._log_mean("train")
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """Loss of one validation minibatch."""
+        self._accumulate(batch, "validation")
+
+    def on_validation_epoch_end(self) -> None:
+        """Log the validation loss of the epoch."""
+        self._log_mean("validation")
+
+
+class StageProgressBar(ProgressBar):
+    """scvi-tools' per-epoch progress bar, labelled with the stage: ``Pretraining CSG2A, epoch 3/100``."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label
+
+    def init_train_tqdm(self, trainer: Trainer) -> Any:
+        """The bar over the epochs, named after the stage."""
+        return track(None, total=trainer.max_epochs, description=self.label, style="tqdm", disable=self.is_disabled)
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Name the stage and the epoch (instead of scvi-tools' ``Epoch 3/100``)."""
+        ProgressBarBase.on_train_epoch_start(self, trainer, pl_module)
+        if self.is_enabled:
+            epoch = f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+            self.main_progress_bar.set_description(f"{self.label}, {epoch}", refresh=False)
+
+
+@dataclass
+class _Stage:
+    """What :class:`scvi.train.TrainRunner` reads and writes on the model it trains, for one CSG²A stage."""
+
+    adata: AnnData
+    module: nn.Module
+    history_: dict[str, pd.DataFrame] | None = None
+    is_trained_: bool = False
+    trainer: Trainer | None = field(default=None, repr=False)
+
+    def to_device(self, device: torch.device | str) -> None:
+        """Called by the runner after training; CSG²A predicts on the CPU, where :func:`run` returns it."""
+
+
+def check_accelerator(accelerator: Any) -> None:
+    """Refuse a GPU or MPS accelerator that PyTorch cannot see, with the fix; Lightning checks everything else."""
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"accelerator={accelerator!r} but PyTorch sees no CUDA GPU; use 'auto' or 'cpu'.")
-    if accelerator == "mps" and not mps:
+    if accelerator == "mps" and not torch.backends.mps.is_available():
         raise RuntimeError("accelerator='mps' but PyTorch sees no MPS device; use 'auto' or 'cpu'.")
-    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and cuda):
-        return torch.device("cuda")
-    if accelerator == "mps":
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
-@contextmanager
-def on_device(modules: Iterable[torch.nn.Module], device: torch.device) -> Iterator[None]:
-    """Move ``modules`` to ``device`` for the block and back to the CPU after it, where the model predicts."""
-    modules = list(modules)
-    for module in modules:
-        module.to(device)
-    try:
-        yield
-    finally:
-        for module in modules:
-            module.to("cpu")
+def split(n_obs: int, train_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation rows: ``1 - train_size`` of the rows, drawn with ``seed``, validate."""
+    if not 0 < train_size <= 1:
+        raise ValueError(f"`train_size` must lie in (0, 1], got {train_size}.")
+    n_val = round((1 - train_size) * n_obs)
+    if n_val >= n_obs:
+        raise ValueError(f"`train_size={train_size}` leaves no training row of {n_obs}; raise it.")
+    val = np.sort(np.random.default_rng(seed).choice(n_obs, size=n_val, replace=False))
+    return np.setdiff1d(np.arange(n_obs), val), val
 
 
-def fit(
-    loss_fn: Callable[[torch.Tensor], torch.Tensor],
-    parameters: Iterable[torch.nn.Parameter],
-    modules: Iterable[torch.nn.Module],
-    n_samples: int,
+def run(
+    loss: nn.Module,
+    manager: AnnDataManager,
     *,
+    label: str,
     max_epochs: int,
     batch_size: int,
     lr: float,
     weight_decay: float,
+    train_size: float,
+    early_stopping: bool,
+    patience: int,
     seed: int,
-    enable_progress_bar: bool = True,
-    description: str = "Training",
-    device: torch.device | str = "cpu",
-) -> list[float]:
-    """Minimise ``loss_fn(indices)`` over shuffled minibatches of ``range(n_samples)`` with Adam.
+    enable_progress_bar: bool,
+    accelerator: Any,
+    trainer_kwargs: dict[str, Any],
+) -> dict[str, list[float]]:
+    """Train ``loss`` on the data registered in ``manager`` with scvi-tools' :class:`~scvi.train.TrainRunner`.
 
-    Parameters
-    ----------
-    loss_fn
-        Returns the mean loss of the samples whose positions are given (a ``long`` tensor).
-    parameters
-        Parameters to train.
-    modules
-        Modules put in training mode (dropout on) during the loop; the others keep their mode.
-    n_samples
-        Number of training samples (profiles, or (cell line, drug) pairs).
-    max_epochs, batch_size, lr, weight_decay
-        Passes over the data, minibatch size, Adam learning rate and weight decay.
-    seed
-        Seed of the shuffling (and of dropout): the same seed gives the same numbers.
-    enable_progress_bar
-        Show a progress bar over the epochs with the last epoch's loss, as Lightning does for the other models.
-    description
-        Label of the progress bar.
-    device
-        Device of the minibatch indices given to ``loss_fn`` (that of its tensors).
+    ``accelerator`` and ``trainer_kwargs`` (``devices``, one by default; ``strategy``; ``callbacks``;
+    ``check_val_every_n_epoch``; ``logger``; ...) go to Lightning's ``Trainer`` unchanged. The split, shuffling and
+    dropout draw from ``seed`` (the caller's random state is left untouched), so the same seed gives the same numbers.
+    The modules return to the CPU, in evaluation mode.
 
     Returns
     -------
-    The mean training loss of each epoch.
-
-    Examples
-    --------
-    >>> w = torch.nn.Parameter(torch.zeros(1))
-    >>> y = torch.ones(8)
-    >>> history = fit(lambda i: ((w - y[i]) ** 2).mean(), [w], [], 8, max_epochs=2, batch_size=4, lr=0.1,
-    ...               weight_decay=0.0, seed=0, enable_progress_bar=False)
-    >>> len(history)
-    2
+    The per-epoch ``train_loss`` (and ``validation_loss`` with a validation set), as lists.
     """
-    parameters = [p for p in parameters if p.requires_grad]
-    if not parameters:
-        raise ValueError("Nothing to train: every parameter is frozen.")
-    if n_samples < 1:
-        raise ValueError("No training sample.")
-    optimizer = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(int(seed))
-    modules = list(modules)
-    history: list[float] = []
-    with torch.random.fork_rng(devices=[]):  # dropout draws from a seeded generator; the caller's RNG is untouched
-        torch.manual_seed(int(seed))
-        for module in modules:
-            module.train()
-        try:
-            epochs = tqdm(range(int(max_epochs)), desc=description, unit="epoch", disable=not enable_progress_bar)
-            for _ in epochs:
-                order = torch.randperm(n_samples, generator=generator).to(device)
-                history.append(_epoch(loss_fn, optimizer, order, batch_size))
-                epochs.set_postfix(loss=f"{history[-1]:.4g}", refresh=False)
-        finally:
-            for module in modules:
-                module.eval()
-    return history
-
-
-def _epoch(
-    loss_fn: Callable[[torch.Tensor], torch.Tensor],
-    optimizer: torch.optim.Optimizer,
-    order: torch.Tensor,
-    batch_size: int,
-) -> float:
-    """One pass over ``order`` in minibatches; the mean loss."""
-    total = 0.0
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        optimizer.zero_grad()
-        loss = loss_fn(batch)
-        loss.backward()
-        optimizer.step()
-        total += float(loss.detach()) * len(batch)
-    return total / len(order)
+    check_accelerator(accelerator)
+    train_idx, val_idx = split(manager.adata.n_obs, train_size, seed)
+    if early_stopping and not len(val_idx):
+        raise ValueError("`early_stopping=True` watches a validation set: pass `train_size` < 1 to hold one out.")
+    with warnings.catch_warnings():  # no batch normalisation here: a small last minibatch is harmless
+        warnings.filterwarnings("ignore", message="Last batch will have a small size", category=UserWarning)
+        splitter = DataSplitter(
+            manager, external_indexing=[train_idx, val_idx, np.array([], int)], batch_size=batch_size
+        )
+    kwargs = {
+        "devices": 1,
+        "check_val_every_n_epoch": 1 if len(val_idx) else None,
+        "early_stopping": early_stopping,
+        "early_stopping_monitor": "validation_loss",
+        "early_stopping_patience": patience,
+        **trainer_kwargs,
+        "enable_progress_bar": enable_progress_bar,
+        "simple_progress_bar": False,  # the labelled bar below replaces scvi-tools' own
+        # scvi-tools' Trainer appends its callbacks to the list it is given: a new list per stage
+        "callbacks": [
+            *(trainer_kwargs.get("callbacks") or []),
+            *([StageProgressBar(label)] if enable_progress_bar else []),
+        ],
+    }
+    stage = _Stage(manager.adata, loss)
+    plan = CSG2ATrainingPlan(loss, lr=lr, weight_decay=weight_decay)
+    loss.train()  # Lightning keeps the modes it is given (the frozen network of fine-tuning stays in evaluation)
+    try:
+        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+            torch.manual_seed(seed)
+            TrainRunner(stage, plan, splitter, max_epochs=max_epochs, accelerator=accelerator, **kwargs)()
+    finally:
+        loss.cpu().eval()
+    history = stage.history_ or {}
+    return {
+        key: history[key][key].astype(float).tolist() for key in ("train_loss", "validation_loss") if key in history
+    }
