@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
 import sctl
 from sctl.models import CSG2A
@@ -83,6 +84,25 @@ def test_progress_bar_shows_epochs_and_loss_unless_disabled(tiny, capsys):
     assert f"train_loss={model.history_['train_loss'][-1]:.3g}" in bar
     model.train(max_epochs=2, enable_progress_bar=False)
     assert "CSG2A" not in capsys.readouterr().out
+
+
+def test_dropout_in_pretraining_and_frozen_network_without_it_in_fine_tuning(tiny, plate):
+    """Lightning keeps the modes it is given: the network trains with dropout, then stays in evaluation mode."""
+    modes = []
+
+    class Modes(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            loss = pl_module.module
+            modes.append((loss.network.training, loss.head.training if hasattr(loss, "head") else None))
+
+    model = CSG2A(tiny, n_hidden=4, n_condition_hidden=8)
+    model.train(max_epochs=1, callbacks=[Modes()], enable_progress_bar=False)
+    assert set(modes) == {(True, None)}
+    modes.clear()
+    model.finetune_ic50(_bulk(plate), max_epochs=1, callbacks=[Modes()], enable_progress_bar=False)
+    assert set(modes) == {(False, True)}
+    assert not model.module.training  # both predict in evaluation mode
+    assert not model.head.training
 
 
 def test_accelerator_is_chosen_and_checked(tiny):

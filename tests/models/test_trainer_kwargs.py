@@ -176,3 +176,44 @@ def test_csg2a_callbacks_validation_and_early_stopping(stage, csg2a_data):
     assert len(model.history_[f"{prefix}loss" if prefix else "train_loss"]) == 4
     with pytest.raises(ValueError, match="validation set: pass `train_size` < 1"):
         _stages(model, bulk)[stage](max_epochs=1, early_stopping=True, enable_progress_bar=False)
+
+
+class _Report(Callback):
+    """Reads ``validation_loss`` at each validation end, as the Ray Tune callback of scvi-tools' autotune does."""
+
+    def __init__(self):
+        self.values = []
+
+    def on_validation_end(self, trainer, pl_module):
+        self.values.append(float(trainer.callback_metrics["validation_loss"]))
+
+
+def test_csg2a_trial_as_scvi_autotune_runs_it(csg2a_data):
+    """Each autotune trial sets the data up from the registered setup, then trains with Lightning arguments.
+
+    (scvi-tools' autotune itself needs Ray, which the test environment lacks; this is what its trainable does.)
+    """
+    plate, _ = csg2a_data
+    manager = CSG2A._get_most_recent_anndata_manager(plate, required=True)
+    setup_method = manager._registry["setup_method_name"]
+    trial = plate.copy()
+    getattr(CSG2A, setup_method)(trial, **manager._get_setup_method_args()["setup_args"])
+    report = _Report()
+    model = CSG2A(trial, n_hidden=4, n_condition_hidden=8)
+    model.train(
+        max_epochs=2,
+        train_size=0.75,
+        accelerator="auto",
+        devices="auto",
+        check_val_every_n_epoch=1,
+        enable_progress_bar=False,
+        logger=False,
+        callbacks=[report],
+    )
+    assert len(report.values) == 2
+    assert model.is_trained_
+    unset = plate.copy()
+    del unset.uns["_sctl_csg2a_setup"]
+    assert CSG2A._get_most_recent_anndata_manager(unset) is None
+    with pytest.raises(ValueError, match="setup_anndata"):
+        CSG2A._get_most_recent_anndata_manager(unset, required=True)

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 from anndata import AnnData
 from scipy import sparse
+from scvi.data import AnnDataManager
 
 from sctl._validate import check_anndata, check_response, get_matrix, preview
 
@@ -266,6 +267,18 @@ class CSG2A:
             setup["smiles"] = {k: v for k, v in mapping.items() if k in used}
         _data.register_profiles(adata, setup, codes.numpy())  # checks the dose and time of every profile
         adata.uns[SETUP_KEY] = setup
+
+    @classmethod
+    def _get_most_recent_anndata_manager(cls, adata: AnnData, required: bool = False) -> AnnDataManager | None:
+        """The :class:`~scvi.data.AnnDataManager` of ``adata``, rebuilt from its stored setup.
+
+        scvi-tools' autotune reads the setup method and arguments from it to set up the data of each trial.
+        """
+        if SETUP_KEY not in adata.uns and not required:
+            return None
+        setup = _get_setup(adata)  # without a setup: an error saying how to make one
+        labels, values = _data.obs_smiles(adata, setup, None)
+        return _data.register_profiles(adata, setup, _data.unique_features(labels, values, n_bits=8)[1].numpy())
 
     # ------------------------------------------------------------------------------------------ pretraining
     def train(

@@ -203,7 +203,7 @@ def check_accelerator(accelerator: Any) -> None:
 
 
 def split(n_obs: int, train_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training and validation rows: ``1 - train_size`` of the rows, drawn with ``seed``, validate."""
+    """Training and validation rows; a share ``1 - train_size`` of the rows, drawn with ``seed``, validates."""
     if not 0 < train_size <= 1:
         raise ValueError(f"`train_size` must lie in (0, 1], got {train_size}.")
     n_val = round((1 - train_size) * n_obs)
