@@ -26,6 +26,11 @@ SENSITIVE = "sensitive"
 RESISTANT = "resistant"
 RESPONSE_CATEGORIES = (RESISTANT, SENSITIVE)
 
+# fewest genes a reference and a query must share by default (:func:`sctl.pp.align_genes`), and the panel size
+# below which the alignment warns that predictions rest on few genes
+MIN_SHARED_GENES = 500
+SMALL_PANEL_GENES = 1000
+
 # keys written by the verbs
 LABEL_KEY = "sctl_label"
 FOLD_KEY = "sctl_fold"

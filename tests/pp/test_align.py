@@ -45,7 +45,9 @@ def test_align_genes_min_shared_fraction_and_count():
     reference = _adata(list("abcdefghij"))
     query = _adata(list("abc"))
     with pytest.raises(ValueError, match=r"Only 3 of 10 .*min_shared=0.5.*5 genes"):
-        sctl.pp.align_genes(reference, query)
+        sctl.pp.align_genes(reference, query, min_shared=0.5)
+    with pytest.raises(ValueError, match=r"Only 3 of 10 .*min_shared=500.*10 genes"):
+        sctl.pp.align_genes(reference, query)  # the default count asks for at most every reference gene
     with pytest.warns(UserWarning, match="3 of 10"):
         sctl.pp.align_genes(reference, query, min_shared=0.3)
     with pytest.raises(ValueError, match=r"min_shared=4"):
@@ -96,3 +98,18 @@ def test_align_genes_keeps_response_tables(bulk):
         warnings.simplefilter("error")  # full overlap: no warning
         ref_out, _ = sctl.pp.align_genes(bulk, cells)
     pd.testing.assert_frame_equal(ref_out.obsm["ln_ic50"], bulk.obsm["ln_ic50"])
+
+
+def test_align_genes_default_accepts_a_small_panel_and_warns():
+    """A 600-gene panel of a 2,000-gene reference (30 %) is accepted by default, with a small-panel warning."""
+    reference = _adata([f"g{i}" for i in range(2000)])
+    query = _adata([f"g{i}" for i in range(0, 2000, 2)][:600])
+    with pytest.warns(UserWarning, match=r"600 of 2,000 .*small panel \(fewer than 1,000 genes\)"):
+        ref_out, query_out = sctl.pp.align_genes(reference, query)
+    assert ref_out.n_vars == query_out.n_vars == 600
+    with pytest.raises(ValueError, match="Only 499 of 2,000"):
+        sctl.pp.align_genes(reference, query[:, :499])
+    big = _adata([f"g{i}" for i in range(1500)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a full overlap neither warns nor logs a small panel
+        sctl.pp.align_genes(big, big)

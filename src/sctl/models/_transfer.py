@@ -23,7 +23,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from sklearn.exceptions import NotFittedError
 
 from .. import pp
-from .._constants import LABEL_KEY, RESPONSE_CATEGORIES, SENSITIVE
+from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, SENSITIVE
 from .._stream import (
     Rows,
     check_chunk_size,
@@ -74,7 +74,7 @@ def transfer_data(
     layer: str | None = None,
     bulk_layer: str | None = None,
     genes: list[str] | pd.Index | None = None,
-    min_shared: float | int = 0.5,
+    min_shared: float | int = MIN_SHARED_GENES,
     cell_label_key: str | None = None,
     balance: str | None = None,
     min_per_class: int = MIN_PER_CLASS,
@@ -113,7 +113,8 @@ def transfer_data(
     genes
         Genes to keep before aligning (``None``: all).
     min_shared
-        Fewest shared genes accepted, a fraction of the bulk genes (float) or a count (int).
+        Fewest shared genes accepted, a count (int, default 500) or a fraction of the bulk genes (float);
+        see :func:`sctl.pp.align_genes`.
     cell_label_key
         SEMI-SUPERVISED opt-in: a column of ``cells.obs`` with ``"sensitive"`` / ``"resistant"`` (NaN allowed)
         whose labels are kept. ``None`` (default): the cells are unlabelled.

@@ -9,6 +9,7 @@ import warnings
 import pandas as pd
 from anndata import AnnData
 
+from sctl._constants import MIN_SHARED_GENES, SMALL_PANEL_GENES
 from sctl._validate import check_anndata, check_unique_var_names, get_matrix, preview
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ def align_genes(
     reference: AnnData,
     query: AnnData,
     *,
-    min_shared: float | int = 0.5,
+    min_shared: float | int = MIN_SHARED_GENES,
     layer: str | None = None,
 ) -> tuple[AnnData, AnnData]:
     """Return copies of ``reference`` and ``query`` restricted to their shared genes, in reference order.
@@ -35,8 +36,11 @@ def align_genes(
     query
         AnnData to align to it (e.g. single cells).
     min_shared
-        Fewest shared genes accepted: a fraction of the reference's genes (float in (0, 1]) or a number of
-        genes (int). Fewer raise a :class:`ValueError`; a partial overlap above it warns with the counts.
+        Fewest shared genes accepted: a number of genes (int; at most all the reference's genes are asked for)
+        or a fraction of the reference's genes (float in (0, 1]). Fewer raise a :class:`ValueError`. The default,
+        500 genes, accepts the highly-variable-gene panels single-cell data often come as (1,400 of 6,000
+        reference genes is plenty for every method of :func:`sctl.tl.predict_response`). A partial overlap warns
+        with the counts, and says so when fewer than 1,000 genes are left; the number used is logged (INFO).
     layer
         If given, ``X`` of both outputs is taken from ``.layers[layer]`` of each input (e.g. ``"counts"``);
         by default ``X`` is kept. All layers are kept either way.
@@ -72,15 +76,22 @@ def align_genes(
         )
     missing = reference.var_names.difference(query.var_names, sort=False)
     if len(missing):
+        small = (
+            f" That is a small panel (fewer than {SMALL_PANEL_GENES:,} genes): predictions rest on few genes, so "
+            "give the query all its measured genes (not only highly variable ones) if it has more."
+            if len(shared) < SMALL_PANEL_GENES
+            else ""
+        )
         warnings.warn(
             f"{len(shared):,} of {reference.n_vars:,} reference genes found in query; {len(missing):,} "
-            f"missing (e.g. {preview(missing, 5)}). The outputs keep only the {len(shared):,} shared genes.",
+            f"missing (e.g. {preview(missing, 5)}). The outputs keep only the {len(shared):,} shared genes.{small}",
             UserWarning,
             stacklevel=2,
         )
     logger.info(
-        "align_genes kept %d genes; dropped %d of the query's %d genes",
+        "align_genes uses %d shared genes (of the reference's %d); dropped %d of the query's %d genes",
         len(shared),
+        reference.n_vars,
         query.n_vars - len(shared),
         query.n_vars,
     )
@@ -116,7 +127,7 @@ def _required_count(min_shared: float | int, n_reference: int) -> int:
         return max(1, round(min_shared * n_reference))
     if min_shared < 1:
         raise ValueError(f"`min_shared` as an int is a number of genes and must be at least 1, got {min_shared}.")
-    return int(min_shared)
+    return min(int(min_shared), n_reference)
 
 
 def _no_overlap_message(reference: pd.Index, query: pd.Index) -> str:

@@ -10,7 +10,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import pp
-from .._constants import LABEL_KEY, RESPONSE_CATEGORIES, SENSITIVE
+from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, SENSITIVE
 from .._validate import check_anndata, check_obs_key, closest, get_matrix, preview
 from ..metrics import classification_report
 from ..models.baselines import BASELINES, get_baseline
@@ -41,7 +41,7 @@ def evaluate_response(
     layer: str | None = None,
     reference_layer: str | None = None,
     threshold: float = 0.5,
-    min_shared: float | int = 0.5,
+    min_shared: float | int = MIN_SHARED_GENES,
     model_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     train_kwargs: Mapping[str, Any] | None = None,
     key_added: str = EVALUATE_RESPONSE_KEY,

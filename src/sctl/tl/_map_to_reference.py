@@ -10,6 +10,7 @@ import pandas as pd
 from anndata import AnnData
 from scipy.stats import rankdata
 
+from .._constants import MIN_SHARED_GENES
 from .._validate import check_anndata, check_finite, get_matrix, preview, to_dense
 from ..pp._align import align_genes
 
@@ -26,7 +27,7 @@ def map_to_reference(
     reference_layer: str | None = None,
     genes: Sequence[str] | None = None,
     standardize: bool = True,
-    min_shared: float | int = 0.5,
+    min_shared: float | int = MIN_SHARED_GENES,
     key_added: str = MAP_KEY,
     copy: bool = False,
 ) -> AnnData | None:
@@ -57,8 +58,8 @@ def map_to_reference(
         Standardise each gene within each domain before comparing. Turn it off only when both data sets were
         normalised together (e.g. by :func:`sctl.pp.harmonize`).
     min_shared
-        Fewest shared genes accepted, passed to :func:`sctl.pp.align_genes` (fraction of the reference's genes,
-        or a number of genes).
+        Fewest shared genes accepted, passed to :func:`sctl.pp.align_genes` (a number of genes, default 500, or
+        a fraction of the reference's genes).
     key_added
         Prefix of the fields written.
     copy

@@ -9,7 +9,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import pp
-from .._constants import LABEL_KEY, RESPONSE_CATEGORIES, RESPONSE_KEY, SENSITIVE
+from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, RESPONSE_KEY, SENSITIVE
 from .._validate import check_anndata, is_mudata, pull_obs_columns, resolve_modality
 from ..models.baselines import get_baseline
 
@@ -45,7 +45,7 @@ def predict_response(
     layer: str | None = None,
     reference_layer: str | None = None,
     threshold: float = 0.5,
-    min_shared: float | int = 0.5,
+    min_shared: float | int = MIN_SHARED_GENES,
     seed: int = 0,
     model_kwargs: dict[str, Any] | None = None,
     train_kwargs: dict[str, Any] | None = None,
@@ -107,7 +107,9 @@ def predict_response(
     threshold
         Probability at or above which a cell is called sensitive. The probabilities are kept as they are.
     min_shared
-        Fewest shared genes accepted: a fraction of the reference's genes (float) or a count (int).
+        Fewest shared genes accepted: a count (int; default 500, enough for every method) or a fraction of the
+        reference's genes (float). The number used is logged and recorded; fewer than 1,000 shared genes warn
+        (:func:`sctl.pp.align_genes`).
     seed
         Seed of the classifier.
     model_kwargs, train_kwargs
