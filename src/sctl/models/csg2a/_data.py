@@ -184,8 +184,6 @@ def register_pairs(lines: np.ndarray, drugs: np.ndarray, target: np.ndarray) -> 
     obs = pd.DataFrame(
         {LINE_KEY: lines, DRUG_KEY: drugs, TARGET_KEY: target}, index=pd.RangeIndex(len(target)).astype(str)
     ).astype(np.float32)
-    manager = AnnDataManager(
-        fields=[NumericalObsField(key, key) for key in obs.columns], setup_method_args={"setup_method_name": "pairs"}
-    )
+    manager = AnnDataManager(fields=[NumericalObsField(key, key) for key in obs.columns])
     manager.register_fields(AnnData(obs=obs))
     return manager
