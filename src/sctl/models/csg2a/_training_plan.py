@@ -126,8 +126,9 @@ class CSG2ATrainingPlan(TrainingPlan):
         super().__init__(module, lr=lr, weight_decay=weight_decay, eps=eps, **kwargs)
         self._sums: dict[str, tuple[torch.Tensor, int]] = {}
 
-    # Lightning's `log` costs about as much as a small minibatch step: the plan sums the losses and logs each mean
-    # once per epoch, the training one on the last batch (before the progress bar reads it at the epoch's end).
+    # Lightning's `log` costs about a millisecond a call, a sizeable share of a small minibatch's step: the plan sums
+    # the losses and logs each mean once per epoch, the training one on the last batch (before the progress bar
+    # reads it at the epoch's end).
     def _accumulate(self, batch: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
         loss = self.module.loss(batch)
         n = len(next(iter(batch.values())))
