@@ -90,3 +90,74 @@ def test_tumor_errors():
 
 def test_tumor_writes_h5ad(cells, tmp_path):
     cells.write_h5ad(tmp_path / "tumor.h5ad")
+
+
+@pytest.fixture(scope="module")
+def one_line():
+    return ds.tumor("Trametinib", n_cells=300, mode="within_line", seed=2)
+
+
+def test_within_line_tumour_is_one_line_with_two_subpopulations(one_line):
+    bulk = ds.gdsc()
+    info = one_line.uns["sctl_tumor"]
+    assert one_line.obs["cell_line"].nunique() == 1
+    assert info["cell_lines"] == [info["parental_line"]] == list(one_line.obs["cell_line"].unique())
+    assert one_line.obs["response"].value_counts().to_dict() == {"resistant": 150, "sensitive": 150}
+    assert "ln_ic50" not in one_line.obs  # the cells share one line: its response would say nothing
+    # the parental line is sensitive; the program comes from other held-out lines, all kept out of a reference
+    response = bulk.obsm["ln_ic50"]["Trametinib"].dropna()
+    assert response[info["parental_line"]] <= response.quantile(0.3)
+    assert info["parental_line"] not in info["sensitive_lines"]
+    assert set(info["held_out_lines"]) == {info["parental_line"], *info["sensitive_lines"], *info["resistant_lines"]}
+    # resistant cells sit higher on the resistance program, with a spread inside each sub-population
+    program = one_line.obs.groupby("response", observed=True)["resistance_program"]
+    assert program.mean()["resistant"] - program.mean()["sensitive"] == pytest.approx(1.0, abs=0.1)
+    assert (program.std() > 0.15).all()
+
+
+def test_within_line_response_follows_the_program_in_expression(one_line):
+    """Along the program (resistant minus sensitive lines), resistant cells score higher than sensitive ones."""
+    bulk = ds.gdsc()
+    info = one_line.uns["sctl_tumor"]
+    contrast = bulk[info["resistant_lines"]].X.mean(0) - bulk[info["sensitive_lines"]].X.mean(0)
+    X = one_line.X.toarray()
+    score = (X - X.mean(0)) @ np.asarray(contrast).ravel()
+    resistant = (one_line.obs["response"] == "resistant").to_numpy()
+    assert score[resistant].mean() > score[~resistant].mean()
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(resistant, score) > 0.7
+
+
+def test_held_out_tissue_tumour():
+    cells = ds.tumor("Docetaxel", n_cells=200, n_lines=6, mode="held_out_tissue", seed=0)
+    info = cells.uns["sctl_tumor"]
+    bulk = ds.gdsc()
+    tissue_lines = bulk.obs_names[bulk.obs["tissue"] == info["tissue"]]
+    assert set(info["held_out_lines"]) == set(tissue_lines)
+    assert set(info["cell_lines"]) <= set(tissue_lines)
+    assert set(cells.obs["tissue"]) == {info["tissue"]}
+    chosen = ds.tumor("Docetaxel", n_cells=60, n_lines=4, mode="held_out_tissue", tissue=info["tissue"], seed=1)
+    assert chosen.uns["sctl_tumor"]["tissue"] == info["tissue"]
+    with pytest.raises(ValueError, match="Tissue 'nowhere' lacks 3 sensitive"):
+        ds.tumor("Docetaxel", n_lines=6, mode="held_out_tissue", tissue="nowhere")
+
+
+def test_realistic_tumor_platform():
+    cells = ds.realistic_tumor("Dabrafenib", n_cells=400, seed=0)
+    plain = ds.tumor("Dabrafenib", n_cells=400, mode="within_line", seed=0)
+    assert cells.shape == (400, 800)
+    assert cells.var_names.isin(ds.gdsc().var_names).all()
+    assert cells.uns["sctl_tumor"]["params"]["mode"] == "within_line"
+    # a droplet-like platform: more zeros and more spread library sizes than the plain tumour (on all genes)
+    full = ds.realistic_tumor("Dabrafenib", n_cells=400, seed=0, n_genes=None)
+    assert (full.layers["counts"].toarray() == 0).mean() > (plain.layers["counts"].toarray() == 0).mean() + 0.01
+    log_library = np.log(np.asarray(full.layers["counts"].sum(1)).ravel())
+    assert log_library.std() > 1.3 * np.log(np.asarray(plain.layers["counts"].sum(1)).ravel()).std()
+    # the panel keeps the most variable genes
+    variance = np.asarray(full.X.power(2).mean(0)).ravel() - np.asarray(full.X.mean(0)).ravel() ** 2
+    assert set(cells.var_names) == set(full.var_names[np.argsort(-variance)[:800]])
+    with pytest.raises(ValueError, match="Unknown `mode` 'one_line'"):
+        ds.tumor(mode="one_line")
+    with pytest.raises(ValueError, match="`n_genes` must be a positive"):
+        ds.tumor(n_cells=20, n_lines=2, n_genes=0)

@@ -14,7 +14,7 @@ from ._gdsc import (
 from ._gmt import read_gmt
 from ._ppi import read_ppi
 from ._states import state_markers
-from ._tumor import tumor
+from ._tumor import realistic_tumor, tumor
 
 __all__ = [
     "add_response",
@@ -33,6 +33,7 @@ __all__ = [
     "read_gdsc_response",
     "read_gmt",
     "read_ppi",
+    "realistic_tumor",
     "state_markers",
     "tumor",
     "write_gctx",

@@ -1,6 +1,19 @@
-"""A semi-synthetic tumour: pseudo-single-cells sampled from real GDSC cell lines with known drug response."""
+"""Semi-synthetic tumours: pseudo-single-cells simulated from real GDSC cell lines of known drug response.
+
+Three kinds of shift between the bulk reference and the cells (``mode``):
+
+- ``"between_lines"``: cells of many lines, half from sensitive, half from resistant lines;
+- ``"within_line"``: ONE parental line with a sensitive and a resistant sub-population that differ along a real
+  resistance program, beside response-independent programs: the shape of published drug-response single-cell sets;
+- ``"held_out_tissue"``: cells of lines of one tissue, every line of which is to be held out of the reference.
+
+Each can be measured on "another platform" (``platform_shift``, ``library_sd``, ``dropout_midpoint``) and on a
+panel of the most variable genes only (``n_genes``). :func:`realistic_tumor` sets all of these at once.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -8,22 +21,40 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._constants import RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
-from .._validate import check_drug
+from .._validate import check_drug, preview
 from ._embedded import _gdsc_cached
 
 TUMOR_KEY = "sctl_tumor"
-# log-rate of a gene in a line = _Z_SCALE * z-score + per-gene baseline ~ N(0, _BASELINE_SD)
+MODES = ("between_lines", "within_line", "held_out_tissue")
+# log-rate of a gene in a line = _Z_SCALE * z-score + per-gene platform offset ~ N(0, platform_shift**2)
 _Z_SCALE = 1.2
-_BASELINE_SD = 0.5
-_LIBRARY_SD = 0.35  # sd of log library size across cells
 _TARGET_SUM = 1e4
+#: response-independent programs a within-line tumour varies along (leading principal axes of the GDSC lines)
+_N_NUISANCE = 8
+_DROPOUT_SLOPE = 2.0
 
 
-def _check_params(n_cells: int, n_lines: int, k: float, dropout: float, library_size: float, dispersion: float) -> None:
+@dataclass
+class _Design:
+    """What a mode decides: each cell's expression z-scores and labels, and the lines behind them."""
+
+    cell_z: np.ndarray
+    response: np.ndarray
+    obs: dict[str, np.ndarray]
+    info: dict[str, object] = field(default_factory=dict)
+
+
+def _check_params(
+    mode: str, n_cells: int, n_lines: int, k: float, dropout: float, library_size: float, dispersion: float
+) -> None:
+    if mode not in MODES:
+        raise ValueError(f"Unknown `mode` {mode!r}; choose one of {preview(MODES)}.")
     if n_lines < 2:
         raise ValueError(f"`n_lines` must be at least 2 (one sensitive, one resistant line), got {n_lines}.")
-    if n_cells < n_lines:
+    if n_cells < n_lines and mode != "within_line":
         raise ValueError(f"`n_cells` ({n_cells}) must be at least `n_lines` ({n_lines}) so that every line has cells.")
+    if n_cells < 2:
+        raise ValueError(f"`n_cells` must be at least 2 (one sensitive, one resistant cell), got {n_cells}.")
     if not 0 < k <= 0.5:
         raise ValueError(f"`k` must be in (0, 0.5]: the fraction of lines called sensitive and resistant, got {k}.")
     if not 0 <= dropout < 1:
@@ -35,48 +66,160 @@ def _check_params(n_cells: int, n_lines: int, k: float, dropout: float, library_
         )
 
 
-def _pick_lines(response: pd.Series, n_lines: int, k: float, rng: np.random.Generator) -> tuple[list[str], list[str]]:
-    """Draw sensitive lines among the bottom ``k`` and resistant ones among the top ``k`` of the response."""
+def _pools(response: pd.Series, k: float) -> tuple[pd.Index, pd.Index]:
+    """Sensitive (bottom ``k``) and resistant (top ``k``) lines of a drug's response, by rank."""
     tested = response.dropna().sort_values(kind="stable")
     n_pool = int(np.floor(k * len(tested)))
-    n_sensitive, n_resistant = n_lines // 2, n_lines - n_lines // 2
-    if n_pool < n_resistant:
+    return tested.index[:n_pool], tested.index[len(tested) - n_pool :]
+
+
+def _pick_lines(
+    response: pd.Series, n_sensitive: int, n_resistant: int, k: float, rng: np.random.Generator
+) -> tuple[list[str], list[str]]:
+    """Draw sensitive lines among the bottom ``k`` and resistant ones among the top ``k`` of the response."""
+    sensitive_pool, resistant_pool = _pools(response, k)
+    if min(len(sensitive_pool), len(resistant_pool)) < max(n_sensitive, n_resistant):
         raise ValueError(
-            f"Drug {response.name!r} has {len(tested)} tested lines, so the top / bottom {k:.0%} hold "
-            f"{n_pool}; "
-            f"too few for {n_lines} lines. Lower `n_lines` or raise `k`."
+            f"Drug {response.name!r} has {response.notna().sum()} tested lines, so the top / bottom {k:.0%} hold "
+            f"{len(sensitive_pool)}; too few for {n_sensitive + n_resistant} lines. Lower `n_lines` or raise `k`."
         )
-    sensitive = rng.choice(tested.index[:n_pool].to_numpy(), size=n_sensitive, replace=False)
-    resistant = rng.choice(tested.index[len(tested) - n_pool :].to_numpy(), size=n_resistant, replace=False)
+    sensitive = rng.choice(sensitive_pool.to_numpy(), size=n_sensitive, replace=False)
+    resistant = rng.choice(resistant_pool.to_numpy(), size=n_resistant, replace=False)
     return [str(line) for line in sensitive], [str(line) for line in resistant]
 
 
-def _cells_per_line(n_cells: int, sensitive: list[str], resistant: list[str]) -> np.ndarray:
+def _cells_per_line(n_cells: int, n_sensitive: int, n_resistant: int) -> np.ndarray:
     """Split the cells half sensitive, half resistant, evenly over the lines of each class."""
     n_sensitive_cells = n_cells // 2
-    sizes = [len(part) for part in np.array_split(np.arange(n_sensitive_cells), len(sensitive))]
-    sizes += [len(part) for part in np.array_split(np.arange(n_cells - n_sensitive_cells), len(resistant))]
+    sizes = [len(part) for part in np.array_split(np.arange(n_sensitive_cells), n_sensitive)]
+    sizes += [len(part) for part in np.array_split(np.arange(n_cells - n_sensitive_cells), n_resistant)]
     return np.asarray(sizes)
 
 
+def _of_lines(
+    bulk: AnnData, sensitive: list[str], resistant: list[str], n_cells: int, rng: np.random.Generator
+) -> _Design:
+    """Cells drawn from whole lines; a cell's label is its line's."""
+    lines = sensitive + resistant
+    line_of_cell = rng.permutation(
+        np.repeat(np.arange(len(lines)), _cells_per_line(n_cells, len(sensitive), len(resistant)))
+    )
+    source = np.asarray(lines, dtype=object)[line_of_cell]
+    response = np.where(line_of_cell < len(sensitive), SENSITIVE, RESISTANT)
+    profiles = np.asarray(bulk[lines].X, dtype=np.float64)
+    obs = {
+        "cell_line": pd.Categorical(source, categories=lines),
+        "tissue": pd.Categorical(bulk.obs["tissue"].astype(object).reindex(source).to_numpy()),
+    }
+    info = {"cell_lines": lines, "sensitive_lines": sensitive, "resistant_lines": resistant, "held_out_lines": lines}
+    return _Design(profiles[line_of_cell], response, obs, info)
+
+
+def _unit_rms(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.sqrt(np.mean(vectors**2, axis=-1, keepdims=True))
+
+
+def _nuisance_programs(bulk_z: np.ndarray, program: np.ndarray) -> np.ndarray:
+    """Leading principal axes of the lines' expression, made orthogonal to the resistance program (unit RMS)."""
+    centred = bulk_z - bulk_z.mean(axis=0)
+    axes = np.linalg.svd(centred, full_matrices=False)[2][:_N_NUISANCE]
+    axes -= np.outer(axes @ program / (program @ program), program)
+    return _unit_rms(axes)
+
+
+def _within_line(
+    bulk: AnnData, response: pd.Series, n_cells: int, n_lines: int, k: float, effect: float, nuisance: float,
+    rng: np.random.Generator,
+) -> _Design:  # fmt: skip
+    """One parental (sensitive) line; the resistant sub-population moves along the resistance program.
+
+    The program is the mean profile of ``n_lines // 2`` resistant lines minus that of as many other sensitive
+    lines (all held out with the parental line). Every cell also varies along response-independent programs.
+    """
+    sensitive, resistant = _pick_lines(response, n_lines // 2 + 1, n_lines - n_lines // 2, k, rng)
+    parental, contrast = sensitive[0], sensitive[1:]
+    bulk_z = np.asarray(bulk.X, dtype=np.float64)
+    program = _unit_rms(
+        np.asarray(bulk[resistant].X, dtype=np.float64).mean(0) - np.asarray(bulk[contrast].X, dtype=np.float64).mean(0)
+    )
+    is_resistant = rng.permutation(np.arange(n_cells) >= n_cells // 2)
+    # graded position on the program: sub-population mean +- effect / 2, spread within each sub-population
+    position = np.where(is_resistant, 0.5, -0.5) * effect + rng.normal(0.0, effect / 4, size=n_cells)
+    nuisance_axes = _nuisance_programs(bulk_z, program)
+    weights = nuisance / np.sqrt(np.arange(1, _N_NUISANCE + 1))  # leading programs vary most
+    activity = rng.normal(size=(n_cells, _N_NUISANCE)) * weights
+    parental_z = np.asarray(bulk[[parental]].X, dtype=np.float64)[0]
+    cell_z = parental_z + position[:, None] * program + activity @ nuisance_axes
+    obs = {
+        "cell_line": pd.Categorical([parental] * n_cells),
+        "tissue": pd.Categorical([str(bulk.obs["tissue"][parental])] * n_cells),
+        "resistance_program": position,
+    }
+    info = {
+        "cell_lines": [parental],
+        "parental_line": parental,
+        "sensitive_lines": contrast,
+        "resistant_lines": resistant,
+        "held_out_lines": [parental, *contrast, *resistant],
+    }
+    return _Design(cell_z, np.where(is_resistant, RESISTANT, SENSITIVE), obs, info)
+
+
+def _held_out_tissue(
+    bulk: AnnData, response: pd.Series, n_cells: int, n_lines: int, k: float, tissue: str | None,
+    rng: np.random.Generator,
+) -> _Design:  # fmt: skip
+    """Lines of one tissue, each class drawn within the tissue; the whole tissue is to be held out."""
+    n_sensitive, n_resistant = n_lines // 2, n_lines - n_lines // 2
+    sensitive_pool, resistant_pool = _pools(response, k)
+    tissues = bulk.obs["tissue"].astype(str)
+    counts = pd.DataFrame(
+        {"sensitive": tissues[sensitive_pool].value_counts(), "resistant": tissues[resistant_pool].value_counts()}
+    ).fillna(0)
+    eligible = sorted(counts.index[(counts["sensitive"] >= n_sensitive) & (counts["resistant"] >= n_resistant)])
+    if tissue is None:
+        if not eligible:
+            raise ValueError(
+                f"No tissue has {n_sensitive} sensitive and {n_resistant} resistant lines for {response.name!r}; "
+                "lower `n_lines` or raise `k`."
+            )
+        tissue = str(rng.choice(eligible))
+    elif tissue not in eligible:
+        raise ValueError(
+            f"Tissue {tissue!r} lacks {n_sensitive} sensitive and {n_resistant} resistant lines for "
+            f"{response.name!r}. Tissues that have them: {preview(eligible)}."
+        )
+    in_tissue = tissues.index[tissues == tissue]
+    sensitive, resistant = _pick_lines(response[in_tissue], n_sensitive, n_resistant, 0.5, rng)
+    design = _of_lines(bulk, sensitive, resistant, n_cells, rng)
+    design.info.update(tissue=tissue, held_out_lines=[str(line) for line in in_tissue])
+    return design
+
+
 def _sample_counts(
-    profiles: np.ndarray,
-    line_of_cell: np.ndarray,
+    cell_z: np.ndarray,
     rng: np.random.Generator,
     *,
+    platform_shift: float,
     library_size: float,
+    library_sd: float,
     dispersion: float,
     dropout: float,
+    dropout_midpoint: float | None,
 ) -> np.ndarray:
-    """Negative-binomial counts around each line's expression profile, with library sizes and dropout."""
-    log_rate = _Z_SCALE * profiles + rng.normal(0.0, _BASELINE_SD, size=profiles.shape[1])
+    """Negative-binomial counts around each cell's expression, with platform offsets, library sizes and dropout."""
+    log_rate = _Z_SCALE * cell_z + rng.normal(0.0, platform_shift, size=cell_z.shape[1])
     proportions = np.exp(log_rate - log_rate.max(axis=1, keepdims=True))
     proportions /= proportions.sum(axis=1, keepdims=True)
-    library = rng.lognormal(np.log(library_size), _LIBRARY_SD, size=len(line_of_cell))
-    mean = library[:, None] * proportions[line_of_cell]
+    library = rng.lognormal(np.log(library_size), library_sd, size=len(cell_z))
+    mean = library[:, None] * proportions
     counts = rng.poisson(rng.gamma(dispersion, mean / dispersion)).astype(np.float32)
     if dropout > 0:
         counts[rng.random(counts.shape, dtype=np.float32) < dropout] = 0
+    if dropout_midpoint is not None:
+        # expression-dependent dropout: half the counts of a gene of mean `dropout_midpoint` are lost, fewer above
+        lost = 1.0 / (1.0 + (mean / dropout_midpoint) ** _DROPOUT_SLOPE)
+        counts[rng.random(counts.shape) < lost] = 0
     return counts
 
 
@@ -85,34 +228,72 @@ def _log_normalize(counts: np.ndarray) -> np.ndarray:
     return np.log1p(counts / totals * _TARGET_SUM).astype(np.float32)
 
 
+def _panel(lognorm: np.ndarray, n_genes: int | None) -> np.ndarray:
+    """Indices, in gene order, of the ``n_genes`` most variable genes (all genes when ``None``)."""
+    if n_genes is None or n_genes >= lognorm.shape[1]:
+        return np.arange(lognorm.shape[1])
+    if n_genes < 1:
+        raise ValueError(f"`n_genes` must be a positive number of genes or None (all), got {n_genes}.")
+    return np.sort(np.argsort(-lognorm.var(axis=0), kind="stable")[:n_genes])
+
+
 def tumor(
     drug: str = "Dabrafenib",
     n_cells: int = 2000,
     n_lines: int = 16,
     *,
+    mode: str = "between_lines",
     seed: int = 0,
     key: str = "ln_ic50",
     k: float = 0.3,
-    dropout: float = 0.1,
+    effect: float = 1.0,
+    nuisance: float = 0.6,
+    tissue: str | None = None,
+    platform_shift: float = 0.5,
     library_size: float = 3000.0,
+    library_sd: float = 0.35,
     dispersion: float = 5.0,
+    dropout: float = 0.1,
+    dropout_midpoint: float | None = None,
+    n_genes: int | None = None,
 ) -> AnnData:
-    """A SEMI-SYNTHETIC tumour of pseudo-single-cells drawn from real GDSC cell lines of known response.
+    """A SEMI-SYNTHETIC tumour of pseudo-single-cells simulated from real GDSC cell lines of known response.
 
     This is not measured single-cell data. The expression profiles and drug responses are real
-    (:func:`sctl.datasets.gdsc`); the cells are simulated from them. Half of ``n_lines`` lines are drawn
-    among the sensitive lines (bottom ``k`` fraction of ``drug``'s response ``key``), half among the resistant
-    ones (top ``k``); half of the cells come from each group, split evenly over its lines. For each cell:
+    (:func:`sctl.datasets.gdsc`); the cells are simulated from them. ``mode`` sets where the response lives:
 
-    1. the line's rate of each gene is ``exp(1.2 * z + b)``, with ``z`` the line's expression z-score and
-       ``b`` a per-gene baseline drawn from N(0, 0.5²);
-    2. a library size is drawn from a log-normal around ``library_size`` (sd 0.35 on the log scale);
+    ``"between_lines"`` (default)
+        Half of ``n_lines`` lines are drawn among the sensitive lines (bottom ``k`` fraction of ``drug``'s
+        response ``key``), half among the resistant ones (top ``k``); half of the cells come from each group,
+        split evenly over its lines. A cell's label is its line's. The task reduces to telling lines apart.
+    ``"within_line"``
+        ONE parental line (drawn among the sensitive lines), as in published drug-response single-cell sets
+        (sensitive and resistant sub-populations of one line or patient). Half of the cells form a resistant
+        sub-population, shifted along a real *resistance program*: the mean profile of ``n_lines // 2``
+        resistant lines minus that of as many other sensitive lines, scaled to unit root-mean-square and
+        multiplied by ``effect`` (the distance between the two sub-populations' means, in bulk z-score units;
+        each cell's position spreads with sd ``effect / 4``). Every cell also varies along 8 response-independent
+        programs: the leading principal axes of the 919 GDSC lines' expression (lineage, proliferation,
+        EMT-like axes), made orthogonal to the resistance program, with total sd about ``nuisance``. There is
+        no between-line signal to use.
+    ``"held_out_tissue"``
+        As ``"between_lines"``, but every line comes from one tissue (``tissue``, or drawn among those with
+        enough sensitive and resistant lines), and the whole tissue is to be held out of the reference: a
+        reference that never saw the tumour's tissue. Use ``key="auc"`` for labels from another response
+        metric than a reference trained on ``"ln_ic50"``.
+
+    Cells are then "measured": for each cell
+
+    1. the rate of each gene is ``exp(1.2 z + b)``, with ``z`` the cell's expression z-score and ``b`` a
+       per-gene platform offset drawn from N(0, ``platform_shift``²) (a gene-wise platform effect);
+    2. a library size is drawn from a log-normal around ``library_size`` (sd ``library_sd`` on the log scale);
     3. counts are negative-binomial (gamma-Poisson, inverse dispersion ``dispersion``) around library x rate;
-    4. each count is zeroed with probability ``dropout``.
+    4. each count is zeroed with probability ``dropout``, and, with ``dropout_midpoint``, with the
+       expression-dependent probability ``1 / (1 + (mean / dropout_midpoint)²)`` (low-expressed genes drop out
+       most);
+    5. with ``n_genes``, only the ``n_genes`` most variable genes are kept (a highly-variable-gene panel).
 
-    The ground truth ``obs["response"]`` is the label of the source line, so it is known for every cell.
-    It is a test bed for bulk-to-single-cell transfer, with the caveat that cell-to-cell variation is
-    simulated. Exclude ``uns["sctl_tumor"]["cell_lines"]`` from any training reference, or the answers leak.
+    Exclude ``uns["sctl_tumor"]["held_out_lines"]`` from any training reference, or the answers leak.
 
     Parameters
     ----------
@@ -121,30 +302,46 @@ def tumor(
     n_cells
         Number of cells.
     n_lines
-        Number of source lines (``n_lines // 2`` sensitive, the rest resistant).
+        Number of source lines (``n_lines // 2`` sensitive, the rest resistant); for ``"within_line"``, the
+        lines whose contrast defines the resistance program.
+    mode
+        ``"between_lines"``, ``"within_line"`` or ``"held_out_tissue"`` (above).
     seed
         Seed of the random generator: the same seed gives the same tumour.
     key
         Response table used to call lines sensitive / resistant: ``"ln_ic50"`` or ``"auc"``.
     k
         Fraction of the tested lines forming each of the sensitive and resistant pools.
-    dropout
-        Probability that a count is set to zero on top of sampling zeros.
-    library_size
-        Median number of counts per cell.
+    effect, nuisance
+        ``"within_line"`` only: distance between the sub-populations along the resistance program, and sd of
+        the response-independent programs (bulk z-score units; a typical line differs from another by ~1.4).
+    tissue
+        ``"held_out_tissue"`` only: the tissue (``None``: drawn at random among the eligible ones).
+    platform_shift
+        Sd of the per-gene platform offset on the log scale.
+    library_size, library_sd
+        Median number of counts per cell, and sd of the log library size.
     dispersion
         Inverse dispersion of the negative binomial (smaller = noisier cells).
+    dropout
+        Probability that a count is set to zero on top of sampling zeros.
+    dropout_midpoint
+        Mean count at which half of a gene's counts drop out (``None``: no expression-dependent dropout).
+    n_genes
+        Keep only this many most variable genes (``None``: the 2,000 genes of :func:`sctl.datasets.gdsc`).
 
     Returns
     -------
-    Cells x genes (the genes of :func:`sctl.datasets.gdsc`), with
+    Cells x genes, with
 
     - ``layers["counts"]``: integer-valued counts (sparse CSR, float32);
     - ``X``: log-normalised counts (counts per 10,000, then ``log1p``; sparse CSR, float32);
-    - ``obs``: ``cell_line``, ``tissue``, ``response`` (categorical, ``["resistant", "sensitive"]``: the
-      source line's label), ``ln_ic50`` and ``auc`` of the source line for ``drug``;
-    - ``uns["sctl_tumor"]``: ``params``, ``cell_lines`` (all source lines), ``sensitive_lines``,
-      ``resistant_lines`` and a note that the data are semi-synthetic.
+    - ``obs``: ``cell_line``, ``tissue``, ``response`` (categorical, ``["resistant", "sensitive"]``: the ground
+      truth); for whole-line modes ``ln_ic50`` and ``auc`` of the source line for ``drug``; for
+      ``"within_line"`` ``resistance_program`` (the cell's graded position on the program);
+    - ``uns["sctl_tumor"]``: ``params``, ``cell_lines`` (lines the cells come from), ``sensitive_lines``,
+      ``resistant_lines``, ``held_out_lines`` (every line to keep out of a reference), ``parental_line`` or
+      ``tissue`` where they apply, and a note that the data are semi-synthetic.
 
     Raises
     ------
@@ -156,44 +353,95 @@ def tumor(
     >>> cells = sctl.datasets.tumor("Dabrafenib", n_cells=500, seed=1)
     >>> cells.obs["response"].value_counts().to_dict()
     {'resistant': 250, 'sensitive': 250}
+    >>> one_line = sctl.datasets.tumor("Dabrafenib", n_cells=200, mode="within_line")
+    >>> one_line.obs["cell_line"].nunique()
+    1
     """
-    _check_params(n_cells, n_lines, k, dropout, library_size, dispersion)
+    _check_params(mode, n_cells, n_lines, k, dropout, library_size, dispersion)
     bulk = _gdsc_cached()
     response = check_drug(bulk, drug, key)
     rng = np.random.default_rng(seed)
-    sensitive, resistant = _pick_lines(response, n_lines, k, rng)
-    lines = sensitive + resistant
-    line_of_cell = rng.permutation(np.repeat(np.arange(len(lines)), _cells_per_line(n_cells, sensitive, resistant)))
-    profiles = np.asarray(bulk[lines].X, dtype=np.float64)
+    if mode == "within_line":
+        design = _within_line(bulk, response, n_cells, n_lines, k, effect, nuisance, rng)
+    elif mode == "held_out_tissue":
+        design = _held_out_tissue(bulk, response, n_cells, n_lines, k, tissue, rng)
+    else:
+        design = _of_lines(bulk, *_pick_lines(response, n_lines // 2, n_lines - n_lines // 2, k, rng), n_cells, rng)
     counts = _sample_counts(
-        profiles, line_of_cell, rng, library_size=library_size, dispersion=dispersion, dropout=dropout
-    )
-    source = [lines[index] for index in line_of_cell]
-    tables = {name: bulk.obsm[name][drug] for name in ("ln_ic50", "auc") if name in bulk.obsm}
+        design.cell_z, rng, platform_shift=platform_shift, library_size=library_size, library_sd=library_sd,
+        dispersion=dispersion, dropout=dropout, dropout_midpoint=dropout_midpoint,
+    )  # fmt: skip
+    lognorm = _log_normalize(counts)
+    genes = _panel(lognorm, n_genes)
     obs = pd.DataFrame(
         {
-            "cell_line": pd.Categorical(source, categories=lines),
-            "tissue": pd.Categorical(bulk.obs["tissue"].astype(object).reindex(source).to_numpy()),
-            "response": pd.Categorical(
-                [SENSITIVE if line in sensitive else RESISTANT for line in source],
-                categories=list(RESPONSE_CATEGORIES),
-            ),
-            **{name: table.reindex(source).to_numpy(dtype=np.float64) for name, table in tables.items()},
+            **design.obs,
+            "response": pd.Categorical(design.response, categories=list(RESPONSE_CATEGORIES)),
         },
         index=pd.Index([f"cell_{index:05d}" for index in range(n_cells)]),
     )
-    adata = AnnData(sparse.csr_matrix(_log_normalize(counts)), obs=obs, var=pd.DataFrame(index=bulk.var_names.copy()))
-    adata.layers["counts"] = sparse.csr_matrix(counts)
+    if mode != "within_line":
+        source = obs["cell_line"].astype(str).to_numpy()
+        for name in ("ln_ic50", "auc"):
+            if name in bulk.obsm:
+                obs[name] = bulk.obsm[name][drug].reindex(source).to_numpy(dtype=np.float64)
+    adata = AnnData(sparse.csr_matrix(lognorm[:, genes]), obs=obs, var=pd.DataFrame(index=bulk.var_names[genes].copy()))
+    adata.layers["counts"] = sparse.csr_matrix(counts[:, genes])
     adata.uns["log1p"] = {"base": None}
     adata.uns[TUMOR_KEY] = {
         "params": {
-            "drug": drug, "n_cells": int(n_cells), "n_lines": int(n_lines), "seed": int(seed), "key": key,
-            "k": float(k), "dropout": float(dropout), "library_size": float(library_size),
-            "dispersion": float(dispersion),
+            "drug": drug, "n_cells": int(n_cells), "n_lines": int(n_lines), "mode": mode, "seed": int(seed),
+            "key": key, "k": float(k), "effect": float(effect), "nuisance": float(nuisance),
+            "platform_shift": float(platform_shift), "library_size": float(library_size),
+            "library_sd": float(library_sd), "dispersion": float(dispersion), "dropout": float(dropout),
+            "dropout_midpoint": dropout_midpoint, "n_genes": n_genes,
         },
-        "cell_lines": lines,
-        "sensitive_lines": sensitive,
-        "resistant_lines": resistant,
-        "note": "semi-synthetic: cells simulated from real GDSC lines; response = the source line's label",
+        **design.info,
+        "note": f"semi-synthetic ({mode}): cells simulated from real GDSC lines; response = the simulated truth",
     }  # fmt: skip
+    adata.uns[TUMOR_KEY]["params"] = {k_: v for k_, v in adata.uns[TUMOR_KEY]["params"].items() if v is not None}
     return adata
+
+
+#: the platform of :func:`realistic_tumor`: droplet-like library sizes, gene-wise shift, dropout, a gene panel
+REALISTIC_PLATFORM = {
+    "platform_shift": 1.0,
+    "library_size": 4000.0,
+    "library_sd": 0.6,
+    "dispersion": 3.0,
+    "dropout": 0.0,
+    "dropout_midpoint": 0.3,
+    "n_genes": 800,
+}
+
+
+def realistic_tumor(
+    drug: str = "Dabrafenib", mode: str = "within_line", n_cells: int = 500, *, seed: int = 0, **kwargs
+) -> AnnData:
+    """A semi-synthetic tumour with the shifts of real drug-response single-cell data: the realistic-shift benchmark.
+
+    :func:`tumor` with a droplet-like platform (:data:`REALISTIC_PLATFORM`: gene-wise platform offsets of sd 1
+    on the log scale, library sizes around 4,000 with sd 0.6 on the log scale, overdispersed counts,
+    expression-dependent dropout, and an 800-gene panel of the most variable genes, 40 % of the reference's).
+    By default ``mode="within_line"``: one parental line with sensitive and resistant sub-populations, the case
+    where bulk-to-single-cell transfer is hardest and that published sets share. ``benchmarks/realistic_shift.py``
+    scores every method of :func:`sctl.tl.predict_response` on all three modes.
+
+    Parameters
+    ----------
+    drug, mode, n_cells, seed
+        As in :func:`tumor`.
+    **kwargs
+        Any other argument of :func:`tumor`; overrides the platform settings.
+
+    Returns
+    -------
+    As :func:`tumor`. Exclude ``uns["sctl_tumor"]["held_out_lines"]`` from the reference.
+
+    Example
+    -------
+    >>> cells = sctl.datasets.realistic_tumor("Dabrafenib", seed=0)
+    >>> cells.shape
+    (500, 800)
+    """
+    return tumor(drug, n_cells, mode=mode, seed=seed, **{**REALISTIC_PLATFORM, **kwargs})
