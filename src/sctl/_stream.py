@@ -17,7 +17,7 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
-from ._validate import check_finite, get_matrix
+from ._validate import check_finite, float_dtype, get_matrix
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,14 @@ class Rows:
         Positions of the columns to keep, in the wanted order; ``None`` keeps every column as it is.
     what
         How to name the matrix in errors, e.g. ``"`adata.X`"``.
+    standardize_rows
+        Z-score every row across the kept columns as it is read (:func:`zscore_rows`); blocks are then dense.
     """
 
     X: Any
     columns: np.ndarray | None = None
     what: str = "`adata.X`"
+    standardize_rows: bool = False
 
     @property
     def n_obs(self) -> int:
@@ -95,6 +98,8 @@ def read_rows(rows: Rows, start: int, stop: int) -> np.ndarray | sparse.spmatrix
     if rows.columns is not None:
         block = block[:, rows.columns]
     check_finite(block, rows.what)
+    if rows.standardize_rows:
+        return zscore_rows(block.toarray() if sparse.issparse(block) else block)
     return block
 
 
@@ -166,6 +171,24 @@ def zscore_params(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.nda
     scale = std.astype(np.float32)
     scale[scale == 0] = 1.0
     return center, scale
+
+
+def zscore_rows(X: np.ndarray) -> np.ndarray:
+    """Return every row of ``X`` centred and scaled across its columns, as float32 (constant rows become 0).
+
+    The profile-wise z-score of the GDSC expression sctl ships: it removes what a profile's overall level and
+    spread owe to its sample (library size and detection rate of a cell, array intensity of a bulk sample).
+    """
+    X = np.asarray(X)
+    out = X.astype(float_dtype(X))  # integers and float64 (huge counts) keep their precision until the end
+    out -= out.mean(axis=1, keepdims=True)
+    largest = np.abs(out).max(axis=1, keepdims=True, initial=0.0)
+    largest[largest == 0] = 1.0  # a constant row: all zeros after centring
+    out /= largest  # in [-1, 1], so squaring cannot overflow whatever the input's magnitude
+    scale = np.sqrt(np.square(out).mean(axis=1, keepdims=True))
+    scale[scale == 0] = 1.0
+    out /= scale
+    return out.astype(np.float32, copy=False)
 
 
 def zscore_block(block: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:

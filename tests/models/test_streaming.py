@@ -79,17 +79,24 @@ def test_backed_predictions_equal_in_memory(tmp_path, trained, kind):
 def test_streamed_standardisation_matches_whole_matrix(trained):
     model, _, X, var = trained
     cells = ad.AnnData(X, var=var)
+    assert model.standardize_rows_  # trained on profile-wise z-scores: cells get them too
     whole, _ = model._input_matrix(cells, None, True)
     ready = X[:, cells.var_names.get_indexer(model.var_names)]
-    mean, std = ready.mean(0, dtype=np.float64), ready.std(0, dtype=np.float64)
-    rows = stream.rows_of(cells, None, model.var_names)
-    for chunk_size in (1, 7, 1000, N_CELLS):
-        for source in (rows, stream.Rows(sparse.csr_matrix(X), rows.columns)):
-            got_mean, got_std = stream.column_mean_std(source, chunk_size)
-            np.testing.assert_allclose(got_mean, mean, rtol=1e-10, atol=1e-12)
-            np.testing.assert_allclose(got_std, std, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(whole[:, 0], 0.0)  # the constant gene becomes 0
-    np.testing.assert_allclose(whole.mean(0), 0.0, atol=1e-5)
+    for by_row in (False, True):
+        expected = stream.zscore_rows(ready) if by_row else ready
+        mean, std = expected.mean(0, dtype=np.float64), expected.std(0, dtype=np.float64)
+        rows = stream.rows_of(cells, None, model.var_names)
+        for chunk_size in (1, 7, 1000, N_CELLS):
+            for source in (rows, stream.Rows(sparse.csr_matrix(X), rows.columns)):
+                source = stream.Rows(source.X, source.columns, standardize_rows=by_row)
+                got_mean, got_std = stream.column_mean_std(source, chunk_size)
+                np.testing.assert_allclose(got_mean, mean, rtol=1e-5, atol=1e-6)
+                np.testing.assert_allclose(got_std, std, rtol=1e-5, atol=1e-6)
+    rows_z = stream.zscore_rows(ready)
+    np.testing.assert_allclose(rows_z.mean(1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(rows_z.std(1), 1.0, atol=1e-4)
+    np.testing.assert_allclose(whole, (rows_z - rows_z.mean(0)) / rows_z.std(0), atol=1e-4)
+    np.testing.assert_allclose(stream.zscore_rows(np.ones((2, 3))), 0.0)  # a constant profile becomes 0
 
 
 def test_chunk_size_is_honoured(tmp_path, trained, monkeypatch):

@@ -11,7 +11,8 @@ from anndata import AnnData
 
 from .. import pp
 from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, SENSITIVE
-from .._validate import check_anndata, check_obs_key, closest, get_matrix, preview
+from .._stream import zscore_rows
+from .._validate import check_anndata, check_obs_key, closest, float_dtype, get_matrix, preview, to_dense
 from ..metrics import classification_report
 from ..models.baselines import BASELINES, get_baseline
 from ._predict_response import TRANSFER_METHODS, _check_probabilities, predict_response
@@ -42,6 +43,7 @@ def evaluate_response(
     reference_layer: str | None = None,
     threshold: float = 0.5,
     min_shared: float | int = MIN_SHARED_GENES,
+    standardize_rows: bool = True,
     model_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     train_kwargs: Mapping[str, Any] | None = None,
     key_added: str = EVALUATE_RESPONSE_KEY,
@@ -97,6 +99,9 @@ def evaluate_response(
         Probability at or above which a line or cell is called sensitive (precision, recall, F1, accuracy).
     min_shared
         Fewest genes shared by cells and reference, as in :func:`sctl.tl.predict_response`.
+    standardize_rows
+        Z-score every profile across the genes (those shared with the cells, when cells are given) before the
+        per-gene z-scores, as :func:`sctl.tl.predict_response` does by default.
     model_kwargs
         Keyword arguments per method, e.g. ``{"rf": {"n_estimators": 100}, "atsdp": {"n_heads": 4}}``: passed to
         the baseline's constructor or to the transfer model's.
@@ -148,12 +153,14 @@ def evaluate_response(
         raise ValueError("Nothing to evaluate: `cv=False` and no `truth_key`. Pass `truth_key=` or `cv=True`.")
     truth = None if truth_key is None else _truth(adata, truth_key)
     label_rule = {"method": label_method, "k": k, "threshold": label_threshold}
-    labelled = _labelled_bulk(bulk, drug, key, label_rule, bulk_layer, n_folds if cv else 2)
+    if reference is not None and standardize_rows:  # profiles are z-scored over the genes the cells share
+        bulk = pp.align_genes(bulk, adata, min_shared=min_shared)[0]
+    labelled = _labelled_bulk(bulk, drug, key, label_rule, bulk_layer, n_folds if cv else 2, standardize_rows)
     common = {"threshold": threshold, "model_kwargs": model_kwargs, "train_kwargs": dict(train_kwargs or {})}
 
     scores, predictions = [], []
+    cells = None if reference is None else _light(adata, layer, labelled.var_names, standardize_rows)
     if cv:
-        cells = None if reference is None else _light(adata, layer)
         for s, p in _bulk_cv(labelled, drug, methods, n_folds, seeds, cells, min_shared=min_shared, **common):
             scores.append(s)
             predictions.append(p)
@@ -161,8 +168,8 @@ def evaluate_response(
         for method in methods:
             for seed in seeds:
                 proba = _transfer_proba(
-                    adata, bulk, labelled, drug, method, seed, key=key, label_rule=label_rule,
-                    layers=(layer, reference_layer), min_shared=min_shared,
+                    adata, cells, bulk, labelled, drug, method, seed, key=key, label_rule=label_rule,
+                    layers=(layer, reference_layer), min_shared=min_shared, standardize_rows=standardize_rows,
                     model_kwargs=model_kwargs.get(method, {}), train_kwargs=common["train_kwargs"],
                 )  # fmt: skip
                 known = truth.notna().to_numpy()
@@ -211,11 +218,18 @@ def _check_seeds(seeds: Sequence[int]) -> list[int]:
 
 
 def _labelled_bulk(
-    bulk: AnnData, drug: str, key: str, label_rule: dict[str, Any], layer: str | None, min_per_class: int
+    bulk: AnnData,
+    drug: str,
+    key: str,
+    label_rule: dict[str, Any],
+    layer: str | None,
+    min_per_class: int,
+    standardize_rows: bool,
 ) -> AnnData:
     """The labelled lines only, z-scored gene by gene over all lines, labels in ``obs["sctl_label"]``."""
     X = get_matrix(bulk, layer)
-    work = AnnData(X.copy(), obs=pd.DataFrame(index=bulk.obs_names.copy()), var=pd.DataFrame(index=bulk.var_names))
+    X = zscore_rows(to_dense(X, float_dtype(X))) if standardize_rows else X.copy()
+    work = AnnData(X, obs=pd.DataFrame(index=bulk.obs_names.copy()), var=pd.DataFrame(index=bulk.var_names))
     if key in bulk.obsm:
         work.obsm[key] = bulk.obsm[key]
     pp.binarize_response(work, drug, key=key, **label_rule)
@@ -250,11 +264,19 @@ def _truth(adata: AnnData, truth_key: str) -> pd.Series:
     return numeric
 
 
-def _light(adata: AnnData, layer: str | None) -> AnnData:
-    """Expression and names of ``adata`` only, so that nothing of the user's AnnData is copied or touched."""
-    return AnnData(
+def _light(adata: AnnData, layer: str | None, genes: pd.Index, standardize_rows: bool) -> AnnData:
+    """Expression and names of ``adata`` only, so that nothing of the user's AnnData is copied or touched.
+
+    With ``standardize_rows``: restricted to the reference's ``genes`` and z-scored profile by profile across them.
+    """
+    light = AnnData(
         get_matrix(adata, layer), obs=pd.DataFrame(index=adata.obs_names), var=pd.DataFrame(index=adata.var_names)
     )
+    if not standardize_rows:
+        return light
+    light = light[:, light.var_names.isin(genes)]
+    light = light[:, genes[genes.isin(light.var_names)]]
+    return AnnData(zscore_rows(to_dense(light.X, float_dtype(light.X))), obs=light.obs.copy(), var=light.var.copy())
 
 
 # ------------------------------------------------------------------------------------------------------ bulk CV
@@ -322,6 +344,7 @@ def _transfer_fold(
 # ----------------------------------------------------------------------------------------------------- transfer
 def _transfer_proba(
     adata: AnnData,
+    cells: AnnData,
     bulk: AnnData,
     labelled: AnnData,
     drug: str,
@@ -332,22 +355,25 @@ def _transfer_proba(
     label_rule: dict[str, Any],
     layers: tuple[str | None, str | None],
     min_shared: float | int,
+    standardize_rows: bool,
     model_kwargs: dict[str, Any],
     train_kwargs: dict[str, Any],
 ) -> np.ndarray:
     """Probabilities of the cells from ``method`` learnt on every labelled reference line.
 
     Baselines follow the steps of :func:`predict_response` (reference z-scored over all its lines, cells on their
-    own) with the estimator arguments of ``model_kwargs``; transfer models go through :func:`predict_response`.
+    own; ``cells`` come z-scored profile by profile when ``standardize_rows``) with the estimator arguments of
+    ``model_kwargs``; transfer models go through :func:`predict_response` on the user's ``adata``.
     """
-    cells = _light(adata, layers[0])
     if method in TRANSFER_METHODS:
+        target = _light(adata, layers[0], bulk.var_names, standardize_rows=False)
         predict_response(
-            cells, reference=bulk, drug=drug, method=method, key=key, label_method=label_rule["method"],
+            target, reference=bulk, drug=drug, method=method, key=key, label_method=label_rule["method"],
             k=label_rule["k"], label_threshold=label_rule["threshold"], reference_layer=layers[1],
-            min_shared=min_shared, seed=seed, model_kwargs=model_kwargs or None, train_kwargs=train_kwargs or None,
+            min_shared=min_shared, standardize_rows=standardize_rows, seed=seed, model_kwargs=model_kwargs or None,
+            train_kwargs=train_kwargs or None,
         )  # fmt: skip
-        return cells.obs["sctl_response_proba"].to_numpy(dtype=np.float64)
+        return target.obs["sctl_response_proba"].to_numpy(dtype=np.float64)
     lines, cells = pp.align_genes(labelled, cells, min_shared=min_shared)
     pp.standardize(cells)
     model = get_baseline(method, seed=seed, **model_kwargs).fit(lines, label_key=LABEL_KEY)

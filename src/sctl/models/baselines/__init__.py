@@ -6,6 +6,8 @@ Expression-based models share one surface (:class:`ExpressionBaseline`)::
     proba = model.predict(cells)  # probability of "sensitive", one per cell
 
 - :class:`LogisticBaseline` (``"logreg"``), :class:`SignatureScore` (``"signature"``): classification;
+- :class:`EnsembleBaseline` (``"ensemble"``): the mean probability of several classifiers (signature score and
+  random forest by default);
 - :class:`RidgeBaseline` (``"ridge"``): regression on a numeric ``.obs`` column;
 - :class:`RandomForestBaseline` (``"rf"``), :class:`GradientBoostingBaseline` (``"gb"``),
   :class:`SVMBaseline` (``"svm"``): classification for categorical labels, regression for numeric ones.
@@ -21,6 +23,7 @@ from typing import Any
 from sctl._validate import closest
 
 from ._base import ExpressionBaseline
+from ._ensemble import EnsembleBaseline
 from ._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
 from ._signature import SignatureScore
 from ._sklearn import (
@@ -39,6 +42,7 @@ BASELINES: dict[str, type[ExpressionBaseline]] = {
     "gb": GradientBoostingBaseline,
     "svm": SVMBaseline,
     "signature": SignatureScore,
+    "ensemble": EnsembleBaseline,
 }
 
 
@@ -49,7 +53,7 @@ def get_baseline(name: str, **kwargs: Any) -> ExpressionBaseline:
     ----------
     name
         A key of :data:`BASELINES`: ``"logreg"``, ``"ridge"``, ``"rf"``, ``"gb"``, ``"svm"``,
-        ``"signature"``.
+        ``"signature"``, ``"ensemble"``.
     **kwargs
         Passed to the class, e.g. ``seed=0`` or estimator arguments such as ``C=0.5``.
 
@@ -73,6 +77,7 @@ __all__ = [
     "BASELINES",
     "CellLineMean",
     "DrugMean",
+    "EnsembleBaseline",
     "ExpressionBaseline",
     "GradientBoostingBaseline",
     "LogisticBaseline",
