@@ -84,7 +84,7 @@ class ATSDPModule(BaseModuleClass):
         token_dim: int = 32,
         dropout: float = 0.3,
         noise: float = 0.1,
-        mmd_weight: float = 1.0,
+        mmd_weight: float = 0.0,
         mmd_kernel: str = "rbf",
         cluster_weight: float = 0.1,
         shared_encoder: bool = True,
