@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DEMO_DRUG = "Dabrafenib"
-DEMO_METHODS = ("logreg", "signature", "rf")
+DEMO_METHODS = ("ensemble", "signature", "rf", "logreg")
+DEMO_MODES = ("within_line", "held_out_tissue", "between_lines")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,15 +34,19 @@ def _build_parser() -> argparse.ArgumentParser:
         description=(
             "Run sctl end to end on the real data shipped with the package: train on GDSC cell lines "
             "(sctl.datasets.gdsc) with labels from the drug's LN_IC50, predict the sensitivity of every cell of a "
-            "semi-synthetic tumour sampled from held-out GDSC lines (sctl.datasets.tumor), score the predictions "
-            "against the tumour's ground truth beside baselines, and write demo.h5ad, metrics.json and a UMAP of "
-            "the predicted sensitivity into the output folder. The tumour's source lines are removed from the "
-            "training lines, so nothing leaks."
+            "semi-synthetic tumour simulated from held-out GDSC lines on a droplet-like platform "
+            "(sctl.datasets.realistic_tumor; by default one line with sensitive and resistant sub-populations), "
+            "score the predictions against the tumour's ground truth beside baselines, and write demo.h5ad, "
+            "metrics.json and a UMAP of the predicted sensitivity into the output folder. Every line the tumour "
+            "was simulated from is removed from the training lines, so nothing leaks."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     demo.add_argument("--drug", default=DEMO_DRUG, help="drug of the embedded GDSC data to learn")
     demo.add_argument("--n-cells", type=int, default=3000, help="cells in the semi-synthetic tumour")
+    demo.add_argument(
+        "--mode", default=DEMO_MODES[0], choices=DEMO_MODES, help="kind of tumour (sctl.datasets.tumor's `mode`)"
+    )
     demo.add_argument(
         "--methods",
         default=",".join(DEMO_METHODS),
@@ -106,11 +111,11 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     _step("loading real GDSC cell lines (sctl.datasets.gdsc)", start)
     bulk = sctl.datasets.gdsc()
-    _step(f"sampling a semi-synthetic tumour of {args.n_cells} cells for {args.drug}", start)
-    cells = sctl.datasets.tumor(drug=args.drug, n_cells=args.n_cells, seed=args.seed)
-    held_out = cells.uns["sctl_tumor"]["cell_lines"]
+    _step(f"simulating a semi-synthetic {args.mode} tumour of {args.n_cells} cells for {args.drug}", start)
+    cells = sctl.datasets.realistic_tumor(args.drug, mode=args.mode, n_cells=args.n_cells, seed=args.seed)
+    held_out = cells.uns["sctl_tumor"]["held_out_lines"]
     reference = bulk[~bulk.obs_names.isin(held_out)].copy()
-    _step(f"training on {reference.n_obs} lines ({len(held_out)} tumour source lines held out)", start)
+    _step(f"training on {reference.n_obs} lines ({len(held_out)} lines behind the tumour held out)", start)
 
     rows = []
     for method in reversed(methods):  # the first method is written last, so its call stays in `cells`
@@ -123,7 +128,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     _step("embedding the cells (PCA, neighbours, UMAP)", start)
     sc.pp.pca(cells, random_state=args.seed)
     sc.pp.neighbors(cells, random_state=args.seed)
-    with warnings.catch_warnings():  # the tumour is 16 clones: a graph in pieces is expected, not a problem here
+    with warnings.catch_warnings():  # a tumour of several clones may give a graph in pieces: expected here
         warnings.filterwarnings("ignore", message="Graph is not fully connected", category=UserWarning)
         sc.tl.umap(cells, random_state=args.seed)
     fig = sctl.pl.response(cells, basis="umap", extra=["response"], save=args.out / "umap_response.png")
@@ -132,6 +137,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     cells.write_h5ad(args.out / "demo.h5ad")
     report = {
         "drug": args.drug,
+        "mode": args.mode,
         "n_cells": cells.n_obs,
         "n_reference_lines": reference.n_obs,
         "held_out_lines": list(held_out),
