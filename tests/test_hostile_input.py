@@ -289,7 +289,7 @@ def test_duplicate_var_names_say_make_unique(verb, reference):
     calls = {
         "standardize": lambda: sctl.pp.standardize(cells),
         "align_genes": lambda: sctl.pp.align_genes(reference, cells),
-        "predict_response": lambda: sctl.tl.predict_response(cells, reference, "Dabrafenib"),
+        "predict_response": lambda: sctl.tl.predict_response(cells, reference, "Dabrafenib", method="logreg"),
         "score_states": lambda: sctl.tl.score_states(cells, genesets={"s": GENES[:10]}, min_genes=1),
     }
     _raises_clear(calls[verb], r"not unique.*var_names_make_unique\(\)")
@@ -319,7 +319,7 @@ def test_predict_response_and_score_states_on_int32_near_max(shift, seed, refere
     noise = np.random.default_rng(seed).integers(0, 1000, size=(30, 40))
     small, huge = _cells(noise.astype(np.float64)), _cells((noise + (INT32_MAX - 1000 - shift)).astype(np.int32))
     for adata in (small, huge):
-        sctl.tl.predict_response(adata, reference, "Dabrafenib")
+        sctl.tl.predict_response(adata, reference, "Dabrafenib", method="logreg")
         sctl.tl.score_states(adata, genesets={"a": GENES[:10], "b": GENES[10:20]}, effective=["a"], ineffective=["b"])
     np.testing.assert_allclose(huge.obs["sctl_response_proba"], small.obs["sctl_response_proba"], atol=1e-6)
     np.testing.assert_allclose(huge.obsm["sctl_states"], small.obsm["sctl_states"], atol=1e-9)
@@ -340,7 +340,7 @@ def test_all_zero_cells_never_write_nan(zero, reference):
     cells = _cells(X)
     sctl.pp.standardize(standardized := cells.copy())
     assert np.isfinite(standardized.X).all()
-    sctl.tl.predict_response(cells, reference, "Dabrafenib")
+    sctl.tl.predict_response(cells, reference, "Dabrafenib", method="logreg")
     proba = cells.obs["sctl_response_proba"].to_numpy()
     assert np.isfinite(proba).all()
     sctl.tl.score_states(cells, genesets={"a": GENES[:10], "b": GENES[10:20]}, effective=["a"], ineffective=["b"])

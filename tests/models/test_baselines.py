@@ -20,7 +20,7 @@ from sctl.models.baselines import (
     get_baseline,
 )
 
-CLASSIFIERS = ["logreg", "rf", "gb", "svm", "signature", "ensemble"]
+CLASSIFIERS = ["logreg", "rf", "gb", "svm", "signature"]
 REGRESSORS = ["ridge", "rf", "gb", "svm"]
 
 
@@ -90,7 +90,7 @@ def test_task_follows_the_labels(split, cls):
     assert cls().fit(train, "ln_ic50").task == "regression"
 
 
-@pytest.mark.parametrize("name", ["rf", "gb", "svm", "logreg", "signature", "ensemble"])
+@pytest.mark.parametrize("name", ["rf", "gb", "svm", "logreg", "signature"])
 def test_same_seed_same_numbers(split, name):
     train, test = split
     first = get_baseline(name, seed=3).fit(train).predict(test)
@@ -197,7 +197,7 @@ def test_signature_score_by_hand(split):
 
 
 def test_registry_and_get_baseline():
-    assert set(BASELINES) == {"logreg", "ridge", "rf", "gb", "svm", "signature", "ensemble"}
+    assert set(BASELINES) == {"logreg", "ridge", "rf", "gb", "svm", "signature"}
     model = get_baseline("rf", seed=4, n_estimators=10)
     assert isinstance(model, RandomForestBaseline)
     assert model.seed == 4
@@ -206,21 +206,6 @@ def test_registry_and_get_baseline():
     assert isinstance(get_baseline("ridge"), RidgeBaseline)
     with pytest.raises(ValueError, match=r"Unknown baseline 'logref'\. Did you mean 'logreg'\?.*'signature'"):
         get_baseline("logref")
-
-
-def test_ensemble_averages_its_members(split):
-    train, test = split
-    ensemble = get_baseline("ensemble", seed=1).fit(train)
-    members = [get_baseline(name, seed=1).fit(train) for name in ("signature", "rf")]
-    expected = np.mean([member.predict(test) for member in members], axis=0)
-    np.testing.assert_allclose(ensemble.predict(test), expected, rtol=1e-10)
-    assert repr(ensemble) == "EnsembleBaseline(seed=1, members=('signature', 'rf'))"
-    three = get_baseline("ensemble", members=["signature", "rf", "logreg"]).fit(train)
-    assert len(three.estimator_.estimators) == 3
-    with pytest.raises(ValueError, match="at least two classifiers"):
-        get_baseline("ensemble", members=["signature"])
-    with pytest.raises(ValueError, match="at least two classifiers"):
-        get_baseline("ensemble", members=["signature", "ridge"])
 
 
 def test_unfitted_model_raises():

@@ -59,9 +59,9 @@ def _mdata_single(cells: AnnData):
 
 def test_predict_response_on_mudata_matches_anndata():
     bulk, cells = _bulk_and_cells()
-    expected = sctl.tl.predict_response(cells, bulk, "DrugA", copy=True)
+    expected = sctl.tl.predict_response(cells, bulk, "DrugA", method="logreg", copy=True)
     mdata = _mdata(bulk, cells.copy())
-    assert sctl.tl.predict_response(mdata, drug="DrugA", mod="cells", reference_mod="bulk") is None
+    assert sctl.tl.predict_response(mdata, drug="DrugA", mod="cells", reference_mod="bulk", method="logreg") is None
     got = mdata.mod["cells"]
     np.testing.assert_allclose(got.obs["sctl_response_proba"], expected.obs["sctl_response_proba"])
     assert got.uns["sctl_response"]["params"]["drug"] == "DrugA"
@@ -77,13 +77,13 @@ def test_predict_response_on_mudata_matches_anndata():
 def test_predict_response_mudata_copy_and_separate_reference():
     bulk, cells = _bulk_and_cells()
     mdata = _mdata(bulk, cells)
-    out = sctl.tl.predict_response(mdata, drug="DrugA", mod="cells", reference_mod="bulk", copy=True)
+    out = sctl.tl.predict_response(mdata, drug="DrugA", mod="cells", reference_mod="bulk", method="logreg", copy=True)
     assert isinstance(out, mudata.MuData)
     assert "sctl_response" in out.mod["cells"].obs
     assert "sctl_response" not in mdata.mod["cells"].obs
     # reference as a MuData of its own, cells as a plain AnnData
     ref = _mdata_single(bulk)
-    sctl.tl.predict_response(cells, ref, "DrugA")
+    sctl.tl.predict_response(cells, ref, "DrugA", method="logreg")
     assert cells.obs["sctl_response"].notna().all()
 
 

@@ -51,6 +51,49 @@ def test_predict_response_learns_from_reference(method):
     assert params["n_reference_sensitive"] == params["n_reference_resistant"] == 48  # 30 % of 160 each
 
 
+def test_default_ensemble_is_the_mean_of_its_members():
+    """The default averages the probabilities of the signature score, the forest and ATSDPNet, each learnt as on
+    its own; it beats a constant and records its members."""
+    bulk, cells = _bulk_and_cells()
+    fast = {"max_epochs": 3, "enable_progress_bar": False}
+    out = sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", seed=2, train_kwargs=fast, copy=True)
+    params = out.uns["sctl_response"]["params"]
+    assert params["method"] == "ensemble"
+    assert params["members"] == ["signature", "rf", "atsdp"]
+    assert params["standardization"].startswith("per-profile z-score")
+    members = [
+        sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", method=m, seed=2, train_kwargs=fast, copy=True)
+        for m in params["members"]
+    ]
+    expected = np.mean([m.obs["sctl_response_proba"].to_numpy() for m in members], axis=0)
+    np.testing.assert_allclose(out.obs["sctl_response_proba"].to_numpy(), expected, atol=1e-6)
+    assert auroc(cells.obs["truth"] == "sensitive", expected) > 0.8
+    two = sctl.tl.predict_response(
+        cells, reference=bulk, drug="DrugA", model_kwargs={"members": ["signature", "logreg"]}, copy=True
+    )
+    assert two.uns["sctl_response"]["params"]["members"] == ["signature", "logreg"]
+    for members in (["signature"], ["signature", "ridge"], ["signature", "forest"]):
+        with pytest.raises(ValueError, match="at least two classifiers"):
+            sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", model_kwargs={"members": members})
+
+
+def test_standardize_rows_removes_each_cells_level():
+    """Scaling whole cells (library size, detection) changes nothing once profiles are z-scored; without it the
+    forest's calls move."""
+    bulk, cells = _bulk_and_cells()
+    scaled = cells.copy()
+    scaled.X = scaled.X * np.linspace(0.5, 2.0, cells.n_obs, dtype=np.float32)[:, None] + 1.0
+    kwargs = {"reference": bulk, "drug": "DrugA", "method": "rf", "copy": True}
+    np.testing.assert_allclose(
+        sctl.tl.predict_response(cells, **kwargs).obs["sctl_response_proba"],
+        sctl.tl.predict_response(scaled, **kwargs).obs["sctl_response_proba"],
+        atol=1e-6,
+    )
+    plain = sctl.tl.predict_response(cells, standardize_rows=False, **kwargs).obs["sctl_response_proba"]
+    moved = sctl.tl.predict_response(scaled, standardize_rows=False, **kwargs).obs["sctl_response_proba"]
+    assert np.abs(plain.to_numpy() - moved.to_numpy()).max() > 0.05
+
+
 def test_predict_response_leaves_inputs_untouched_and_copy_returns():
     bulk, cells = _bulk_and_cells()
     bulk_x, cells_x, obs_cols = bulk.X.copy(), cells.X.copy(), list(cells.obs.columns)

@@ -11,7 +11,7 @@ from anndata import AnnData
 
 from .. import pp
 from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, RESPONSE_KEY, SENSITIVE
-from .._validate import check_anndata, is_mudata, pull_obs_columns, resolve_modality
+from .._validate import check_anndata, is_mudata, preview, pull_obs_columns, resolve_modality
 from ..models._transfer import standardization, standardize_domains
 from ..models.baselines import get_baseline
 
@@ -92,15 +92,17 @@ def predict_response(
     drug
         Drug whose response is learnt from ``reference`` (a column of ``reference.obsm[key]``).
     method
-        Classifier fitted on the reference: a name of :func:`sctl.models.baselines.get_baseline`
-        (``"ensemble"``, ``"signature"``, ``"rf"``, ``"logreg"``, ``"gb"``, ``"svm"``), or a transfer model trained
-        on the reference and the (unlabelled) cells together: ``"pathway_transfer"``
-        (:class:`sctl.models.PathwayTransfer`, He et al. 2025) or ``"atsdp"`` (:class:`sctl.models.ATSDPNet`,
-        Zhou et al. 2025). The default, ``"ensemble"`` (:class:`~sctl.models.baselines.EnsembleBaseline`: the mean
-        probability of the signature score and the random forest), ranked cells best on the realistic-shift
-        benchmark (one-line tumours with sensitive and resistant sub-populations, unseen tissues, 16-line
-        tumours, all on a droplet-like platform; ``benchmarks/realistic_shift.py``, figures in the README) and
-        takes seconds.
+        ``"ensemble"`` (default): the mean probability of the signature score, the random forest and ATSDPNet,
+        each learnt as on its own (members set by ``model_kwargs={"members": [...]}``, any two or more of the
+        names below; per-member arguments as ``model_kwargs={"atsdp": {...}}``). It ranked cells best on the
+        realistic-shift benchmark (one-line tumours with sensitive and resistant sub-populations, unseen
+        tissues, 16-line tumours, all on a droplet-like platform; ``benchmarks/realistic_shift.py``, figures in
+        the README), at the cost of training ATSDPNet (seconds to a minute on a CPU; use
+        ``model_kwargs={"members": ["signature", "rf"]}`` for a baseline-only ensemble in seconds). Otherwise a
+        classifier fitted on the reference, a name of :func:`sctl.models.baselines.get_baseline`
+        (``"signature"``, ``"rf"``, ``"logreg"``, ``"gb"``, ``"svm"``), or a transfer model trained on the
+        reference and the (unlabelled) cells together: ``"pathway_transfer"`` (:class:`sctl.models.PathwayTransfer`,
+        He et al. 2025) or ``"atsdp"`` (:class:`sctl.models.ATSDPNet`, Zhou et al. 2025).
     model
         A trained model with ``predict(adata) -> probabilities`` (:class:`ResponseModel`), used instead of
         learning from ``reference``. It receives ``adata`` as it is and does its own preprocessing.
@@ -130,8 +132,9 @@ def predict_response(
     seed
         Seed of the classifier.
     model_kwargs, train_kwargs
-        For the transfer models only: passed to the model's constructor and to its ``train``
-        (e.g. ``model_kwargs={"n_heads": 4}``, ``train_kwargs={"max_epochs": 50}``).
+        For the transfer models (also as members of the ensemble): passed to the model's constructor and to its
+        ``train`` (e.g. ``model_kwargs={"n_heads": 4}``, ``train_kwargs={"max_epochs": 50}``). For
+        ``method="ensemble"``, ``model_kwargs`` holds ``"members"`` and per-member ``model_kwargs``.
     key_added
         Results go to ``adata.obs[key_added]`` (call) and ``adata.obs[f"{key_added}_proba"]``.
     copy
@@ -153,7 +156,8 @@ def predict_response(
     ``adata.obs[key_added]``
         categorical call, ``"sensitive"`` / ``"resistant"``;
     ``adata.uns[key_added]["params"]``
-        the parameters, the label rule, the number of shared genes and of labelled reference lines.
+        the parameters, the label rule, the number of shared genes and of labelled reference lines (and the
+        ``members`` of an ensemble).
 
     Examples
     --------
@@ -247,6 +251,11 @@ def _learn_from_reference(
     train_kwargs: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     layer, reference_layer = layers
+    if method == ENSEMBLE:
+        return _learn_ensemble(
+            adata, reference, drug, key=key, label_rule=label_rule, layers=layers, min_shared=min_shared,
+            standardize_rows=standardize_rows, seed=seed, model_kwargs=model_kwargs, train_kwargs=train_kwargs,
+        )  # fmt: skip
     if method in TRANSFER_METHODS:
         return _learn_transfer(
             adata, reference, drug, method=method, key=key, label_rule=label_rule, layers=layers,
@@ -278,6 +287,36 @@ def _learn_from_reference(
 
 
 TRANSFER_METHODS = ("pathway_transfer", "atsdp")
+ENSEMBLE = "ensemble"
+#: members of ``method="ensemble"``, the default: the best-ranking mix on the realistic-shift benchmark (README)
+ENSEMBLE_MEMBERS = ("signature", "rf", "atsdp")
+
+
+def _learn_ensemble(
+    adata: AnnData, reference: AnnData, drug: str, *, model_kwargs: dict[str, Any] | None, **common: Any
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Mean of the members' probabilities, each learnt exactly as ``predict_response(method=member)`` would.
+
+    ``model_kwargs`` may hold ``"members"`` and, per member name, that member's ``model_kwargs``.
+    """
+    from ..models.baselines import BASELINES
+
+    model_kwargs = dict(model_kwargs or {})
+    members = tuple(model_kwargs.pop("members", ENSEMBLE_MEMBERS))
+    known = (*BASELINES, *TRANSFER_METHODS)
+    if len(members) < 2 or not set(members) <= set(known) or "ridge" in members:
+        raise ValueError(
+            f"An ensemble needs at least two classifiers among {preview([m for m in known if m != 'ridge'])}; got "
+            f"`model_kwargs={{'members': {list(members)!r}}}`."
+        )
+    probabilities, params = [], {}
+    for member in members:
+        proba, params = _learn_from_reference(
+            adata, reference, drug, method=member, model_kwargs=model_kwargs.get(member), **common
+        )
+        probabilities.append(proba)
+    params = {k: v for k, v in params.items() if k != "model_kwargs"}
+    return np.mean(probabilities, axis=0), {**params, "method": ENSEMBLE, "members": list(members)}
 
 
 def _learn_transfer(

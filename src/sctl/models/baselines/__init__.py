@@ -6,8 +6,6 @@ Expression-based models share one surface (:class:`ExpressionBaseline`)::
     proba = model.predict(cells)  # probability of "sensitive", one per cell
 
 - :class:`LogisticBaseline` (``"logreg"``), :class:`SignatureScore` (``"signature"``): classification;
-- :class:`EnsembleBaseline` (``"ensemble"``): the mean probability of several classifiers (signature score and
-  random forest by default);
 - :class:`RidgeBaseline` (``"ridge"``): regression on a numeric ``.obs`` column;
 - :class:`RandomForestBaseline` (``"rf"``), :class:`GradientBoostingBaseline` (``"gb"``),
   :class:`SVMBaseline` (``"svm"``): classification for categorical labels, regression for numeric ones.
@@ -23,7 +21,6 @@ from typing import Any
 from sctl._validate import closest
 
 from ._base import ExpressionBaseline
-from ._ensemble import EnsembleBaseline
 from ._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
 from ._signature import SignatureScore
 from ._sklearn import (
@@ -42,7 +39,6 @@ BASELINES: dict[str, type[ExpressionBaseline]] = {
     "gb": GradientBoostingBaseline,
     "svm": SVMBaseline,
     "signature": SignatureScore,
-    "ensemble": EnsembleBaseline,
 }
 
 
@@ -53,7 +49,7 @@ def get_baseline(name: str, **kwargs: Any) -> ExpressionBaseline:
     ----------
     name
         A key of :data:`BASELINES`: ``"logreg"``, ``"ridge"``, ``"rf"``, ``"gb"``, ``"svm"``,
-        ``"signature"``, ``"ensemble"``.
+        ``"signature"``.
     **kwargs
         Passed to the class, e.g. ``seed=0`` or estimator arguments such as ``C=0.5``.
 
@@ -77,7 +73,6 @@ __all__ = [
     "BASELINES",
     "CellLineMean",
     "DrugMean",
-    "EnsembleBaseline",
     "ExpressionBaseline",
     "GradientBoostingBaseline",
     "LogisticBaseline",
