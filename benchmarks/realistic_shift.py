@@ -15,9 +15,10 @@ Every method is trained through :func:`sctl.tl.predict_response` with its defaul
 tumour's ``held_out_lines`` (all 2,000 genes; the 800 shared ones are used) and scored by AUROC, AP and the Brier
 score (mean squared error of the probability) against the simulated truth. ``atsdp_paper`` is ATSDPNet in the
 paper's setting (two encoders, Gaussian MMD of weight 1, per-gene z-scores only); ``ensemble`` is the default of
-``predict_response`` (mean probability of the signature score, the random forest and ATSDPNet, trained again). Prints AUROC as mean +- std over
-seeds (of the mean over drugs) per mode and method, the mean over modes, then AUROC by mode and drug. Deep models
-train at most ``--epochs`` epochs (default 30) with early stopping on held-out lines.
+``predict_response`` (mean probability of the signature score, the random forest and ATSDPNet, trained again).
+Prints AUROC as mean +- std over seeds (of the mean over drugs) per mode and method, the mean over modes, then
+AUROC by mode and drug. Deep models train at most ``--epochs`` epochs (default 30) with early stopping on held-out
+lines.
 
     python benchmarks/realistic_shift.py [--modes within_line,held_out_tissue,between_lines]
         [--drugs Dabrafenib,...] [--methods ...] [--seeds 0-4] [--epochs 30] [--out results.csv]
