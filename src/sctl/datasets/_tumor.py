@@ -285,7 +285,7 @@ def tumor(
     Cells are then "measured": for each cell
 
     1. the rate of each gene is ``exp(1.2 z + b)``, with ``z`` the cell's expression z-score and ``b`` a
-       per-gene platform offset drawn from N(0, ``platform_shift``²) (a gene-wise platform effect);
+       per-gene platform offset drawn from N(0, ``platform_shift ** 2``) (a gene-wise platform effect);
     2. a library size is drawn from a log-normal around ``library_size`` (sd ``library_sd`` on the log scale);
     3. counts are negative-binomial (gamma-Poisson, inverse dispersion ``dispersion``) around library x rate;
     4. each count is zeroed with probability ``dropout``, and, with ``dropout_midpoint``, with the
