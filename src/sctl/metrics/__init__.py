@@ -4,12 +4,19 @@
   :func:`f1`, :func:`auroc`, :func:`average_precision`, :func:`classification_report`;
 - regression of continuous responses: :func:`rmse`, :func:`mae`, :func:`pearson`, :func:`spearman`,
   :func:`regression_report` (overall and per drug);
-- predicted versus observed per-gene changes: :func:`sign_accuracy`, :func:`mae_by_sign`,
-  :func:`mean_rowwise_rmse`, :func:`pearson_per_row`, :func:`perturbation_report`.
+- predicted versus observed per-gene changes: :func:`sign_accuracy`, :func:`direction_accuracy`,
+  :func:`mae_by_sign`, :func:`mean_rowwise_rmse`, :func:`pearson_per_row`, :func:`perturbation_report`.
 """
 
 from ._classification import accuracy, auroc, average_precision, classification_report, f1, precision, recall
-from ._perturbation import mae_by_sign, mean_rowwise_rmse, pearson_per_row, perturbation_report, sign_accuracy
+from ._perturbation import (
+    direction_accuracy,
+    mae_by_sign,
+    mean_rowwise_rmse,
+    pearson_per_row,
+    perturbation_report,
+    sign_accuracy,
+)
 from ._regression import mae, pearson, regression_report, rmse, spearman
 
 __all__ = [
@@ -17,6 +24,7 @@ __all__ = [
     "auroc",
     "average_precision",
     "classification_report",
+    "direction_accuracy",
     "f1",
     "mae",
     "mae_by_sign",

@@ -60,6 +60,38 @@ def sign_accuracy(true: ArrayLike, pred: ArrayLike, *, atol: float = 0.0) -> flo
     return float(_sign_match(observed, predicted, atol).mean())
 
 
+def direction_accuracy(true: ArrayLike, pred: ArrayLike, *, min_change: float = 0.5) -> float:
+    """Fraction of the clearly changed entries (``|observed| > min_change``) whose predicted change has their sign.
+
+    Unlike :func:`sign_accuracy`, which scores every entry (most of them noise around zero), this scores only the
+    genes that moved: the "sign accuracy on differentially expressed genes" of perturbation papers (e.g. Ali et
+    al.'s stacked recurrent model). A predicted zero is never right.
+
+    Parameters
+    ----------
+    true, pred
+        Observed and predicted changes, samples x genes (a 1-D array is one sample); no NaN.
+    min_change
+        Smallest absolute observed change (exclusive) of a scored entry, in the units of ``true``.
+
+    Returns
+    -------
+    Accuracy in [0, 1]; NaN when no entry changed by more than ``min_change``.
+
+    Examples
+    --------
+    >>> direction_accuracy([[1.0, -2.0], [0.1, 3.0]], [[0.2, 1.0], [-0.1, 2.0]])
+    0.6666666666666666
+    """
+    observed, predicted = _pair(true, pred)
+    if min_change < 0:
+        raise ValueError(f"`min_change` must be zero or positive, got {min_change}.")
+    changed = np.abs(observed) > min_change
+    if not changed.any():
+        return float("nan")
+    return float((np.sign(predicted[changed]) == np.sign(observed[changed])).mean())
+
+
 def mae_by_sign(true: ArrayLike, pred: ArrayLike, *, atol: float = 0.0) -> dict[str, float]:
     """Mean absolute error on the entries whose direction was predicted right, and on the others.
 
@@ -127,7 +159,12 @@ def pearson_per_row(true: ArrayLike, pred: ArrayLike) -> np.ndarray:
 
 
 def perturbation_report(
-    true: ArrayLike, pred: ArrayLike, *, control_mean: ArrayLike | None = None, atol: float = 0.0
+    true: ArrayLike,
+    pred: ArrayLike,
+    *,
+    control_mean: ArrayLike | None = None,
+    atol: float = 0.0,
+    min_change: float = 0.5,
 ) -> dict[str, float]:
     """All perturbation metrics at once.
 
@@ -145,11 +182,14 @@ def perturbation_report(
         predicts only the mean shift has all-zero deviations, hence NaN).
     atol
         Largest absolute change still counted as no change by the sign metrics.
+    min_change
+        Smallest absolute observed change (exclusive) scored by ``direction_accuracy``.
 
     Returns
     -------
-    ``sign_accuracy``, ``mae`` (all entries), ``mae_correct_sign``, ``mae_wrong_sign``,
-    ``mean_rowwise_rmse``, ``mean_pearson`` (mean of :func:`pearson_per_row`, NaN rows skipped) and, given
+    ``sign_accuracy``, ``direction_accuracy`` (:func:`direction_accuracy`), ``mae`` (all entries),
+    ``mae_correct_sign``, ``mae_wrong_sign``, ``mean_rowwise_rmse``, ``mean_pearson`` (mean of
+    :func:`pearson_per_row`, NaN rows skipped) and, given
     ``control_mean``, ``pearson_delta`` (mean over rows, NaN rows skipped).
 
     Examples
@@ -162,6 +202,7 @@ def perturbation_report(
     by_sign = mae_by_sign(observed, predicted, atol=atol)
     report = {
         "sign_accuracy": sign_accuracy(observed, predicted, atol=atol),
+        "direction_accuracy": direction_accuracy(observed, predicted, min_change=min_change),
         "mae": float(np.abs(observed - predicted).mean()),
         "mae_correct_sign": by_sign["correct"],
         "mae_wrong_sign": by_sign["wrong"],

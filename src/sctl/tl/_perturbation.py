@@ -15,6 +15,7 @@ from anndata import AnnData
 from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
 from ..metrics import perturbation_report
 from ..models._perturbation_baselines import PERTURBATION_BASELINES
+from ..models._perturbation_ensemble import DEEP_MODELS, PerturbationEnsemble, predicted_changes, train_named_model
 from ..pp._split import _group_folds
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ PREDICTED_DELTA_KEY = "sctl_predicted_delta"
 UNS_KEY = "sctl_predict_perturbation"
 EVAL_SCHEMES = ("mixed", "dose", "drug_blind", "cell_blind", "disjoint")
 EVALUATE_KEY = "sctl_evaluate_perturbation"
+ENSEMBLE = "ensemble"  # the named sctl.models.PerturbationEnsemble of evaluate_perturbation
 TABLE_COLUMNS = ["scheme", "fold", "model", "metric", "value", "n_train", "n_test", "note"]
 PER_GROUP_COLUMNS = ["scheme", "fold", "model", "grouping", "group", "metric", "value", "n_test"]
 
@@ -103,7 +105,7 @@ def predict_perturbation(
         if "time" not in inspect.signature(model.predict).parameters:
             raise ValueError(f"{type(model).__name__} does not model treatment time; leave `time=None`.")
         kwargs["time"] = time
-    genes, profile, delta, kind = _predict_changes(model, adata, kwargs, basal_layer)
+    genes, profile, delta, kind = predicted_changes(model, adata, kwargs, basal_layer)
     adata = adata.copy() if copy else adata
     adata.layers[delta_key_added] = _full_width(adata, genes, delta)
     if profile is not None:
@@ -171,8 +173,9 @@ def evaluate_perturbation(
     models
         Names (``"GRIP"`` with its default settings; ``"SeqPerturb"`` with 40 epochs, batch 64, learning rate
         3e-3: on the L1000 plate's held-out doses its default 300 epochs overfit, row-wise RMSE 0.807 against
-        0.740 after 40; ``train_kwargs`` passed to ``train`` override these), or a mapping from name to a factory
-        ``f(train_adata) -> trained model``.
+        0.740 after 40; ``"ensemble"``, :class:`sctl.models.PerturbationEnsemble` with its default members, 3
+        seeds of GRIP and of SeqPerturb beside the ridge baseline; ``train_kwargs`` passed to ``train``
+        override these), or a mapping from name to a factory ``f(train_adata) -> trained model``.
     scheme
         One of ``"mixed"``, ``"dose"``, ``"drug_blind"``, ``"cell_blind"``, ``"disjoint"``.
     n_folds
@@ -225,12 +228,17 @@ def evaluate_perturbation(
     treated = adata[~_control_flags(adata, control_key)].copy()
     group_keys = _group_keys(treated, groupby, drug_key, cell_line_key)
     folds = _fold_masks(treated, scheme, n_folds, seed, drug_key, dose_key, cell_line_key)
-    factories = _factories(
-        models, train_kwargs or {}, delta_layer, basal_layer, drug_key, dose_key, cell_line_key, seed
-    )
+    keys = {
+        "delta_layer": delta_layer,
+        "basal_layer": basal_layer,
+        "drug_key": drug_key,
+        "dose_key": dose_key,
+        "cell_line_key": cell_line_key,
+    }
+    factories = _factories(models, train_kwargs or {}, keys, seed)
     if baselines:
-        for name, cls in PERTURBATION_BASELINES.items():
-            factories[name] = _baseline_factory(cls, delta_layer, drug_key, dose_key, cell_line_key)
+        for name in PERTURBATION_BASELINES:
+            factories[name] = _named_factory(name, {}, keys, seed)
     rows, group_rows = [], []
     for fold, (in_train, in_test) in enumerate(folds[:max_folds]):
         train, test = treated[in_train].copy(), treated[in_test].copy()
@@ -260,22 +268,6 @@ def evaluate_perturbation(
     return table
 
 
-def _predict_changes(
-    model: PerturbationModel, adata: AnnData, kwargs: dict[str, Any], basal_layer: str
-) -> tuple[pd.Index, np.ndarray | None, np.ndarray, str]:
-    """Genes, predicted profiles (``None`` without basal layer) and changes of a model, in float64."""
-    predicted = _as_frame(model.predict(adata, **kwargs), adata)
-    kind = getattr(model, "predicts", "profile")
-    genes = predicted.columns
-    basal = _basal(adata, basal_layer, genes)
-    values = predicted.to_numpy(dtype=np.float64)
-    if kind == "profile":
-        if basal is None:
-            raise KeyError(f"No basal profiles in `adata.layers[{basal_layer!r}]`; run `sctl.pp.match_controls` first.")
-        return genes, values, values - basal, kind
-    return genes, None if basal is None else basal + values, values, kind
-
-
 def _score(
     name: str,
     factory: Any,
@@ -301,12 +293,12 @@ def _score(
         model = factory(train)
         seconds = _time.perf_counter() - start
         try:
-            genes, _, predicted, _ = _predict_changes(model, test, {}, basal_layer)
+            genes, _, predicted, _ = predicted_changes(model, test, {}, basal_layer)
             rows = np.ones(test.n_obs, dtype=bool)
         except KeyError as error:
             if seen.all() or not seen.any():
                 raise
-            genes, _, predicted, _ = _predict_changes(model, test[seen], {}, basal_layer)
+            genes, _, predicted, _ = predicted_changes(model, test[seen], {}, basal_layer)
             rows = seen
             note = f"{(~seen).sum()} of {test.n_obs} profiles not scored (unseen condition: {str(error)[:120]})"
         observed = observed[rows][:, test.var_names.get_indexer(genes)]
@@ -354,59 +346,29 @@ def _group_keys(
     return keys
 
 
-def _baseline_factory(cls: type, delta_layer: str, drug_key: str, dose_key: str | None, cell_line_key: str | None):
-    def factory(train: AnnData):
-        dose = dose_key if dose_key is not None and dose_key in train.obs.columns else None
-        return cls(delta_layer=delta_layer, drug_key=drug_key, dose_key=dose, cell_line_key=cell_line_key).fit(train)
-
-    return factory
-
-
 def _factories(
-    models: Mapping[str, Callable] | Sequence[str],
-    train_kwargs: Mapping[str, Any],
-    delta_layer: str,
-    basal_layer: str,
-    drug_key: str,
-    dose_key: str | None,
-    cell_line_key: str | None,
-    seed: int,
+    models: Mapping[str, Callable] | Sequence[str], train_kwargs: Mapping[str, Any], keys: dict[str, Any], seed: int
 ) -> dict[str, Callable]:
     if isinstance(models, Mapping):
         return dict(models)
     if isinstance(models, str):
         models = [models]
-    from ..models import GRIP, SeqPerturb
-
-    factories: dict[str, Callable] = {}
     for name in models:
-        if name == "GRIP":
-
-            def grip(train: AnnData) -> GRIP:
-                GRIP.setup_anndata(
-                    train, basal_layer=basal_layer, cell_line_key=cell_line_key, drug_key=drug_key, dose_key=dose_key
-                )
-                model = GRIP(train, seed=seed)
-                model.train(**{"seed": seed, **train_kwargs})
-                return model
-
-            factories[name] = grip
-        elif name == "SeqPerturb":
-
-            def seq(train: AnnData) -> SeqPerturb:
-                SeqPerturb.setup_anndata(
-                    train, layer=delta_layer, cell_type_key=cell_line_key, compound_key=drug_key, dose_key=dose_key
-                )
-                model = SeqPerturb(train, seed=seed)
-                model.train(**{"seed": seed, "max_epochs": 40, "batch_size": 64, "lr": 3e-3, **train_kwargs})
-                return model
-
-            factories[name] = seq
-        else:
+        if name not in (*DEEP_MODELS, ENSEMBLE):
             raise ValueError(
-                f"Unknown model {name!r}; name 'GRIP' or 'SeqPerturb', or pass a mapping name -> factory(train_adata)."
+                f"Unknown model {name!r}; name 'GRIP', 'SeqPerturb' or 'ensemble', or pass a mapping name -> "
+                "factory(train_adata)."
             )
-    return factories
+    return {name: _named_factory(name, train_kwargs, keys, seed) for name in models}
+
+
+def _named_factory(name: str, train_kwargs: Mapping[str, Any], keys: dict[str, Any], seed: int) -> Callable:
+    def factory(train: AnnData) -> Any:
+        if name == ENSEMBLE:
+            return PerturbationEnsemble(seed=seed, **keys).fit(train, train_kwargs=train_kwargs)
+        return train_named_model(name, train, seed=seed, train_kwargs=train_kwargs, **keys)
+
+    return factory
 
 
 def _fold_masks(
@@ -457,25 +419,6 @@ def _key_folds(
 def _control_flags(adata: AnnData, control_key: str) -> np.ndarray:
     flags = check_obs_key(adata, control_key, hint="It marks the control profiles, which are never tested.")
     return flags.to_numpy(dtype=bool)
-
-
-def _as_frame(predicted: Any, adata: AnnData) -> pd.DataFrame:
-    if not isinstance(predicted, pd.DataFrame):
-        raise TypeError(
-            f"The model's `predict` must return a DataFrame with gene names, got {type(predicted).__name__}."
-        )
-    if len(predicted) != adata.n_obs:
-        raise ValueError(f"The model predicted {len(predicted)} rows for {adata.n_obs} observations.")
-    return predicted
-
-
-def _basal(adata: AnnData, basal_layer: str, genes: pd.Index) -> np.ndarray | None:
-    if basal_layer not in adata.layers:
-        return None
-    order = adata.var_names.get_indexer(genes)
-    if (order < 0).any():
-        raise ValueError(f"The model predicts genes that `adata` lacks, e.g. {preview(genes[order < 0], 5)}.")
-    return to_dense(adata.layers[basal_layer], np.float64)[:, order]
 
 
 def _full_width(adata: AnnData, genes: pd.Index, values: np.ndarray) -> np.ndarray:

@@ -12,7 +12,8 @@ from anndata import AnnData
 
 from .._constants import RESISTANCE_INDEX_KEY, STATE_CALL_KEY, STATE_CALLS, STATES_KEY
 from .._validate import check_anndata, get_matrix, preview, to_dense
-from ._perturbation import PerturbationModel, _predict_changes
+from ..models._perturbation_ensemble import predicted_changes
+from ._perturbation import PerturbationModel
 from ._score_states import GeneSets, _zscore, score_states
 
 RANK_DRUGS_KEY = "sctl_rank_drugs"
@@ -106,7 +107,7 @@ def rank_drugs(
     kwargs = _predict_kwargs(model, time, predict_kwargs)
     treated = {}
     for drug in drugs:
-        genes, profile, _, _ = _predict_changes(
+        genes, profile, _, _ = predicted_changes(
             model, adata, {**kwargs, "drug": drug, "dose": doses[drug]}, basal_layer
         )
         treated[drug] = pd.DataFrame(profile, index=adata.obs_names, columns=genes)

@@ -1,0 +1,237 @@
+"""Train perturbation models by name, turn any model's prediction into changes, and average several models.
+
+The ensemble follows the lesson of Ahlmann-Eltze et al. (2025, *Nature Methods*) that a linear model of the
+condition is hard to beat: averaging it with seeds of the deep models (GRIP, Xie et al. 2026; the stacked
+recurrent model of Ali et al.) keeps the linear model's directions and adds what the deep models learn beyond
+the average drug effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .._validate import preview, to_dense
+from ._perturbation_baselines import PERTURBATION_BASELINES
+
+#: deep perturbation models that :func:`train_named_model` trains by name
+DEEP_MODELS = ("GRIP", "SeqPerturb")
+#: members of :class:`PerturbationEnsemble` by default: best on held-out doses and wells of the L1000 plate
+ENSEMBLE_MEMBERS = ("GRIP", "SeqPerturb", "ridge")
+#: settings of SeqPerturb when trained by name: its own default (300 epochs) overfits the plate's held-out doses
+SEQPERTURB_TRAINING = {"max_epochs": 40, "batch_size": 64, "lr": 3e-3}
+
+
+def train_named_model(
+    name: str,
+    adata: AnnData,
+    *,
+    seed: int = 0,
+    delta_layer: str = "sctl_delta",
+    basal_layer: str = "sctl_basal",
+    drug_key: str = "drug",
+    dose_key: str | None = "dose",
+    cell_line_key: str | None = "cell_line",
+    train_kwargs: Mapping[str, Any] | None = None,
+) -> Any:
+    """Set up and train ``"GRIP"`` or ``"SeqPerturb"``, or fit a naive baseline, on the treated profiles ``adata``.
+
+    ``adata`` is registered in place (``setup_anndata``); ``train_kwargs`` reach the deep models' ``train``.
+    """
+    from . import GRIP, SeqPerturb
+
+    train_kwargs = dict(train_kwargs or {})
+    if name == "GRIP":
+        GRIP.setup_anndata(
+            adata, basal_layer=basal_layer, cell_line_key=cell_line_key, drug_key=drug_key, dose_key=dose_key
+        )
+        model = GRIP(adata, seed=seed)
+        model.train(**{"seed": seed, **train_kwargs})
+        return model
+    if name == "SeqPerturb":
+        SeqPerturb.setup_anndata(
+            adata, layer=delta_layer, cell_type_key=cell_line_key, compound_key=drug_key, dose_key=dose_key
+        )
+        model = SeqPerturb(adata, seed=seed)
+        model.train(**{"seed": seed, **SEQPERTURB_TRAINING, **train_kwargs})
+        return model
+    if name in PERTURBATION_BASELINES:
+        dose = dose_key if dose_key is not None and dose_key in adata.obs.columns else None
+        baseline = PERTURBATION_BASELINES[name](
+            delta_layer=delta_layer, drug_key=drug_key, dose_key=dose, cell_line_key=cell_line_key
+        )
+        return baseline.fit(adata)
+    raise ValueError(
+        f"Unknown model {name!r}; name one of {', '.join(map(repr, (*DEEP_MODELS, *PERTURBATION_BASELINES)))}, "
+        "or pass a factory."
+    )
+
+
+def predicted_changes(
+    model: Any, adata: AnnData, predict_kwargs: Mapping[str, Any], basal_layer: str
+) -> tuple[pd.Index, np.ndarray | None, np.ndarray, str]:
+    """Genes, predicted profiles (``None`` without basal layer), predicted changes (float64) and the model's kind."""
+    predicted = model.predict(adata, **predict_kwargs)
+    if not isinstance(predicted, pd.DataFrame):
+        raise TypeError(
+            f"The model's `predict` must return a DataFrame with gene names, got {type(predicted).__name__}."
+        )
+    if len(predicted) != adata.n_obs:
+        raise ValueError(f"The model predicted {len(predicted)} rows for {adata.n_obs} observations.")
+    kind = getattr(model, "predicts", "profile")
+    genes = predicted.columns
+    basal = _basal(adata, basal_layer, genes)
+    values = predicted.to_numpy(dtype=np.float64)
+    if kind == "profile":
+        if basal is None:
+            raise KeyError(f"No basal profiles in `adata.layers[{basal_layer!r}]`; run `sctl.pp.match_controls` first.")
+        return genes, values, values - basal, kind
+    return genes, None if basal is None else basal + values, values, kind
+
+
+class PerturbationEnsemble:
+    """Mean of the changes predicted by several perturbation models, each averaged over seeds.
+
+    Every member predicts the change ``Δx`` of each profile (GRIP's predicted profile minus the basal profile);
+    a deep member is trained ``n_seeds`` times with seeds ``seed, seed + 1, ...`` and its predictions averaged
+    first, then the members are averaged with equal weights. The default members, GRIP and SeqPerturb (3 seeds
+    each) beside the ridge regression on the condition, measured best on the L1000 plate
+    (``benchmarks/perturbation_models.py``): above the ridge on sign accuracy and on the Pearson correlation of
+    the deviations from the mean shift, for held-out doses and held-out wells of seen drugs. Like GRIP and
+    SeqPerturb, it predicts only drugs and cell lines seen in training unless every member can do more.
+
+    Parameters
+    ----------
+    members
+        Names (``"GRIP"``, ``"SeqPerturb"``, or a naive baseline: ``"ridge"``, ``"mean_shift"``,
+        ``"per_drug_mean"``, ``"zero_change"``) or a mapping from name to a factory
+        ``f(train_adata, seed) -> trained model`` (any model with ``predict(adata, drug=, dose=)`` and
+        ``predicts = "profile"`` or ``"delta"``, such as :class:`sctl.models.CSG2A` behind a small wrapper).
+    n_seeds
+        Trainings of every deep member or factory (the naive baselines are deterministic and fitted once).
+    seed
+        First seed.
+    delta_layer, basal_layer
+        Layers with the observed changes (:func:`sctl.pp.log_fold_change`) and the basal profiles
+        (:func:`sctl.pp.match_controls`).
+    drug_key, dose_key, cell_line_key
+        Columns of ``adata.obs``.
+
+    Examples
+    --------
+    >>> import sctl
+    >>> plate = sctl.datasets.lincs()
+    >>> sctl.pp.match_controls(plate, control="DMSO")
+    >>> sctl.pp.log_fold_change(plate)
+    >>> treated = plate[~plate.obs["is_control"]].copy()
+    >>> ensemble = sctl.models.PerturbationEnsemble().fit(treated)  # doctest: +SKIP
+    >>> sctl.tl.predict_perturbation(treated, ensemble, "vemurafenib", dose=1.0)  # doctest: +SKIP
+    """
+
+    predicts = "delta"  # what `predict` returns, read by sctl.tl.predict_perturbation
+
+    def __init__(
+        self,
+        members: Sequence[str] | Mapping[str, Callable[[AnnData, int], Any]] = ENSEMBLE_MEMBERS,
+        *,
+        n_seeds: int = 3,
+        seed: int = 0,
+        delta_layer: str = "sctl_delta",
+        basal_layer: str = "sctl_basal",
+        drug_key: str = "drug",
+        dose_key: str | None = "dose",
+        cell_line_key: str | None = "cell_line",
+    ):
+        if n_seeds < 1:
+            raise ValueError(f"`n_seeds` must be at least 1, got {n_seeds}.")
+        if isinstance(members, str):
+            members = [members]
+        if len(members) == 0:
+            raise ValueError("Name at least one member, e.g. members=('GRIP', 'SeqPerturb', 'ridge').")
+        for name in members if not isinstance(members, Mapping) else ():
+            if name not in DEEP_MODELS and name not in PERTURBATION_BASELINES:
+                raise ValueError(
+                    f"Unknown member {name!r}; name one of "
+                    f"{', '.join(map(repr, (*DEEP_MODELS, *PERTURBATION_BASELINES)))}, or pass a mapping of factories."
+                )
+        self.members, self.n_seeds, self.seed = members, n_seeds, seed
+        self.delta_layer, self.basal_layer = delta_layer, basal_layer
+        self.drug_key, self.dose_key, self.cell_line_key = drug_key, dose_key, cell_line_key
+
+    def __repr__(self) -> str:
+        names = list(self.members)
+        return f"PerturbationEnsemble(members={names}, n_seeds={self.n_seeds}, seed={self.seed})"
+
+    def fit(self, adata: AnnData, train_kwargs: Mapping[str, Any] | None = None) -> PerturbationEnsemble:
+        """Train every member on the treated profiles ``adata`` (a copy is registered for each deep model).
+
+        Parameters
+        ----------
+        adata
+            Treated profiles with the changes and basal profiles in ``delta_layer`` and ``basal_layer``.
+        train_kwargs
+            Passed to ``train`` of the named deep models (e.g. ``{"enable_progress_bar": False}``).
+
+        Returns
+        -------
+        The fitted ensemble; its trained models are in ``models_`` (name -> list over seeds).
+        """
+        keys = {
+            "delta_layer": self.delta_layer,
+            "basal_layer": self.basal_layer,
+            "drug_key": self.drug_key,
+            "dose_key": self.dose_key,
+            "cell_line_key": self.cell_line_key,
+        }
+        self.models_: dict[str, list[Any]] = {}
+        for name in self.members:
+            if isinstance(self.members, Mapping):
+                factory = self.members[name]
+                self.models_[name] = [factory(adata.copy(), self.seed + k) for k in range(self.n_seeds)]
+            elif name in PERTURBATION_BASELINES:
+                self.models_[name] = [train_named_model(name, adata, **keys)]
+            else:
+                self.models_[name] = [
+                    train_named_model(name, adata.copy(), seed=self.seed + k, train_kwargs=train_kwargs, **keys)
+                    for k in range(self.n_seeds)
+                ]
+        return self
+
+    def predict(self, adata: AnnData, *, drug: Any = None, dose: Any = None) -> pd.DataFrame:
+        """Mean predicted change of every observation (``drug`` / ``dose`` override ``adata.obs``).
+
+        Returns
+        -------
+        Observations x genes; the genes every member predicts, in the first member's order.
+        """
+        if not hasattr(self, "models_"):
+            raise RuntimeError("The ensemble is not fitted; call `fit(adata)` first.")
+        kwargs = {"drug": drug, "dose": dose}
+        means = [self._member_mean(models, adata, kwargs) for models in self.models_.values()]
+        genes = means[0].columns
+        for mean in means[1:]:
+            genes = genes[genes.isin(mean.columns)]
+        if len(genes) == 0:
+            raise ValueError(f"The members predict no gene in common, e.g. {preview(means[0].columns, 5)}.")
+        return sum(mean[genes] for mean in means) / len(means)
+
+    def _member_mean(self, models: list[Any], adata: AnnData, kwargs: dict[str, Any]) -> pd.DataFrame:
+        """Mean predicted change over one member's seeds."""
+        genes, _, total, _ = predicted_changes(models[0], adata, kwargs, self.basal_layer)
+        for model in models[1:]:
+            more, _, delta, _ = predicted_changes(model, adata, kwargs, self.basal_layer)
+            total = total + pd.DataFrame(delta, columns=more).reindex(columns=genes).to_numpy()
+        return pd.DataFrame(total / len(models), index=adata.obs_names.copy(), columns=genes)
+
+
+def _basal(adata: AnnData, basal_layer: str, genes: pd.Index) -> np.ndarray | None:
+    if basal_layer not in adata.layers:
+        return None
+    order = adata.var_names.get_indexer(genes)
+    if (order < 0).any():
+        raise ValueError(f"The model predicts genes that `adata` lacks, e.g. {preview(genes[order < 0], 5)}.")
+    return to_dense(adata.layers[basal_layer], np.float64)[:, order]
