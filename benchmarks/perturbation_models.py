@@ -1,4 +1,4 @@
-"""GRIP, SeqPerturb and CSG²A beside the naive baselines on the real L1000 plate: held-out doses and held-out drugs.
+"""GRIP, SeqPerturb, their ensemble and CSG²A beside naive baselines on the L1000 plate: held-out doses, wells, drugs.
 
 Usage:
     python benchmarks/perturbation_models.py [seeds] [n_dose_folds] [n_drug_folds] [out.csv]
@@ -13,14 +13,16 @@ profile = mean DMSO of the plate (``sctl.pp.match_controls``), changes Δx = tre
 (folds and model seeds from ``seed``), so every model and baseline sees the same folds:
 
 * ``all drugs`` (59 drugs): GRIP and SeqPerturb (default settings; GRIP's embeddings added to the input as in
-  GRIP-Lung section 4.4) and ``GRIP[film only]`` (``condition_input="none"``) under held-out doses. Under held-out
-  drugs they cannot predict (they embed drugs by identity): only the baselines are scored there, the models are
-  reported as not applicable rather than trained for nothing.
+  GRIP-Lung section 4.4), ``GRIP[film only]`` (``condition_input="none"``) and ``ensemble``
+  (:class:`sctl.models.PerturbationEnsemble`: 3 seeds of GRIP and of SeqPerturb averaged with the ridge) under
+  held-out doses (``dose``) and held-out wells of seen drugs (``mixed``: 5 folds of 20 % of the wells, the first
+  3 scored). Under held-out drugs they cannot predict (they embed drugs by identity): only the baselines are
+  scored there, the models are reported as not applicable rather than trained for nothing.
 * ``SMILES drugs`` (the 14 plate drugs with a SMILES in the GDSC drug table, 83 profiles): CSG²A with full
   attention (the paper) and with attention restricted to the PPI edges (``attention="ppi"``), both with the
   STRING prior of ``sctl.datasets.ppi()``, trained 100 epochs, lr 3e-3, batch 16, beside GRIP and SeqPerturb
   trained on the same subset (held-out doses) and beside the baselines; held-out drugs: CSG²A only, predicting
-  unseen drugs from their SMILES.
+  unseen drugs from their SMILES, and ``CSG2A[ppi] x3``, the mean of 3 seeds of CSG²A with PPI attention.
 
 Baselines (fitted on the same training folds): ``zero_change``, ``mean_shift`` (training mean Δx),
 ``per_drug_mean`` (mean Δx of the drug in training; the mean shift for an unseen drug), ``ridge`` (one-hot drug,
@@ -29,7 +31,9 @@ log dose, drug x log dose).
 Metrics on the held-out profiles (:func:`sctl.metrics.perturbation_report`): ``pearson`` = mean over profiles of
 Pearson(predicted Δx, observed Δx); ``pearson_delta`` = the same on the deviations from the training mean shift
 (what a model gets right beyond the average drug effect; NaN for the mean shift itself); ``sign_accuracy`` (share
-of genes whose direction is right); ``rmse`` = mean over profiles of the RMSE of Δx. Each seed's folds are
+of all (profile, gene) entries whose direction is right, most of them noise around zero); ``direction`` (share of
+the entries that moved, ``|Δx| > 0.5``, whose direction is right: :func:`sctl.metrics.direction_accuracy`);
+``rmse`` = mean over profiles of the RMSE of Δx. Each seed's folds are
 averaged first; the table gives mean ± std over seeds. One torch thread.
 """
 
@@ -45,7 +49,7 @@ from _seeds import seeds_arg  # benchmarks/ is on the path of a script run from 
 from anndata import AnnData
 
 import sctl
-from sctl.models import CSG2A, GRIP
+from sctl.models import CSG2A, GRIP, PerturbationEnsemble
 
 torch.set_num_threads(1)
 warnings.filterwarnings("ignore")
@@ -55,8 +59,10 @@ METRICS = {
     "mean_pearson": "pearson",
     "pearson_delta": "pearson_delta",
     "sign_accuracy": "sign_accuracy",
+    "direction_accuracy": "direction",
     "mean_rowwise_rmse": "rmse",
 }
+N_WELL_FOLDS, SCORED_WELL_FOLDS = 5, 3  # held-out wells: 20 % per fold, the first 3 folds scored
 pd.set_option("display.width", 250)
 
 
@@ -90,14 +96,20 @@ class CSG2AChanges:
 
 
 def csg2a_factory(attention: str, smiles: dict[str, str], seed: int):
-    def factory(train: AnnData) -> CSG2AChanges:
+    def factory(train: AnnData, model_seed: int = seed) -> CSG2AChanges:
         train = train.copy()
         CSG2A.setup_anndata(train, drug_key="drug", smiles=smiles)
-        model = CSG2A(train, ppi=sctl.datasets.ppi(), attention=attention, seed=seed)
+        model = CSG2A(train, ppi=sctl.datasets.ppi(), attention=attention, seed=model_seed)
         model.train(max_epochs=100, lr=3e-3, batch_size=16, enable_progress_bar=False)
         return CSG2AChanges(model, smiles)
 
     return factory
+
+
+def csg2a_seeds(smiles: dict[str, str], seed: int):
+    """Three seeds of CSG²A (PPI attention) averaged: :class:`sctl.models.PerturbationEnsemble` of one member."""
+    members = {"CSG2A": csg2a_factory("ppi", smiles, seed)}
+    return lambda train: PerturbationEnsemble(members, n_seeds=3, seed=10 * seed).fit(train)
 
 
 def grip_film_only(seed: int):
@@ -131,15 +143,18 @@ def run(seeds: list[int], n_dose: int, n_drug: int) -> pd.DataFrame:
             "CSG2A[full]": csg2a_factory("full", smiles, seed),
             "CSG2A[ppi]": csg2a_factory("ppi", smiles, seed),
         }
+        named = ["GRIP", "SeqPerturb", "ensemble"]
         runs = [  # (setting, data, scheme, folds, models beside the baselines, more models on the same folds)
-            ("all drugs", plate, "dose", n_dose, {"GRIP[film only]": grip_film_only(seed)}, ["GRIP", "SeqPerturb"]),
+            ("all drugs", plate, "dose", n_dose, {"GRIP[film only]": grip_film_only(seed)}, named),
+            ("all drugs", plate, "mixed", N_WELL_FOLDS, named, None),
             ("all drugs", plate, "drug_blind", n_drug, [], None),
             ("SMILES drugs", subset, "dose", n_dose, csg2a, ["GRIP", "SeqPerturb"]),
-            ("SMILES drugs", subset, "drug_blind", n_drug, csg2a, None),
+            ("SMILES drugs", subset, "drug_blind", n_drug, {**csg2a, "CSG2A[ppi] x3": csg2a_seeds(smiles, seed)}, None),
         ]
         for setting, adata, scheme, n_folds, models, more in runs:
             start = time.perf_counter()
             kwargs = {"scheme": scheme, "n_folds": n_folds, "seed": seed, "key_added": None}
+            kwargs["max_folds"] = SCORED_WELL_FOLDS if scheme == "mixed" else None
             kwargs["train_kwargs"] = {"enable_progress_bar": False}  # for the named models
             table = sctl.tl.evaluate_perturbation(adata, models, **kwargs)
             if more:  # the folds depend on the seed only: the same held-out profiles
