@@ -53,6 +53,10 @@ class CSG2A:
       the paper is not available offline. Any valid SMILES embeds, including drugs never seen in training;
     - the output is added to the basal profile (residual), so the untrained network predicts no change;
     - inputs are robust z-scores (median, 1.4826 MAD per gene) fitted on the training profiles and stored;
+    - :meth:`finetune_ic50` predicts ln IC50 as a drug offset (the drug's training mean, or for an unseen drug
+      that of its Tanimoto-nearest training drugs) plus the head's output, and clips drug descriptors to the
+      fine-tuning drugs' range: the paper's head, which regresses the whole ln IC50, was unstable on unseen
+      drugs (``offset="none", clip_features=False`` keeps it);
     - with a PPI prior, attention scores are computed only between interacting genes and of each gene with
       itself (``attention="ppi"``; the paper scores every pair, ``attention="full"``), the choice that
       generalised better to unseen drugs on the L1000 plate. The prior is added as in the paper.
