@@ -40,12 +40,27 @@ def test_ensemble_is_the_mean_of_its_members(treated):
 def test_ensemble_averages_the_seeds_of_a_factory(treated):
     def shifted(train: AnnData, seed: int) -> RidgeCondition:
         model = RidgeCondition().fit(train)
-        model.model_.intercept_ = model.model_.intercept_ + seed  # seeds 4, 5: mean offset 4.5
+        model.intercept_ = model.intercept_ + seed  # seeds 4, 5: mean offset 4.5
         return model
 
     ensemble = PerturbationEnsemble({"ridge": shifted}, n_seeds=2, seed=4).fit(treated)
     plain = RidgeCondition().fit(treated).predict(treated)
     np.testing.assert_allclose(ensemble.predict(treated).to_numpy(), plain.to_numpy() + 4.5, atol=1e-9)
+
+
+def test_ensemble_save_load_round_trip(treated, tmp_path):
+    members = ["GRIP", "per_drug_mean", "ridge"]
+    ensemble = PerturbationEnsemble(members, n_seeds=2, seed=3).fit(treated, train_kwargs={"max_epochs": 1})
+    ensemble.save(tmp_path / "ensemble")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        ensemble.save(tmp_path / "ensemble")
+    ensemble.save(tmp_path / "ensemble", overwrite=True)
+    loaded = PerturbationEnsemble.load(tmp_path / "ensemble")
+    assert (loaded.members, loaded.n_seeds, loaded.seed) == (members, 2, 3)
+    assert [len(models) for models in loaded.models_.values()] == [2, 1, 1]
+    pd.testing.assert_frame_equal(loaded.predict(treated, dose=1.0), ensemble.predict(treated, dose=1.0))
+    with pytest.raises(TypeError, match="cannot be saved by name"):
+        PerturbationEnsemble({"ridge": lambda train, seed: RidgeCondition().fit(train)}).fit(treated).save(tmp_path)
 
 
 def test_ensemble_beats_ridge_on_held_out_doses(treated):
@@ -68,6 +83,8 @@ def test_ensemble_errors(treated):
         PerturbationEnsemble(n_seeds=0)
     with pytest.raises(RuntimeError, match="not fitted"):
         PerturbationEnsemble().predict(treated)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        PerturbationEnsemble().save("never_written")
 
 
 def test_direction_accuracy_scores_only_changed_entries():

@@ -7,8 +7,11 @@ perturbation models. Each predicts the change ``Δx`` (``predicts = "delta"``) o
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import torch
 from anndata import AnnData
 
 from .._validate import check_obs_key, get_matrix, to_dense
@@ -18,6 +21,7 @@ class _DeltaBaseline:
     """Shared fit / predict plumbing: the training changes and their gene names."""
 
     predicts = "delta"
+    _labels: tuple[str, ...] = ()  # fitted lists of names, saved as JSON
 
     def __init__(
         self,
@@ -41,6 +45,41 @@ class _DeltaBaseline:
         return self
 
     def _fit(self, adata: AnnData, delta: np.ndarray) -> None:
+        pass
+
+    def get_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Fitted arrays as tensors and settings as JSON values, what :meth:`from_state` rebuilds the model from."""
+        arrays = {"mean_shift": self.mean_shift_, **self._arrays()}
+        meta = {
+            "init": self._init_args(),
+            "var_names": list(self.var_names_),
+            "labels": {key: list(getattr(self, key)) for key in self._labels},
+        }
+        return {key: torch.from_numpy(np.asarray(value, dtype=np.float64)) for key, value in arrays.items()}, meta
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor], meta: dict[str, Any]) -> _DeltaBaseline:
+        """Rebuild a fitted baseline from :meth:`get_state`'s output."""
+        model = cls(**meta["init"])
+        model.var_names_ = pd.Index(meta["var_names"])
+        model.mean_shift_ = state["mean_shift"].numpy()
+        for key in cls._labels:
+            setattr(model, key, list(meta["labels"][key]))
+        model._set_arrays({key: value.numpy() for key, value in state.items() if key != "mean_shift"})
+        return model
+
+    def _init_args(self) -> dict[str, Any]:
+        return {
+            "delta_layer": self.delta_layer,
+            "drug_key": self.drug_key,
+            "dose_key": self.dose_key,
+            "cell_line_key": self.cell_line_key,
+        }
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         pass
 
     def predict(self, adata: AnnData, drug: str | None = None, dose: float | None = None) -> pd.DataFrame:
@@ -82,9 +121,18 @@ class PerDrugMean(_DeltaBaseline):
     An unseen drug gets the overall mean shift.
     """
 
+    _labels = ("drugs_",)
+
     def _fit(self, adata: AnnData, delta: np.ndarray) -> None:
         frame = pd.DataFrame(delta)
         self.by_drug_ = frame.groupby(check_obs_key(adata, self.drug_key).astype(str).to_numpy()).mean()
+        self.drugs_ = list(self.by_drug_.index)
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {"by_drug": self.by_drug_.to_numpy()}
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.by_drug_ = pd.DataFrame(arrays["by_drug"], index=self.drugs_)
 
     def _predict(self, obs: pd.DataFrame) -> np.ndarray:
         table = self.by_drug_.reindex(obs[self.drug_key].astype(str).to_numpy())
@@ -102,9 +150,14 @@ class RidgeCondition(_DeltaBaseline):
         ``delta_layer``, ``drug_key``, ``dose_key``, ``cell_line_key``.
     """
 
+    _labels = ("drugs_", "lines_")
+
     def __init__(self, alpha: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = alpha
+
+    def _init_args(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, **super()._init_args()}
 
     def _design(self, obs: pd.DataFrame) -> np.ndarray:
         drugs = pd.Categorical(obs[self.drug_key].astype(str), categories=self.drugs_)
@@ -124,10 +177,17 @@ class RidgeCondition(_DeltaBaseline):
         self.drugs_ = sorted(adata.obs[self.drug_key].astype(str).unique())
         has_lines = self.cell_line_key is not None and self.cell_line_key in adata.obs.columns
         self.lines_ = sorted(adata.obs[self.cell_line_key].astype(str).unique()) if has_lines else []
-        self.model_ = Ridge(alpha=self.alpha).fit(self._design(adata.obs), delta)
+        ridge = Ridge(alpha=self.alpha).fit(self._design(adata.obs), delta)
+        self.coef_, self.intercept_ = ridge.coef_, ridge.intercept_
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {"coef": self.coef_, "intercept": self.intercept_}
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
 
     def _predict(self, obs: pd.DataFrame) -> np.ndarray:
-        return self.model_.predict(self._design(obs))
+        return self._design(obs) @ self.coef_.T + self.intercept_
 
 
 PERTURBATION_BASELINES = {

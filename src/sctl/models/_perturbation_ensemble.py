@@ -9,6 +9,7 @@ the average drug effect.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._validate import preview, to_dense
+from ._io import load_model, save_model
 from ._perturbation_baselines import PERTURBATION_BASELINES
 
 #: deep perturbation models that :func:`train_named_model` trains by name
@@ -218,6 +220,68 @@ class PerturbationEnsemble:
         if len(genes) == 0:
             raise ValueError(f"The members predict no gene in common, e.g. {preview(means[0].columns, 5)}.")
         return sum(mean[genes] for mean in means) / len(means)
+
+    def save(self, dir_path: str | Path, *, overwrite: bool = False) -> None:
+        """Save every trained member into ``dir_path`` (one sub-directory each), without pickling anything.
+
+        The deep members use their own :meth:`save`; the baselines store their fitted arrays as tensors. Members
+        given as factories cannot be saved by name: save their models apart.
+
+        Parameters
+        ----------
+        dir_path
+            Directory to write to.
+        overwrite
+            Replace an ensemble already saved there.
+        """
+        if not hasattr(self, "models_"):
+            raise RuntimeError("The ensemble is not fitted; call `fit(adata)` before `save`.")
+        if isinstance(self.members, Mapping):
+            raise TypeError("An ensemble of factories cannot be saved by name; save each member's models apart.")
+        state, baselines = {}, {}
+        for name in PERTURBATION_BASELINES.keys() & self.models_.keys():
+            state[name], baselines[name] = self.models_[name][0].get_state()
+        meta = {"init": self._init_args(), "baselines": baselines}
+        path = save_model(dir_path, type(self).__name__, state, meta, overwrite=overwrite)
+        for name, models in self.models_.items():
+            if name not in PERTURBATION_BASELINES:
+                for k, model in enumerate(models):
+                    model.save(path / f"{name}_{k}", overwrite=overwrite)
+
+    @classmethod
+    def load(cls, dir_path: str | Path) -> PerturbationEnsemble:
+        """Load an ensemble saved by :meth:`save` (tensors read with ``weights_only=True``).
+
+        Examples
+        --------
+        >>> ensemble.save("ensemble")  # doctest: +SKIP
+        >>> ensemble = sctl.models.PerturbationEnsemble.load("ensemble")  # doctest: +SKIP
+        """
+        from . import GRIP, SeqPerturb
+
+        path = Path(dir_path)
+        meta, state = load_model(path, cls.__name__, required=("init", "baselines"))
+        ensemble = cls(**meta["init"])
+        deep = {"GRIP": GRIP, "SeqPerturb": SeqPerturb}
+        ensemble.models_ = {
+            name: [PERTURBATION_BASELINES[name].from_state(state[name], meta["baselines"][name])]
+            if name in PERTURBATION_BASELINES
+            else [deep[name].load(path / f"{name}_{k}") for k in range(ensemble.n_seeds)]
+            for name in ensemble.members
+        }
+        return ensemble
+
+    def _init_args(self) -> dict[str, Any]:
+        return {
+            "members": list(self.members),
+            "n_seeds": self.n_seeds,
+            "seed": self.seed,
+            "delta_layer": self.delta_layer,
+            "basal_layer": self.basal_layer,
+            "drug_key": self.drug_key,
+            "dose_key": self.dose_key,
+            "cell_line_key": self.cell_line_key,
+        }
 
     def _member_mean(self, models: list[Any], adata: AnnData, kwargs: dict[str, Any]) -> pd.DataFrame:
         """Mean predicted change over one member's seeds."""
