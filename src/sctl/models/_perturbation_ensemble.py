@@ -67,10 +67,12 @@ def train_named_model(
             delta_layer=delta_layer, drug_key=drug_key, dose_key=dose, cell_line_key=cell_line_key
         )
         return baseline.fit(adata)
-    raise ValueError(
-        f"Unknown model {name!r}; name one of {', '.join(map(repr, (*DEEP_MODELS, *PERTURBATION_BASELINES)))}, "
-        "or pass a factory."
-    )
+    raise ValueError(_unknown(name))
+
+
+def _unknown(name: str) -> str:
+    known = ", ".join(map(repr, (*DEEP_MODELS, *PERTURBATION_BASELINES)))
+    return f"Unknown member {name!r}; name one of {known}, or pass a mapping name -> factory."
 
 
 def predicted_changes(
@@ -154,19 +156,15 @@ class PerturbationEnsemble:
             members = [members]
         if len(members) == 0:
             raise ValueError("Name at least one member, e.g. members=('GRIP', 'SeqPerturb', 'ridge').")
-        for name in members if not isinstance(members, Mapping) else ():
-            if name not in DEEP_MODELS and name not in PERTURBATION_BASELINES:
-                raise ValueError(
-                    f"Unknown member {name!r}; name one of "
-                    f"{', '.join(map(repr, (*DEEP_MODELS, *PERTURBATION_BASELINES)))}, or pass a mapping of factories."
-                )
+        unknown = [] if isinstance(members, Mapping) else set(members) - {*DEEP_MODELS, *PERTURBATION_BASELINES}
+        if unknown:
+            raise ValueError(_unknown(sorted(unknown)[0]))
         self.members, self.n_seeds, self.seed = members, n_seeds, seed
         self.delta_layer, self.basal_layer = delta_layer, basal_layer
         self.drug_key, self.dose_key, self.cell_line_key = drug_key, dose_key, cell_line_key
 
     def __repr__(self) -> str:
-        names = list(self.members)
-        return f"PerturbationEnsemble(members={names}, n_seeds={self.n_seeds}, seed={self.seed})"
+        return f"PerturbationEnsemble(members={list(self.members)}, n_seeds={self.n_seeds}, seed={self.seed})"
 
     def fit(self, adata: AnnData, train_kwargs: Mapping[str, Any] | None = None) -> PerturbationEnsemble:
         """Train every member on the treated profiles ``adata`` (a copy is registered for each deep model).
@@ -182,13 +180,7 @@ class PerturbationEnsemble:
         -------
         The fitted ensemble; its trained models are in ``models_`` (name -> list over seeds).
         """
-        keys = {
-            "delta_layer": self.delta_layer,
-            "basal_layer": self.basal_layer,
-            "drug_key": self.drug_key,
-            "dose_key": self.dose_key,
-            "cell_line_key": self.cell_line_key,
-        }
+        keys = self._keys()
         self.models_: dict[str, list[Any]] = {}
         for name in self.members:
             if isinstance(self.members, Mapping):
@@ -271,17 +263,18 @@ class PerturbationEnsemble:
         }
         return ensemble
 
-    def _init_args(self) -> dict[str, Any]:
+    def _keys(self) -> dict[str, Any]:
+        """The layers and ``.obs`` columns every member reads."""
         return {
-            "members": list(self.members),
-            "n_seeds": self.n_seeds,
-            "seed": self.seed,
             "delta_layer": self.delta_layer,
             "basal_layer": self.basal_layer,
             "drug_key": self.drug_key,
             "dose_key": self.dose_key,
             "cell_line_key": self.cell_line_key,
         }
+
+    def _init_args(self) -> dict[str, Any]:
+        return {"members": list(self.members), "n_seeds": self.n_seeds, "seed": self.seed, **self._keys()}
 
     def _member_mean(self, models: list[Any], adata: AnnData, kwargs: dict[str, Any]) -> pd.DataFrame:
         """Mean predicted change over one member's seeds."""
