@@ -26,7 +26,9 @@ profile = mean DMSO of the plate (``sctl.pp.match_controls``), changes Δx = tre
 
 Baselines (fitted on the same training folds): ``zero_change``, ``mean_shift`` (training mean Δx),
 ``per_drug_mean`` (mean Δx of the drug in training; the mean shift for an unseen drug), ``ridge`` (one-hot drug,
-log dose, drug x log dose).
+log dose, drug x log dose) and, on the SMILES drugs (their SMILES in ``uns["sctl_drugs"]``), ``nearest_drugs``
+(:class:`sctl.models.baselines.NearestDrugs`: an unseen drug gets the similarity-weighted mean Δx of its 3
+Tanimoto-nearest training drugs, shrunk toward the mean shift).
 
 Metrics on the held-out profiles (:func:`sctl.metrics.perturbation_report`): ``pearson`` = mean over profiles of
 Pearson(predicted Δx, observed Δx); ``pearson_delta`` = the same on the deviations from the training mean shift
@@ -132,6 +134,7 @@ def run(seeds: list[int], n_dose: int, n_drug: int) -> pd.DataFrame:
     smiles = dict(zip(drug_table["lincs_name"], drug_table["smiles"], strict=True))
     keep = plate.obs["is_control"].to_numpy(bool) | plate.obs["drug"].astype(str).isin(smiles).to_numpy()
     subset = plate[keep].copy()
+    subset.uns["sctl_drugs"] = pd.DataFrame({"smiles": pd.Series(smiles)})  # for the nearest_drugs baseline
     print(
         f"plate: {int((~plate.obs['is_control']).sum())} treated profiles, {plate.obs['drug'].nunique() - 1} drugs; "
         f"SMILES subset: {int((~subset.obs['is_control']).sum())} profiles, {len(smiles)} drugs",

@@ -16,6 +16,7 @@ from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_de
 from ..metrics import perturbation_report
 from ..models._perturbation_baselines import PERTURBATION_BASELINES
 from ..models._perturbation_ensemble import DEEP_MODELS, PerturbationEnsemble, predicted_changes, train_named_model
+from ..models.csg2a._data import drug_table
 from ..pp._split import _group_folds
 
 logger = logging.getLogger(__name__)
@@ -150,8 +151,10 @@ def evaluate_perturbation(
     is fitted on the other folds and scored on the held-out one with :func:`sctl.metrics.perturbation_report` on
     the changes ``Δx`` (``pearson_delta`` correlates the deviations of observed and predicted changes from the
     training mean shift: what a model gets right beyond the average drug effect). The baselines are
-    ``zero_change``, ``mean_shift``, ``per_drug_mean`` and ``ridge`` (one-hot drug and cell line, log dose and
-    drug x log dose).
+    ``zero_change``, ``mean_shift``, ``per_drug_mean``, ``ridge`` (one-hot drug and cell line, log dose and
+    drug x log dose) and, when ``adata.uns["sctl_drugs"]`` has a ``smiles`` column, ``nearest_drugs``
+    (:class:`sctl.models.baselines.NearestDrugs`: an unseen drug gets the mean change of its structurally
+    nearest training drugs; the strongest baseline for held-out drugs).
 
     Schemes, named as in :func:`sctl.pp.split`: ``"mixed"`` (profiles at random), ``"dose"`` (whole dose levels
     held out: interpolation to new doses), ``"drug_blind"`` (whole drugs: models that embed drugs by identity
@@ -239,8 +242,10 @@ def evaluate_perturbation(
     }
     factories = _factories(models, train_kwargs or {}, keys, seed)
     if baselines:
+        with_smiles = bool(drug_table(adata))  # without SMILES, nearest_drugs would repeat per_drug_mean
         for name in PERTURBATION_BASELINES:
-            factories[name] = _named_factory(name, {}, keys, seed)
+            if name != "nearest_drugs" or with_smiles:
+                factories[name] = _named_factory(name, {}, keys, seed)
     rows, group_rows = [], []
     for fold, (in_train, in_test) in enumerate(folds[:max_folds]):
         train, test = treated[in_train].copy(), treated[in_test].copy()

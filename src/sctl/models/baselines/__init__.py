@@ -12,6 +12,10 @@ Expression-based models share one surface (:class:`ExpressionBaseline`)::
 
 Naive predictors over (cell line, drug) pairs ignore expression: :class:`DrugMean`, :class:`CellLineMean`,
 :class:`MeanEffects`.
+
+Naive predictors of drug-induced changes ``Δx`` (the baselines of :func:`sctl.tl.evaluate_perturbation`, by
+:data:`PERTURBATION_BASELINES` name): :class:`ZeroChange`, :class:`MeanShift`, :class:`PerDrugMean`,
+:class:`NearestDrugs` (unseen drugs from their structurally nearest training drugs), :class:`RidgeCondition`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ from typing import Any
 
 from sctl._validate import closest
 
+from .._perturbation_baselines import (
+    PERTURBATION_BASELINES,
+    MeanShift,
+    NearestDrugs,
+    PerDrugMean,
+    RidgeCondition,
+    ZeroChange,
+)
 from ._base import ExpressionBaseline
 from ._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
 from ._signature import SignatureScore
@@ -71,16 +83,22 @@ def get_baseline(name: str, **kwargs: Any) -> ExpressionBaseline:
 
 __all__ = [
     "BASELINES",
+    "PERTURBATION_BASELINES",
     "CellLineMean",
     "DrugMean",
     "ExpressionBaseline",
     "GradientBoostingBaseline",
     "LogisticBaseline",
     "MeanEffects",
+    "MeanShift",
     "NaivePredictor",
+    "NearestDrugs",
+    "PerDrugMean",
     "RandomForestBaseline",
     "RidgeBaseline",
+    "RidgeCondition",
     "SVMBaseline",
     "SignatureScore",
+    "ZeroChange",
     "get_baseline",
 ]

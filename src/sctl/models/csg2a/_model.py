@@ -16,6 +16,7 @@ from scvi.data import AnnDataManager
 
 from sctl._validate import check_anndata, check_response, get_matrix, preview
 
+from .._drug_neighbours import neighbour_mean, tanimoto
 from .._io import load_model, load_state, save_model
 from . import _data
 from ._module import CSG2AModule, IC50Head, ic50_forward
@@ -901,14 +902,8 @@ class CSG2A:
         unseen = [j for j, hit in enumerate(known) if not hit]
         if mode == "neighbours" and unseen:
             reference = _data.featurize({name: trained[name] for name in names}, self.init_params_["n_bits"])
-            similarity = _tanimoto(features[unseen, N_DESCRIPTORS:].numpy(), reference[:, N_DESCRIPTORS:].numpy())
-            k = min(settings["n_neighbours"], len(names))
-            nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
-            weight = np.take_along_axis(similarity, nearest, axis=1)
-            shrink = settings["shrinkage"]
-            denominator = weight.sum(1) + shrink
-            estimate = (weight * values[nearest]).sum(1) + shrink * overall
-            out[unseen] = np.where(denominator > 0, estimate / np.where(denominator > 0, denominator, 1.0), overall)
+            similarity = tanimoto(features[unseen, N_DESCRIPTORS:].numpy(), reference[:, N_DESCRIPTORS:].numpy())
+            out[unseen] = neighbour_mean(similarity, values, overall, settings["n_neighbours"], settings["shrinkage"])
         return out
 
     def _to_z(self, values: torch.Tensor) -> torch.Tensor:
@@ -965,14 +960,6 @@ def _get_setup(adata: AnnData) -> dict[str, Any]:
     if not isinstance(setup, dict):
         raise ValueError("`adata` is not set up for CSG2A: call `sctl.models.CSG2A.setup_anndata(adata, ...)` first.")
     return dict(setup)
-
-
-def _tanimoto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Tanimoto (Jaccard) similarity between the rows of two 0/1 fingerprint matrices (0 between empty ones)."""
-    a, b = (np.asarray(m, dtype=np.float64) > 0 for m in (a, b))
-    both = a.astype(np.float64) @ b.T.astype(np.float64)
-    either = a.sum(1)[:, None] + b.sum(1)[None, :] - both
-    return np.divide(both, either, out=np.zeros_like(both), where=either > 0)
 
 
 def _pair_drugs(pairs: pd.DataFrame | None, response: pd.DataFrame, bulk: AnnData) -> list[str]:
