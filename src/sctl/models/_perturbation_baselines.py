@@ -268,8 +268,6 @@ class RidgeCondition(_DeltaBaseline):
         return self._design(obs) @ self.coef_.T + self.intercept_
 
 
-#: name -> class of every perturbation baseline, as named in :func:`sctl.tl.evaluate_perturbation` and
-#: :class:`sctl.models.PerturbationEnsemble`
 PERTURBATION_BASELINES = {
     "zero_change": ZeroChange,
     "mean_shift": MeanShift,

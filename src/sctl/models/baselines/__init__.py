@@ -24,8 +24,8 @@ from typing import Any
 
 from sctl._validate import closest
 
+from .. import _perturbation_baselines
 from .._perturbation_baselines import (
-    PERTURBATION_BASELINES,
     MeanShift,
     NearestDrugs,
     PerDrugMean,
@@ -52,6 +52,11 @@ BASELINES: dict[str, type[ExpressionBaseline]] = {
     "svm": SVMBaseline,
     "signature": SignatureScore,
 }
+
+#: name -> class of every perturbation baseline, as named in :func:`sctl.tl.evaluate_perturbation` and
+#: :class:`sctl.models.PerturbationEnsemble` (``"zero_change"``, ``"mean_shift"``, ``"per_drug_mean"``,
+#: ``"nearest_drugs"``, ``"ridge"``)
+PERTURBATION_BASELINES = _perturbation_baselines.PERTURBATION_BASELINES
 
 
 def get_baseline(name: str, **kwargs: Any) -> ExpressionBaseline:
