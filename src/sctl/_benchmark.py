@@ -70,12 +70,7 @@ BENCHMARKS = (
     ),
     Benchmark("transfer_speed", "synthetic data: numpy seed 0; models: seed 0"),
     Benchmark("transfer_memory", "synthetic cells and bulk: numpy seed 0; model: seed 0"),
-    Benchmark(
-        "perturbation_models",
-        "folds and models: seeds 0-4 (quick: 0)",
-        ("0",),
-        "seed 0 only (positional argument: seeds)",
-    ),
+    Benchmark("perturbation_models", "folds and models: seeds 0-4 (quick: seed 0, the first fold of each scheme)"),
     Benchmark(
         "perturbation_speed",
         "models: seed 0; synthetic profiles and PPI: numpy seed 0",
