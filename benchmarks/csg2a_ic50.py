@@ -43,7 +43,9 @@ lines). Prints one row per (seed, scheme, model) as it completes, then mean ± s
 
 Full run (50 / 20 epochs, all lines) takes 18-40 min per seed on one thread; a reduced configuration, e.g.
 ``python benchmarks/csg2a_ic50.py 0-4 10 10 200 /tmp/csg2a/reduced.csv`` (10 pretraining and 10 fine-tuning
-epochs, 200 random lines), about 3 min per seed.
+epochs, 200 random lines), about 3 min per seed. Every fold at full size, drug-blind only, without ``CSG2A[full]``
+(``csg2a_ic50.py <seed> 50 20 all out.csv --schemes=drug_blind --folds=all
+--models=MeanEffects,RF[expr+fp],CSG2A,CSG2A[paper]``): about 35 min per seed with 3 runs sharing 2 cores.
 """
 
 import copy
