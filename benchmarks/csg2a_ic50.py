@@ -71,6 +71,7 @@ warnings.filterwarnings("ignore")
 N_FOLDS, SCHEMES = 5, ("mixed", "cell_blind", "drug_blind", "disjoint")
 MODELS = ("MeanEffects", "RF[expr+fp]", "CSG2A", "CSG2A[full]", "CSG2A[paper]")
 NETWORK = {"CSG2A": "CSG2A", "CSG2A[full]": "CSG2A[full]", "CSG2A[paper]": "CSG2A"}  # pretrained network of a model
+ATTENTION = {"CSG2A": "auto", "CSG2A[full]": "full"}  # attention of each pretrained network
 METRICS = ("rmse", "pearson", "per_drug_pearson")
 PAPER_RECIPE = {"offset": "none", "clip_features": False}  # finetune_ic50 as in the paper (the default before)
 pd.set_option("display.width", 200)
@@ -192,11 +193,8 @@ def run(
     for seed in seeds:
         start = time.perf_counter()
         pretrained = {}
-        needed = {NETWORK[name] for name in model_names if name in NETWORK}
-        for name, attention in (("CSG2A", "auto"), ("CSG2A[full]", "full")):
-            if name not in needed:
-                continue
-            pretrained[name] = CSG2A(treated, ppi=sctl.datasets.ppi(), attention=attention, seed=seed)
+        for name in dict.fromkeys(NETWORK[model] for model in model_names if model in NETWORK):
+            pretrained[name] = CSG2A(treated, ppi=sctl.datasets.ppi(), attention=ATTENTION[name], seed=seed)
             pretrained[name].train(max_epochs=pretrain_epochs, lr=3e-3, batch_size=16, enable_progress_bar=False)
         print(
             f"seed {seed}: pretrained on {treated.n_obs} L1000 profiles x {len(genes)} genes "

@@ -7,8 +7,8 @@ import numpy as np
 
 def tanimoto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Tanimoto (Jaccard) similarity between the rows of two 0/1 fingerprint matrices (0 between empty ones)."""
-    a, b = (np.asarray(m, dtype=np.float64) > 0 for m in (a, b))
-    both = a.astype(np.float64) @ b.T.astype(np.float64)
+    a, b = ((np.asarray(m) > 0).astype(np.float64) for m in (a, b))
+    both = a @ b.T
     either = a.sum(1)[:, None] + b.sum(1)[None, :] - both
     return np.divide(both, either, out=np.zeros_like(both), where=either > 0)
 

@@ -40,6 +40,11 @@ class _DeltaBaseline:
             cell_line_key,
         )
 
+    @classmethod
+    def applies_to(cls, adata: AnnData) -> bool:
+        """Whether the baseline adds anything on ``adata`` (:func:`sctl.tl.evaluate_perturbation` skips it if not)."""
+        return True
+
     def fit(self, adata: AnnData) -> _DeltaBaseline:
         """Learn from the training profiles' changes ``adata.layers[delta_layer]``."""
         self.var_names_ = adata.var_names.copy()
@@ -87,10 +92,10 @@ class _DeltaBaseline:
 
     def predict(self, adata: AnnData, drug: str | None = None, dose: float | None = None) -> pd.DataFrame:
         """Predicted change of every observation of ``adata`` (drug / dose override ``adata.obs``)."""
-        values = self._predict(_obs(adata, self.drug_key, drug, self.dose_key, dose))
+        values = self._predict(_obs(adata, self.drug_key, drug, self.dose_key, dose), adata)
         return pd.DataFrame(values, index=adata.obs_names.copy(), columns=self.var_names_)
 
-    def _predict(self, obs: pd.DataFrame) -> np.ndarray:
+    def _predict(self, obs: pd.DataFrame, adata: AnnData) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -107,14 +112,14 @@ class ZeroChange(_DeltaBaseline):
     0.0
     """
 
-    def _predict(self, obs: pd.DataFrame) -> np.ndarray:
+    def _predict(self, obs: pd.DataFrame, adata: AnnData) -> np.ndarray:
         return np.zeros((len(obs), len(self.var_names_)))
 
 
 class MeanShift(_DeltaBaseline):
     """Predict the mean change over all training perturbations, whatever the drug."""
 
-    def _predict(self, obs: pd.DataFrame) -> np.ndarray:
+    def _predict(self, obs: pd.DataFrame, adata: AnnData) -> np.ndarray:
         return np.tile(self.mean_shift_, (len(obs), 1))
 
 
@@ -137,7 +142,7 @@ class PerDrugMean(_DeltaBaseline):
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.by_drug_ = pd.DataFrame(arrays["by_drug"], index=self.drugs_)
 
-    def _predict(self, obs: pd.DataFrame) -> np.ndarray:
+    def _predict(self, obs: pd.DataFrame, adata: AnnData) -> np.ndarray:
         table = self.by_drug_.reindex(obs[self.drug_key].astype(str).to_numpy())
         return table.fillna(pd.Series(self.mean_shift_)).to_numpy()
 
@@ -191,16 +196,20 @@ class NearestDrugs(PerDrugMean):
         super()._fit(adata, delta)
         self.smiles = {**drug_table(adata), **self.smiles}
 
-    def predict(self, adata: AnnData, drug: str | None = None, dose: float | None = None) -> pd.DataFrame:
-        """Predicted change of every observation of ``adata`` (drug / dose override ``adata.obs``)."""
-        drugs = _obs(adata, self.drug_key, drug, self.dose_key, dose)[self.drug_key].astype(str).to_numpy()
-        table = self.by_drug_.reindex(drugs).to_numpy()
+    @classmethod
+    def applies_to(cls, adata: AnnData) -> bool:
+        """Only with SMILES in ``adata.uns["sctl_drugs"]``: without them it repeats :class:`PerDrugMean`."""
+        return bool(drug_table(adata))
+
+    def _predict(self, obs: pd.DataFrame, adata: AnnData) -> np.ndarray:
+        table = super()._predict(obs, adata)  # unseen drugs: the mean shift, replaced below where a SMILES is known
+        drugs = obs[self.drug_key].astype(str).to_numpy()
         unseen = [d for d in pd.unique(drugs) if d not in self.by_drug_.index]
         if unseen:
             estimates = self._unseen_drugs(unseen, {**drug_table(adata), **self.smiles})
             rows = pd.Index(unseen).get_indexer(drugs)
             table[rows >= 0] = estimates[rows[rows >= 0]]
-        return pd.DataFrame(table, index=adata.obs_names.copy(), columns=self.var_names_)
+        return table
 
     def _unseen_drugs(self, drugs: list[str], smiles: dict[str, str]) -> np.ndarray:
         """Neighbour estimates of unseen drugs (the mean shift for those without a SMILES)."""
@@ -264,7 +273,7 @@ class RidgeCondition(_DeltaBaseline):
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
 
-    def _predict(self, obs: pd.DataFrame) -> np.ndarray:
+    def _predict(self, obs: pd.DataFrame, adata: AnnData) -> np.ndarray:
         return self._design(obs) @ self.coef_.T + self.intercept_
 
 

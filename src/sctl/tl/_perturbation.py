@@ -16,7 +16,6 @@ from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_de
 from ..metrics import perturbation_report
 from ..models._perturbation_baselines import PERTURBATION_BASELINES
 from ..models._perturbation_ensemble import DEEP_MODELS, PerturbationEnsemble, predicted_changes, train_named_model
-from ..models.csg2a._data import drug_table
 from ..pp._split import _group_folds
 
 logger = logging.getLogger(__name__)
@@ -242,9 +241,8 @@ def evaluate_perturbation(
     }
     factories = _factories(models, train_kwargs or {}, keys, seed)
     if baselines:
-        with_smiles = bool(drug_table(adata))  # without SMILES, nearest_drugs would repeat per_drug_mean
-        for name in PERTURBATION_BASELINES:
-            if name != "nearest_drugs" or with_smiles:
+        for name, baseline in PERTURBATION_BASELINES.items():
+            if baseline.applies_to(adata):
                 factories[name] = _named_factory(name, {}, keys, seed)
     rows, group_rows = [], []
     for fold, (in_train, in_test) in enumerate(folds[:max_folds]):
