@@ -12,6 +12,7 @@ import gzip
 import io
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -108,14 +109,19 @@ GMT_LINE = st.one_of(
 @given(lines=st.lists(GMT_LINE, max_size=8))
 def test_gmt_empty_sets_duplicates_and_blank_lines(lines):
     expected: dict[str, list[str]] = {}
+    clash = False  # a name coming back with other genes is refused
     for line in lines:
         fields = line.split("\t")
         if not line.strip():
             continue
-        genes = [g.strip() for g in fields[2:] if g.strip()]
-        expected[fields[0]] = list(dict.fromkeys(expected.get(fields[0], []) + genes))
+        genes = list(dict.fromkeys(g.strip() for g in fields[2:] if g.strip()))
+        clash |= fields[0] in expected and set(expected[fields[0]]) != set(genes)
+        expected.setdefault(fields[0], genes)
     expected = {name: genes for name, genes in expected.items() if genes}
     path = _file("any.gmt", "\n".join(lines) + "\n")
+    if clash:
+        _raises_clear(lambda: ds.read_gmt(path), r"is on line \d+ and again on line \d+ .* with other genes")
+        return
     if not expected:
         _raises_clear(lambda: ds.read_gmt(path), "holds no gene set with genes")
         return
@@ -124,6 +130,30 @@ def test_gmt_empty_sets_duplicates_and_blank_lines(lines):
     got = {name: group["target"].tolist() for name, group in net.groupby("source", sort=False)}
     assert got == expected
     _raises_clear(lambda: ds.read_gmt(path, min_size=99), "No gene set of the GMT file has 99")
+
+
+def test_gmt_same_name_with_other_genes_is_refused():
+    """Two lines named alike were merged silently into one set of both lists."""
+    path = _file("twice.gmt", "SET_A\td\tTP53\tEGFR\nSET_B\td\tKRAS\nSET_A\td\tBRAF\tTP53\n")
+    message = _raises_clear(lambda: ds.read_gmt(path), "'SET_A' is on line 1 and again on line 3")
+    assert "'EGFR'" in message
+    assert "'BRAF'" in message
+
+
+def test_gct_infinite_value_names_line_and_column():
+    for value in ("inf", "-Infinity", "1e39"):  # 1e39 would become inf in float32
+        text = GCT.replace("p2\tEGFR\t3.125\t-4", f"p2\tEGFR\t3.125\t{value}")
+        _raises_clear(lambda text=text: ds.read_gct(_file("inf.gct", text)), "Line 7 .* sample column 2 .*finite")
+    text = GCT.replace("p2\tEGFR\t3.125\t-4", "p2\tEGFR\t3.125\tNaN")  # a missing value is allowed
+    assert np.isnan(ds.read_gct(_file("nan.gct", text)).X[1, 1])
+
+
+def test_gctx_infinite_value_names_sample_and_gene():
+    adata = ds.read_gct(_file("ok.gct", GCT))
+    adata.X[1, 2] = np.inf
+    path = _TMP / "inf.gctx"
+    ds.write_gctx(adata, path)
+    _raises_clear(lambda: ds.read_gctx(path), "1 infinite values .* sample 'S2' .* gene 'p3'")
 
 
 def test_gmt_binary_file_is_a_clear_error():
@@ -155,6 +185,18 @@ def test_gdsc_response_any_columns(columns):
         assert np.isnan(wide.loc["HT-29", "Trametinib"])
     else:
         _raises_clear(lambda: ds.read_gdsc_response(path), "lacks the column", "none of the response", "both")
+
+
+def test_gdsc_response_headers_are_case_insensitive():
+    text = "cell_line_name,Drug_Name,ln_ic50\n01,Dabrafenib,1.5\nA375,Dabrafenib,-2\nA375,Trametinib,0.25\n"
+    wide = ds.read_gdsc_response(_file("lower.csv", text))
+    assert wide.loc["01", "Dabrafenib"] == 1.5
+    assert wide.loc["A375", "Trametinib"] == 0.25
+    assert wide.attrs["metric"] == "LN_IC50"
+    text = "cell,drug,ln_ic50\nA375,Dabrafenib,1.5\n"  # names neither the expected nor the found headers wrongly
+    message = _raises_clear(lambda: ds.read_gdsc_response(_file("other.csv", text)), "lacks the column")
+    assert "'CELL_LINE_NAME'" in message
+    assert "found: 'cell', 'drug', 'ln_ic50'" in message
 
 
 @pytest.mark.parametrize(
@@ -490,3 +532,24 @@ def test_legitimate_layouts_are_not_taken_for_ragged_rows():
     expr = ds.read_expression(_file("r_style.tsv", "G1\tG2\nL1\t1\t2\nL2\t3\t5\n"), drop_constant=False)
     assert list(expr.obs_names) == ["L1", "L2"]
     np.testing.assert_array_equal(expr.X, [[1, 2], [3, 5]])
+
+
+# ------------------------------------------------------------------------------------------- model loading
+def test_loading_a_model_warns_nothing_about_few_cells(plate, tmp_path):
+    """The placeholder a model is rebuilt on had one row per drug: scvi-tools warned 'fewer than 3 cells'."""
+    treated = plate.copy()
+    sctl.pp.match_controls(treated, control="DMSO")
+    sctl.pp.log_fold_change(treated)
+    treated = treated[~treated.obs["is_control"].to_numpy()].copy()
+    GRIP.setup_anndata(treated, dose_key="dose")
+    grip = GRIP(treated, n_hidden=8, n_embed=4, n_disc_hidden=8)
+    SeqPerturb.setup_anndata(treated, compound_id_key="pert_id", dose_key="dose")
+    seqperturb = SeqPerturb(treated)
+    for model in (grip, seqperturb):
+        path = tmp_path / type(model).__name__
+        model.save(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = type(model).load(path)
+        assert not [w for w in caught if "fewer than 3 cells" in str(w.message)]
+        pd.testing.assert_frame_equal(loaded.predict(treated), model.predict(treated))
