@@ -21,6 +21,7 @@ import pytest
 from anndata import AnnData
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 
 import sctl
 import sctl.datasets as ds
@@ -553,3 +554,146 @@ def test_loading_a_model_warns_nothing_about_few_cells(plate, tmp_path):
             loaded = type(model).load(path)
         assert not [w for w in caught if "fewer than 3 cells" in str(w.message)]
         pd.testing.assert_frame_equal(loaded.predict(treated), model.predict(treated))
+
+
+# --------------------------------------------------------------------- a failing call leaves its input unchanged
+def _assert_identical(before: AnnData, after: AnnData) -> None:
+    """``after`` holds what ``before`` held: X, layers, obs, var, obsm and uns keys."""
+    for name, a, b in [("X", before.X, after.X)] + [
+        (f"layers[{k!r}]", before.layers[k], after.layers.get(k)) for k in before.layers
+    ]:
+        assert b is not None, f"{name} was removed"
+        a, b = (m.toarray() if sparse.issparse(m) else np.asarray(m) for m in (a, b))
+        np.testing.assert_array_equal(a, b, err_msg=f"{name} changed")
+    assert list(after.layers) == list(before.layers)
+    pd.testing.assert_frame_equal(after.obs, before.obs)
+    pd.testing.assert_frame_equal(after.var, before.var)
+    assert list(after.obsm) == list(before.obsm)
+    assert list(after.uns) == list(before.uns)
+
+
+def _with_nan(adata: AnnData, layer: str | None = None, row: int = 0, column: int = 0) -> AnnData:
+    out = adata.copy()
+    X = np.array(out.X if layer is None else out.layers[layer], dtype=np.float32)
+    X[row, column] = np.nan
+    if layer is None:
+        out.X = X
+    else:
+        out.layers[layer] = X
+    return out
+
+
+def _treated(plate: AnnData) -> AnnData:
+    treated = plate.copy()
+    sctl.pp.match_controls(treated, control="DMSO")
+    sctl.pp.log_fold_change(treated)
+    return treated[~treated.obs["is_control"].to_numpy()].copy()
+
+
+def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
+    """name -> (the AnnData to watch, the call that must raise, the error type)."""
+    rng = np.random.default_rng(0)
+    cells = _cells(rng.gamma(2.0, 1.0, size=(30, 40)))
+    nan_cells, nan_reference = _with_nan(cells, row=3, column=5), _with_nan(reference, row=2, column=7)
+    treated = _treated(plate)
+    nan_basal = _with_nan(treated, "sctl_basal")
+    GRIP.setup_anndata(grip_data := treated.copy(), dose_key="dose")
+    grip = GRIP(grip_data, n_hidden=8, n_embed=4, n_disc_hidden=8)
+    zero = cells.copy()
+    zero.X[[3, 7]] = 0.0
+    transfer = transfer_data(reference, cells, "Dabrafenib", min_shared=10)
+    nan_transfer, nan_transfer_atsdp = _with_nan(transfer, row=1, column=1), _with_nan(transfer, row=1, column=1)
+    no_clusters = transfer.copy()
+    one_class = reference.copy()
+    one_class.obs["sctl_label"] = "sensitive"
+    gct_id = plate[:4, :5].copy()
+    gct_id.obs["id"] = "x"
+    predict = sctl.tl.predict_response
+    return {
+        "standardize_nan": (nan_cells, lambda: sctl.pp.standardize(nan_cells), ValueError),
+        "standardize_clip": (cells, lambda: sctl.pp.standardize(cells, clip=-1), ValueError),
+        "align_no_overlap": (
+            cells,
+            lambda: sctl.pp.align_genes(_cells(np.ones((2, 2)), ["A", "B"]), cells),
+            ValueError,
+        ),
+        "predict_response_nan_cells": (
+            nan_cells,
+            lambda: predict(nan_cells, reference, "Dabrafenib", method="logreg", min_shared=10),
+            ValueError,
+        ),
+        "predict_response_nan_reference": (
+            nan_reference,
+            lambda: predict(cells, nan_reference, "Dabrafenib", method="logreg", min_shared=10),
+            ValueError,
+        ),
+        "predict_response_threshold": (cells, lambda: predict(cells, reference, "Dabrafenib", threshold=2), ValueError),
+        "predict_response_unknown_drug": (
+            reference,
+            lambda: predict(cells, reference, "Nodrug", method="logreg", min_shared=10),
+            KeyError,
+        ),
+        "predict_perturbation_nan_basal": (
+            nan_basal,
+            lambda: sctl.tl.predict_perturbation(nan_basal, grip),
+            ValueError,
+        ),
+        "score_states_zero_cells": (
+            zero,
+            lambda: sctl.tl.score_states(zero, method="ulm", genesets={"a": GENES[:10]}, min_genes=1),
+            ValueError,
+        ),
+        "map_to_reference_nan": (
+            nan_cells,
+            lambda: sctl.tl.map_to_reference(nan_cells, reference, min_shared=10),
+            ValueError,
+        ),
+        "binarize_unknown_drug": (reference, lambda: sctl.pp.binarize_response(reference, "Nodrug"), KeyError),
+        "split_unknown_scheme": (reference, lambda: sctl.pp.split(reference, "nonsense"), ValueError),
+        "balance_one_class": (one_class, lambda: sctl.pp.balance(one_class), ValueError),
+        "match_controls_no_control": (plate, lambda: sctl.pp.match_controls(plate, control="Nodrug"), ValueError),
+        "log_fold_change_nan_basal": (nan_basal, lambda: sctl.pp.log_fold_change(nan_basal), ValueError),
+        "grip_setup_missing_key": (treated, lambda: GRIP.setup_anndata(treated, drug_key="nokey"), KeyError),
+        "seqperturb_setup_missing_key": (
+            treated,
+            lambda: SeqPerturb.setup_anndata(treated, compound_key="nokey"),
+            KeyError,
+        ),
+        "pathway_transfer_setup_nan": (nan_transfer, lambda: PathwayTransfer.setup_anndata(nan_transfer), ValueError),
+        "atsdp_setup_nan": (
+            nan_transfer_atsdp,
+            lambda: ATSDPNet.setup_anndata(nan_transfer_atsdp, cluster_key=False),
+            ValueError,
+        ),
+        "atsdp_setup_missing_clusters": (
+            no_clusters,
+            lambda: ATSDPNet.setup_anndata(no_clusters, cluster_key="nokey"),
+            KeyError,
+        ),
+        "write_gctx_id_column": (gct_id, lambda: ds.write_gctx(gct_id, _TMP / "id.gctx"), ValueError),
+    }
+
+
+FAILING = [
+    "standardize_nan", "standardize_clip", "align_no_overlap", "predict_response_nan_cells",
+    "predict_response_nan_reference", "predict_response_threshold", "predict_response_unknown_drug",
+    "predict_perturbation_nan_basal", "score_states_zero_cells", "map_to_reference_nan", "binarize_unknown_drug",
+    "split_unknown_scheme", "balance_one_class", "match_controls_no_control", "log_fold_change_nan_basal",
+    "grip_setup_missing_key", "seqperturb_setup_missing_key", "pathway_transfer_setup_nan", "atsdp_setup_nan",
+    "atsdp_setup_missing_clusters",
+    "write_gctx_id_column",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def failing_calls(reference, plate) -> dict:
+    return _failing_calls(reference, plate)
+
+
+@pytest.mark.parametrize("name", FAILING)
+def test_failing_call_leaves_input_unchanged(name, failing_calls):
+    adata, call, error = failing_calls[name]
+    before = adata.copy()
+    with pytest.raises(error):
+        call()
+    _assert_identical(before, adata)
