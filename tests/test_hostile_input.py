@@ -15,6 +15,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import anndata
 import numpy as np
 import pandas as pd
 import pytest
@@ -554,6 +555,78 @@ def test_loading_a_model_warns_nothing_about_few_cells(plate, tmp_path):
             loaded = type(model).load(path)
         assert not [w for w in caught if "fewer than 3 cells" in str(w.message)]
         pd.testing.assert_frame_equal(loaded.predict(treated), model.predict(treated))
+
+
+# --------------------------------------------------------------------------- NaN in the user's terms, backed files
+def test_predict_perturbation_refuses_nan_in_the_basal_layer(plate):
+    """A NaN basal value became a whole predicted row of NaN (GRIP predicts from the full basal profile)."""
+    treated = _treated(plate)
+    GRIP.setup_anndata(treated, dose_key="dose")
+    grip = GRIP(treated, n_hidden=8, n_embed=4, n_disc_hidden=8)
+    hostile = _with_nan(treated, "sctl_basal", row=2, column=4)
+    hostile.layers["sctl_basal"][5, 4] = np.inf
+    hostile.layers["sctl_basal"][5, 6] = np.nan
+    before = hostile.copy()
+    message = _raises_clear(
+        lambda: sctl.tl.predict_perturbation(hostile, grip), r"`adata.layers\['sctl_basal'\]` \(the basal profiles\)"
+    )
+    assert "2 NaN and 1 infinite values, in 2 observation(s) and 2 gene(s)" in message
+    assert f"observation {hostile.obs_names[2]!r}, gene {hostile.var_names[4]!r}" in message
+    _assert_identical(before, hostile)
+    sctl.tl.predict_perturbation(treated, grip)  # finite basal profiles: predicted, finite
+    assert np.isfinite(treated.layers["sctl_predicted"]).all()
+
+
+@pytest.mark.parametrize("side", ["cells", "reference"])
+@pytest.mark.parametrize("standardize_rows", [True, False])
+def test_nan_is_counted_and_named_as_the_user_gave_it(side, standardize_rows, reference):
+    """One NaN was reported as 40 (spread by the per-profile z-score) and always blamed on `adata.X`."""
+    cells = _cells(np.random.default_rng(4).gamma(2.0, 1.0, size=(30, 40)))
+    if side == "cells":
+        cells = _with_nan(cells, row=3, column=5)
+    else:
+        reference = _with_nan(reference, row=2, column=7)
+    message = _raises_clear(
+        lambda: sctl.tl.predict_response(
+            cells, reference, "Dabrafenib", method="logreg", min_shared=10, standardize_rows=standardize_rows
+        ),
+        "contains 1 NaN and 0 infinite values, in 1 observation\\(s\\) and 1 gene\\(s\\)",
+    )
+    named, other = ("`query.X`", "`reference.X`") if side == "cells" else ("`reference.X`", "`query.X`")
+    assert named in message
+    assert other not in message
+    where = ("c3", "G5") if side == "cells" else (reference.obs_names[2], "G7")
+    assert f"observation {where[0]!r}, gene {where[1]!r}" in message
+
+
+def test_zscore_rows_keeps_non_finite_values_in_place():
+    from sctl._stream import zscore_rows
+
+    X = np.array([[1.0, np.nan, 3.0, 5.0], [2.0, 4.0, np.inf, 6.0], [1.0, 2.0, 3.0, 4.0]])
+    out = zscore_rows(X)
+    np.testing.assert_array_equal(~np.isfinite(out), ~np.isfinite(X))
+    assert np.isinf(out[1, 2])
+    np.testing.assert_allclose(out[0, [0, 2, 3]], zscore_rows(X[[0]][:, [0, 2, 3]])[0], atol=1e-6)
+    np.testing.assert_allclose(out[1, [0, 1, 3]], zscore_rows(X[[1]][:, [0, 1, 3]])[0], atol=1e-6)
+    np.testing.assert_array_equal(out[2], zscore_rows(X[[2]])[0])
+
+
+def test_predict_response_reads_backed_cells_and_reference(tmp_path):
+    """A backed AnnData crashed in anndata (`.copy()` of a backed view) though the docs say backed input is read."""
+    cells = sctl.datasets.tumor("Dabrafenib", n_cells=40, seed=0)
+    bulk = sctl.datasets.gdsc()
+    cells.write_h5ad(tmp_path / "cells.h5ad")
+    bulk.write_h5ad(tmp_path / "bulk.h5ad")
+    expected = cells.copy()
+    sctl.tl.predict_response(expected, reference=bulk, drug="Dabrafenib", method="signature")
+    backed = anndata.read_h5ad(tmp_path / "cells.h5ad", backed="r")
+    sctl.tl.predict_response(backed, reference=sctl.datasets.gdsc(), drug="Dabrafenib", method="signature")
+    assert backed.isbacked
+    np.testing.assert_allclose(backed.obs["sctl_response_proba"], expected.obs["sctl_response_proba"], atol=1e-6)
+    backed_bulk = anndata.read_h5ad(tmp_path / "bulk.h5ad", backed="r")
+    result = sctl.tl.predict_response(cells, reference=backed_bulk, drug="Dabrafenib", method="signature", copy=True)
+    np.testing.assert_allclose(result.obs["sctl_response_proba"], expected.obs["sctl_response_proba"], atol=1e-6)
+    assert backed_bulk.isbacked
 
 
 # --------------------------------------------------------------------- a failing call leaves its input unchanged
