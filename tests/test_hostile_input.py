@@ -677,6 +677,9 @@ def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
     transfer = transfer_data(reference, cells, "Dabrafenib", min_shared=10)
     nan_transfer, nan_transfer_atsdp = _with_nan(transfer, row=1, column=1), _with_nan(transfer, row=1, column=1)
     no_clusters = transfer.copy()
+    smiles = treated.copy()
+    smiles.obs["smiles"] = "CC"
+    smiles.obs["batch"] = smiles.obs["drug"].astype(object).where(np.arange(smiles.n_obs) > 0)  # one missing
     one_class = reference.copy()
     one_class.obs["sctl_label"] = "sensitive"
     gct_id = plate[:4, :5].copy()
@@ -721,6 +724,30 @@ def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
             lambda: sctl.tl.map_to_reference(nan_cells, reference, min_shared=10),
             ValueError,
         ),
+        "qc_nan": (nan_cells, lambda: sctl.pp.qc(nan_cells), ValueError),
+        "score_states_nan": (
+            nan_cells,
+            lambda: sctl.tl.score_states(nan_cells, genesets={"a": GENES[:10]}, min_genes=1),
+            ValueError,
+        ),
+        "harmonize_nan": (nan_cells, lambda: sctl.pp.harmonize(reference, nan_cells, min_shared=10), ValueError),
+        "predict_response_unknown_method": (
+            cells,
+            lambda: predict(cells, reference, "Dabrafenib", method="nonsense", min_shared=10),
+            ValueError,
+        ),
+        "binarize_bad_k": (reference, lambda: sctl.pp.binarize_response(reference, "Dabrafenib", k=3), ValueError),
+        "split_too_many_folds": (reference, lambda: sctl.pp.split(reference, n_folds=1000), ValueError),
+        "match_controls_unknown_group": (
+            plate,
+            lambda: sctl.pp.match_controls(plate, control="DMSO", group_keys=("nokey",)),
+            KeyError,
+        ),
+        "log_fold_change_unknown_kind": (
+            nan_basal,
+            lambda: sctl.pp.log_fold_change(nan_basal, kind="nonsense"),
+            ValueError,
+        ),
         "binarize_unknown_drug": (reference, lambda: sctl.pp.binarize_response(reference, "Nodrug"), KeyError),
         "split_unknown_scheme": (reference, lambda: sctl.pp.split(reference, "nonsense"), ValueError),
         "balance_one_class": (one_class, lambda: sctl.pp.balance(one_class), ValueError),
@@ -731,6 +758,11 @@ def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
             treated,
             lambda: SeqPerturb.setup_anndata(treated, compound_key="nokey"),
             KeyError,
+        ),
+        "seqperturb_setup_smiles_then_missing": (
+            smiles,
+            lambda: SeqPerturb.setup_anndata(smiles, smiles_key="smiles", extra_keys=["batch"]),
+            ValueError,
         ),
         "pathway_transfer_setup_nan": (nan_transfer, lambda: PathwayTransfer.setup_anndata(nan_transfer), ValueError),
         "atsdp_setup_nan": (
@@ -750,10 +782,20 @@ def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
 FAILING = [
     "standardize_nan", "standardize_clip", "align_no_overlap", "predict_response_nan_cells",
     "predict_response_nan_reference", "predict_response_threshold", "predict_response_unknown_drug",
-    "predict_perturbation_nan_basal", "score_states_zero_cells", "map_to_reference_nan", "binarize_unknown_drug",
+    "predict_perturbation_nan_basal", "score_states_zero_cells", "qc_nan", "score_states_nan", "harmonize_nan",
+    "predict_response_unknown_method", "binarize_bad_k", "split_too_many_folds", "match_controls_unknown_group",
+    "log_fold_change_unknown_kind", "map_to_reference_nan", "binarize_unknown_drug",
     "split_unknown_scheme", "balance_one_class", "match_controls_no_control", "log_fold_change_nan_basal",
     "grip_setup_missing_key", "seqperturb_setup_missing_key", "pathway_transfer_setup_nan", "atsdp_setup_nan",
     "atsdp_setup_missing_clusters",
+    pytest.param(
+        "seqperturb_setup_smiles_then_missing",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="SeqPerturb.setup_anndata adds obs['sctl_smiles_length'] and makes columns categorical before "
+            "refusing a missing value (src/sctl/models/seqperturb, another helper's scope)",
+        ),
+    ),
     "write_gctx_id_column",
 ]  # fmt: skip
 
