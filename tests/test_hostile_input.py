@@ -780,13 +780,33 @@ def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
 
 
 FAILING = [
-    "standardize_nan", "standardize_clip", "align_no_overlap", "predict_response_nan_cells",
-    "predict_response_nan_reference", "predict_response_threshold", "predict_response_unknown_drug",
-    "predict_perturbation_nan_basal", "score_states_zero_cells", "qc_nan", "score_states_nan", "harmonize_nan",
-    "predict_response_unknown_method", "binarize_bad_k", "split_too_many_folds", "match_controls_unknown_group",
-    "log_fold_change_unknown_kind", "map_to_reference_nan", "binarize_unknown_drug",
-    "split_unknown_scheme", "balance_one_class", "match_controls_no_control", "log_fold_change_nan_basal",
-    "grip_setup_missing_key", "seqperturb_setup_missing_key", "pathway_transfer_setup_nan", "atsdp_setup_nan",
+    "standardize_nan",
+    "standardize_clip",
+    "align_no_overlap",
+    "predict_response_nan_cells",
+    "predict_response_nan_reference",
+    "predict_response_threshold",
+    "predict_response_unknown_drug",
+    "predict_perturbation_nan_basal",
+    "score_states_zero_cells",
+    "qc_nan",
+    "score_states_nan",
+    "harmonize_nan",
+    "predict_response_unknown_method",
+    "binarize_bad_k",
+    "split_too_many_folds",
+    "match_controls_unknown_group",
+    "log_fold_change_unknown_kind",
+    "map_to_reference_nan",
+    "binarize_unknown_drug",
+    "split_unknown_scheme",
+    "balance_one_class",
+    "match_controls_no_control",
+    "log_fold_change_nan_basal",
+    "grip_setup_missing_key",
+    "seqperturb_setup_missing_key",
+    "pathway_transfer_setup_nan",
+    "atsdp_setup_nan",
     "atsdp_setup_missing_clusters",
     pytest.param(
         "seqperturb_setup_smiles_then_missing",
@@ -797,7 +817,7 @@ FAILING = [
         ),
     ),
     "write_gctx_id_column",
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")
