@@ -611,6 +611,18 @@ def test_zscore_rows_keeps_non_finite_values_in_place():
     np.testing.assert_array_equal(out[2], zscore_rows(X[[2]])[0])
 
 
+@pytest.mark.parametrize("to_matrix", [np.asarray, sparse.csr_matrix, sparse.csc_matrix])
+def test_check_finite_counts_observations_and_genes(to_matrix):
+    from sctl._validate import check_finite
+
+    X = np.zeros((5, 4))
+    X[3, 1], X[3, 2], X[1, 2] = np.nan, np.inf, -np.inf
+    message = _raises_clear(lambda: check_finite(to_matrix(X), "`m`", first_row=100), "`m` contains 1 NaN")
+    assert "1 NaN and 2 infinite values, in 2 observation(s) and 2 gene(s) (the first: row 101)" in message
+    names = _raises_clear(lambda: check_finite(to_matrix(X), obs_names=list("abcde"), var_names=list("wxyz")), "NaN")
+    assert "(the first: observation 'b', gene 'y')" in names
+
+
 def test_predict_response_reads_backed_cells_and_reference(tmp_path):
     """A backed AnnData crashed in anndata (`.copy()` of a backed view) though the docs say backed input is read."""
     cells = sctl.datasets.tumor("Dabrafenib", n_cells=40, seed=0)

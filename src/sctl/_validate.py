@@ -78,36 +78,26 @@ def check_finite(
     bad = ~np.isfinite(values)
     if bad.any():
         n_nan = int(np.isnan(values).sum())
-        where = _where(X, bad, first_row, obs_names, var_names)
+        where = ""
+        if sparse.issparse(X) or values.ndim == 2:  # observations x genes: how many of each, and the first
+            coo = sparse.coo_matrix(X) if sparse.issparse(X) else None
+            rows, columns = (coo.row[bad], coo.col[bad]) if coo is not None else np.nonzero(bad)
+            first = np.lexsort((columns, rows))[0]
+            row, column = int(rows[first]), int(columns[first])
+            position = (
+                f"observation {str(obs_names[row])!r}, gene {str(var_names[column])!r}"
+                if obs_names is not None and var_names is not None
+                else f"row {first_row + row}"
+            )
+            where = (
+                f", in {len(np.unique(rows))} observation(s) and {len(np.unique(columns))} gene(s) "
+                f"(the first: {position})"
+            )
         raise ValueError(
             f"{what} contains {n_nan} NaN and {int(bad.sum()) - n_nan} infinite values{where}. "
             "Impute or drop them first, e.g. drop the affected genes with "
             "`adata = adata[:, np.isfinite(adata.X).all(axis=0)].copy()`."
         )
-
-
-def _where(
-    X: np.ndarray | sparse.spmatrix,
-    bad: np.ndarray,
-    first_row: int,
-    obs_names: Sequence | None,
-    var_names: Sequence | None,
-) -> str:
-    """``", in 2 observation(s) and 3 gene(s) (the first in row 4)"`` for the non-finite ``bad`` entries."""
-    if sparse.issparse(X):
-        coo = sparse.coo_matrix(X)
-        rows, columns = coo.row[bad], coo.col[bad]
-    elif bad.ndim == 2:
-        rows, columns = np.nonzero(bad)
-    else:
-        return ""
-    first = np.lexsort((columns, rows))[0]
-    row, column = int(rows[first]), int(columns[first])
-    if obs_names is not None and var_names is not None:
-        position = f"observation {str(obs_names[row])!r}, gene {str(var_names[column])!r}"
-    else:
-        position = f"row {first_row + row}"
-    return f", in {len(np.unique(rows))} observation(s) and {len(np.unique(columns))} gene(s) (the first: {position})"
 
 
 def float_dtype(X: np.ndarray | sparse.spmatrix) -> type:
