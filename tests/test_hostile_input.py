@@ -12,14 +12,17 @@ import gzip
 import io
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
+import anndata
 import numpy as np
 import pandas as pd
 import pytest
 from anndata import AnnData
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 
 import sctl
 import sctl.datasets as ds
@@ -108,14 +111,19 @@ GMT_LINE = st.one_of(
 @given(lines=st.lists(GMT_LINE, max_size=8))
 def test_gmt_empty_sets_duplicates_and_blank_lines(lines):
     expected: dict[str, list[str]] = {}
+    clash = False  # a name coming back with other genes is refused
     for line in lines:
         fields = line.split("\t")
         if not line.strip():
             continue
-        genes = [g.strip() for g in fields[2:] if g.strip()]
-        expected[fields[0]] = list(dict.fromkeys(expected.get(fields[0], []) + genes))
+        genes = list(dict.fromkeys(g.strip() for g in fields[2:] if g.strip()))
+        clash |= fields[0] in expected and set(expected[fields[0]]) != set(genes)
+        expected.setdefault(fields[0], genes)
     expected = {name: genes for name, genes in expected.items() if genes}
     path = _file("any.gmt", "\n".join(lines) + "\n")
+    if clash:
+        _raises_clear(lambda: ds.read_gmt(path), r"is on line \d+ and again on line \d+ .* with other genes")
+        return
     if not expected:
         _raises_clear(lambda: ds.read_gmt(path), "holds no gene set with genes")
         return
@@ -124,6 +132,30 @@ def test_gmt_empty_sets_duplicates_and_blank_lines(lines):
     got = {name: group["target"].tolist() for name, group in net.groupby("source", sort=False)}
     assert got == expected
     _raises_clear(lambda: ds.read_gmt(path, min_size=99), "No gene set of the GMT file has 99")
+
+
+def test_gmt_same_name_with_other_genes_is_refused():
+    """Two lines named alike were merged silently into one set of both lists."""
+    path = _file("twice.gmt", "SET_A\td\tTP53\tEGFR\nSET_B\td\tKRAS\nSET_A\td\tBRAF\tTP53\n")
+    message = _raises_clear(lambda: ds.read_gmt(path), "'SET_A' is on line 1 and again on line 3")
+    assert "'EGFR'" in message
+    assert "'BRAF'" in message
+
+
+def test_gct_infinite_value_names_line_and_column():
+    for value in ("inf", "-Infinity", "1e39"):  # 1e39 would become inf in float32
+        text = GCT.replace("p2\tEGFR\t3.125\t-4", f"p2\tEGFR\t3.125\t{value}")
+        _raises_clear(lambda text=text: ds.read_gct(_file("inf.gct", text)), "Line 7 .* sample column 2 .*finite")
+    text = GCT.replace("p2\tEGFR\t3.125\t-4", "p2\tEGFR\t3.125\tNaN")  # a missing value is allowed
+    assert np.isnan(ds.read_gct(_file("nan.gct", text)).X[1, 1])
+
+
+def test_gctx_infinite_value_names_sample_and_gene():
+    adata = ds.read_gct(_file("ok.gct", GCT))
+    adata.X[1, 2] = np.inf
+    path = _TMP / "inf.gctx"
+    ds.write_gctx(adata, path)
+    _raises_clear(lambda: ds.read_gctx(path), "1 infinite values .* sample 'S2' .* gene 'p3'")
 
 
 def test_gmt_binary_file_is_a_clear_error():
@@ -155,6 +187,18 @@ def test_gdsc_response_any_columns(columns):
         assert np.isnan(wide.loc["HT-29", "Trametinib"])
     else:
         _raises_clear(lambda: ds.read_gdsc_response(path), "lacks the column", "none of the response", "both")
+
+
+def test_gdsc_response_headers_are_case_insensitive():
+    text = "cell_line_name,Drug_Name,ln_ic50\n01,Dabrafenib,1.5\nA375,Dabrafenib,-2\nA375,Trametinib,0.25\n"
+    wide = ds.read_gdsc_response(_file("lower.csv", text))
+    assert wide.loc["01", "Dabrafenib"] == 1.5
+    assert wide.loc["A375", "Trametinib"] == 0.25
+    assert wide.attrs["metric"] == "LN_IC50"
+    text = "cell,drug,ln_ic50\nA375,Dabrafenib,1.5\n"  # names neither the expected nor the found headers wrongly
+    message = _raises_clear(lambda: ds.read_gdsc_response(_file("other.csv", text)), "lacks the column")
+    assert "'CELL_LINE_NAME'" in message
+    assert "found: 'cell', 'drug', 'ln_ic50'" in message
 
 
 @pytest.mark.parametrize(
@@ -490,3 +534,313 @@ def test_legitimate_layouts_are_not_taken_for_ragged_rows():
     expr = ds.read_expression(_file("r_style.tsv", "G1\tG2\nL1\t1\t2\nL2\t3\t5\n"), drop_constant=False)
     assert list(expr.obs_names) == ["L1", "L2"]
     np.testing.assert_array_equal(expr.X, [[1, 2], [3, 5]])
+
+
+# ------------------------------------------------------------------------------------------- model loading
+def test_loading_a_model_warns_nothing_about_few_cells(plate, tmp_path):
+    """The placeholder a model is rebuilt on had one row per drug: scvi-tools warned 'fewer than 3 cells'."""
+    treated = plate.copy()
+    sctl.pp.match_controls(treated, control="DMSO")
+    sctl.pp.log_fold_change(treated)
+    treated = treated[~treated.obs["is_control"].to_numpy()].copy()
+    GRIP.setup_anndata(treated, dose_key="dose")
+    grip = GRIP(treated, n_hidden=8, n_embed=4, n_disc_hidden=8)
+    SeqPerturb.setup_anndata(treated, compound_id_key="pert_id", dose_key="dose")
+    seqperturb = SeqPerturb(treated)
+    for model in (grip, seqperturb):
+        path = tmp_path / type(model).__name__
+        model.save(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = type(model).load(path)
+        assert not [w for w in caught if "fewer than 3 cells" in str(w.message)]
+        pd.testing.assert_frame_equal(loaded.predict(treated), model.predict(treated))
+
+
+# --------------------------------------------------------------------------- NaN in the user's terms, backed files
+def test_predict_perturbation_refuses_nan_in_the_basal_layer(plate):
+    """A NaN basal value became a whole predicted row of NaN (GRIP predicts from the full basal profile)."""
+    treated = _treated(plate)
+    GRIP.setup_anndata(treated, dose_key="dose")
+    grip = GRIP(treated, n_hidden=8, n_embed=4, n_disc_hidden=8)
+    hostile = _with_nan(treated, "sctl_basal", row=2, column=4)
+    hostile.layers["sctl_basal"][5, 4] = np.inf
+    hostile.layers["sctl_basal"][5, 6] = np.nan
+    before = hostile.copy()
+    message = _raises_clear(
+        lambda: sctl.tl.predict_perturbation(hostile, grip), r"`adata.layers\['sctl_basal'\]` \(the basal profiles\)"
+    )
+    assert "2 NaN and 1 infinite values, in 2 observation(s) and 2 gene(s)" in message
+    assert f"observation {hostile.obs_names[2]!r}, gene {hostile.var_names[4]!r}" in message
+    _assert_identical(before, hostile)
+    sctl.tl.predict_perturbation(treated, grip)  # finite basal profiles: predicted, finite
+    assert np.isfinite(treated.layers["sctl_predicted"]).all()
+
+
+@pytest.mark.parametrize("side", ["cells", "reference"])
+@pytest.mark.parametrize("standardize_rows", [True, False])
+def test_nan_is_counted_and_named_as_the_user_gave_it(side, standardize_rows, reference):
+    """One NaN was reported as 40 (spread by the per-profile z-score) and always blamed on `adata.X`."""
+    cells = _cells(np.random.default_rng(4).gamma(2.0, 1.0, size=(30, 40)))
+    if side == "cells":
+        cells = _with_nan(cells, row=3, column=5)
+    else:
+        reference = _with_nan(reference, row=2, column=7)
+    message = _raises_clear(
+        lambda: sctl.tl.predict_response(
+            cells, reference, "Dabrafenib", method="logreg", min_shared=10, standardize_rows=standardize_rows
+        ),
+        "contains 1 NaN and 0 infinite values, in 1 observation\\(s\\) and 1 gene\\(s\\)",
+    )
+    named, other = ("`query.X`", "`reference.X`") if side == "cells" else ("`reference.X`", "`query.X`")
+    assert named in message
+    assert other not in message
+    where = ("c3", "G5") if side == "cells" else (reference.obs_names[2], "G7")
+    assert f"observation {where[0]!r}, gene {where[1]!r}" in message
+
+
+def test_zscore_rows_keeps_non_finite_values_in_place():
+    from sctl._stream import zscore_rows
+
+    X = np.array([[1.0, np.nan, 3.0, 5.0], [2.0, 4.0, np.inf, 6.0], [1.0, 2.0, 3.0, 4.0]])
+    out = zscore_rows(X)
+    np.testing.assert_array_equal(~np.isfinite(out), ~np.isfinite(X))
+    assert np.isinf(out[1, 2])
+    np.testing.assert_allclose(out[0, [0, 2, 3]], zscore_rows(X[[0]][:, [0, 2, 3]])[0], atol=1e-6)
+    np.testing.assert_allclose(out[1, [0, 1, 3]], zscore_rows(X[[1]][:, [0, 1, 3]])[0], atol=1e-6)
+    np.testing.assert_array_equal(out[2], zscore_rows(X[[2]])[0])
+
+
+@pytest.mark.parametrize("to_matrix", [np.asarray, sparse.csr_matrix, sparse.csc_matrix])
+def test_check_finite_counts_observations_and_genes(to_matrix):
+    from sctl._validate import check_finite
+
+    X = np.zeros((5, 4))
+    X[3, 1], X[3, 2], X[1, 2] = np.nan, np.inf, -np.inf
+    message = _raises_clear(lambda: check_finite(to_matrix(X), "`m`", first_row=100), "`m` contains 1 NaN")
+    assert "1 NaN and 2 infinite values, in 2 observation(s) and 2 gene(s) (the first: row 101)" in message
+    names = _raises_clear(lambda: check_finite(to_matrix(X), obs_names=list("abcde"), var_names=list("wxyz")), "NaN")
+    assert "(the first: observation 'b', gene 'y')" in names
+
+
+def test_predict_response_reads_backed_cells_and_reference(tmp_path):
+    """A backed AnnData crashed in anndata (`.copy()` of a backed view) though the docs say backed input is read."""
+    cells = sctl.datasets.tumor("Dabrafenib", n_cells=40, seed=0)
+    bulk = sctl.datasets.gdsc()
+    cells.write_h5ad(tmp_path / "cells.h5ad")
+    bulk.write_h5ad(tmp_path / "bulk.h5ad")
+    expected = cells.copy()
+    sctl.tl.predict_response(expected, reference=bulk, drug="Dabrafenib", method="signature")
+    backed = anndata.read_h5ad(tmp_path / "cells.h5ad", backed="r")
+    sctl.tl.predict_response(backed, reference=sctl.datasets.gdsc(), drug="Dabrafenib", method="signature")
+    assert backed.isbacked
+    np.testing.assert_allclose(backed.obs["sctl_response_proba"], expected.obs["sctl_response_proba"], atol=1e-6)
+    backed_bulk = anndata.read_h5ad(tmp_path / "bulk.h5ad", backed="r")
+    result = sctl.tl.predict_response(cells, reference=backed_bulk, drug="Dabrafenib", method="signature", copy=True)
+    np.testing.assert_allclose(result.obs["sctl_response_proba"], expected.obs["sctl_response_proba"], atol=1e-6)
+    assert backed_bulk.isbacked
+
+
+# --------------------------------------------------------------------- a failing call leaves its input unchanged
+def _assert_identical(before: AnnData, after: AnnData) -> None:
+    """``after`` holds what ``before`` held: X, layers, obs, var, obsm and uns keys."""
+    for name, a, b in [("X", before.X, after.X)] + [
+        (f"layers[{k!r}]", before.layers[k], after.layers.get(k)) for k in before.layers
+    ]:
+        assert b is not None, f"{name} was removed"
+        a, b = (m.toarray() if sparse.issparse(m) else np.asarray(m) for m in (a, b))
+        np.testing.assert_array_equal(a, b, err_msg=f"{name} changed")
+    assert list(after.layers) == list(before.layers)
+    pd.testing.assert_frame_equal(after.obs, before.obs)
+    pd.testing.assert_frame_equal(after.var, before.var)
+    assert list(after.obsm) == list(before.obsm)
+    assert list(after.uns) == list(before.uns)
+
+
+def _with_nan(adata: AnnData, layer: str | None = None, row: int = 0, column: int = 0) -> AnnData:
+    out = adata.copy()
+    X = np.array(out.X if layer is None else out.layers[layer], dtype=np.float32)
+    X[row, column] = np.nan
+    if layer is None:
+        out.X = X
+    else:
+        out.layers[layer] = X
+    return out
+
+
+def _treated(plate: AnnData) -> AnnData:
+    treated = plate.copy()
+    sctl.pp.match_controls(treated, control="DMSO")
+    sctl.pp.log_fold_change(treated)
+    return treated[~treated.obs["is_control"].to_numpy()].copy()
+
+
+def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
+    """name -> (the AnnData to watch, the call that must raise, the error type)."""
+    rng = np.random.default_rng(0)
+    cells = _cells(rng.gamma(2.0, 1.0, size=(30, 40)))
+    nan_cells, nan_reference = _with_nan(cells, row=3, column=5), _with_nan(reference, row=2, column=7)
+    treated = _treated(plate)
+    nan_basal = _with_nan(treated, "sctl_basal")
+    GRIP.setup_anndata(grip_data := treated.copy(), dose_key="dose")
+    grip = GRIP(grip_data, n_hidden=8, n_embed=4, n_disc_hidden=8)
+    zero = cells.copy()
+    zero.X[[3, 7]] = 0.0
+    transfer = transfer_data(reference, cells, "Dabrafenib", min_shared=10)
+    nan_transfer, nan_transfer_atsdp = _with_nan(transfer, row=1, column=1), _with_nan(transfer, row=1, column=1)
+    no_clusters = transfer.copy()
+    smiles = treated.copy()
+    smiles.obs["smiles"] = "CC"
+    smiles.obs["batch"] = smiles.obs["drug"].astype(object).where(np.arange(smiles.n_obs) > 0)  # one missing
+    one_class = reference.copy()
+    one_class.obs["sctl_label"] = "sensitive"
+    gct_id = plate[:4, :5].copy()
+    gct_id.obs["id"] = "x"
+    predict = sctl.tl.predict_response
+    return {
+        "standardize_nan": (nan_cells, lambda: sctl.pp.standardize(nan_cells), ValueError),
+        "standardize_clip": (cells, lambda: sctl.pp.standardize(cells, clip=-1), ValueError),
+        "align_no_overlap": (
+            cells,
+            lambda: sctl.pp.align_genes(_cells(np.ones((2, 2)), ["A", "B"]), cells),
+            ValueError,
+        ),
+        "predict_response_nan_cells": (
+            nan_cells,
+            lambda: predict(nan_cells, reference, "Dabrafenib", method="logreg", min_shared=10),
+            ValueError,
+        ),
+        "predict_response_nan_reference": (
+            nan_reference,
+            lambda: predict(cells, nan_reference, "Dabrafenib", method="logreg", min_shared=10),
+            ValueError,
+        ),
+        "predict_response_threshold": (cells, lambda: predict(cells, reference, "Dabrafenib", threshold=2), ValueError),
+        "predict_response_unknown_drug": (
+            reference,
+            lambda: predict(cells, reference, "Nodrug", method="logreg", min_shared=10),
+            KeyError,
+        ),
+        "predict_perturbation_nan_basal": (
+            nan_basal,
+            lambda: sctl.tl.predict_perturbation(nan_basal, grip),
+            ValueError,
+        ),
+        "score_states_zero_cells": (
+            zero,
+            lambda: sctl.tl.score_states(zero, method="ulm", genesets={"a": GENES[:10]}, min_genes=1),
+            ValueError,
+        ),
+        "map_to_reference_nan": (
+            nan_cells,
+            lambda: sctl.tl.map_to_reference(nan_cells, reference, min_shared=10),
+            ValueError,
+        ),
+        "qc_nan": (nan_cells, lambda: sctl.pp.qc(nan_cells), ValueError),
+        "score_states_nan": (
+            nan_cells,
+            lambda: sctl.tl.score_states(nan_cells, genesets={"a": GENES[:10]}, min_genes=1),
+            ValueError,
+        ),
+        "harmonize_nan": (nan_cells, lambda: sctl.pp.harmonize(reference, nan_cells, min_shared=10), ValueError),
+        "predict_response_unknown_method": (
+            cells,
+            lambda: predict(cells, reference, "Dabrafenib", method="nonsense", min_shared=10),
+            ValueError,
+        ),
+        "binarize_bad_k": (reference, lambda: sctl.pp.binarize_response(reference, "Dabrafenib", k=3), ValueError),
+        "split_too_many_folds": (reference, lambda: sctl.pp.split(reference, n_folds=1000), ValueError),
+        "match_controls_unknown_group": (
+            plate,
+            lambda: sctl.pp.match_controls(plate, control="DMSO", group_keys=("nokey",)),
+            KeyError,
+        ),
+        "log_fold_change_unknown_kind": (
+            nan_basal,
+            lambda: sctl.pp.log_fold_change(nan_basal, kind="nonsense"),
+            ValueError,
+        ),
+        "binarize_unknown_drug": (reference, lambda: sctl.pp.binarize_response(reference, "Nodrug"), KeyError),
+        "split_unknown_scheme": (reference, lambda: sctl.pp.split(reference, "nonsense"), ValueError),
+        "balance_one_class": (one_class, lambda: sctl.pp.balance(one_class), ValueError),
+        "match_controls_no_control": (plate, lambda: sctl.pp.match_controls(plate, control="Nodrug"), ValueError),
+        "log_fold_change_nan_basal": (nan_basal, lambda: sctl.pp.log_fold_change(nan_basal), ValueError),
+        "grip_setup_missing_key": (treated, lambda: GRIP.setup_anndata(treated, drug_key="nokey"), KeyError),
+        "seqperturb_setup_missing_key": (
+            treated,
+            lambda: SeqPerturb.setup_anndata(treated, compound_key="nokey"),
+            KeyError,
+        ),
+        "seqperturb_setup_smiles_then_missing": (
+            smiles,
+            lambda: SeqPerturb.setup_anndata(smiles, smiles_key="smiles", extra_keys=["batch"]),
+            ValueError,
+        ),
+        "pathway_transfer_setup_nan": (nan_transfer, lambda: PathwayTransfer.setup_anndata(nan_transfer), ValueError),
+        "atsdp_setup_nan": (
+            nan_transfer_atsdp,
+            lambda: ATSDPNet.setup_anndata(nan_transfer_atsdp, cluster_key=False),
+            ValueError,
+        ),
+        "atsdp_setup_missing_clusters": (
+            no_clusters,
+            lambda: ATSDPNet.setup_anndata(no_clusters, cluster_key="nokey"),
+            KeyError,
+        ),
+        "write_gctx_id_column": (gct_id, lambda: ds.write_gctx(gct_id, _TMP / "id.gctx"), ValueError),
+    }
+
+
+FAILING = [
+    "standardize_nan",
+    "standardize_clip",
+    "align_no_overlap",
+    "predict_response_nan_cells",
+    "predict_response_nan_reference",
+    "predict_response_threshold",
+    "predict_response_unknown_drug",
+    "predict_perturbation_nan_basal",
+    "score_states_zero_cells",
+    "qc_nan",
+    "score_states_nan",
+    "harmonize_nan",
+    "predict_response_unknown_method",
+    "binarize_bad_k",
+    "split_too_many_folds",
+    "match_controls_unknown_group",
+    "log_fold_change_unknown_kind",
+    "map_to_reference_nan",
+    "binarize_unknown_drug",
+    "split_unknown_scheme",
+    "balance_one_class",
+    "match_controls_no_control",
+    "log_fold_change_nan_basal",
+    "grip_setup_missing_key",
+    "seqperturb_setup_missing_key",
+    "pathway_transfer_setup_nan",
+    "atsdp_setup_nan",
+    "atsdp_setup_missing_clusters",
+    pytest.param(
+        "seqperturb_setup_smiles_then_missing",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="SeqPerturb.setup_anndata adds obs['sctl_smiles_length'] and makes columns categorical before "
+            "refusing a missing value (src/sctl/models/seqperturb, another helper's scope)",
+        ),
+    ),
+    "write_gctx_id_column",
+]
+
+
+@pytest.fixture(scope="module")
+def failing_calls(reference, plate) -> dict:
+    return _failing_calls(reference, plate)
+
+
+@pytest.mark.parametrize("name", FAILING)
+def test_failing_call_leaves_input_unchanged(name, failing_calls):
+    adata, call, error = failing_calls[name]
+    before = adata.copy()
+    with pytest.raises(error):
+        call()
+    _assert_identical(before, adata)

@@ -97,7 +97,7 @@ def read_rows(rows: Rows, start: int, stop: int) -> np.ndarray | sparse.spmatrix
         block = np.asarray(block)
     if rows.columns is not None:
         block = block[:, rows.columns]
-    check_finite(block, rows.what)
+    check_finite(block, rows.what, first_row=start)
     if rows.standardize_rows:
         return zscore_rows(block.toarray() if sparse.issparse(block) else block)
     return block
@@ -178,9 +178,14 @@ def zscore_rows(X: np.ndarray) -> np.ndarray:
 
     The profile-wise z-score of the GDSC expression sctl ships: it removes what a profile's overall level and
     spread owe to its sample (library size and detection rate of a cell, array intensity of a bulk sample).
+    NaN and infinite values are left where they are (the other values of their row z-scored without them), for
+    the caller's finiteness check to count.
     """
     X = np.asarray(X)
     out = X.astype(float_dtype(X))  # integers and float64 (huge counts) keep their precision until the end
+    bad = ~np.isfinite(out)
+    if bad.any():
+        return _zscore_rows_around(out, bad)
     out -= out.mean(axis=1, keepdims=True)
     largest = np.abs(out).max(axis=1, keepdims=True, initial=0.0)
     largest[largest == 0] = 1.0  # a constant row: all zeros after centring
@@ -188,6 +193,27 @@ def zscore_rows(X: np.ndarray) -> np.ndarray:
     scale = np.sqrt(np.square(out).mean(axis=1, keepdims=True))
     scale[scale == 0] = 1.0
     out /= scale
+    return out.astype(np.float32, copy=False)
+
+
+def _zscore_rows_around(out: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """:func:`zscore_rows` on the finite values of each row; the NaN / infinite ones stay as they are, where they are.
+
+    One NaN then stays one NaN (instead of a whole row of them), so that the check that follows counts the
+    user's values.
+    """
+    kept = out[bad]
+    out[bad] = 0.0
+    n = np.maximum(out.shape[1] - bad.sum(axis=1, keepdims=True), 1)
+    out -= out.sum(axis=1, keepdims=True) / n
+    out[bad] = 0.0
+    largest = np.abs(out).max(axis=1, keepdims=True, initial=0.0)
+    largest[largest == 0] = 1.0
+    out /= largest
+    scale = np.sqrt(np.square(out).sum(axis=1, keepdims=True) / n)
+    scale[scale == 0] = 1.0
+    out /= scale
+    out[bad] = kept
     return out.astype(np.float32, copy=False)
 
 

@@ -58,16 +58,43 @@ def to_dense(X: np.ndarray | sparse.spmatrix, dtype: type = np.float32) -> np.nd
     return X.astype(dtype, copy=False)
 
 
-def check_finite(X: np.ndarray | sparse.spmatrix, what: str = "`adata.X`") -> None:
-    """Raise a :class:`ValueError` when ``X`` holds NaN or infinite values, with their count and a fix."""
+def check_finite(
+    X: np.ndarray | sparse.spmatrix,
+    what: str = "`adata.X`",
+    *,
+    first_row: int = 0,
+    obs_names: Sequence | None = None,
+    var_names: Sequence | None = None,
+) -> None:
+    """Raise a :class:`ValueError` when ``X`` holds NaN or infinite values, with their count and a fix.
+
+    For a matrix (observations x genes) the message also gives the number of observations and genes affected
+    and where the first bad value is: its observation and gene names when ``obs_names`` and ``var_names`` are
+    given, else its row (``first_row`` is the row of ``X[0]`` in the whole matrix, when ``X`` is a chunk of it).
+    """
     values = X.data if sparse.issparse(X) else np.asarray(X)
     if not np.issubdtype(values.dtype, np.number):
         raise TypeError(f"{what} must be numeric, got dtype {values.dtype}.")
     bad = ~np.isfinite(values)
     if bad.any():
         n_nan = int(np.isnan(values).sum())
+        where = ""
+        if sparse.issparse(X) or values.ndim == 2:  # observations x genes: how many of each, and the first
+            coo = sparse.coo_matrix(X) if sparse.issparse(X) else None
+            rows, columns = (coo.row[bad], coo.col[bad]) if coo is not None else np.nonzero(bad)
+            first = np.lexsort((columns, rows))[0]
+            row, column = int(rows[first]), int(columns[first])
+            position = (
+                f"observation {str(obs_names[row])!r}, gene {str(var_names[column])!r}"
+                if obs_names is not None and var_names is not None
+                else f"row {first_row + row}"
+            )
+            where = (
+                f", in {len(np.unique(rows))} observation(s) and {len(np.unique(columns))} gene(s) "
+                f"(the first: {position})"
+            )
         raise ValueError(
-            f"{what} contains {n_nan} NaN and {int(bad.sum()) - n_nan} infinite values. "
+            f"{what} contains {n_nan} NaN and {int(bad.sum()) - n_nan} infinite values{where}. "
             "Impute or drop them first, e.g. drop the affected genes with "
             "`adata = adata[:, np.isfinite(adata.X).all(axis=0)].copy()`."
         )

@@ -38,8 +38,10 @@ def test_read_gmt_real_reactome_sizes(shared_data):
 def test_read_gmt_enrichr_quirks(tmp_path):
     path = tmp_path / "sets.gmt.gz"
     with gzip.open(path, "wt") as handle:
-        handle.write("SET A (GO:1)\t\tTP53\tEGFR\tTP53\t\n\nSET B\tdesc\tKRAS\t\r\nSET A (GO:1)\t\tBRAF\n")
-    net = ds.read_gmt(path)
+        handle.write(
+            "SET A (GO:1)\t\tTP53\tEGFR\tTP53\tBRAF\t\n\nSET B\tdesc\tKRAS\t\r\nSET A (GO:1)\t\tEGFR\tBRAF\tTP53\n"
+        )
+    net = ds.read_gmt(path)  # a set repeated with the same genes (in any order) is kept once
     assert net.to_dict("list") == {
         "source": ["SET A (GO:1)", "SET A (GO:1)", "SET A (GO:1)", "SET B"],
         "target": ["TP53", "EGFR", "BRAF", "KRAS"],

@@ -141,7 +141,16 @@ def _parse_data_block(lines: list[str], start: int, n_row_meta: int) -> tuple[pd
                 f"{values[column].iloc[row]!r} "
                 f"in sample column {column - n_row_meta}. Data values must be numbers (or NaN / empty)."
             )
-    return block.iloc[:, : n_row_meta + 1], values.to_numpy(dtype=np.float32)
+    numbers = values.to_numpy(dtype=np.float64)
+    too_large = np.abs(np.nan_to_num(numbers, nan=0.0)) > np.finfo(np.float32).max  # inf, or inf once in float32
+    if too_large.any():
+        row, column = (int(i[0]) for i in np.nonzero(too_large))
+        raise ValueError(
+            f"Line {start + row + 1} of the GCT file holds the value {numbers[row, column]!r} in sample column "
+            f"{column + 1} ({int(too_large.sum())} such values in all): infinite or beyond float32 (about 3.4e38). "
+            "Data values must be finite numbers (or NaN / empty for a missing value)."
+        )
+    return block.iloc[:, : n_row_meta + 1], numbers.astype(np.float32)
 
 
 def _index_var(var: pd.DataFrame, var_names: str | None, id_column: str) -> pd.DataFrame:
@@ -185,8 +194,9 @@ def read_gct(path: PathLike, *, var_names: str | None = None) -> AnnData:
     ------
     ValueError
         When the version line, the dimension line or the number of lines or fields do not fit (naming the
-        line), or when the file is truncated (it must end with a line break, so that a value cut in the middle
-        is never read as a shorter number).
+        line), when a value is infinite or beyond float32 (naming its line and column), or when the file is
+        truncated (it must end with a line break, so that a value cut in the middle is never read as a shorter
+        number).
 
     Example
     -------
@@ -282,6 +292,14 @@ def read_gctx(path: PathLike, *, var_names: str | None = None) -> AnnData:
                 "The file is malformed or was written with another layout."
             )
         values = matrix[()].astype(np.float32)
+    infinite = np.isinf(values)
+    if infinite.any():
+        sample, gene = (int(i[0]) for i in np.nonzero(infinite))
+        raise ValueError(
+            f"'/{_MATRIX}' holds {int(infinite.sum())} infinite values (or values beyond float32), the first for "
+            f"sample {obs.index[sample]!r} (row {sample}) and gene {var.index[gene]!r} (column {gene}). Data "
+            "values must be finite numbers (or NaN for a missing value)."
+        )
     return AnnData(values, obs=obs, var=_index_var(var, var_names, "rid"))
 
 

@@ -63,6 +63,17 @@ def normalize_cell_line_name(name: object) -> str:
     return re.sub(r"[^A-Z0-9]", "", str(name).upper())
 
 
+def _match_column(table: pd.DataFrame, name: str) -> str:
+    """The column called ``name``, or else the one column whose name matches it case-insensitively.
+
+    ``name`` itself when none or several do: :func:`check_columns` then names the expected and the found columns.
+    """
+    if name in table.columns:
+        return name
+    matches = [column for column in table.columns if str(column).upper() == str(name).upper()]
+    return matches[0] if len(matches) == 1 else name
+
+
 def _pick_metric(table: pd.DataFrame, metric: str | None) -> str:
     """Return the name of the response column to read, resolving ``metric`` case-insensitively."""
     if metric is not None:
@@ -73,7 +84,7 @@ def _pick_metric(table: pd.DataFrame, metric: str | None) -> str:
                 f"Pass `metric=` with one of them (GDSC uses {' or '.join(METRICS)})."
             )
         return by_upper[str(metric).upper()]
-    present = [column for column in METRICS if column in table.columns]
+    present = [column for column in table.columns if str(column).upper() in METRICS]
     if len(present) == 1:
         return present[0]
     if not present:
@@ -125,21 +136,24 @@ def read_gdsc_response(
         The response column, e.g. ``"LN_IC50"`` or ``"AUC"`` (case-insensitive). By default the one of these
         two that the table holds.
     cell_line_column, drug_column
-        Columns holding the cell-line and drug names.
+        Columns holding the cell-line and drug names (case-insensitive, like ``metric``: ``cell_line_name``
+        is found too; a column of exactly that name wins).
 
     Returns
     -------
-    Cell lines (index, GDSC spelling) x drugs (columns), NaN where a pair was not tested.
+    Cell lines (index, GDSC spelling) x drugs (columns), NaN where a pair was not tested; ``attrs["metric"]``
+    names the response read (upper case for GDSC's LN_IC50 and AUC).
 
     Example
     -------
     >>> ic50 = sctl.datasets.read_gdsc_response("gdsc/gdsc2_ln_ic50.csv.gz")  # doctest: +SKIP
     >>> ic50.loc["A375", "Dabrafenib"]  # doctest: +SKIP
     """
-    table = read_table(
-        path, "GDSC response table", low_memory=False, dtype={cell_line_column: str, drug_column: str}
-    )  # names as text: a line called "697" stays "697", "01" is not "1"
+    # every column as text (names: a line called "697" stays "697", "01" is not "1"); the metric is parsed below
+    table = read_table(path, "GDSC response table", low_memory=False, dtype=str)
     metric = _pick_metric(table, metric)
+    cell_line_column = _match_column(table, cell_line_column)
+    drug_column = _match_column(table, drug_column)
     check_columns(table, [cell_line_column, drug_column, metric], "GDSC response table")
     table = table[[cell_line_column, drug_column, metric]].copy()
     values = pd.to_numeric(table[metric], errors="coerce")
@@ -168,7 +182,7 @@ def read_gdsc_response(
     _report_duplicates(table, cell_line_column, drug_column)
     wide = table.groupby([cell_line_column, drug_column])[metric].mean().unstack(drug_column)
     wide.index.name, wide.columns.name = CELL_LINE_COLUMN, DRUG_COLUMN
-    wide.attrs["metric"] = metric
+    wide.attrs["metric"] = metric.upper() if metric.upper() in METRICS else metric
     return wide
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .._validate import preview
 from ._utils import PathLike, decoding, open_text, report
 
 
@@ -21,6 +22,19 @@ def _parse_line(line: str, number: int) -> tuple[str, list[str]]:
         raise ValueError(f"Line {number} of the GMT file has an empty gene-set name. Give every set a name.")
     genes = [gene.strip() for gene in fields[2:] if gene.strip()]
     return name, list(dict.fromkeys(genes))
+
+
+def _check_same_set(name: str, genes: list[str], again: list[str], first: int, number: int) -> None:
+    """Raise a :class:`ValueError` when a set name comes back on line ``number`` with other genes than before."""
+    if set(genes) == set(again):
+        return
+    only_first, only_again = sorted(set(genes) - set(again)), sorted(set(again) - set(genes))
+    raise ValueError(
+        f"The gene set {name!r} is on line {first} and again on line {number} of the GMT file, with other genes "
+        f"({len(only_first)} only on line {first}, e.g. {preview(only_first, 3) or 'none'}; {len(only_again)} only "
+        f"on line {number}, e.g. {preview(only_again, 3) or 'none'}). Two sets cannot share a name: rename one "
+        "(e.g. add a suffix), or join them into one line if they are one set."
+    )
 
 
 def _filter_sizes(sets: dict[str, list[str]], min_size: int | None, max_size: int | None) -> dict[str, list[str]]:
@@ -44,8 +58,9 @@ def read_gmt(path: PathLike, *, min_size: int | None = None, max_size: int | Non
     """Read a GMT gene-set file into a decoupler-style network with columns ``source`` and ``target``.
 
     Each line is ``name<TAB>description<TAB>gene<TAB>gene...``. Enrichr quirks are handled: empty
-    descriptions, trailing tabs and blank gene fields. Genes listed twice in one set are kept once; sets
-    that appear on several lines are merged. Gzipped files are detected from their content.
+    descriptions, trailing tabs and blank gene fields. Genes listed twice in one set are kept once, and so is a
+    set repeated on several lines with the same genes; a set name that comes back with other genes is refused
+    (sctl: merging them would silently make one set of two). Gzipped files are detected from their content.
 
     Parameters
     ----------
@@ -62,8 +77,9 @@ def read_gmt(path: PathLike, *, min_size: int | None = None, max_size: int | Non
     Raises
     ------
     ValueError
-        When a line has fewer than 3 fields (naming the line), when the file holds no gene set with genes, or when
-        no set has ``min_size`` to ``max_size`` genes.
+        When a line has fewer than 3 fields (naming the line), when a set name comes back with other genes (naming
+        both lines), when the file holds no gene set with genes, or when no set has ``min_size`` to ``max_size``
+        genes.
 
     Example
     -------
@@ -71,16 +87,20 @@ def read_gmt(path: PathLike, *, min_size: int | None = None, max_size: int | Non
     >>> net.groupby("source").size().describe()  # doctest: +SKIP
     """
     sets: dict[str, list[str]] = {}
-    n_merged = 0
+    first_line: dict[str, int] = {}
+    n_repeated = 0
     with open_text(path, "GMT file") as handle, decoding(path, "GMT file"):
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             name, genes = _parse_line(line, number)
-            n_merged += name in sets
-            sets[name] = list(dict.fromkeys(sets.get(name, []) + genes))
-    if n_merged:
-        report(f"{n_merged} gene-set names appear on more than one line of the GMT file; their genes were merged.")
+            if name in sets:
+                _check_same_set(name, sets[name], genes, first_line[name], number)
+                n_repeated += 1
+                continue
+            sets[name], first_line[name] = genes, number
+    if n_repeated:
+        report(f"{n_repeated} lines of the GMT file repeat a gene set of an earlier line; each set is kept once.")
     if not any(sets.values()):
         raise ValueError(
             f"The GMT file {str(path)!r} holds no gene set with genes ({len(sets)} set names, all empty). Each line "

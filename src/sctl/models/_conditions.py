@@ -72,11 +72,19 @@ def aligned_matrix(adata: AnnData, layer: str | None, var_names: Sequence[str], 
     return to_dense(matrix, np.float32)[:, order]
 
 
+#: rows of each category in :func:`placeholder_adata` (scvi-tools warns below 3)
+PLACEHOLDER_PER_CATEGORY = 3
+
+
 def placeholder_adata(
     var_names: Sequence[str], categorical: dict[str, Sequence[str]], numeric: Sequence[str], layers: Sequence[str]
 ) -> AnnData:
-    """A small AnnData with the saved genes and categories, to rebuild a model without its training data."""
-    n_obs = max([len(c) for c in categorical.values()] + [2])
+    """A small AnnData with the saved genes and categories, to rebuild a model without its training data.
+
+    Every category gets at least :data:`PLACEHOLDER_PER_CATEGORY` rows: scvi-tools' ``setup_anndata`` warns that a
+    category with fewer than 3 cells "may not train properly", which means nothing for a model being loaded.
+    """
+    n_obs = PLACEHOLDER_PER_CATEGORY * max([len(c) for c in categorical.values()] + [1])
     obs = pd.DataFrame(index=[f"placeholder{i}" for i in range(n_obs)])
     for key, cats in categorical.items():
         codes = np.arange(n_obs) % len(cats)

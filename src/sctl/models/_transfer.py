@@ -323,8 +323,8 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
             Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
         """
         check_anndata(adata)
+        check_finite(get_matrix(adata, layer), "the expression")  # before writing anything into `adata`
         cls._write_codes(adata, domain_key, labels_key, bulk_value)
-        check_finite(get_matrix(adata, layer), "the expression")
         setup_method_args = cls._get_setup_method_args(**locals())
         fields = [
             LayerField(X_KEY, layer, is_count_data=False),

@@ -27,7 +27,8 @@ def align_genes(
     """Return copies of ``reference`` and ``query`` restricted to their shared genes, in reference order.
 
     A model trained on ``reference`` (e.g. bulk cell lines) can then be applied to ``query`` (e.g. single
-    cells) column by column. Neither input is modified.
+    cells) column by column. Neither input is modified. A backed input (``anndata.read_h5ad(path, backed="r")``)
+    is read from disk for the shared genes only; the outputs are in memory.
 
     Parameters
     ----------
@@ -48,7 +49,9 @@ def align_genes(
     Returns
     -------
     ``(reference, query)``: new AnnData objects with the same ``var_names``. Each records the overlap in
-    ``.uns["sctl_align_genes"]`` (``params``, ``n_shared``, ``n_reference``, ``n_query``).
+    ``.uns["sctl_align_genes"]`` (``params``, ``n_shared``, ``n_reference``, ``n_query``, and ``input``: the
+    argument it comes from, ``"reference"`` or ``"query"``, which :func:`sctl.pp.standardize` names in its
+    errors).
 
     Examples
     --------
@@ -102,16 +105,17 @@ def align_genes(
         "n_reference": int(reference.n_vars),
         "n_query": int(query.n_vars),
     }
-    return _subset(reference, shared, layer, summary), _subset(query, shared, layer, summary)
+    return _subset(reference, shared, layer, summary, "reference"), _subset(query, shared, layer, summary, "query")
 
 
-def _subset(adata: AnnData, genes: pd.Index, layer: str | None, summary: dict) -> AnnData:
+def _subset(adata: AnnData, genes: pd.Index, layer: str | None, summary: dict, argument: str) -> AnnData:
     if layer is not None:
         get_matrix(adata, layer)  # raises a KeyError naming the layers when it is missing
-    out = adata[:, genes].copy()
+    view = adata[:, genes]
+    out = view.to_memory() if adata.isbacked else view.copy()  # backed: read only the shared genes from disk
     if layer is not None:
         out.X = out.layers[layer].copy()
-    out.uns[ALIGN_KEY] = {**summary, "params": dict(summary["params"])}
+    out.uns[ALIGN_KEY] = {**summary, "params": dict(summary["params"]), "input": argument}
     return out
 
 

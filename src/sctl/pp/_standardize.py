@@ -18,6 +18,7 @@ from sctl._validate import (
     preview,
     to_dense,
 )
+from sctl.pp._align import ALIGN_KEY
 
 METHODS = ("zscore", "robust")
 CENTER_KEY = "sctl_center"
@@ -97,8 +98,8 @@ def standardize(
     check_anndata(adata)
     check_unique_var_names(adata)
     values = get_matrix(adata, layer)
-    what = "`adata.X`" if layer is None else f"`adata.layers[{layer!r}]`"
-    check_finite(values, what)
+    what = _describe(adata, layer)
+    check_finite(values, what, obs_names=adata.obs_names, var_names=adata.var_names)
     values = to_dense(values, float_dtype(values))  # integers / float64 in float64: no precision loss, no overflow
 
     if reference is None:
@@ -135,6 +136,15 @@ def standardize(
         }
     }
     return adata if copy else None
+
+
+def _describe(adata: AnnData, layer: str | None) -> str:
+    """Name the values in errors; an output of :func:`sctl.pp.align_genes` by the argument it came from."""
+    aligned = adata.uns.get(ALIGN_KEY)
+    name = aligned.get("input", "adata") if isinstance(aligned, dict) else "adata"
+    matrix = "X" if layer is None else f"layers[{layer!r}]"
+    shared = " (its genes shared with the other input of `sctl.pp.align_genes`)" if name != "adata" else ""
+    return f"`{name}.{matrix}`{shared}"
 
 
 def _check_method(method: str) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
+from .._validate import check_anndata, check_finite, check_obs_key, get_matrix, preview, to_dense
 from ..metrics import perturbation_report
 from ..models._perturbation_baselines import PERTURBATION_BASELINES
 from ..models._perturbation_ensemble import DEEP_MODELS, PerturbationEnsemble, predicted_changes, train_named_model
@@ -87,6 +87,12 @@ def predict_perturbation(
     profiles), ``adata.layers[delta_key_added]`` and ``adata.uns["sctl_predict_perturbation"]["params"]``.
     Genes the model does not know are NaN in both layers.
 
+    Raises
+    ------
+    ValueError
+        When the basal layer holds NaN or infinite values (naming the layer, the number of profiles and genes
+        affected and the first of them): impute or drop them first.
+
     Examples
     --------
     >>> import sctl
@@ -105,6 +111,13 @@ def predict_perturbation(
         if "time" not in inspect.signature(model.predict).parameters:
             raise ValueError(f"{type(model).__name__} does not model treatment time; leave `time=None`.")
         kwargs["time"] = time
+    if basal_layer in adata.layers:  # NaN there would become a whole predicted row of NaN, silently
+        check_finite(
+            adata.layers[basal_layer],
+            f"`adata.layers[{basal_layer!r}]` (the basal profiles)",
+            obs_names=adata.obs_names,
+            var_names=adata.var_names,
+        )
     genes, profile, delta, kind = predicted_changes(model, adata, kwargs, basal_layer)
     adata = adata.copy() if copy else adata
     adata.layers[delta_key_added] = _full_width(adata, genes, delta)

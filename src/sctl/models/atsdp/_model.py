@@ -184,8 +184,10 @@ class ATSDPNet(TransferModel):
             Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
         """
         check_anndata(adata)
+        check_finite(get_matrix(adata, layer), "the expression")  # checks before writing anything into `adata`
+        if isinstance(cluster_key, str):
+            check_obs_key(adata, cluster_key)
         cls._write_codes(adata, domain_key, labels_key, bulk_value)
-        check_finite(get_matrix(adata, layer), "the expression")
         if cluster_key is not False:
             adata.obs[_CLUSTER] = _cluster_codes(adata, cluster_key, layer, resolution, seed)
         setup_method_args = cls._get_setup_method_args(**locals())
