@@ -126,6 +126,7 @@ def attention_similarity(
     adata = adata.copy() if copy else adata
     adata.uns[key_added] = {
         "params": {
+            "model": type(model).__name__, "preset": getattr(model, "init_params_", {}).get("preset"),
             "drugs": list(smiles), "smiles": list(smiles.values()), "moa": moa if isinstance(moa, str) else (
                 MOA_COLUMN if moa is None else "mapping"
             ), "dose": float(dose), "time": float(time), "layer": layer, "method": method, "n_perms": int(n_perms),
@@ -274,3 +275,46 @@ def _within_between(corr: np.ndarray, labels: np.ndarray, n_perms: int, rng: np.
         "median_difference": float(np.nanmedian(within) - np.nanmedian(between)),
         "pvalue": float((1 + np.sum(permuted >= observed - 1e-12)) / (1 + n_perms)),
     }
+
+
+def attention_genes(attention: pd.DataFrame, n_pairs: int = 1000) -> pd.Index:
+    """Genes of the ``n_pairs`` gene pairs of largest absolute attention: the paper's "most-perturbed gene set".
+
+    CSG²A (Bang, Koo & Kim 2025, appendix A.6) averages a drug's attention maps over its samples, takes the 1,000
+    largest absolute gene-gene values and keeps every gene of those pairs for enrichment analysis. Here a pair is
+    two different genes, scored by the larger of ``|A_ij|`` and ``|A_ji|`` (sctl: the paper does not say how it
+    treats the diagonal and the two orders of a pair).
+
+    Parameters
+    ----------
+    attention
+        A genes x genes map, e.g. of :meth:`sctl.models.CSG2A.get_attention` (``include_prior=False`` leaves out
+        the drug-independent PPI term).
+    n_pairs
+        Pairs kept (1,000 in the paper).
+
+    Returns
+    -------
+    The genes, in the order of their best pair.
+
+    Examples
+    --------
+    >>> genes = ["a", "b", "c", "d"]
+    >>> attention = pd.DataFrame(np.diag([9.0, 9, 9, 9]), index=genes, columns=genes)
+    >>> attention.loc["a", "c"] = attention.loc["c", "a"] = -5.0
+    >>> attention.loc["b", "d"] = 1.0
+    >>> list(attention_genes(attention, n_pairs=1))
+    ['a', 'c']
+    """
+    if not isinstance(attention, pd.DataFrame) or attention.shape[0] != attention.shape[1]:
+        raise ValueError("`attention` must be a square genes x genes DataFrame (e.g. from `model.get_attention`).")
+    if not list(attention.index) == list(attention.columns):
+        raise ValueError("`attention` must have the same genes, in the same order, as rows and columns.")
+    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int | np.integer) or n_pairs < 1:
+        raise ValueError(f"`n_pairs` must be a positive integer, got {n_pairs!r}.")
+    values = np.abs(attention.to_numpy(np.float64))
+    rows, cols = np.triu_indices(len(values), k=1)
+    scores = np.maximum(values[rows, cols], values[cols, rows])
+    order = np.argsort(-scores, kind="stable")[:n_pairs]
+    genes = np.column_stack([rows[order], cols[order]]).ravel()
+    return pd.Index(attention.index[pd.unique(genes)])
