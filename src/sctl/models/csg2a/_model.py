@@ -125,26 +125,18 @@ class CSG2A:
        chemical condition encoder maps ``[drug features, (dose / 100 µM) W_dose, (time / 72 h) W_time]``
        through an MLP to one value per gene, ``D``; each gene gets ``Q_i = g0_i W_gene[i] + D_i W_comp[i]``;
        the weights of the first layer are ``Q Q^T / sqrt(h) + A_PPI``, followed by layer norm, ReLU, dropout
-       and a linear output layer (added to ``g0``: the network predicts the change).
+       and a linear output layer.
     2. **Fine-tuning** on ln IC50 (:meth:`finetune_ic50`): the pretrained network is frozen and its biases
-       removed; a learnable per-gene scaling ``(g0 - mu) / sigma`` aligns the new basal profiles with the
-       pretraining space, and a head regresses ln IC50 from the scaled basal profile, the predicted perturbed
-       profile and the condition vector, at a fixed condition (10 µM, 72 h as in the paper).
+       removed; a learnable scaling ``(g0 - mu) / sigma`` aligns the new basal profiles with the pretraining
+       space, and a head regresses ln IC50 from the scaled basal profile, the predicted perturbed profile and the
+       condition vector, at a fixed condition (10 µM, 72 h as in the paper).
 
-    Differences from the paper, all deliberate:
-
-    - drugs are embedded from RDKit features of their SMILES (13 descriptors + Morgan bits,
-      :func:`sctl.pp.featurize_drugs`), because the pretrained Molecule Attention Transformer (MAT) used by
-      the paper is not available offline. Any valid SMILES embeds, including drugs never seen in training;
-    - the output is added to the basal profile (residual), so the untrained network predicts no change;
-    - inputs are robust z-scores (median, 1.4826 MAD per gene) fitted on the training profiles and stored;
-    - :meth:`finetune_ic50` predicts ln IC50 as a drug offset (the drug's training mean, or for an unseen drug
-      that of its Tanimoto-nearest training drugs) plus the head's output, and clips drug descriptors to the
-      fine-tuning drugs' range: the paper's head, which regresses the whole ln IC50, was unstable on unseen
-      drugs (``offset="none", clip_features=False`` keeps it);
-    - with a PPI prior, attention scores are computed only between interacting genes and of each gene with
-      itself (``attention="ppi"``; the paper scores every pair, ``attention="full"``), the choice that
-      generalised better to unseen drugs on the L1000 plate. The prior is added as in the paper.
+    ``preset="paper"`` sets every choice the paper states (and, where it is silent, the authors' code);
+    ``preset="sctl"`` (default) keeps sctl's measured defaults. Any setting passed explicitly wins. The table of
+    both presets, with the source of each value and why sctl differs, is in ``docs/methods/csg2a.md``. Beyond
+    the presets: drugs are embedded from RDKit features of their SMILES unless precomputed embeddings (e.g. of
+    the Molecule Attention Transformer of the paper) are given to :meth:`setup_anndata` as ``drug_features``;
+    inputs are robust z-scores (median, 1.4826 MAD per gene) fitted on the training profiles and stored.
 
     Cost: training and prediction never build the attention map. The paper's scores are used as weights without
     a softmax, so ``Q Q^T`` has rank ``h`` and ``Q (Q^T g0)`` costs ``O(N_gene h)`` per sample; the PPI prior is
@@ -171,23 +163,32 @@ class CSG2A:
         Protein-interaction prior: an edge list (``source``, ``target``, ``weight``, e.g.
         :func:`sctl.datasets.ppi`) aligned with :func:`sctl.pp.ppi_adjacency`, or a ready genes x genes
         matrix; ``None`` uses the identity.
+    preset
+        ``"sctl"`` (default) or ``"paper"``: the values of the settings below left at ``None``, and of
+        :meth:`train` and :meth:`finetune_ic50`. Recorded in ``init_params_`` and the saved model.
     attention
-        ``"full"``: attention scores between every pair of genes, as in the paper. ``"ppi"``: scores only
-        between genes joined in the prior and of each gene with itself (ours; needs ``ppi``). ``"auto"``
-        (default): ``"ppi"`` when ``ppi`` is given, else ``"full"``. On the L1000 plate ``"ppi"`` tied
-        ``"full"`` on held-out doses and beat it on held-out drugs (``benchmarks/perturbation_models.py``:
-        RMSE of Δx 0.80 vs 0.82, deviation Pearson 0.12 vs 0.03), so it is the default whenever it can be.
+        ``"full"``: attention scores between every pair of genes (paper). ``"ppi"``: scores only between genes
+        joined in the prior and of each gene with itself (sctl; needs ``ppi``). ``"auto"`` (sctl): ``"ppi"``
+        when ``ppi`` is given, else ``"full"``.
+    ppi_weights
+        ``"binary"`` (both presets): every edge, and each gene with itself, weighs 1, the paper's adjacency.
+        ``"raw"``: the edge list's weights (a warning when they exceed 1, e.g. STRING's 0-1000 scores);
+        ``"zero"``: no prior term (the paper's ablation), the edges still restricting ``attention="ppi"``.
     prior
         ``"sparse"`` keeps the prior as an edge list (time and memory grow with the edges); ``"dense"`` as a
         genes x genes matrix (grows with genes squared). Same numbers up to rounding.
     n_hidden
-        Size ``h`` of the per-gene attention representation.
+        Size ``h`` of the per-gene attention representation (sctl 16, paper 64).
     n_condition_hidden
-        Hidden units of the chemical condition encoder.
+        Hidden units of the chemical condition encoder's MLP (sctl 128); ``0``: one linear layer to the genes
+        (paper).
     dropout
         Dropout rate.
     bias
         Whether the pretrained layers have biases (the paper has none; fine-tuning removes them anyway).
+    residual
+        Add the network's output to ``g0`` so that it learns the drug-induced change (sctl); ``False``: the
+        output is the perturbed profile (paper).
     n_bits
         Length of the Morgan fingerprint.
     seed
@@ -1201,8 +1202,10 @@ class CSG2A:
     ) -> dict[str, str]:
         """Drug name -> SMILES for the requested drugs, from a mapping or the known tables.
 
-        A model embedding drugs by name (``embeddings``) maps a drug with an embedding to its own name.
+        A model embedding drugs by name (``embeddings``, by default the model's) maps a drug with an embedding to
+        its own name.
         """
+        embeddings = self._embeddings() if embeddings is None else embeddings
         if isinstance(drugs, Mapping | pd.Series):
             return {str(k): v for k, v in dict(drugs).items()}
         if isinstance(drugs, str):
