@@ -84,14 +84,17 @@ def test_paper_preset_sets_the_paper_network_and_user_values_win(tiny):
     assert module.residual is False
     assert module.attention.use_prior
     linears = [layer for layer in module.encoder.mlp if isinstance(layer, torch.nn.Linear)]
-    assert len(linears) == 1 and linears[0].out_features == 40  # one layer to the genes (authors' code)
+    assert len(linears) == 1
+    assert linears[0].out_features == 40
     assert not any(name.endswith("bias") for name, _ in module.named_parameters() if "encoder.mlp" in name)
     assert "preset='paper'" in repr(model)
     # the sctl preset keeps the measured defaults; a value passed explicitly wins over either preset
     sctl_model = CSG2A(tiny, ppi=sctl.datasets.ppi())
-    assert sctl_model.init_params_["attention"] == "ppi" and sctl_model.module.residual is True
+    assert sctl_model.init_params_["attention"] == "ppi"
+    assert sctl_model.module.residual is True
     assert CSG2A(tiny, preset="paper", n_hidden=8, residual=True).module.attention.n_hidden == 8
-    assert TRAIN_PRESETS["paper"]["lr"] == 1e-4 and FINETUNE_PRESETS["paper"]["scaling"] == "scalar"
+    assert TRAIN_PRESETS["paper"]["lr"] == 1e-4
+    assert FINETUNE_PRESETS["paper"]["scaling"] == "scalar"
     with pytest.raises(ValueError, match="Unknown preset"):
         CSG2A(tiny, preset="published")
 
@@ -180,10 +183,12 @@ def test_paper_preset_trains_predicts_and_round_trips(tiny, bulk, tmp_path):
     assert model.head.mu.shape == (1,)
     assert len(model.head.regressor) == 7  # 3 x 512 -> 512 -> 64 -> 1 (authors' code)
     predicted = model.predict_ic50(bulk)
-    assert predicted.shape == (30, 4) and np.isfinite(predicted.to_numpy()).all()
+    assert predicted.shape == (30, 4)
+    assert np.isfinite(predicted.to_numpy()).all()
     model.save(tmp_path / "paper")
     loaded = CSG2A.load(tmp_path / "paper")
-    assert loaded.init_params_["preset"] == "paper" and "preset='paper'" in repr(loaded)
+    assert loaded.init_params_["preset"] == "paper"
+    assert "preset='paper'" in repr(loaded)
     assert loaded.train_params_ == model.train_params_
     np.testing.assert_array_equal(loaded.predict_ic50(bulk).to_numpy(), predicted.to_numpy())
     np.testing.assert_array_equal(loaded.predict(tiny).to_numpy(), model.predict(tiny).to_numpy())
@@ -204,8 +209,10 @@ def test_models_saved_before_presets_load_with_their_old_settings(tiny, bulk, tm
     del meta["train_params"]
     (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
     loaded = CSG2A.load(tmp_path / "old")
-    assert loaded.init_params_["preset"] == "sctl" and loaded.init_params_["ppi_weights"] == "raw"
-    assert loaded.module.residual is True and loaded.head.mu.shape == (40,)
+    assert loaded.init_params_["preset"] == "sctl"
+    assert loaded.init_params_["ppi_weights"] == "raw"
+    assert loaded.module.residual is True
+    assert loaded.head.mu.shape == (40,)
     np.testing.assert_array_equal(loaded.predict_ic50(bulk).to_numpy(), model.predict_ic50(bulk).to_numpy())
 
 
@@ -232,7 +239,8 @@ def test_precomputed_drug_embeddings_replace_rdkit(plate, bulk, monkeypatch):
         **QUIET,
     )  # fmt: skip
     predicted = model.predict_ic50(bulk, ["Trametinib", "Paclitaxel"])  # an unseen drug through its embedding
-    assert predicted.shape == (30, 2) and np.isfinite(predicted.to_numpy()).all()
+    assert predicted.shape == (30, 2)
+    assert np.isfinite(predicted.to_numpy()).all()
     sctl.tl.perturbation_distance(bulk, model, ["Paclitaxel"], dose=10.0, time=72.0)
 
 
@@ -265,9 +273,9 @@ def test_top_attention_pairs_give_the_paper_gene_set(tiny):
     attention = model.get_attention(tiny[:4], drug="trametinib", dose=10.0, time=72.0, include_prior=False)
     genes = sctl.tl.attention_genes(attention, n_pairs=20)
     values = np.abs(attention.to_numpy())
-    pairs = sorted(
-        ((values[i, j], i, j) for i in range(40) for j in range(i + 1, 40)), key=lambda t: -t[0]
-    )[:20]  # brute force over unordered pairs of different genes
+    pairs = sorted(((values[i, j], i, j) for i in range(40) for j in range(i + 1, 40)), key=lambda t: -t[0])[
+        :20
+    ]  # brute force over unordered pairs of different genes
     assert set(genes) == {attention.index[k] for _, i, j in pairs for k in (i, j)}
     assert len(sctl.tl.attention_genes(attention)) <= 40  # default: the paper's 1,000 pairs
     with pytest.raises(ValueError, match="`n_pairs`"):
@@ -277,21 +285,20 @@ def test_top_attention_pairs_give_the_paper_gene_set(tiny):
 def test_zero_shot_statistics_of_the_paper(tiny, bulk):
     model = CSG2A(tiny, **SMALL).train(max_epochs=1, **QUIET)
     drugs = list(bulk.obsm["ln_ic50"].columns)
-    out = sctl.tl.perturbation_distance(
-        bulk, model, drugs, dose=10.0, time=72.0, sensitivity="ln_ic50", copy=True
-    )
+    out = sctl.tl.perturbation_distance(bulk, model, drugs, dose=10.0, time=72.0, sensitivity="ln_ic50", copy=True)
     summary = out.uns["sctl_perturbation_distance"]["zero_shot"]
     distance = out.obsm["sctl_perturbation_distance"].to_numpy()
     response = bulk.obsm["ln_ic50"][drugs].to_numpy()
     mean = np.nanmean(response, axis=1, keepdims=True)
     sensitive, resistant = distance[response < mean], distance[response > mean]
     expected = stats.ttest_ind(sensitive, resistant, equal_var=False, alternative="greater")
-    assert summary["n_sensitive"] == len(sensitive) and summary["n_resistant"] == len(resistant)
+    assert summary["n_sensitive"] == len(sensitive)
+    assert summary["n_resistant"] == len(resistant)
     assert summary["pvalue"] == pytest.approx(expected.pvalue)
     per_line = out.obs["sctl_perturbation_distance_pearson"]
     row = np.isfinite(response[0])
     assert per_line.iloc[0] == pytest.approx(stats.pearsonr(distance[0, row], response[0, row])[0])
     assert summary["share_negative"] == pytest.approx((per_line.dropna() < 0).mean())
     assert out.uns["sctl_perturbation_distance"]["params"]["preset"] == "sctl"
-    with pytest.raises(KeyError, match="not in adata.obsm"):
+    with pytest.raises(KeyError, match=r"not in adata\.obsm"):
         sctl.tl.perturbation_distance(bulk, model, drugs, dose=10.0, time=72.0, sensitivity="no_such_table", copy=True)

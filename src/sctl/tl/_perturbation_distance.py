@@ -148,12 +148,12 @@ def zero_shot_statistics(distance: pd.DataFrame, response: pd.DataFrame) -> tupl
     summary = {
         "t_statistic": float(test.statistic),
         "pvalue": float(test.pvalue),
-        "n_sensitive": int(len(sensitive)),
-        "n_resistant": int(len(resistant)),
+        "n_sensitive": len(sensitive),
+        "n_resistant": len(resistant),
         "mean_distance_sensitive": float(sensitive.mean()),
         "mean_distance_resistant": float(resistant.mean()),
         "pearson": float(stats.pearsonr(dist[both], resp[both])[0]),
-        "n_lines": int(len(scored)),
+        "n_lines": len(scored),
         "n_negative": int((scored < 0).sum()),
         "share_negative": float((scored < 0).mean()) if len(scored) else float("nan"),
     }

@@ -18,7 +18,7 @@ from sctl._validate import check_anndata, check_response, get_matrix, preview
 
 from .._drug_neighbours import neighbour_mean, tanimoto
 from .._io import load_model, load_state, save_model
-from .._presets import check_preset, resolve_preset
+from .._presets import resolve_preset
 from . import _data
 from ._module import CSG2AModule, IC50Head, ic50_forward
 from ._training_plan import IC50Loss, PretrainingLoss, run
@@ -796,7 +796,9 @@ class CSG2A:
         if not np.isfinite(shrinkage) or shrinkage < 0:
             raise ValueError(f"`shrinkage` must be a non-negative number, got {shrinkage!r}.")
         response = check_response(bulk, key)
-        new_embeddings = None if drug_features is None else _data.embedding_table(drug_features, self._n_drug_features())
+        new_embeddings = (
+            None if drug_features is None else _data.embedding_table(drug_features, self._n_drug_features())
+        )
         embeddings = self._embeddings(new_embeddings)
         chosen = drugs if drugs is not None else _pair_drugs(pairs, response, bulk, embeddings)
         smiles = self._drug_smiles(bulk, chosen, embeddings)

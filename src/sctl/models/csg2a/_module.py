@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -207,7 +208,7 @@ class IC50Head(nn.Module):
         )
         sizes = [3 * n_projection, *([n_hidden] if isinstance(n_hidden, int) else n_hidden)]
         layers: list[nn.Module] = []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        for n_in, n_out in itertools.pairwise(sizes):
             layers += [nn.Linear(n_in, n_out), nn.ReLU(), nn.Dropout(dropout)]
         self.regressor = nn.Sequential(*layers, nn.Linear(sizes[-1], 1))
 
