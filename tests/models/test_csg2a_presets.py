@@ -266,6 +266,16 @@ def test_attention_at_the_fine_tuning_stage_and_without_the_prior(tiny, bulk):
     np.testing.assert_allclose(finetuned.to_numpy() - without.to_numpy(), prior, atol=1e-4)
     with pytest.raises(ValueError, match="`stage` must be one of"):
         model.get_attention(bulk[:3], drug="Trametinib", stage="pretraining")
+    # the paper's comparison of maps by mechanism, at the fine-tuning stage
+    drugs = ["Trametinib", "Dasatinib", "Erlotinib"]
+    moa = {"Trametinib": "MEK", "Dasatinib": "kinase", "Erlotinib": "kinase"}
+    out = sctl.tl.attention_similarity(bulk[:3], model, drugs, moa=moa, stage="finetuned", n_perms=5, copy=True)
+    maps = {d: model.get_attention(bulk[:3], drug=d, stage="finetuned") for d in drugs}
+    expected = sctl.tl._attention_similarity.map_correlation(maps)
+    result = out.uns["sctl_attention_similarity"]
+    np.testing.assert_allclose(result["correlation"].to_numpy(), expected.to_numpy(), atol=1e-6)
+    assert result["params"]["stage"] == "finetuned"
+    assert result["params"]["time"] is None
 
 
 def test_top_attention_pairs_give_the_paper_gene_set(tiny):
