@@ -276,6 +276,8 @@ def test_attention_at_the_fine_tuning_stage_and_without_the_prior(tiny, bulk):
     np.testing.assert_allclose(result["correlation"].to_numpy(), expected.to_numpy(), atol=1e-6)
     assert result["params"]["stage"] == "finetuned"
     assert result["params"]["time"] is None
+    figure = sctl.pl.attention_map(bulk[:3], model, drugs[:2], stage="finetuned", n_top=5, show=False)
+    assert figure.axes[0].get_title() == "Trametinib (10 µM, 72 h)"
 
 
 def test_top_attention_pairs_give_the_paper_gene_set(tiny):
