@@ -200,6 +200,7 @@ class CSG2A:
     >>> sctl.pp.match_controls(plate, control="DMSO")  # doctest: +SKIP
     >>> CSG2A.setup_anndata(plate, drug_key="drug", smiles={"trametinib": "CC1=C2..."})  # doctest: +SKIP
     >>> model = CSG2A(plate, ppi=sctl.datasets.ppi())  # doctest: +SKIP
+    >>> paper = CSG2A(plate, ppi=sctl.datasets.ppi(), preset="paper")  # as the paper describes it  # doctest: +SKIP
     >>> model.train(max_epochs=100)  # doctest: +SKIP
     >>> model.finetune_ic50(bulk, drugs=["Trametinib"], pairs=train_pairs)  # doctest: +SKIP
     """
