@@ -17,11 +17,14 @@ shared with the L1000 plate. For each seed, CSG²A is pretrained on the L1000 pl
 ``sctl.datasets.ppi()``; model seed = seed), then, for each scheme (``mixed``, ``cell_blind``, ``drug_blind``,
 ``disjoint`` of ``sctl.pp.split``, 5 folds drawn with that seed), fold 0 is held out and a copy of the pretrained
 network is fine-tuned on the training pairs (frozen network, new head). ``CSG2A`` has the default settings
-(attention restricted to the PPI edges, ``attention="ppi"``; ``finetune_ic50`` with a drug offset from the
-Tanimoto-nearest training drugs and descriptors clipped to the training drugs' range); ``CSG2A[full]`` scores every
-gene pair as the paper does (default fine-tuning); ``CSG2A[paper]`` is the ``CSG2A`` network fine-tuned with the
-paper's recipe (``offset="none", clip_features=False``: the head regresses the whole ln IC50), the default before
-issue 13. A seed is therefore a new split and a new model: mean ± std over seeds covers both.
+(``preset="sctl"``: attention restricted to the PPI edges; ``finetune_ic50`` with a drug offset from the
+Tanimoto-nearest training drugs and descriptors clipped to the training drugs' range), pretrained with lr 3e-3,
+batch 16 and fine-tuned with lr 1e-3; ``CSG2A[full]`` scores every gene pair as the paper does (otherwise as
+``CSG2A``); ``CSG2A[paper]`` is ``preset="paper"`` in both stages (the paper's network and fine-tuning, the
+authors' optimiser settings and early stopping; ``pretrain_epochs`` and ``finetune_epochs`` cap its epochs);
+``CSG2A[paper head]`` is the ``CSG2A`` network fine-tuned with the paper's head (``offset="none",
+clip_features=False``), what ``CSG2A[paper]`` meant before issue 18. A seed is therefore a new split and a new
+model: mean ± std over seeds covers both.
 
 Under ``drug_blind`` and ``disjoint`` most of that spread is the split's: fold 0 holds 8 of the 40 drugs, and
 whether it holds a drug far from the others (Bortezomib, mean ln IC50 -4.8 against 1.9 over drugs) moves every
@@ -45,7 +48,8 @@ Full run (50 / 20 epochs, all lines) takes 18-40 min per seed on one thread; a r
 ``python benchmarks/csg2a_ic50.py 0-4 10 10 200 /tmp/csg2a/reduced.csv`` (10 pretraining and 10 fine-tuning
 epochs, 200 random lines), about 3 min per seed. Every fold at full size, drug-blind only, without ``CSG2A[full]``
 (``csg2a_ic50.py <seed> 50 20 all out.csv --schemes=drug_blind --folds=all
---models=MeanEffects,RF[expr+fp],CSG2A,CSG2A[paper]``): about 35 min per seed with 3 runs sharing 2 cores.
+--models=MeanEffects,RF[expr+fp],CSG2A,CSG2A[paper head]``): about 35 min per seed with 3 runs sharing 2 cores.
+The paper preset beside the sctl one on the same splits: ``--models=MeanEffects,CSG2A,CSG2A[paper]``.
 """
 
 import copy
@@ -69,11 +73,18 @@ from sctl.models.csg2a._data import featurize
 torch.set_num_threads(1)
 warnings.filterwarnings("ignore")
 N_FOLDS, SCHEMES = 5, ("mixed", "cell_blind", "drug_blind", "disjoint")
-MODELS = ("MeanEffects", "RF[expr+fp]", "CSG2A", "CSG2A[full]", "CSG2A[paper]")
-NETWORK = {"CSG2A": "CSG2A", "CSG2A[full]": "CSG2A[full]", "CSG2A[paper]": "CSG2A"}  # pretrained network of a model
-ATTENTION = {"CSG2A": "auto", "CSG2A[full]": "full"}  # attention of each pretrained network
+MODELS = ("MeanEffects", "RF[expr+fp]", "CSG2A", "CSG2A[full]", "CSG2A[paper]", "CSG2A[paper head]")
+# pretrained network of each model
+NETWORK = {"CSG2A": "CSG2A", "CSG2A[full]": "CSG2A[full]", "CSG2A[paper]": "CSG2A[paper]", "CSG2A[paper head]": "CSG2A"}
+# constructor and pretraining settings of each network (the paper preset takes its own optimiser settings)
+PRETRAIN = {
+    "CSG2A": ({}, {"lr": 3e-3, "batch_size": 16}),
+    "CSG2A[full]": ({"attention": "full"}, {"lr": 3e-3, "batch_size": 16}),
+    "CSG2A[paper]": ({"preset": "paper"}, {}),
+}
 METRICS = ("rmse", "pearson", "per_drug_pearson")
-PAPER_RECIPE = {"offset": "none", "clip_features": False}  # finetune_ic50 as in the paper (the default before)
+PAPER_HEAD = {"offset": "none", "clip_features": False, "lr": 1e-3}  # the paper's head on the sctl network
+SCTL_FINETUNE = {"lr": 1e-3}
 pd.set_option("display.width", 200)
 
 
@@ -168,7 +179,6 @@ def run(
                 drugs=train_drugs,
                 pairs=train_pairs,
                 max_epochs=finetune_epochs,
-                lr=1e-3,
                 enable_progress_bar=False,
                 **recipe,
             )
@@ -183,9 +193,10 @@ def run(
         fits = {
             "MeanEffects": lambda: mean_effects,
             "RF[expr+fp]": lambda: forest(seed),
-            "CSG2A": lambda: csg2a(pretrained["CSG2A"], {}),
-            "CSG2A[full]": lambda: csg2a(pretrained["CSG2A[full]"], {}),
-            "CSG2A[paper]": lambda: csg2a(pretrained["CSG2A"], PAPER_RECIPE),
+            "CSG2A": lambda: csg2a(pretrained["CSG2A"], SCTL_FINETUNE),
+            "CSG2A[full]": lambda: csg2a(pretrained["CSG2A[full]"], SCTL_FINETUNE),
+            "CSG2A[paper]": lambda: csg2a(pretrained["CSG2A[paper]"], {}),  # the preset's fine-tuning
+            "CSG2A[paper head]": lambda: csg2a(pretrained["CSG2A"], PAPER_HEAD),
         }
         return [(name, fits[name]()) for name in model_names]
 
@@ -194,8 +205,9 @@ def run(
         start = time.perf_counter()
         pretrained = {}
         for name in dict.fromkeys(NETWORK[model] for model in model_names if model in NETWORK):
-            pretrained[name] = CSG2A(treated, ppi=sctl.datasets.ppi(), attention=ATTENTION[name], seed=seed)
-            pretrained[name].train(max_epochs=pretrain_epochs, lr=3e-3, batch_size=16, enable_progress_bar=False)
+            init, fit = PRETRAIN[name]
+            pretrained[name] = CSG2A(treated, ppi=sctl.datasets.ppi(), seed=seed, **init)
+            pretrained[name].train(max_epochs=pretrain_epochs, enable_progress_bar=False, **fit)
         print(
             f"seed {seed}: pretrained on {treated.n_obs} L1000 profiles x {len(genes)} genes "
             f"({pretrain_epochs} epochs, {time.perf_counter() - start:.0f} s)",

@@ -8,7 +8,7 @@ Usage:
 ``seeds``: ``0-4`` (default) or ``0,2``; ``n_dose_folds`` default 3 (the 6 dose levels, two per fold);
 ``n_drug_folds`` default 5. Runs of different seeds can go to separate files and be summarised together.
 ``--quick`` (the reduced setting of ``sctl benchmark --quick``, a few minutes): seed 0, the first fold of each
-scheme only, without ``CSG2A[full]`` and ``CSG2A[ppi] x3``.
+scheme only, without ``CSG2A[full]`` and ``CSG2A[ppi] x3``, ``CSG2A[paper]`` capped at 100 epochs.
 
 Data: ``sctl.datasets.lincs()`` (A375, 24 h, 978 landmark genes, 59 drugs x 6 doses, one profile each), basal
 profile = mean DMSO of the plate (``sctl.pp.match_controls``), changes Δx = treated - basal
@@ -21,11 +21,13 @@ profile = mean DMSO of the plate (``sctl.pp.match_controls``), changes Δx = tre
   held-out doses (``dose``) and held-out wells of seen drugs (``mixed``: 5 folds of 20 % of the wells, the first
   3 scored). Under held-out drugs they cannot predict (they embed drugs by identity): only the baselines are
   scored there, the models are reported as not applicable rather than trained for nothing.
-* ``SMILES drugs`` (the 14 plate drugs with a SMILES in the GDSC drug table, 83 profiles): CSG²A with full
-  attention (the paper) and with attention restricted to the PPI edges (``attention="ppi"``), both with the
-  STRING prior of ``sctl.datasets.ppi()``, trained 100 epochs, lr 3e-3, batch 16, beside GRIP and SeqPerturb
-  trained on the same subset (held-out doses) and beside the baselines; held-out drugs: CSG²A only, predicting
-  unseen drugs from their SMILES, and ``CSG2A[ppi] x3``, the mean of 3 seeds of CSG²A with PPI attention.
+* ``SMILES drugs`` (the 14 plate drugs with a SMILES in the GDSC drug table, 83 profiles): CSG²A
+  (``preset="sctl"``) with attention restricted to the PPI edges (``CSG2A[ppi]``) and with full attention
+  (``CSG2A[full]``), both with the STRING prior of ``sctl.datasets.ppi()``, trained 100 epochs, lr 3e-3, batch 16;
+  ``CSG2A[paper]``: ``preset="paper"`` with the same prior, trained with the preset's settings (lr 1e-4, batch 128,
+  early stopping on 10 % of the profiles, at most 1000 epochs); beside GRIP and SeqPerturb trained on the same
+  subset (held-out doses) and beside the baselines; held-out drugs: CSG²A only, predicting unseen drugs from
+  their SMILES, and ``CSG2A[ppi] x3``, the mean of 3 seeds of CSG²A with PPI attention.
 
 Baselines (fitted on the same training folds): ``zero_change``, ``mean_shift`` (training mean Δx),
 ``per_drug_mean`` (mean Δx of the drug in training; the mean shift for an unseen drug), ``ridge`` (one-hot drug,
@@ -100,12 +102,17 @@ class CSG2AChanges:
         return self.model.predict(adata, smiles=self.smiles if drug is None else None, drug=drug, dose=dose)
 
 
-def csg2a_factory(attention: str, smiles: dict[str, str], seed: int):
+SCTL_FIT = {"max_epochs": 100, "lr": 3e-3, "batch_size": 16}
+
+
+def csg2a_factory(init: dict, fit: dict, smiles: dict[str, str], seed: int):
+    """CSG²A built with ``init`` (constructor settings) and trained with ``fit`` (``train`` settings)."""
+
     def factory(train: AnnData, model_seed: int = seed) -> CSG2AChanges:
         train = train.copy()
         CSG2A.setup_anndata(train, drug_key="drug", smiles=smiles)
-        model = CSG2A(train, ppi=sctl.datasets.ppi(), attention=attention, seed=model_seed)
-        model.train(max_epochs=100, lr=3e-3, batch_size=16, enable_progress_bar=False)
+        model = CSG2A(train, ppi=sctl.datasets.ppi(), seed=model_seed, **init)
+        model.train(enable_progress_bar=False, **fit)
         return CSG2AChanges(model, smiles)
 
     return factory
@@ -113,7 +120,7 @@ def csg2a_factory(attention: str, smiles: dict[str, str], seed: int):
 
 def csg2a_seeds(smiles: dict[str, str], seed: int):
     """Three seeds of CSG²A (PPI attention) averaged: :class:`sctl.models.PerturbationEnsemble` of one member."""
-    members = {"CSG2A": csg2a_factory("ppi", smiles, seed)}
+    members = {"CSG2A": csg2a_factory({"attention": "ppi"}, SCTL_FIT, smiles, seed)}
     return lambda train: PerturbationEnsemble(members, n_seeds=3, seed=10 * seed).fit(train)
 
 
@@ -145,10 +152,14 @@ def run(seeds: list[int], n_dose: int, n_drug: int, quick: bool = False) -> pd.D
     )
     tables = []
     for seed in seeds:
-        csg2a = {"CSG2A[ppi]": csg2a_factory("ppi", smiles, seed)}
+        paper_fit = {"max_epochs": 100} if quick else {}
+        csg2a = {
+            "CSG2A[ppi]": csg2a_factory({"attention": "ppi"}, SCTL_FIT, smiles, seed),
+            "CSG2A[paper]": csg2a_factory({"preset": "paper"}, paper_fit, smiles, seed),
+        }
         unseen = dict(csg2a)
         if not quick:
-            csg2a["CSG2A[full]"] = csg2a_factory("full", smiles, seed)
+            csg2a["CSG2A[full]"] = csg2a_factory({"attention": "full"}, SCTL_FIT, smiles, seed)
             unseen = {**csg2a, "CSG2A[ppi] x3": csg2a_seeds(smiles, seed)}
         named = ["GRIP", "SeqPerturb", "ensemble"]
         runs = [  # (setting, data, scheme, folds, models beside the baselines, more models on the same folds)

@@ -52,6 +52,9 @@ class GeneGeneAttention(nn.Module):
         ``"sparse"`` (edge list) or ``"dense"`` (matrix) storage of the prior.
     attention
         ``"full"`` (all gene pairs, the paper) or ``"ppi"`` (the prior's edges and the diagonal only).
+    use_prior
+        Add ``A_PPI`` to the scores; ``False`` leaves it out (``A = A_Q``, the paper's ablation without the prior)
+        while ``attention="ppi"`` still restricts the scores to the prior's edges.
 
     Examples
     --------
@@ -72,6 +75,7 @@ class GeneGeneAttention(nn.Module):
         *,
         prior: str = "sparse",
         attention: str = "full",
+        use_prior: bool = True,
     ) -> None:
         super().__init__()
         if prior not in PRIORS:
@@ -79,7 +83,7 @@ class GeneGeneAttention(nn.Module):
         if attention not in ATTENTIONS:
             raise ValueError(f"Unknown attention {attention!r}; choose one of {ATTENTIONS}.")
         self.n_genes, self.n_hidden = int(n_genes), int(n_hidden)
-        self.prior, self.attention = prior, attention
+        self.prior, self.attention, self.use_prior = prior, attention, bool(use_prior)
         self.w_gene = nn.Parameter(torch.randn(n_genes, n_hidden))
         self.w_comp = nn.Parameter(torch.randn(n_genes, n_hidden))
         index, weight = _edge_list(adjacency, self.n_genes)
@@ -115,8 +119,11 @@ class GeneGeneAttention(nn.Module):
             return basal @ self.adjacency.T
         return self._sparse_product("prior", self.prior_weight.to(basal.dtype), basal.T).T
 
-    def weights(self, basal: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        """The attention-informed weights ``A_Q + A_PPI``, shape ``(batch, n_genes, n_genes)``."""
+    def weights(self, basal: torch.Tensor, condition: torch.Tensor, include_prior: bool = True) -> torch.Tensor:
+        """The attention-informed weights ``A_Q + A_PPI``, shape ``(batch, n_genes, n_genes)``.
+
+        ``include_prior=False`` (or a layer without the prior) gives the drug- and profile-dependent ``A_Q`` alone.
+        """
         q = self.representation(basal, condition)
         if self.attention == "full":
             scores = q @ q.transpose(1, 2) / math.sqrt(self.n_hidden)
@@ -124,7 +131,7 @@ class GeneGeneAttention(nn.Module):
             rows, cols = self.attention_index
             scores = q.new_zeros(len(q), self.n_genes, self.n_genes)
             scores[:, rows, cols] = self._edge_scores(q, rows, cols)
-        return scores + self.prior_matrix()
+        return scores + self.prior_matrix() if include_prior and self.use_prior else scores
 
     def forward(self, basal: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """``A g0`` of shape ``(batch, n_genes)``, without building ``A``."""
@@ -138,7 +145,7 @@ class GeneGeneAttention(nn.Module):
             ones = q.new_ones(self.attention_index.shape[1])
             neighbours = self._sparse_product("attention", ones, values).reshape(n_genes, batch, n_hidden)
             attended = (q * neighbours.permute(1, 0, 2)).sum(-1) / math.sqrt(self.n_hidden)
-        return attended + self.prior_product(basal)
+        return attended + self.prior_product(basal) if self.use_prior else attended
 
     def _sparse_product(self, name: str, values: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
         """``S @ dense`` for the sparse matrix ``name`` (``"prior"`` or ``"attention"``) with entries ``values``."""

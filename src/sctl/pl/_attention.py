@@ -23,8 +23,10 @@ def attention_map(
     model: Any,
     drug: str | Sequence[str] | Mapping[str, str],
     *,
-    dose: float = 10.0,
-    time: float = 24.0,
+    dose: float | None = None,
+    time: float | None = None,
+    stage: str = "pretrained",
+    include_prior: bool = True,
     n_top: int = 30,
     layer: str | None = None,
     correlation: bool = True,
@@ -50,7 +52,11 @@ def attention_map(
     drug
         Drug name(s) known to the model or to ``adata.uns["sctl_drugs"]``, or a mapping drug name -> SMILES.
     dose, time
-        Condition of the maps: dose (µM) and time (hours).
+        Condition of the maps: dose (µM) and time (hours); ``None``: 10 µM and 24 h with ``stage="pretrained"``,
+        the fine-tuning condition with ``"finetuned"``.
+    stage, include_prior
+        Passed to :meth:`sctl.models.CSG2A.get_attention`: the profiles scaled for the pretrained network or
+        through the fine-tuned pipeline; with or without the PPI term.
     n_top
         Genes shown in each heatmap.
     layer
@@ -77,10 +83,14 @@ def attention_map(
     if n_top < 2:
         raise ValueError(f"`n_top` must be at least 2 genes, got {n_top}.")
     smiles = _smiles(model, adata, drug)
-    maps = {
-        name: model.get_attention(adata, smiles=code, dose=dose, time=time, layer=layer)
-        for name, code in smiles.items()
-    }
+    if stage == "finetuned" and getattr(model, "finetune_", None):
+        dose = model.finetune_["dose"] if dose is None else dose
+        time = model.finetune_["time"] if time is None else time
+    dose, time = 10.0 if dose is None else dose, 24.0 if time is None else time
+    condition = {"dose": dose, "time": time, "layer": layer}
+    if stage != "pretrained" or not include_prior:  # models with only `get_attention(smiles=, dose=, time=, layer=)`
+        condition.update(stage=stage, include_prior=include_prior)
+    maps = {name: model.get_attention(adata, smiles=code, **condition) for name, code in smiles.items()}
     genes = _top_genes(maps, n_top)
     with_corr = correlation and len(maps) > 1
     n_panels = len(maps) + with_corr

@@ -1,6 +1,6 @@
 """Tools: verbs that run analyses and models and write their results into the AnnData (scanpy style)."""
 
-from ._attention_similarity import attention_similarity
+from ._attention_similarity import attention_genes, attention_similarity
 from ._attribute import attribute
 from ._evaluate_patients import evaluate_patients
 from ._evaluate_response import evaluate_response
@@ -19,6 +19,7 @@ from ._spatial_response import spatial_response
 __all__ = [
     "PerturbationModel",
     "ResponseModel",
+    "attention_genes",
     "attention_similarity",
     "attribute",
     "evaluate_patients",

@@ -24,9 +24,11 @@ def attention_similarity(
     drugs: Sequence[str] | Mapping[str, str],
     *,
     moa: str | Mapping[str, str] | pd.Series | None = None,
-    dose: float = 10.0,
-    time: float = 24.0,
+    dose: float | None = None,
+    time: float | None = None,
     layer: str | None = None,
+    stage: Literal["pretrained", "finetuned"] = "pretrained",
+    include_prior: bool = True,
     method: Literal["pearson", "spearman"] = "pearson",
     n_perms: int = 1000,
     seed: int = 0,
@@ -66,9 +68,15 @@ def attention_similarity(
         (:func:`sctl.datasets.gdsc`, matched on the GDSC name or the L1000 name, case-insensitively);
         ``None``: the column ``"pathway"`` (GDSC's ``TARGET_PATHWAY``).
     dose, time
-        Condition of the maps: dose (µM) and time (hours).
+        Condition of the maps: dose (µM) and time (hours); ``None``: 10 µM and 24 h with
+        ``stage="pretrained"``, the fine-tuning condition (10 µM, 72 h in the paper) with ``"finetuned"``.
     layer
         Layer with the basal profiles (``None``: the model's default).
+    stage
+        ``"pretrained"`` or ``"finetuned"``: how the profiles are scaled (see
+        :meth:`sctl.models.CSG2A.get_attention`); the paper reads its maps from GDSC samples after fine-tuning.
+    include_prior
+        Include the drug-independent PPI term in the maps (``False``: the attention scores alone).
     method
         ``"pearson"`` (as the paper) or ``"spearman"`` correlation of the maps.
     n_perms
@@ -116,9 +124,14 @@ def attention_similarity(
     if len(smiles) < 2:
         raise ValueError(f"Name at least two drugs to compare their maps, got {len(smiles)}.")
     labels = _moa(adata, list(smiles), moa)
+    if stage == "pretrained":
+        dose, time = 10.0 if dose is None else dose, 24.0 if time is None else time
+    condition = {"dose": dose, "time": time, "layer": layer}
+    if stage != "pretrained" or not include_prior:  # models with only `get_attention(smiles=, dose=, time=, layer=)`
+        condition.update(stage=stage, include_prior=include_prior)
     maps: dict[str, pd.DataFrame] = {}
     for code in dict.fromkeys(smiles.values()):
-        maps[code] = model.get_attention(adata, smiles=code, dose=dose, time=time, layer=layer)
+        maps[code] = model.get_attention(adata, smiles=code, **condition)
     corr = map_correlation({name: maps[code] for name, code in smiles.items()}, method=method)
     pairs = _pairs(corr, labels)
     test = _within_between(corr.to_numpy(), labels.to_numpy(), n_perms, np.random.default_rng(seed))
@@ -126,10 +139,12 @@ def attention_similarity(
     adata = adata.copy() if copy else adata
     adata.uns[key_added] = {
         "params": {
+            "model": type(model).__name__, "preset": getattr(model, "init_params_", {}).get("preset"),
             "drugs": list(smiles), "smiles": list(smiles.values()), "moa": moa if isinstance(moa, str) else (
                 MOA_COLUMN if moa is None else "mapping"
-            ), "dose": float(dose), "time": float(time), "layer": layer, "method": method, "n_perms": int(n_perms),
-            "seed": int(seed),
+            ), "dose": None if dose is None else float(dose), "time": None if time is None else float(time),
+            "layer": layer, "stage": stage, "include_prior": include_prior, "method": method,
+            "n_perms": int(n_perms), "seed": int(seed),
         },
         "correlation": corr,
         "moa": labels.to_frame("moa"),
@@ -274,3 +289,46 @@ def _within_between(corr: np.ndarray, labels: np.ndarray, n_perms: int, rng: np.
         "median_difference": float(np.nanmedian(within) - np.nanmedian(between)),
         "pvalue": float((1 + np.sum(permuted >= observed - 1e-12)) / (1 + n_perms)),
     }
+
+
+def attention_genes(attention: pd.DataFrame, n_pairs: int = 1000) -> pd.Index:
+    """Genes of the ``n_pairs`` gene pairs of largest absolute attention: the paper's "most-perturbed gene set".
+
+    CSG²A (Bang, Koo & Kim 2025, appendix A.6) averages a drug's attention maps over its samples, takes the 1,000
+    largest absolute gene-gene values and keeps every gene of those pairs for enrichment analysis. Here a pair is
+    two different genes, scored by the larger of ``|A_ij|`` and ``|A_ji|`` (sctl: the paper does not say how it
+    treats the diagonal and the two orders of a pair).
+
+    Parameters
+    ----------
+    attention
+        A genes x genes map, e.g. of :meth:`sctl.models.CSG2A.get_attention` (``include_prior=False`` leaves out
+        the drug-independent PPI term).
+    n_pairs
+        Pairs kept (1,000 in the paper).
+
+    Returns
+    -------
+    The genes, in the order of their best pair.
+
+    Examples
+    --------
+    >>> genes = ["a", "b", "c", "d"]
+    >>> attention = pd.DataFrame(np.diag([9.0, 9, 9, 9]), index=genes, columns=genes)
+    >>> attention.loc["a", "c"] = attention.loc["c", "a"] = -5.0
+    >>> attention.loc["b", "d"] = 1.0
+    >>> list(attention_genes(attention, n_pairs=1))
+    ['a', 'c']
+    """
+    if not isinstance(attention, pd.DataFrame) or attention.shape[0] != attention.shape[1]:
+        raise ValueError("`attention` must be a square genes x genes DataFrame (e.g. from `model.get_attention`).")
+    if not list(attention.index) == list(attention.columns):
+        raise ValueError("`attention` must have the same genes, in the same order, as rows and columns.")
+    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int | np.integer) or n_pairs < 1:
+        raise ValueError(f"`n_pairs` must be a positive integer, got {n_pairs!r}.")
+    values = np.abs(attention.to_numpy(np.float64))
+    rows, cols = np.triu_indices(len(values), k=1)
+    scores = np.maximum(values[rows, cols], values[cols, rows])
+    order = np.argsort(-scores, kind="stable")[:n_pairs]
+    genes = np.column_stack([rows[order], cols[order]]).ravel()
+    return pd.Index(attention.index[pd.unique(genes)])

@@ -19,6 +19,7 @@ def predict_ic50(
     drugs: Sequence[str] | Mapping[str, str] | None = None,
     *,
     layer: str | None = None,
+    drug_features: Mapping[str, Any] | pd.DataFrame | None = None,
     key_added: str = IC50_KEY,
     copy: bool = False,
 ) -> AnnData | None:
@@ -39,6 +40,8 @@ def predict_ic50(
         ``None``: the drugs the model was fine-tuned on.
     layer
         Layer with the expression (``None``: the model's default).
+    drug_features
+        Drug embeddings (name -> vector, or a DataFrame drugs x dimensions) for a model set up with them.
     key_added
         Key of ``adata.obsm`` (and ``adata.uns``) written.
     copy
@@ -59,7 +62,8 @@ def predict_ic50(
         raise TypeError(
             f"`model` must have a `predict_ic50` method (e.g. a fine-tuned CSG2A), got {type(model).__name__}."
         )
-    table = model.predict_ic50(adata, drugs, layer=layer)
+    extra = {} if drug_features is None else {"drug_features": drug_features}
+    table = model.predict_ic50(adata, drugs, layer=layer, **extra)
     adata = adata.copy() if copy else adata
     adata.obsm[key_added] = pd.DataFrame(
         table.to_numpy(), index=adata.obs_names, columns=[str(c) for c in table.columns]
@@ -67,6 +71,7 @@ def predict_ic50(
     adata.uns[key_added] = {
         "params": {
             "model": type(model).__name__,
+            "preset": getattr(model, "init_params_", {}).get("preset"),
             "drugs": [str(c) for c in table.columns],
             "smiles": dict(drugs) if isinstance(drugs, Mapping) else None,
             "layer": layer,

@@ -5,6 +5,7 @@ The training data are registered with scvi-tools: profiles for pretraining, (cel
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from sctl import pp
 from sctl._constants import DRUGS_KEY
 from sctl._validate import check_obs_key, check_var_names, get_matrix, preview, to_dense
 
+PPI_WEIGHTS = ("binary", "raw", "zero")
 SmilesSpec = str | Mapping[str, str] | Sequence[str] | pd.Series | None
 
 # registry keys of the minibatches (scvi-tools' AnnDataManager fields)
@@ -29,11 +31,27 @@ LINE_KEY, TARGET_KEY = "cell_line", "target"
 OBS_COLUMNS = {DRUG_KEY: "_sctl_csg2a_drug", DOSE_KEY: "_sctl_csg2a_dose", TIME_KEY: "_sctl_csg2a_time"}
 
 
-def featurize(smiles: Mapping[str, str], n_bits: int) -> torch.Tensor:
-    """RDKit descriptors then Morgan bits of each named SMILES (rows in mapping order).
+def featurize(smiles: Mapping[str, str], n_bits: int, embeddings: Mapping[str, Any] | None = None) -> torch.Tensor:
+    """Feature rows of the named drugs, in mapping order: their embeddings, else RDKit features of their SMILES.
 
-    An invalid or missing SMILES raises a :class:`ValueError` naming the drug and the SMILES.
+    With ``embeddings`` (drug name -> vector, a model set up with ``drug_features``) each drug is looked up by its
+    value, then by its name; a drug with no embedding raises a :class:`KeyError` naming it. Otherwise each value is
+    a SMILES: RDKit descriptors then Morgan bits; an invalid or missing SMILES raises a :class:`ValueError` naming
+    the drug and the SMILES.
     """
+    if embeddings is not None:
+        rows, missing = [], []
+        for name, value in smiles.items():
+            vector = embeddings.get(str(value), embeddings.get(str(name)))
+            if vector is None:
+                missing.append(str(name))
+            rows.append(vector)
+        if missing:
+            raise KeyError(
+                f"No drug embedding for {preview(missing)}: this CSG2A model embeds drugs with `drug_features`. "
+                "Pass `drug_features={name: vector}` (or a DataFrame drugs x dimensions) holding them."
+            )
+        return torch.as_tensor(np.asarray(rows, dtype=np.float32))
     try:
         table = pp.featurize_drugs(dict(smiles), kind="both", n_bits=n_bits, errors="raise")
     except ValueError as error:
@@ -58,6 +76,9 @@ def obs_smiles(adata: AnnData, setup: dict[str, Any], smiles: SmilesSpec) -> tup
     if isinstance(smiles, str):
         values = np.repeat(smiles, adata.n_obs).astype(object)
         return values, values
+    if smiles is None and setup.get("drug_features") is not None:  # embedded by name: the name identifies the drug
+        names = check_obs_key(adata, setup["drug_key"]).astype(str).to_numpy(dtype=object)
+        return names, names
     if smiles is None and setup.get("smiles_key"):
         values = check_obs_key(adata, setup["smiles_key"]).astype(object).to_numpy()
         return values, values
@@ -110,7 +131,9 @@ def condition_value(adata: AnnData, key: str | None, override: Any, what: str, u
     return values
 
 
-def unique_features(labels: np.ndarray, smiles: np.ndarray, n_bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+def unique_features(
+    labels: np.ndarray, smiles: np.ndarray, n_bits: int, embeddings: Mapping[str, Any] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Features of each distinct SMILES and the row of each observation in them."""
     codes, _ = pd.factorize(pd.Series(smiles, dtype=object).astype(str))
     first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
@@ -118,7 +141,7 @@ def unique_features(labels: np.ndarray, smiles: np.ndarray, n_bits: int) -> tupl
     for i in first:  # name each SMILES after its first drug label, for the error messages
         name = str(labels[i]) if str(labels[i]) not in named else f"{labels[i]} #{len(named)}"
         named[name] = smiles[i]
-    features = featurize(named, n_bits)
+    features = featurize(named, n_bits, embeddings)
     return features, torch.as_tensor(codes, dtype=torch.long)
 
 
@@ -135,8 +158,46 @@ def robust_fit(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return fitted.var["sctl_center"].to_numpy(np.float32), fitted.var["sctl_scale"].to_numpy(np.float32)
 
 
-def adjacency(ppi: pd.DataFrame | np.ndarray | sparse.spmatrix | None, var_names: pd.Index) -> sparse.csr_matrix | None:
-    """Sparse PPI prior aligned to ``var_names`` from an edge list or a ready genes x genes matrix."""
+def embedding_table(drug_features: Any, n_dims: int | None = None) -> dict[str, list[float]]:
+    """Drug name -> embedding (list of floats) from a mapping or a DataFrame drugs x dimensions, checked.
+
+    Every vector must be finite and of one length (``n_dims`` when given: the model's).
+    """
+    if isinstance(drug_features, pd.DataFrame):
+        items = {str(name): row for name, row in zip(drug_features.index, drug_features.to_numpy(), strict=True)}
+    elif isinstance(drug_features, Mapping):
+        items = {str(name): vector for name, vector in drug_features.items()}
+    else:
+        raise TypeError(
+            "`drug_features` must map drug name -> vector or be a DataFrame drugs x dimensions, got "
+            f"{type(drug_features).__name__}."
+        )
+    table = {}
+    for name, vector in items.items():
+        values = np.asarray(vector, dtype=np.float64).ravel()
+        if not np.isfinite(values).all():
+            raise ValueError(f"The embedding of drug {name!r} in `drug_features` holds missing or infinite values.")
+        table[name] = values.tolist()
+    lengths = {len(v) for v in table.values()}
+    if not table or len(lengths) != 1 or (n_dims is not None and lengths != {n_dims}):
+        expected = f"{n_dims}" if n_dims is not None else "one length"
+        raise ValueError(
+            f"`drug_features` must hold at least one vector, all of {expected} values; got lengths {sorted(lengths)}."
+        )
+    return table
+
+
+def adjacency(
+    ppi: pd.DataFrame | np.ndarray | sparse.spmatrix | None, var_names: pd.Index, weights: str = "binary"
+) -> sparse.csr_matrix | None:
+    """Sparse PPI prior aligned to ``var_names`` from an edge list or a ready genes x genes matrix.
+
+    ``weights="binary"``: every non-zero entry becomes 1 (the paper's adjacency); ``"raw"``: the weights as given,
+    with a warning when they exceed 1 (they then outweigh attention scores near 1); ``"zero"``: as ``"binary"``
+    (the edges still restrict ``attention="ppi"``; the network leaves the prior term out).
+    """
+    if weights not in PPI_WEIGHTS:
+        raise ValueError(f"`ppi_weights` must be one of {PPI_WEIGHTS}, got {weights!r}.")
     if ppi is None:
         return None
     if isinstance(ppi, pd.DataFrame):
@@ -149,8 +210,20 @@ def adjacency(ppi: pd.DataFrame | np.ndarray | sparse.spmatrix | None, var_names
                 f"{tuple(matrix.shape)}. Build it with `sctl.pp.ppi_adjacency(edges, adata.var_names)`."
             )
     if isinstance(matrix, torch.Tensor):
-        return matrix
-    return sparse.csr_matrix(matrix, dtype=np.float32)
+        matrix = matrix.detach().cpu().to_dense().numpy()
+    matrix = sparse.csr_matrix(matrix, dtype=np.float32)
+    matrix.eliminate_zeros()
+    if weights == "raw" and matrix.nnz and float(np.abs(matrix.data).max()) > 1:
+        warnings.warn(
+            f"The PPI prior holds weights up to {float(np.abs(matrix.data).max()):g}, added to attention scores near "
+            "1: the first layer becomes a fixed diffusion over the network. Use `ppi_weights='binary'` (the paper's "
+            "0/1 adjacency) or rescale the weights to [0, 1].",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif weights != "raw":
+        matrix.data[:] = 1.0
+    return matrix
 
 
 def register_profiles(adata: AnnData, setup: dict[str, Any], codes: np.ndarray) -> AnnDataManager:

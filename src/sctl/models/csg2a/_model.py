@@ -18,6 +18,7 @@ from sctl._validate import check_anndata, check_response, get_matrix, preview
 
 from .._drug_neighbours import neighbour_mean, tanimoto
 from .._io import load_model, load_state, save_model
+from .._presets import resolve_preset
 from . import _data
 from ._module import CSG2AModule, IC50Head, ic50_forward
 from ._training_plan import IC50Loss, PretrainingLoss, run
@@ -25,6 +26,89 @@ from ._training_plan import IC50Loss, PretrainingLoss, run
 SETUP_KEY = "_sctl_csg2a_setup"
 N_DESCRIPTORS = 13
 OFFSETS = ("neighbours", "mean", "none")
+STAGES = ("pretrained", "finetuned")
+LR_SCHEDULES = ("constant", "cosine")
+
+# Each preset's values; docs/methods/csg2a.md gives the source of every "paper" value (paper section, authors' code,
+# or sctl where both are silent).
+INIT_PRESETS = {
+    "sctl": {
+        "attention": "auto",
+        "ppi_weights": "binary",
+        "n_hidden": 16,
+        "n_condition_hidden": 128,
+        "dropout": 0.1,
+        "bias": False,
+        "residual": True,
+    },
+    "paper": {
+        "attention": "full",  # A.1: every gene pair
+        "ppi_weights": "binary",  # A.1 "adjacency matrix"; authors' code: 0/1 with self-loops
+        "n_hidden": 64,  # authors' code (gene_hdim)
+        "n_condition_hidden": 0,  # authors' code: one linear layer from the drug and dose / time to the genes
+        "dropout": 0.1,  # authors' code
+        "bias": False,  # A.2
+        "residual": False,  # A.1: the network predicts the perturbed profile
+    },
+}
+TRAIN_PRESETS = {
+    "sctl": {
+        "max_epochs": 200,
+        "batch_size": 32,
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+        "train_size": 1.0,
+        "early_stopping": False,
+        "patience": 10,
+    },
+    "paper": {  # authors' code: Adam, until 20 epochs without a better validation loss (10 % validates)
+        "max_epochs": 1000,  # sctl: a cap on the authors' open-ended loop
+        "batch_size": 128,
+        "lr": 1e-4,
+        "weight_decay": 0.0,
+        "train_size": 0.9,
+        "early_stopping": True,
+        "patience": 20,
+    },
+}
+FINETUNE_PRESETS = {
+    "sctl": {
+        "max_epochs": 30,
+        "batch_size": 64,
+        "lr": 1e-3,
+        "lr_schedule": "constant",
+        "lr_final": 1e-5,
+        "lr_epochs": 20,
+        "weight_decay": 0.0,
+        "n_projection": 64,
+        "n_head_hidden": 32,
+        "scaling": "gene",
+        "freeze": True,
+        "offset": "neighbours",
+        "clip_features": True,
+        "train_size": 1.0,
+        "early_stopping": False,
+        "patience": 10,
+    },
+    "paper": {
+        "max_epochs": 1000,  # sctl: a cap on the authors' open-ended loop
+        "batch_size": 128,  # authors' code
+        "lr": 1e-4,  # authors' code
+        "lr_schedule": "cosine",  # authors' code: cosine from 1e-4 to 1e-5 over 20 epochs, then constant
+        "lr_final": 1e-5,
+        "lr_epochs": 20,
+        "weight_decay": 1e-5,  # authors' code
+        "n_projection": 512,  # authors' code
+        "n_head_hidden": [512, 64],  # authors' code
+        "scaling": "scalar",  # 3.2 / A.2: two latent variables, mean and standard deviation
+        "freeze": True,  # 3.2: all pretrained parameters frozen
+        "offset": "none",  # 3.2: the head regresses ln IC50
+        "clip_features": False,
+        "train_size": 0.9,  # authors' code: 10 % validates, early stopping after 20 epochs
+        "early_stopping": True,
+        "patience": 20,
+    },
+}
 
 
 class CSG2A:
@@ -41,26 +125,18 @@ class CSG2A:
        chemical condition encoder maps ``[drug features, (dose / 100 µM) W_dose, (time / 72 h) W_time]``
        through an MLP to one value per gene, ``D``; each gene gets ``Q_i = g0_i W_gene[i] + D_i W_comp[i]``;
        the weights of the first layer are ``Q Q^T / sqrt(h) + A_PPI``, followed by layer norm, ReLU, dropout
-       and a linear output layer (added to ``g0``: the network predicts the change).
+       and a linear output layer.
     2. **Fine-tuning** on ln IC50 (:meth:`finetune_ic50`): the pretrained network is frozen and its biases
-       removed; a learnable per-gene scaling ``(g0 - mu) / sigma`` aligns the new basal profiles with the
-       pretraining space, and a head regresses ln IC50 from the scaled basal profile, the predicted perturbed
-       profile and the condition vector, at a fixed condition (10 µM, 72 h as in the paper).
+       removed; a learnable scaling ``(g0 - mu) / sigma`` aligns the new basal profiles with the pretraining
+       space, and a head regresses ln IC50 from the scaled basal profile, the predicted perturbed profile and the
+       condition vector, at a fixed condition (10 µM, 72 h as in the paper).
 
-    Differences from the paper, all deliberate:
-
-    - drugs are embedded from RDKit features of their SMILES (13 descriptors + Morgan bits,
-      :func:`sctl.pp.featurize_drugs`), because the pretrained Molecule Attention Transformer (MAT) used by
-      the paper is not available offline. Any valid SMILES embeds, including drugs never seen in training;
-    - the output is added to the basal profile (residual), so the untrained network predicts no change;
-    - inputs are robust z-scores (median, 1.4826 MAD per gene) fitted on the training profiles and stored;
-    - :meth:`finetune_ic50` predicts ln IC50 as a drug offset (the drug's training mean, or for an unseen drug
-      that of its Tanimoto-nearest training drugs) plus the head's output, and clips drug descriptors to the
-      fine-tuning drugs' range: the paper's head, which regresses the whole ln IC50, was unstable on unseen
-      drugs (``offset="none", clip_features=False`` keeps it);
-    - with a PPI prior, attention scores are computed only between interacting genes and of each gene with
-      itself (``attention="ppi"``; the paper scores every pair, ``attention="full"``), the choice that
-      generalised better to unseen drugs on the L1000 plate. The prior is added as in the paper.
+    ``preset="paper"`` sets every choice the paper states (and, where it is silent, the authors' code);
+    ``preset="sctl"`` (default) keeps sctl's measured defaults. Any setting passed explicitly wins. The table of
+    both presets, with the source of each value and why sctl differs, is in ``docs/methods/csg2a.md``. Beyond
+    the presets: drugs are embedded from RDKit features of their SMILES unless precomputed embeddings (e.g. of
+    the Molecule Attention Transformer of the paper) are given to :meth:`setup_anndata` as ``drug_features``;
+    inputs are robust z-scores (median, 1.4826 MAD per gene) fitted on the training profiles and stored.
 
     Cost: training and prediction never build the attention map. The paper's scores are used as weights without
     a softmax, so ``Q Q^T`` has rank ``h`` and ``Q (Q^T g0)`` costs ``O(N_gene h)`` per sample; the PPI prior is
@@ -87,23 +163,32 @@ class CSG2A:
         Protein-interaction prior: an edge list (``source``, ``target``, ``weight``, e.g.
         :func:`sctl.datasets.ppi`) aligned with :func:`sctl.pp.ppi_adjacency`, or a ready genes x genes
         matrix; ``None`` uses the identity.
+    preset
+        ``"sctl"`` (default) or ``"paper"``: the values of the settings below left at ``None``, and of
+        :meth:`train` and :meth:`finetune_ic50`. Recorded in ``init_params_`` and the saved model.
     attention
-        ``"full"``: attention scores between every pair of genes, as in the paper. ``"ppi"``: scores only
-        between genes joined in the prior and of each gene with itself (ours; needs ``ppi``). ``"auto"``
-        (default): ``"ppi"`` when ``ppi`` is given, else ``"full"``. On the L1000 plate ``"ppi"`` tied
-        ``"full"`` on held-out doses and beat it on held-out drugs (``benchmarks/perturbation_models.py``:
-        RMSE of Δx 0.80 vs 0.82, deviation Pearson 0.12 vs 0.03), so it is the default whenever it can be.
+        ``"full"``: attention scores between every pair of genes (paper). ``"ppi"``: scores only between genes
+        joined in the prior and of each gene with itself (sctl; needs ``ppi``). ``"auto"`` (sctl): ``"ppi"``
+        when ``ppi`` is given, else ``"full"``.
+    ppi_weights
+        ``"binary"`` (both presets): every edge, and each gene with itself, weighs 1, the paper's adjacency.
+        ``"raw"``: the edge list's weights (a warning when they exceed 1, e.g. STRING's 0-1000 scores);
+        ``"zero"``: no prior term (the paper's ablation), the edges still restricting ``attention="ppi"``.
     prior
         ``"sparse"`` keeps the prior as an edge list (time and memory grow with the edges); ``"dense"`` as a
         genes x genes matrix (grows with genes squared). Same numbers up to rounding.
     n_hidden
-        Size ``h`` of the per-gene attention representation.
+        Size ``h`` of the per-gene attention representation (sctl 16, paper 64).
     n_condition_hidden
-        Hidden units of the chemical condition encoder.
+        Hidden units of the chemical condition encoder's MLP (sctl 128); ``0``: one linear layer to the genes
+        (paper).
     dropout
         Dropout rate.
     bias
         Whether the pretrained layers have biases (the paper has none; fine-tuning removes them anyway).
+    residual
+        Add the network's output to ``g0`` so that it learns the drug-induced change (sctl); ``False``: the
+        output is the perturbed profile (paper).
     n_bits
         Length of the Morgan fingerprint.
     seed
@@ -115,6 +200,7 @@ class CSG2A:
     >>> sctl.pp.match_controls(plate, control="DMSO")  # doctest: +SKIP
     >>> CSG2A.setup_anndata(plate, drug_key="drug", smiles={"trametinib": "CC1=C2..."})  # doctest: +SKIP
     >>> model = CSG2A(plate, ppi=sctl.datasets.ppi())  # doctest: +SKIP
+    >>> paper = CSG2A(plate, ppi=sctl.datasets.ppi(), preset="paper")  # as the paper describes it  # doctest: +SKIP
     >>> model.train(max_epochs=100)  # doctest: +SKIP
     >>> model.finetune_ic50(bulk, drugs=["Trametinib"], pairs=train_pairs)  # doctest: +SKIP
     """
@@ -126,17 +212,32 @@ class CSG2A:
         adata: AnnData,
         ppi: pd.DataFrame | np.ndarray | sparse.spmatrix | None = None,
         *,
-        attention: str = "auto",
+        preset: str = "sctl",
+        attention: str | None = None,
+        ppi_weights: str | None = None,
         prior: str = "sparse",
-        n_hidden: int = 16,
-        n_condition_hidden: int = 128,
-        dropout: float = 0.1,
-        bias: bool = False,
+        n_hidden: int | None = None,
+        n_condition_hidden: int | None = None,
+        dropout: float | None = None,
+        bias: bool | None = None,
+        residual: bool | None = None,
         n_bits: int = 1024,
         seed: int = 0,
     ) -> None:
         setup = _get_setup(adata)
         var_names = pd.Index(adata.var_names.astype(str))
+        given = resolve_preset(
+            preset,
+            INIT_PRESETS,
+            attention=attention,
+            ppi_weights=ppi_weights,
+            n_hidden=n_hidden,
+            n_condition_hidden=n_condition_hidden,
+            dropout=dropout,
+            bias=bias,
+            residual=residual,
+        )
+        attention = given["attention"]
         if attention == "auto":
             attention = "full" if ppi is None else "ppi"
         if attention == "ppi" and ppi is None:
@@ -145,20 +246,25 @@ class CSG2A:
                 "`sctl.datasets.ppi()`); use `attention='full'` without a prior."
             )
         params = {
+            "preset": preset,
             "attention": str(attention),
+            "ppi_weights": str(given["ppi_weights"]),
             "prior": str(prior),
-            "n_hidden": int(n_hidden),
-            "n_condition_hidden": int(n_condition_hidden),
-            "dropout": float(dropout),
-            "bias": bool(bias),
+            "n_hidden": int(given["n_hidden"]),
+            "n_condition_hidden": int(given["n_condition_hidden"]),
+            "dropout": float(given["dropout"]),
+            "bias": bool(given["bias"]),
+            "residual": bool(given["residual"]),
             "n_bits": int(n_bits),
             "seed": int(seed),
         }
-        self._build(var_names, setup, params, _data.adjacency(ppi, var_names))
+        self._build(var_names, setup, params, _data.adjacency(ppi, var_names, params["ppi_weights"]))
         self.adata = adata
 
     def _build(self, var_names: pd.Index, setup: dict[str, Any], params: dict[str, Any], prior: Any) -> None:
-        params = {"attention": "full", "prior": "sparse", **params}  # models saved before these options
+        # models saved before these options: what they used (raw prior weights, residual output, no preset)
+        params = {"attention": "full", "prior": "sparse", "ppi_weights": "raw", "residual": True, **params}
+        params.setdefault("preset", "sctl")
         self.var_names_ = var_names
         self.setup_ = setup
         self.init_params_ = params
@@ -166,12 +272,13 @@ class CSG2A:
         self.is_trained_ = False
         self.history_: dict[str, list[float]] = {}
         self.finetune_: dict[str, Any] | None = None
+        self.train_params_: dict[str, Any] | None = None
         self.head: IC50Head | None = None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(params["seed"])
             self.module = CSG2AModule(
                 len(var_names),
-                N_DESCRIPTORS + params["n_bits"],
+                self._n_drug_features(),
                 n_hidden=params["n_hidden"],
                 n_condition_hidden=params["n_condition_hidden"],
                 adjacency=prior,
@@ -179,6 +286,8 @@ class CSG2A:
                 attention=params["attention"],
                 dropout=params["dropout"],
                 bias=params["bias"],
+                residual=params["residual"],
+                use_prior=params["ppi_weights"] != "zero",
             )
         self.module.eval()
 
@@ -188,7 +297,8 @@ class CSG2A:
             if self.finetune_
             else ("pretrained" if self.is_trained_ else "untrained")
         )
-        return f"CSG2A({len(self.var_names_)} genes, h={self.init_params_['n_hidden']}, {stage})"
+        params = self.init_params_
+        return f"CSG2A({len(self.var_names_)} genes, h={params['n_hidden']}, preset={params['preset']!r}, {stage})"
 
     # ------------------------------------------------------------------------------------------------ setup
     @classmethod
@@ -203,6 +313,7 @@ class CSG2A:
         smiles: Mapping[str, str] | pd.Series | None = None,
         dose_key: str = "dose",
         time_key: str = "time",
+        drug_features: Mapping[str, Any] | pd.DataFrame | None = None,
     ) -> None:
         """Register the fields of a perturbation AnnData used for pretraining.
 
@@ -232,6 +343,11 @@ class CSG2A:
             others are then looked up in the ``uns`` of the AnnData given to :meth:`predict`.
         dose_key, time_key
             Columns of ``adata.obs`` with the dose (µM) and time (hours).
+        drug_features
+            Precomputed drug embeddings (e.g. of the Molecule Attention Transformer, as in the paper): drug name
+            -> vector, or a DataFrame drugs x dimensions; needs ``drug_key``. The model then embeds every drug by
+            name from this table (and from the ``drug_features=`` of later calls) instead of RDKit features of
+            its SMILES, which are not needed. ``None``: RDKit descriptors and Morgan bits of the SMILES.
 
         Returns
         -------
@@ -249,8 +365,15 @@ class CSG2A:
             )
         get_matrix(adata, basal_layer)
         get_matrix(adata, layer)
+        embeddings = None
+        if drug_features is not None:
+            if drug_key is None:
+                raise ValueError("`drug_features` are looked up by drug name: pass `drug_key=` (not `smiles_key=`).")
+            embeddings = _data.embedding_table(drug_features)
         mapping = None
-        if drug_key is not None:
+        if drug_key is not None and embeddings is not None:
+            mapping = {str(k): v for k, v in dict(smiles).items()} if smiles is not None else {}
+        elif drug_key is not None:
             mapping = _data.drug_table(adata) if smiles is None else {str(k): v for k, v in dict(smiles).items()}
             if not mapping:
                 raise ValueError(
@@ -265,9 +388,10 @@ class CSG2A:
             "smiles": mapping,
             "dose_key": dose_key,
             "time_key": time_key,
+            "drug_features": embeddings,
         }
         labels, values = _data.obs_smiles(adata, setup, None)
-        _, codes = _data.unique_features(labels, values, n_bits=8)  # validates every SMILES, naming the bad ones
+        _, codes = _data.unique_features(labels, values, 8, embeddings)  # checks every drug, naming the bad ones
         if mapping is not None and smiles is None:  # a whole table from `uns`: keep these profiles' drugs only
             used = set(pd.unique(labels.astype(str)))
             setup["smiles"] = {k: v for k, v in mapping.items() if k in used}
@@ -284,19 +408,20 @@ class CSG2A:
             return None
         setup = _get_setup(adata)  # without a setup: an error saying how to make one
         labels, values = _data.obs_smiles(adata, setup, None)
-        return _data.register_profiles(adata, setup, _data.unique_features(labels, values, n_bits=8)[1].numpy())
+        codes = _data.unique_features(labels, values, 8, setup.get("drug_features"))[1]
+        return _data.register_profiles(adata, setup, codes.numpy())
 
     # ------------------------------------------------------------------------------------------ pretraining
     def train(
         self,
-        max_epochs: int = 200,
+        max_epochs: int | None = None,
         *,
-        batch_size: int = 32,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        train_size: float = 1.0,
-        early_stopping: bool = False,
-        patience: int = 10,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        weight_decay: float | None = None,
+        train_size: float | None = None,
+        early_stopping: bool | None = None,
+        patience: int | None = None,
         seed: int | None = None,
         enable_progress_bar: bool = True,
         accelerator: str = "auto",
@@ -305,6 +430,10 @@ class CSG2A:
         """Pretrain on the registered perturbation profiles (MSE on the robust z-scored perturbed profile).
 
         Runs a :class:`~scvi.train.TrainingPlan` with scvi-tools' :class:`~scvi.train.TrainRunner` (Lightning).
+
+        Every setting left at ``None`` takes the value of the model's preset (``"sctl"``: 200 epochs, batch 32, lr
+        1e-3, no validation; ``"paper"``: the authors' code, batch 128, lr 1e-4, 10 % validates, early stopping
+        after 20 epochs without improvement, at most 1000 epochs).
 
         Parameters
         ----------
@@ -343,9 +472,20 @@ class CSG2A:
         if self.head is not None:
             warnings.warn("Pretraining again discards the fine-tuned ln IC50 head.", UserWarning, stacklevel=2)
             self.head, self.finetune_ = None, None
+        settings = resolve_preset(
+            self.init_params_["preset"],
+            TRAIN_PRESETS,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            train_size=train_size,
+            early_stopping=early_stopping,
+            patience=patience,
+        )
         self.module.requires_grad_(True)
         labels, values = _data.obs_smiles(self.adata, self.setup_, None)
-        features, codes = _data.unique_features(labels, values, self.init_params_["n_bits"])
+        features, codes = _data.unique_features(labels, values, self.init_params_["n_bits"], self._embeddings())
         manager = _data.register_profiles(self.adata, self.setup_, codes.numpy())
         center, scale = _data.robust_fit(_data.aligned(self.adata, self.setup_["layer"], self.var_names_))
         self.module.input_center.copy_(torch.as_tensor(center))
@@ -355,19 +495,14 @@ class CSG2A:
             PretrainingLoss(self.module, features),
             manager,
             label="Pretraining CSG2A",
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            train_size=train_size,
-            early_stopping=early_stopping,
-            patience=patience,
+            **settings,
             seed=self.init_params_["seed"] if seed is None else seed,
             enable_progress_bar=enable_progress_bar,
             accelerator=accelerator,
             trainer_kwargs=trainer_kwargs,
         )
         self.is_trained_ = True
+        self.train_params_ = settings
         return self
 
     def predict(
@@ -379,6 +514,7 @@ class CSG2A:
         dose: float | Sequence[float] | None = None,
         time: float | Sequence[float] | None = None,
         basal_layer: str | None = None,
+        drug_features: Mapping[str, Any] | pd.DataFrame | None = None,
         batch_size: int = 256,
     ) -> pd.DataFrame:
         """Predict the perturbed profile of every observation, in the units of the training profiles.
@@ -398,6 +534,9 @@ class CSG2A:
             Dose (µM) and time (hours), one value or one per profile; ``None`` reads the setup's columns.
         basal_layer
             Layer with the basal profiles (``None``: the setup's; ``"X"``: ``adata.X``).
+        drug_features
+            More drug embeddings (name -> vector, or a DataFrame drugs x dimensions) for a model set up with
+            ``drug_features``: drugs absent from the setup's table.
         batch_size
             Profiles per forward pass.
 
@@ -410,13 +549,14 @@ class CSG2A:
         >>> model.predict(plate[test], dose=3.33)  # doctest: +SKIP
         """
         adata = self._data_or_training(adata)
+        embeddings = self._embeddings(drug_features)
         if drug is not None:
             if smiles is not None:
                 raise ValueError("Pass `drug=` (names) or `smiles=`, not both.")
             names = [drug] * adata.n_obs if isinstance(drug, str) else [str(d) for d in drug]
-            table = self._drug_smiles(adata, list(dict.fromkeys(names)))
+            table = self._drug_smiles(adata, list(dict.fromkeys(names)), embeddings)
             smiles = [table[name] for name in names]
-        inputs = self._profile_inputs(adata, smiles, dose, time, basal_layer)
+        inputs = self._profile_inputs(adata, smiles, dose, time, basal_layer, embeddings)
         basal = self._to_z(inputs["basal"])
         rows = []
         with torch.no_grad():
@@ -433,28 +573,42 @@ class CSG2A:
         self,
         adata_or_basal: AnnData | pd.Series | np.ndarray,
         *,
-        smiles: str,
+        smiles: str | None = None,
+        drug: str | None = None,
         dose: float | None = None,
         time: float | None = None,
         layer: str | None = None,
+        stage: str = "pretrained",
+        include_prior: bool = True,
+        drug_features: Mapping[str, Any] | pd.DataFrame | None = None,
         batch_size: int = 8,
     ) -> pd.DataFrame:
         """The gene-gene weights ``Q Q^T / sqrt(h) + A_PPI`` of one chemical condition.
 
         For an AnnData the maps of its profiles are averaged (as the paper averages the maps of a drug's test
-        samples). Costs ``O(N_gene^2 h)`` per profile.
+        samples, appendix A.6). Costs ``O(N_gene^2 h)`` per profile.
 
         Parameters
         ----------
         adata_or_basal
             Basal profiles: an AnnData (values from ``layer``) or one profile (Series indexed by gene, or an
-            array in the model's gene order), in the units of the pretraining profiles.
-        smiles
-            SMILES of the drug.
+            array in the model's gene order).
+        smiles, drug
+            The drug: its SMILES, or its name (SMILES or embedding known to the model).
         dose, time
-            Dose (µM) and time (hours); both required.
+            Dose (µM) and time (hours); required with ``stage="pretrained"``, the fine-tuning condition (10 µM,
+            72 h in the paper) by default with ``stage="finetuned"``.
         layer
-            Layer of the AnnData (``None``: the setup's basal layer when present, else ``X``).
+            Layer of the AnnData (``None``: with ``"pretrained"`` the setup's basal layer when present, else
+            ``X``; with ``"finetuned"`` the fine-tuning layer).
+        stage
+            ``"pretrained"``: the profiles are in the units of the pretraining profiles and get their stored
+            robust z-scoring. ``"finetuned"``: they pass through the fine-tuned pipeline (the fine-tuning lines'
+            robust z-scoring, then the learnt scaling layer), as the paper reads the maps of GDSC samples.
+        include_prior
+            Add ``A_PPI``; ``False`` gives the drug- and profile-dependent scores ``Q Q^T / sqrt(h)`` alone.
+        drug_features
+            More drug embeddings, for a model set up with ``drug_features``.
         batch_size
             Profiles per pass (memory is ``batch_size * N_gene^2`` floats).
 
@@ -464,12 +618,32 @@ class CSG2A:
 
         Examples
         --------
-        >>> model.get_attention(plate[:5], smiles="CC(=O)OC1=CC=CC=C1C(=O)O", dose=10.0, time=24.0)  # doctest: +SKIP
+        >>> model.get_attention(bulk[:5], drug="Fulvestrant", stage="finetuned")  # doctest: +SKIP
         """
+        if stage not in STAGES:
+            raise ValueError(f"`stage` must be one of {STAGES}, got {stage!r}.")
+        if (smiles is None) == (drug is None):
+            raise ValueError("Name the drug: pass `smiles=` (its SMILES) or `drug=` (its name), one of them.")
+        embeddings = self._embeddings(drug_features)
+        if stage == "finetuned":
+            if self.head is None or self.finetune_ is None:
+                raise RuntimeError("`stage='finetuned'` needs a fine-tuned model: call `model.finetune_ic50` first.")
+            dose = self.finetune_["dose"] if dose is None else dose
+            time = self.finetune_["time"] if time is None else time
         if dose is None or time is None:
             raise ValueError("`get_attention` needs the condition: pass both `dose=` (µM) and `time=` (hours).")
-        basal = self._to_z(torch.as_tensor(self._basal_matrix(adata_or_basal, layer)))
-        features = _data.featurize({"smiles": smiles}, self.init_params_["n_bits"])
+        if stage == "finetuned":
+            if isinstance(adata_or_basal, AnnData):
+                layer = self.finetune_["layer"] if layer is None else layer
+                values = _data.aligned(adata_or_basal, layer, self.var_names_)
+            else:
+                values = self._basal_matrix(adata_or_basal, None)
+            basal = self.head.scale((torch.as_tensor(values) - self.head.bulk_center) / self.head.bulk_scale)
+        else:
+            basal = self._to_z(torch.as_tensor(self._basal_matrix(adata_or_basal, layer)))
+        source = adata_or_basal if isinstance(adata_or_basal, AnnData) else AnnData()
+        table = {"drug": smiles} if drug is None else self._drug_smiles(source, [drug], embeddings)
+        features = _data.featurize(table, self.init_params_["n_bits"], embeddings)
         total = torch.zeros(len(self.var_names_), len(self.var_names_))
         with torch.no_grad():
             for start in range(0, len(basal), batch_size):
@@ -478,7 +652,7 @@ class CSG2A:
                 condition = self.module.encoder(
                     features.expand(n, -1), torch.full((n,), float(dose)), torch.full((n,), float(time))
                 )
-                total += self.module.attention.weights(chunk, condition).sum(0)
+                total += self.module.attention.weights(chunk, condition, include_prior=include_prior).sum(0)
         return pd.DataFrame((total / len(basal)).numpy(), index=self.var_names_, columns=self.var_names_)
 
     # ------------------------------------------------------------------------------------------ fine-tuning
@@ -492,44 +666,45 @@ class CSG2A:
         dose: float = 10.0,
         time: float = 72.0,
         layer: str | None = None,
-        max_epochs: int = 30,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        n_projection: int = 64,
-        n_head_hidden: int = 32,
-        offset: str = "neighbours",
+        max_epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        lr_schedule: str | None = None,
+        lr_final: float | None = None,
+        lr_epochs: int | None = None,
+        weight_decay: float | None = None,
+        n_projection: int | None = None,
+        n_head_hidden: int | Sequence[int] | None = None,
+        scaling: str | None = None,
+        freeze: bool | None = None,
+        offset: str | None = None,
         n_neighbours: int = 3,
         shrinkage: float = 1.0,
-        clip_features: bool = True,
-        train_size: float = 1.0,
-        early_stopping: bool = False,
-        patience: int = 10,
+        clip_features: bool | None = None,
+        train_size: float | None = None,
+        early_stopping: bool | None = None,
+        patience: int | None = None,
+        drug_features: Mapping[str, Any] | pd.DataFrame | None = None,
         seed: int | None = None,
         enable_progress_bar: bool = True,
         accelerator: str = "auto",
         **trainer_kwargs: Any,
     ) -> Self:
-        """Fine-tune on a cell-line response table with the pretrained network frozen (the paper's recipe).
+        """Fine-tune on a cell-line response table, the pretrained network frozen (Bang, Koo & Kim 2025, 3.2).
 
-        Biases of the pretrained network are removed and its weights frozen; the per-gene scaling layer
-        ``(g0 - mu) / sigma`` and the head are trained on the MSE of the standardised ln IC50. The basal
-        profiles are first robust z-scored with the median and MAD of the training cell lines (stored and
-        re-applied by :meth:`predict_ic50`). The (cell line, drug) pairs are registered with scvi-tools'
-        :class:`~scvi.data.AnnDataManager` as indices into the expression and drug tables (expression is never
-        copied once per pair) and the head is trained by :class:`~scvi.train.TrainRunner`, as in :meth:`train`.
+        Biases of the pretrained network are removed and its weights frozen (``freeze=False``: trained too, the
+        paper's ablation); the scaling layer ``(g0 - mu) / sigma`` and the head are trained on the MSE of the
+        standardised ln IC50. The basal profiles are first robust z-scored with the median and MAD of the training
+        cell lines (stored and re-applied by :meth:`predict_ic50`). The (cell line, drug) pairs are registered with
+        scvi-tools' :class:`~scvi.data.AnnDataManager` as indices into the expression and drug tables and the head
+        is trained by :class:`~scvi.train.TrainRunner`, as in :meth:`train`.
 
-        Drugs never seen in fine-tuning (drug-blind prediction) are what the paper's recipe handles worst: its head
-        regresses the whole ln IC50, whose spread is mostly between drugs, from a condition vector computed from
-        drug features the training drugs never reached, and an unseen drug's predictions could land many ln units
-        away from any training drug (RMSE 3.2 ± 2.0 over seeds on GDSC, ``benchmarks/csg2a_ic50.py``). By default
-        (``offset="neighbours"``, ``clip_features=True``, ours) the prediction is instead a drug offset plus the
-        head's output: the offset is a training drug's mean ln IC50, or, for an unseen drug, the mean of its
-        ``n_neighbours`` most similar training drugs (Tanimoto similarity of the Morgan fingerprints) weighted by
-        the similarity and shrunk toward the mean of all training drugs (``shrinkage``); the head learns the
-        cell-line-specific part (the response minus the drug's mean, standardised), and the descriptors of any
-        drug are clipped to the range of the training drugs. ``offset="none", clip_features=False`` is the
-        paper's recipe (Bang, Koo & Kim 2025, section 3.3).
+        Every setting left at ``None`` takes the value of the model's preset (``"paper"``: the paper and the
+        authors' code; ``"sctl"``: the measured defaults, see ``docs/methods/csg2a.md``). With ``offset`` other
+        than ``"none"`` (sctl) the prediction is a drug offset plus the head's output: a training drug's mean
+        ln IC50, or for an unseen drug the similarity-weighted mean of its ``n_neighbours`` most similar training
+        drugs (Tanimoto of Morgan fingerprints; cosine of the embeddings with ``drug_features``) shrunk toward the
+        mean of all training drugs; the head then learns the response minus the drug's mean.
 
         Parameters
         ----------
@@ -538,8 +713,8 @@ class CSG2A:
         key
             Response table, ``"ln_ic50"`` by default.
         drugs
-            Drugs to learn: names (SMILES from ``bulk.uns["sctl_drugs"]["smiles"]``) or a mapping name ->
-            SMILES. ``None``: the drugs of ``pairs``, or every drug of the table with a SMILES.
+            Drugs to learn: names (SMILES from ``bulk.uns["sctl_drugs"]["smiles"]``, or embeddings) or a mapping
+            name -> SMILES. ``None``: the drugs of ``pairs``, or every drug of the table with a SMILES.
         pairs
             Training pairs, columns ``cell_line`` and ``drug`` (e.g. the training part of
             :func:`sctl.pp.split`); ``None``: every tested pair of ``drugs``.
@@ -548,24 +723,32 @@ class CSG2A:
         layer
             Layer of ``bulk`` with the expression (``None``: ``X``).
         max_epochs, batch_size, lr, weight_decay
-            Optimisation settings.
+            Optimisation settings (Adam).
+        lr_schedule, lr_final, lr_epochs
+            ``"constant"`` learning rate, or ``"cosine"``: from ``lr`` to ``lr_final`` over the first ``lr_epochs``
+            epochs, then ``lr_final`` (the authors' schedule).
         n_projection, n_head_hidden
-            Sizes of the head.
+            Sizes of the head: units of each projection, and of the regressor's hidden layer (or layers, a
+            sequence).
+        scaling
+            ``"scalar"``: one ``mu`` and one ``sigma`` (the paper's two latent variables); ``"gene"``: one per gene.
+        freeze
+            Freeze the pretrained network (the paper); ``False`` trains it with the head.
         offset
-            ``"neighbours"`` (default): the head predicts the response minus a drug offset (the drug's training mean;
-            for an unseen drug the similarity-weighted mean of its nearest training drugs, shrunk toward the mean
-            of all training drugs). ``"mean"``: the same, an unseen drug getting the mean of the training drugs.
-            ``"none"``: the head predicts the whole standardised ln IC50 (the paper).
+            ``"neighbours"``, ``"mean"`` (an unseen drug gets the mean of the training drugs) or ``"none"`` (the head
+            predicts the whole standardised ln IC50, the paper).
         n_neighbours
             Training drugs averaged for an unseen drug's offset (``offset="neighbours"``).
         shrinkage
-            Weight of the mean of the training drugs in an unseen drug's offset, against the summed Tanimoto
-            similarities (each in [0, 1]) of its neighbours: dissimilar drugs get about the overall mean.
+            Weight of the mean of the training drugs in an unseen drug's offset, against the summed similarities
+            (each in [0, 1]) of its neighbours: dissimilar drugs get about the overall mean.
         clip_features
             Clip the RDKit descriptors of every drug to their range over the fine-tuning drugs, so that an unseen
-            drug does not push the frozen condition encoder (and the head) outside what it was fitted on.
+            drug does not push the frozen condition encoder outside what it was fitted on (no effect on embeddings).
         train_size, early_stopping, patience
             Share of the pairs trained on (the rest validates) and early stopping on it, as in :meth:`train`.
+        drug_features
+            More drug embeddings, for a model set up with ``drug_features`` (stored with the fine-tuning).
         seed
             Seed of the head's initial weights, split, shuffling and dropout (``None``: the model's ``seed``).
         enable_progress_bar
@@ -576,15 +759,50 @@ class CSG2A:
         Returns
         -------
         ``self``; the loss of each epoch is in ``history_["finetune_loss"]`` (and
-        ``history_["finetune_validation_loss"]``).
+        ``history_["finetune_validation_loss"]``), the settings in ``finetune_``.
 
         Examples
         --------
         >>> model.finetune_ic50(bulk, drugs=["Trametinib", "Dasatinib"], pairs=train_pairs)  # doctest: +SKIP
         """
         check_anndata(bulk, "bulk")
+        settings = resolve_preset(
+            self.init_params_["preset"],
+            FINETUNE_PRESETS,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            lr_schedule=lr_schedule,
+            lr_final=lr_final,
+            lr_epochs=lr_epochs,
+            weight_decay=weight_decay,
+            n_projection=n_projection,
+            n_head_hidden=n_head_hidden,
+            scaling=scaling,
+            freeze=freeze,
+            offset=offset,
+            clip_features=clip_features,
+            train_size=train_size,
+            early_stopping=early_stopping,
+            patience=patience,
+        )
+        offset, n_head_hidden = settings["offset"], settings["n_head_hidden"]
+        n_head_hidden = int(n_head_hidden) if isinstance(n_head_hidden, int) else [int(n) for n in n_head_hidden]
+        if offset not in OFFSETS:
+            raise ValueError(f"`offset` must be one of {', '.join(map(repr, OFFSETS))}, got {offset!r}.")
+        if settings["lr_schedule"] not in LR_SCHEDULES:
+            raise ValueError(f"`lr_schedule` must be one of {LR_SCHEDULES}, got {settings['lr_schedule']!r}.")
+        if isinstance(n_neighbours, bool) or not isinstance(n_neighbours, int) or n_neighbours < 1:
+            raise ValueError(f"`n_neighbours` must be a positive integer, got {n_neighbours!r}.")
+        if not np.isfinite(shrinkage) or shrinkage < 0:
+            raise ValueError(f"`shrinkage` must be a non-negative number, got {shrinkage!r}.")
         response = check_response(bulk, key)
-        smiles = self._drug_smiles(bulk, drugs if drugs is not None else _pair_drugs(pairs, response, bulk))
+        new_embeddings = (
+            None if drug_features is None else _data.embedding_table(drug_features, self._n_drug_features())
+        )
+        embeddings = self._embeddings(new_embeddings)
+        chosen = drugs if drugs is not None else _pair_drugs(pairs, response, bulk, embeddings)
+        smiles = self._drug_smiles(bulk, chosen, embeddings)
         lines, drug_idx, y = _training_pairs(response, pairs, list(smiles))
         _data.condition_value(bulk[:1], None, dose, "dose", "µM")
         _data.condition_value(bulk[:1], None, time, "time", "hours")
@@ -594,25 +812,22 @@ class CSG2A:
         seed = self.init_params_["seed"] if seed is None else seed
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            head = IC50Head(len(self.var_names_), n_projection, n_head_hidden, self.init_params_["dropout"])
+            head = IC50Head(
+                len(self.var_names_),
+                settings["n_projection"],
+                n_head_hidden,
+                self.init_params_["dropout"],
+                scaling=settings["scaling"],
+            )
         head.register_buffer("bulk_center", torch.as_tensor(center))
         head.register_buffer("bulk_scale", torch.as_tensor(scale))
-        if offset not in OFFSETS:
-            raise ValueError(f"`offset` must be one of {', '.join(map(repr, OFFSETS))}, got {offset!r}.")
-        if isinstance(n_neighbours, bool) or not isinstance(n_neighbours, int) or n_neighbours < 1:
-            raise ValueError(f"`n_neighbours` must be a positive integer, got {n_neighbours!r}.")
-        if not np.isfinite(shrinkage) or shrinkage < 0:
-            raise ValueError(f"`shrinkage` must be a non-negative number, got {shrinkage!r}.")
-        features = _data.featurize(smiles, self.init_params_["n_bits"])
+        features = _data.featurize(smiles, self.init_params_["n_bits"], embeddings)
         drug_means = pd.Series(y).groupby(drug_idx).mean()
-        if offset == "none":
-            shift = np.zeros_like(y)
-        else:
-            shift = drug_means.reindex(drug_idx).to_numpy()
+        shift = np.zeros_like(y) if offset == "none" else drug_means.reindex(drug_idx).to_numpy()
         residual = y - shift
         head.register_buffer("target", torch.tensor([float(residual.mean()), float(residual.std()) or 1.0]))
+        self.module.requires_grad_(not settings["freeze"])
         self.module.remove_biases()
-        self.module.requires_grad_(False)
         self.module.eval()
 
         x = (torch.as_tensor(expression[bulk.obs_names.get_indexer(line_names)]) - head.bulk_center) / head.bulk_scale
@@ -621,39 +836,44 @@ class CSG2A:
             IC50Loss(self.module, head, x, features, dose, time),
             _data.register_pairs(line_codes, drug_idx, target.numpy()),
             label="Fine-tuning CSG2A on ln IC50",
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            train_size=train_size,
-            early_stopping=early_stopping,
-            patience=patience,
+            max_epochs=settings["max_epochs"],
+            batch_size=settings["batch_size"],
+            lr=settings["lr"],
+            weight_decay=settings["weight_decay"],
+            train_size=settings["train_size"],
+            early_stopping=settings["early_stopping"],
+            patience=settings["patience"],
+            lr_final=settings["lr_final"] if settings["lr_schedule"] == "cosine" else None,
+            lr_epochs=settings["lr_epochs"],
             seed=seed,
             enable_progress_bar=enable_progress_bar,
             accelerator=accelerator,
             trainer_kwargs=trainer_kwargs,
         )
+        self.module.requires_grad_(False)
         self.history_.pop("finetune_validation_loss", None)
         self.history_.update({f"finetune_{key.removeprefix('train_')}": values for key, values in history.items()})
         self.head = head
+        clip = settings["clip_features"] and embeddings is None
         self.finetune_ = {
+            **settings,
             "key": key,
             "drugs": smiles,
             "dose": float(dose),
             "time": float(time),
             "layer": layer,
-            "n_projection": int(n_projection),
-            "n_head_hidden": int(n_head_hidden),
+            "n_projection": int(settings["n_projection"]),
+            "n_head_hidden": n_head_hidden,
             "n_train_pairs": len(target),
-            "offset": offset,
             "drug_means": {name: float(drug_means[i]) for i, name in enumerate(smiles) if i in drug_means.index},
             "n_neighbours": int(n_neighbours),
             "shrinkage": float(shrinkage),
             "feature_range": (
                 [features[:, :N_DESCRIPTORS].amin(0).tolist(), features[:, :N_DESCRIPTORS].amax(0).tolist()]
-                if clip_features
+                if clip
                 else None
             ),
+            "drug_features": new_embeddings,
         }
         return self
 
@@ -663,6 +883,7 @@ class CSG2A:
         drugs: Sequence[str] | Mapping[str, str] | None = None,
         *,
         layer: str | None = None,
+        drug_features: Mapping[str, Any] | pd.DataFrame | None = None,
         batch_size: int = 256,
     ) -> pd.DataFrame:
         """Predict ln IC50 of every cell line of ``bulk`` for every drug (after :meth:`finetune_ic50`).
@@ -677,6 +898,8 @@ class CSG2A:
             (unseen drugs work). ``None``: the fine-tuning drugs.
         layer
             Layer with the expression (``None``: the layer used in fine-tuning).
+        drug_features
+            More drug embeddings, for a model set up with ``drug_features``.
         batch_size
             Cell lines per forward pass.
 
@@ -693,16 +916,17 @@ class CSG2A:
                 "The model is not fine-tuned on a response table yet: call `model.finetune_ic50(bulk, ...)`."
             )
         check_anndata(bulk, "bulk")
-        smiles = self._drug_smiles(bulk, list(self.finetune_["drugs"]) if drugs is None else drugs)
+        embeddings = self._embeddings(drug_features)
+        smiles = self._drug_smiles(bulk, list(self.finetune_["drugs"]) if drugs is None else drugs, embeddings)
         layer = self.finetune_["layer"] if layer is None else layer
         head = self.head
         x = (torch.as_tensor(_data.aligned(bulk, layer, self.var_names_)) - head.bulk_center) / head.bulk_scale
-        features = _data.featurize(smiles, self.init_params_["n_bits"])
+        features = _data.featurize(smiles, self.init_params_["n_bits"], embeddings)
         feature_range = self.finetune_.get("feature_range")  # absent in models saved before it: no clipping
         if feature_range is not None:
             low, high = (torch.tensor(bound, dtype=features.dtype) for bound in feature_range)
             features[:, :N_DESCRIPTORS] = torch.minimum(torch.maximum(features[:, :N_DESCRIPTORS], low), high)
-        offsets = self._drug_offsets(smiles, features)
+        offsets = self._drug_offsets(smiles, features, embeddings)
         head.eval()
         out = np.zeros((bulk.n_obs, len(smiles)), dtype=np.float64)
         with torch.no_grad():
@@ -726,6 +950,7 @@ class CSG2A:
         time: float | None = None,
         layer: str | None = None,
         standardize: bool = True,
+        drug_features: Mapping[str, Any] | pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Zero-shot sensitivity: Euclidean distance between each basal profile and its predicted perturbed profile.
 
@@ -746,6 +971,8 @@ class CSG2A:
         standardize
             Robust z-score the profiles over the observations of ``adata`` first (as the paper does for GDSC);
             ``False``: the profiles are in the units of the pretraining data and get its stored scaling.
+        drug_features
+            More drug embeddings, for a model set up with ``drug_features``.
 
         Returns
         -------
@@ -760,14 +987,15 @@ class CSG2A:
         check_anndata(adata)
         _data.condition_value(adata[:1], None, dose, "dose", "µM")
         _data.condition_value(adata[:1], None, time, "time", "hours")
-        smiles = self._drug_smiles(adata, drugs)
+        embeddings = self._embeddings(drug_features)
+        smiles = self._drug_smiles(adata, drugs, embeddings)
         values = _data.aligned(adata, layer, self.var_names_)
         if standardize:
             center, scale = _data.robust_fit(values)
             basal = torch.as_tensor((values - center) / scale)
         else:
             basal = self._to_z(torch.as_tensor(values))
-        features = _data.featurize(smiles, self.init_params_["n_bits"])
+        features = _data.featurize(smiles, self.init_params_["n_bits"], embeddings)
         n = len(basal)
         out = np.zeros((n, len(smiles)))
         with torch.no_grad():
@@ -798,6 +1026,7 @@ class CSG2A:
             "is_trained": self.is_trained_,
             "finetune": self.finetune_,
             "history": self.history_,
+            "train_params": self.train_params_,
         }
         save_model(dir_path, type(self).__name__, state, meta, overwrite=overwrite)
 
@@ -830,10 +1059,16 @@ class CSG2A:
         model._build(pd.Index(meta["var_names"]), meta["setup"], meta["init_params"], None)
         load_state(model.module, state["module"], dir_path, f"saved {cls.__name__}")
         model.is_trained_, model.finetune_, model.history_ = meta["is_trained"], meta["finetune"], meta["history"]
+        model.train_params_ = meta.get("train_params")
         if model.finetune_ is not None:
             n = len(model.var_names_)
+            settings = model.finetune_
             head = IC50Head(
-                n, model.finetune_["n_projection"], model.finetune_["n_head_hidden"], meta["init_params"]["dropout"]
+                n,
+                settings["n_projection"],
+                settings["n_head_hidden"],
+                meta["init_params"]["dropout"],
+                scaling=settings.get("scaling", "gene"),  # models saved before the option: per gene
             )
             for name in ("bulk_center", "bulk_scale"):
                 head.register_buffer(name, torch.zeros(n))
@@ -852,12 +1087,18 @@ class CSG2A:
         return check_anndata(adata)
 
     def _profile_inputs(
-        self, adata: AnnData, smiles: _data.SmilesSpec, dose: Any, time: Any, basal_layer: str | None
+        self,
+        adata: AnnData,
+        smiles: _data.SmilesSpec,
+        dose: Any,
+        time: Any,
+        basal_layer: str | None,
+        embeddings: dict[str, list[float]] | None,
     ) -> dict[str, torch.Tensor]:
         setup = self.setup_
         layer = setup["basal_layer"] if basal_layer is None else (None if basal_layer == "X" else basal_layer)
         labels, values = _data.obs_smiles(adata, setup, smiles)
-        features, codes = _data.unique_features(labels, values, self.init_params_["n_bits"])
+        features, codes = _data.unique_features(labels, values, self.init_params_["n_bits"], embeddings)
         return {
             "basal": torch.as_tensor(_data.aligned(adata, layer, self.var_names_)),
             "features": features,
@@ -870,8 +1111,28 @@ class CSG2A:
             ),
         }
 
+    def _n_drug_features(self) -> int:
+        """Length of the drug feature vector: the embeddings' (``drug_features``), else RDKit's."""
+        table = self.setup_.get("drug_features")
+        return len(next(iter(table.values()))) if table else N_DESCRIPTORS + self.init_params_["n_bits"]
+
+    def _embeddings(self, extra: Mapping[str, Any] | pd.DataFrame | None = None) -> dict[str, list[float]] | None:
+        """The drug embeddings known to the model (setup, fine-tuning) and ``extra``; ``None`` for RDKit features."""
+        table = self.setup_.get("drug_features")
+        if table is None:
+            if extra is not None:
+                raise ValueError(
+                    "This model embeds drugs from RDKit features of their SMILES; `drug_features` needs a model set "
+                    "up with them (`CSG2A.setup_anndata(adata, drug_key=..., drug_features=...)`)."
+                )
+            return None
+        more = {} if extra is None else _data.embedding_table(extra, self._n_drug_features())
+        return {**table, **((self.finetune_ or {}).get("drug_features") or {}), **more}
+
     def _fit_feature_scaling(self, features: torch.Tensor) -> None:
-        """Standardise the descriptors over the training drugs; Morgan bits stay 0/1."""
+        """Standardise the descriptors over the training drugs; Morgan bits and embeddings stay as they are."""
+        if self.setup_.get("drug_features") is not None:
+            return
         encoder = self.module.encoder
         descriptors = features[:, :N_DESCRIPTORS]
         encoder.feature_center.zero_()
@@ -880,14 +1141,16 @@ class CSG2A:
         std = descriptors.std(0, unbiased=False) if len(descriptors) > 1 else torch.zeros(N_DESCRIPTORS)
         encoder.feature_scale[:N_DESCRIPTORS] = torch.where(std > 0, std, descriptors.abs().mean(0).clamp_min(1.0))
 
-    def _drug_offsets(self, smiles: dict[str, str], features: torch.Tensor) -> np.ndarray:
+    def _drug_offsets(
+        self, smiles: dict[str, str], features: torch.Tensor, embeddings: dict[str, list[float]] | None
+    ) -> np.ndarray:
         """The ln IC50 offset of each drug: its fine-tuning mean, or an estimate from the fine-tuning drugs.
 
         A drug is known when its name and SMILES are those of a fine-tuning drug with training pairs. Otherwise
         ``offset="mean"`` gives the mean of the known drugs' means ``m``; ``offset="neighbours"`` gives
         ``(sum_k s_k m_k + shrinkage * m) / (sum_k s_k + shrinkage)`` over the ``n_neighbours`` known drugs ``k``
-        of highest Tanimoto similarity ``s_k`` of the Morgan fingerprints. ``offset="none"`` (and models saved
-        before offsets): zeros.
+        of highest Tanimoto similarity ``s_k`` of the Morgan fingerprints (with embeddings: their cosine similarity,
+        negative values set to 0). ``offset="none"`` (and models saved before offsets): zeros.
         """
         settings = self.finetune_ or {}
         mode, means = settings.get("offset", "none"), settings.get("drug_means") or {}
@@ -901,8 +1164,11 @@ class CSG2A:
         out = np.array([means[name] if hit else overall for name, hit in zip(smiles, known, strict=True)])
         unseen = [j for j, hit in enumerate(known) if not hit]
         if mode == "neighbours" and unseen:
-            reference = _data.featurize({name: trained[name] for name in names}, self.init_params_["n_bits"])
-            similarity = tanimoto(features[unseen, N_DESCRIPTORS:].numpy(), reference[:, N_DESCRIPTORS:].numpy())
+            reference = _data.featurize({n: trained[n] for n in names}, self.init_params_["n_bits"], embeddings).numpy()
+            if embeddings is None:
+                similarity = tanimoto(features[unseen, N_DESCRIPTORS:].numpy(), reference[:, N_DESCRIPTORS:])
+            else:
+                similarity = np.clip(_cosine(features[unseen].numpy(), reference), 0.0, 1.0)
             out[unseen] = neighbour_mean(similarity, values, overall, settings["n_neighbours"], settings["shrinkage"])
         return out
 
@@ -931,8 +1197,18 @@ class CSG2A:
             )
         return values
 
-    def _drug_smiles(self, adata: AnnData, drugs: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
-        """Drug name -> SMILES for the requested drugs, from a mapping or the known tables."""
+    def _drug_smiles(
+        self,
+        adata: AnnData,
+        drugs: Sequence[str] | Mapping[str, str],
+        embeddings: dict[str, list[float]] | None = None,
+    ) -> dict[str, str]:
+        """Drug name -> SMILES for the requested drugs, from a mapping or the known tables.
+
+        A model embedding drugs by name (``embeddings``, by default the model's) maps a drug with an embedding to
+        its own name.
+        """
+        embeddings = self._embeddings() if embeddings is None else embeddings
         if isinstance(drugs, Mapping | pd.Series):
             return {str(k): v for k, v in dict(drugs).items()}
         if isinstance(drugs, str):
@@ -941,12 +1217,15 @@ class CSG2A:
             **(self.setup_.get("smiles") or {}),
             **(self.finetune_ or {}).get("drugs", {}),
             **_data.drug_table(adata),
+            **{name: name for name in embeddings or {}},
         }
         missing = [d for d in drugs if d not in known]
         if missing:
+            what = "embedding or SMILES" if embeddings is not None else "SMILES"
             raise KeyError(
-                f"No SMILES known for {preview(missing)}. Pass `drugs=` as a mapping drug name -> SMILES, or add them "
-                "to `adata.uns['sctl_drugs']['smiles']`."
+                f"No {what} known for {preview(missing)}. Pass `drugs=` as a mapping drug name -> SMILES, add them "
+                "to `adata.uns['sctl_drugs']['smiles']`"
+                + (", or pass `drug_features={name: vector}`." if embeddings is not None else ".")
             )
         if not drugs:
             raise ValueError("`drugs` is empty: name at least one drug.")
@@ -962,10 +1241,12 @@ def _get_setup(adata: AnnData) -> dict[str, Any]:
     return dict(setup)
 
 
-def _pair_drugs(pairs: pd.DataFrame | None, response: pd.DataFrame, bulk: AnnData) -> list[str]:
+def _pair_drugs(
+    pairs: pd.DataFrame | None, response: pd.DataFrame, bulk: AnnData, embeddings: dict | None = None
+) -> list[str]:
     if pairs is not None and "drug" in pairs.columns:
         return list(pd.unique(pairs["drug"].astype(str)))
-    known = _data.drug_table(bulk)
+    known = {**_data.drug_table(bulk), **(embeddings or {})}
     return [d for d in response.columns if d in known]
 
 
@@ -997,3 +1278,10 @@ def _training_pairs(
         raise ValueError("No tested (cell line, drug) pair to fine-tune on.")
     drug_idx = pd.Index(drugs).get_indexer(table["drug"].astype(str))
     return pd.Index(table["cell_line"].astype(str)), drug_idx, table["value"].to_numpy(np.float64)
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity of every row of ``a`` with every row of ``b``."""
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return a @ b.T

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -11,6 +13,7 @@ from sctl.nn._gene_attention import GeneGeneAttention
 
 DOSE_SCALE = 100.0  # µM, as in the paper
 TIME_SCALE = 72.0  # hours, as in the paper
+SCALINGS = ("gene", "scalar")
 
 
 class ChemicalConditionEncoder(nn.Module):
@@ -27,7 +30,8 @@ class ChemicalConditionEncoder(nn.Module):
     n_genes
         Output size (one value per gene).
     n_hidden
-        Hidden units of the MLP.
+        Hidden units of the MLP; ``0``: one linear layer to the genes followed by ReLU and dropout (the
+        authors' code).
     n_dose_time
         Size of each of the dose and time expansions (2 in the paper).
     dropout
@@ -56,12 +60,13 @@ class ChemicalConditionEncoder(nn.Module):
         self.register_buffer("feature_scale", torch.ones(n_drug_features))
         self.dose = nn.Linear(1, n_dose_time, bias=bias)
         self.time = nn.Linear(1, n_dose_time, bias=bias)
-        self.mlp = nn.Sequential(
-            nn.Linear(n_drug_features + 2 * n_dose_time, n_hidden, bias=bias),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(n_hidden, n_genes, bias=bias),
-        )
+        n_in = n_drug_features + 2 * n_dose_time
+        if n_hidden:
+            layers = [nn.Linear(n_in, n_hidden, bias=bias), nn.ReLU(), nn.Dropout(dropout)]
+            layers.append(nn.Linear(n_hidden, n_genes, bias=bias))
+        else:
+            layers = [nn.Linear(n_in, n_genes, bias=bias), nn.ReLU(), nn.Dropout(dropout)]
+        self.mlp = nn.Sequential(*layers)
 
     def forward(self, features: torch.Tensor, dose: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
         """Condition vector ``(batch, n_genes)``; ``dose`` in µM and ``time`` in hours, shape ``(batch,)``."""
@@ -97,7 +102,9 @@ class CSG2AModule(nn.Module):
     bias
         Whether the layers have biases (the paper removes them).
     residual
-        Predict ``g0 + f(g0, D)`` instead of ``f(g0, D)``.
+        Predict ``g0 + f(g0, D)`` instead of ``f(g0, D)`` (the paper).
+    use_prior
+        Add the prior to the attention scores (``False``: the paper's ablation without the PPI prior).
 
     Examples
     --------
@@ -119,6 +126,7 @@ class CSG2AModule(nn.Module):
         dropout: float = 0.1,
         bias: bool = False,
         residual: bool = True,
+        use_prior: bool = True,
     ) -> None:
         super().__init__()
         self.residual = residual
@@ -127,7 +135,9 @@ class CSG2AModule(nn.Module):
         self.encoder = ChemicalConditionEncoder(
             n_drug_features, n_genes, n_condition_hidden, dropout=dropout, bias=bias
         )
-        self.attention = GeneGeneAttention(n_genes, n_hidden, adjacency, prior=prior, attention=attention)
+        self.attention = GeneGeneAttention(
+            n_genes, n_hidden, adjacency, prior=prior, attention=attention, use_prior=use_prior
+        )
         self.norm = nn.LayerNorm(n_genes, bias=bias)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(n_genes, n_genes, bias=bias)
@@ -147,13 +157,15 @@ class CSG2AModule(nn.Module):
             if name.endswith("bias"):
                 with torch.no_grad():
                     parameter.zero_()
+                parameter.requires_grad_(False)
 
 
 class IC50Head(nn.Module):
     """Fine-tuning head: learnable scaling of the basal input and a regressor to ln IC50.
 
-    The scaling layer ``g0' = (g0 - mu) / sigma`` has one learnable ``mu`` and ``sigma`` per gene (started at
-    0 and 1), aligning the new data with the pretraining space; the frozen :class:`CSG2AModule` then predicts
+    The scaling layer ``g0' = (g0 - mu) / sigma`` has a learnable ``mu`` and ``sigma`` (started at 0 and 1), one
+    pair for all genes (``scaling="scalar"``, the paper's two latent variables) or one per gene
+    (``scaling="gene"``), aligning the new data with the pretraining space; the :class:`CSG2AModule` then predicts
     the perturbed profile, and projections of the scaled basal profile, the predicted profile and the
     condition vector (as in the authors' code) are concatenated and regressed to the standardised ln IC50.
 
@@ -164,9 +176,11 @@ class IC50Head(nn.Module):
     n_projection
         Units of each of the three projections.
     n_hidden
-        Hidden units of the regressor.
+        Hidden units of the regressor: one layer, or one per entry of a sequence.
     dropout
         Dropout rate.
+    scaling
+        ``"gene"`` (one ``mu``, ``sigma`` per gene) or ``"scalar"`` (one of each).
 
     Examples
     --------
@@ -175,16 +189,28 @@ class IC50Head(nn.Module):
     torch.Size([2])
     """
 
-    def __init__(self, n_genes: int, n_projection: int = 64, n_hidden: int = 32, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        n_genes: int,
+        n_projection: int = 64,
+        n_hidden: int | Sequence[int] = 32,
+        dropout: float = 0.1,
+        scaling: str = "gene",
+    ) -> None:
         super().__init__()
-        self.mu = nn.Parameter(torch.zeros(n_genes))
-        self.log_sigma = nn.Parameter(torch.zeros(n_genes))
+        if scaling not in SCALINGS:
+            raise ValueError(f"`scaling` must be one of {SCALINGS}, got {scaling!r}.")
+        n_scale = n_genes if scaling == "gene" else 1
+        self.mu = nn.Parameter(torch.zeros(n_scale))
+        self.log_sigma = nn.Parameter(torch.zeros(n_scale))
         self.projections = nn.ModuleList(
             [nn.Sequential(nn.Linear(n_genes, n_projection), nn.ReLU(), nn.Dropout(dropout)) for _ in range(3)]
         )
-        self.regressor = nn.Sequential(
-            nn.Linear(3 * n_projection, n_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(n_hidden, 1)
-        )
+        sizes = [3 * n_projection, *([n_hidden] if isinstance(n_hidden, int) else n_hidden)]
+        layers: list[nn.Module] = []
+        for n_in, n_out in itertools.pairwise(sizes):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU(), nn.Dropout(dropout)]
+        self.regressor = nn.Sequential(*layers, nn.Linear(sizes[-1], 1))
 
     def scale(self, basal: torch.Tensor) -> torch.Tensor:
         """The scaling layer ``(g0 - mu) / sigma``."""

@@ -7,6 +7,7 @@ held by the loss, so no profile is copied once per pair.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -90,9 +91,10 @@ class IC50Loss(nn.Module):
         self.register_buffer("condition", torch.tensor([float(dose), float(time)]))
 
     def train(self, mode: bool = True) -> Self:
-        """Set the head's mode; the frozen network stays in evaluation mode."""
+        """Set the head's mode; a frozen network stays in evaluation mode."""
         super().train(mode)
-        self.network.eval()
+        if not any(p.requires_grad for p in self.network.parameters()):
+            self.network.eval()
         return self
 
     def loss(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -116,15 +118,40 @@ class CSG2ATrainingPlan(TrainingPlan):
         A :class:`PretrainingLoss` or :class:`IC50Loss`.
     lr, weight_decay, eps
         Adam settings (``eps`` is PyTorch's default, not scvi-tools' 0.01).
+    lr_final, lr_epochs
+        With ``lr_final``, the learning rate follows a half cosine from ``lr`` to ``lr_final`` over the first
+        ``lr_epochs`` epochs and stays at ``lr_final`` after (the authors' fine-tuning schedule); ``None``: constant.
     **kwargs
         Passed to :class:`scvi.train.TrainingPlan`.
     """
 
     def __init__(
-        self, module: nn.Module, *, lr: float = 1e-3, weight_decay: float = 0.0, eps: float = 1e-8, **kwargs: Any
+        self,
+        module: nn.Module,
+        *,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        eps: float = 1e-8,
+        lr_final: float | None = None,
+        lr_epochs: int = 20,
+        **kwargs: Any,
     ) -> None:
         super().__init__(module, lr=lr, weight_decay=weight_decay, eps=eps, **kwargs)
+        self.lr_final, self.lr_epochs = lr_final, max(int(lr_epochs), 1)
         self._sums: dict[str, tuple[torch.Tensor, int]] = {}
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        """Adam over the trainable parameters, with the cosine decay of the learning rate when ``lr_final`` is set."""
+        config = super().configure_optimizers()
+        if self.lr_final is not None:
+            floor = self.lr_final / self.lr
+
+            def factor(epoch: int) -> float:
+                return floor + (1 - floor) * (1 + math.cos(math.pi * min(epoch, self.lr_epochs) / self.lr_epochs)) / 2
+
+            scheduler = torch.optim.lr_scheduler.LambdaLR(config["optimizer"], factor)
+            config["lr_scheduler"] = {"scheduler": scheduler, "interval": "epoch"}
+        return config
 
     # Lightning's `log` costs about a millisecond a call, a sizeable share of a small minibatch's step: the plan sums
     # the losses and logs each mean once per epoch, the training one on the last batch (before the progress bar
@@ -230,6 +257,8 @@ def run(
     enable_progress_bar: bool,
     accelerator: Any,
     trainer_kwargs: dict[str, Any],
+    lr_final: float | None = None,
+    lr_epochs: int = 20,
 ) -> dict[str, list[float]]:
     """Train ``loss`` on the data registered in ``manager`` with scvi-tools' :class:`~scvi.train.TrainRunner`.
 
@@ -267,7 +296,7 @@ def run(
         ],
     }
     stage = _Stage(manager.adata, loss)
-    plan = CSG2ATrainingPlan(loss, lr=lr, weight_decay=weight_decay)
+    plan = CSG2ATrainingPlan(loss, lr=lr, weight_decay=weight_decay, lr_final=lr_final, lr_epochs=lr_epochs)
     loss.train()  # Lightning keeps the modes it is given (the frozen network of fine-tuning stays in evaluation)
     try:
         with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
