@@ -216,3 +216,12 @@ def test_protocol_defaults_and_errors():
     cells.obs["truth"] = np.where(np.arange(cells.n_obs) < 4, "sensitive", "resistant")
     with pytest.raises(ValueError, match=r"Lower `n_folds` or label more cells"):
         sctl.tl.evaluate_response(cells, bulk, "A", truth_key="truth", protocol="cells_cv", n_folds=5)
+
+
+@pytest.mark.parametrize("method", ["dt", "xgb"])
+def test_tree_baselines_run_through_predict_response(method):
+    bulk, cells = _toy(n_lines=120)
+    sctl.tl.predict_response(cells, reference=bulk, drug="A", method=method, min_shared=10)
+    proba = cells.obs["sctl_response_proba"].to_numpy()
+    assert proba.shape == (cells.n_obs,)
+    assert auroc(cells.obs["truth"], proba) > 0.7  # a constant scores 0.5
