@@ -19,9 +19,12 @@ The marker genes that {func}`sctl.tl.score_states` scores by default, as returne
 {cite:p}`xie2026griplung` defines six post-treatment states, three of an *effective* treatment (programmed cell
 death, senescence, cell-cycle arrest) and three of an *ineffective* one (drug resistance, immune escape, malignant
 progression); its own gene sets (Supplementary Table S5) are not redistributable, so sctl ships these hand-curated
-sets and splits programmed cell death into apoptosis, autophagy and ferroptosis. Pass your own sets to
-`score_states(genesets=...)` (a DataFrame with `state` and `gene` columns and optionally `category`, a decoupler
-network, or a mapping from state to genes) to replace them.
+sets and splits programmed cell death into apoptosis, autophagy and ferroptosis (column `parent_state`). The
+resistance index weighs the six states as the paper defines them: the z-scores of the three cell-death sets are
+averaged into one programmed-cell-death state before the effective score, the mean of the effective states, is
+taken (section 4.10). Pass your own sets to `score_states(genesets=...)` (a DataFrame with `state` and `gene`
+columns and optionally `category` and `parent_state`, a decoupler network, or a mapping from state to genes) to
+replace them.
 
 This page is generated from the shipped table by `scripts/write_state_markers_page.py`.
 """
@@ -31,9 +34,10 @@ def render() -> str:
     """The Markdown page."""
     markers = sctl.datasets.state_markers()
     lines = [HEADER]
-    for (category, state), rows in markers.groupby(["category", "state"], sort=False):
+    for (category, parent, state), rows in markers.groupby(["category", "parent_state", "state"], sort=False):
+        part_of = f", part of {parent.replace('_', ' ')}" if parent != state else ""
         lines += [
-            f"## {state.replace('_', ' ').capitalize()} ({category}, {len(rows)} genes)",
+            f"## {state.replace('_', ' ').capitalize()} ({category}{part_of}, {len(rows)} genes)",
             "",
             "| gene | reference |",
             "|---|---|",

@@ -83,7 +83,7 @@ def test_response_trajectory_plot(tmp_path):
     adata.obs["sctl_response_proba"] = t
     with pytest.raises(KeyError, match="response_pseudotime"):
         sctl.pl.response_trajectory(adata, show=False)
-    sctl.tl.response_pseudotime(adata, genes=["g0"])
+    sctl.tl.response_pseudotime(adata, root=(t > 0.9), genes=["g0"])
     with pytest.raises(KeyError, match="X_umap"):
         sctl.pl.response_trajectory(adata, show=False)
     path = tmp_path / "trajectory.png"

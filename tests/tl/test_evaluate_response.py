@@ -137,3 +137,91 @@ def test_errors_say_what_to_do():
         sctl.tl.evaluate_response(bulk)
     with pytest.raises(KeyError, match="nope"):
         sctl.tl.evaluate_response(cells, bulk, "A", methods=["logreg"], truth_key="nope", cv=False)
+
+
+def test_cells_cv_scores_every_labelled_cell_once_per_seed():
+    bulk, cells = _toy()
+    cells.obs.loc[cells.obs_names[:6], "truth"] = np.nan  # unknown labels: neither trained on nor scored
+    table = sctl.tl.evaluate_response(
+        cells, bulk, "A", methods=["logreg", "dt", "xgb"], truth_key="truth", protocol="cells_cv", n_folds=3,
+        seeds=[0, 1], model_kwargs={"xgb": {"n_estimators": 20}},
+    )  # fmt: skip
+    assert set(table["setting"]) == {"cells_cv"}  # no bulk CV, no transfer to all cells
+    assert list(table["method"].unique()) == ["logreg", "dt", "xgb"]
+    assert (table["n"] == 6).all()  # 3 folds x 2 seeds
+    entry = cells.uns["sctl_evaluate_response"]
+    params = entry["params"]
+    assert params["protocol"] == "cells_cv"
+    assert (params["n_folds"], params["seeds"]) == (3, [0, 1])
+    n_known = int(cells.obs["truth"].notna().sum())
+    assert params["n_cells_sensitive"] + params["n_cells_resistant"] == n_known
+    pred = entry["predictions"]
+    for (_, _), per_run in pred.groupby(["method", "seed"]):
+        assert per_run["obs_name"].is_unique
+        assert len(per_run) == n_known
+        assert not per_run["obs_name"].isin(cells.obs_names[:6]).any()
+        for _, fold in per_run.groupby("fold"):  # stratified: both classes in every held-out fold
+            assert fold["truth"].nunique() == 2
+    # folds move with the seed
+    seed0, seed1 = (pred.query(f"method == 'logreg' and seed == {s}").set_index("obs_name")["fold"] for s in (0, 1))
+    assert not seed0.equals(seed1.loc[seed0.index])
+    auroc_of = table.query("metric == 'auroc'").set_index("method")["mean"]
+    assert auroc_of["logreg"] > 0.8  # learnt from the lines, scored on held-out cells
+    assert auroc_of["dt"] > 0.6
+    assert auroc_of["xgb"] > 0.6
+    assert "sctl_label" not in cells.obs
+    assert list(cells.obs.columns) == ["truth"]
+
+
+def test_cells_cv_transfer_model_never_sees_held_out_cells_or_cell_labels(monkeypatch):
+    bulk, cells = _toy()
+    seen = []
+    original = sctl.models.PathwayTransfer.from_reference.__func__
+
+    def spy(cls, bulk, cells, drug, **kwargs):
+        seen.append((list(cells.obs_names), list(cells.obs.columns)))
+        return original(cls, bulk, cells, drug, **kwargs)
+
+    monkeypatch.setattr(sctl.models.PathwayTransfer, "from_reference", classmethod(spy))
+    table = sctl.tl.evaluate_response(
+        cells, bulk, "A", methods=["pathway_transfer"], truth_key="truth", protocol="cells_cv", n_folds=2,
+        seeds=[0], model_kwargs={"pathway_transfer": {"pathway_decoder": False, "n_hidden": 16, "n_latent": 8}},
+        train_kwargs={"max_epochs": 1, "enable_progress_bar": False, "accelerator": "cpu"},
+    )  # fmt: skip
+    assert (table["n"] == 2).all()
+    pred = cells.uns["sctl_evaluate_response"]["predictions"]
+    assert len(seen) == 2  # one model per fold
+    for fold, (trained_on, columns) in enumerate(seen):
+        held_out = set(pred.query(f"fold == {fold}")["obs_name"])
+        assert columns == []  # expression only: the cells' labels never reach the model
+        assert held_out.isdisjoint(trained_on)
+        assert held_out | set(trained_on) == set(cells.obs_names)
+    assert table["mean"].between(0, 1).all()
+
+
+def test_protocol_defaults_and_errors():
+    bulk, cells = _toy()
+    table = sctl.tl.evaluate_response(cells, bulk, "A", methods=["logreg"], truth_key="truth", protocol="cells_cv")
+    assert (table["n"] == 100).all()  # the paper's 10-fold CV x 10 seeds
+    assert cells.uns["sctl_evaluate_response"]["params"]["seeds"] == list(range(10))
+    sctl.tl.evaluate_response(bulk, drug="A", methods=["logreg"], seeds=[0])
+    params = bulk.uns["sctl_evaluate_response"]["params"]
+    assert (params["protocol"], params["n_folds"]) == ("reference", 5)
+    with pytest.raises(ValueError, match=r"Unknown protocol 'cell_cv'\. Did you mean 'cells_cv'"):
+        sctl.tl.evaluate_response(cells, bulk, "A", truth_key="truth", protocol="cell_cv")
+    with pytest.raises(ValueError, match="`truth_key=`"):
+        sctl.tl.evaluate_response(cells, bulk, "A", protocol="cells_cv")
+    with pytest.raises(ValueError, match="`truth_key=`"):
+        sctl.tl.evaluate_response(bulk, drug="A", protocol="cells_cv")
+    cells.obs["truth"] = np.where(np.arange(cells.n_obs) < 4, "sensitive", "resistant")
+    with pytest.raises(ValueError, match=r"Lower `n_folds` or label more cells"):
+        sctl.tl.evaluate_response(cells, bulk, "A", truth_key="truth", protocol="cells_cv", n_folds=5)
+
+
+@pytest.mark.parametrize("method", ["dt", "xgb"])
+def test_tree_baselines_run_through_predict_response(method):
+    bulk, cells = _toy(n_lines=120)
+    sctl.tl.predict_response(cells, reference=bulk, drug="A", method=method, min_shared=10)
+    proba = cells.obs["sctl_response_proba"].to_numpy()
+    assert proba.shape == (cells.n_obs,)
+    assert auroc(cells.obs["truth"], proba) > 0.7  # a constant scores 0.5

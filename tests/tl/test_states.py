@@ -30,8 +30,12 @@ def _planted(
 
 
 def test_state_markers_table(markers):
-    assert list(markers.columns) == ["state", "category", "gene", "reference"]
+    assert list(markers.columns) == ["state", "category", "parent_state", "gene", "reference"]
     assert markers["state"].nunique() == 8
+    parents = markers.drop_duplicates("state").set_index("state")["parent_state"]
+    assert set(parents[parents != parents.index].index) == {"apoptosis", "autophagy", "ferroptosis"}
+    assert set(parents[parents != parents.index]) == {"programmed_cell_death"}
+    assert markers.groupby("category")["parent_state"].nunique().to_dict() == {"effective": 3, "ineffective": 3}
     assert set(markers["category"]) == {"effective", "ineffective"}
     assert (markers["reference"].str.len() > 5).all()
     assert not markers.duplicated(["state", "gene"]).any()
@@ -69,18 +73,29 @@ def test_score_states_keys_and_index():
         obs["sctl_resistance_index"], obs["sctl_ineffective_score"] - obs["sctl_effective_score"]
     )
     z = (states - states.mean()) / states.std(ddof=0)
-    np.testing.assert_allclose(obs["sctl_effective_score"], z.iloc[:, :5].mean(axis=1), atol=1e-9)
+    # the six GRIP-Lung states weigh the same: the three cell-death sets are averaged into one state first
+    cell_death = z[["apoptosis", "autophagy", "ferroptosis"]].mean(axis=1)
+    effective = (cell_death + z["senescence"] + z["cell_cycle_arrest"]) / 3
+    np.testing.assert_allclose(obs["sctl_effective_score"], effective, atol=1e-9)
+    ineffective = z[["drug_resistance", "immune_escape", "malignant_progression"]].mean(axis=1)
+    np.testing.assert_allclose(obs["sctl_ineffective_score"], ineffective, atol=1e-9)
     assert list(obs["sctl_state_call"].cat.categories) == ["effective", "ineffective"]
     assert ((obs["sctl_resistance_index"] <= 0) == (obs["sctl_state_call"] == "effective")).all()
     params = out.uns["sctl_states"]["params"]
     assert params["method"] == "ssgsea"
     assert params["ineffective"] == ["drug_resistance", "immune_escape", "malignant_progression"]
+    assert params["effective_states"] == {
+        "programmed_cell_death": ["apoptosis", "autophagy", "ferroptosis"],
+        "senescence": ["senescence"],
+        "cell_cycle_arrest": ["cell_cycle_arrest"],
+    }
+    assert list(params["ineffective_states"]) == params["ineffective"]
     assert out.uns["sctl_states"]["n_genes"]["apoptosis"][1] == 22
 
 
 @pytest.mark.parametrize("method", ["ssgsea", "ulm", "aucell", "zscore"])
-def test_planted_apoptosis_recovered(markers, method):
-    adata = _planted(markers, "apoptosis")
+def test_planted_cell_death_recovered(markers, method):
+    adata = _planted(markers, ["apoptosis", "autophagy", "ferroptosis"])  # the whole programmed-cell-death state
     sctl.tl.score_states(adata, method=method)
     up = adata.obs["group"] == "up"
     scores = adata.obsm["sctl_states"]
@@ -98,6 +113,46 @@ def test_planted_ineffective_states_called_ineffective(markers):
     assert (adata.obs.loc[up, "sctl_state_call"] == "ineffective").all()
     assert (adata.obs.loc[~up, "sctl_state_call"] == "effective").all()
     assert adata.uns["sctl_states"]["params"]["layer"] == "sctl_predicted"
+
+
+def test_cell_death_weighs_one_state_of_six(markers):
+    """Raising cell death alone moves the effective score by a third of a state, not three fifths."""
+    adata = _planted(markers, ["apoptosis", "autophagy", "ferroptosis"], n_cells=100, seed=4)
+    sctl.tl.score_states(adata)
+    z = adata.obsm["sctl_states"].pipe(lambda s: (s - s.mean()) / s.std(ddof=0))
+    up = (adata.obs["group"] == "up").to_numpy()
+    shift = adata.obs["sctl_effective_score"][up].mean() - adata.obs["sctl_effective_score"][~up].mean()
+    death_shift = (
+        z.loc[up, ["apoptosis", "autophagy", "ferroptosis"]].mean(axis=1).mean()
+        - z.loc[~up, ["apoptosis", "autophagy", "ferroptosis"]].mean(axis=1).mean()
+    )
+    others = ["senescence", "cell_cycle_arrest"]
+    other_shift = z.loc[up, others].mean().sum() - z.loc[~up, others].mean().sum()
+    assert shift == pytest.approx((death_shift + other_shift) / 3)
+    assert shift < 0.5 * death_shift  # 3/5 of the cell-death shift before the fix
+
+
+def test_parent_states_of_custom_sets(markers):
+    adata = _planted(markers, "apoptosis", n_cells=40)
+    filler = [f"FILLER{i}" for i in range(40)]
+    sets = pd.DataFrame(
+        [("a1", "effective", "A", g) for g in filler[:8]] + [("a2", "effective", "A", g) for g in filler[8:16]]
+        + [("b", "effective", "b", g) for g in filler[16:24]] + [("c", "ineffective", "c", g) for g in filler[24:32]],
+        columns=["state", "category", "parent_state", "gene"],
+    )  # fmt: skip
+    sctl.tl.score_states(adata, genesets=sets)
+    z = adata.obsm["sctl_states"].pipe(lambda s: (s - s.mean()) / s.std(ddof=0))
+    expected = ((z["a1"] + z["a2"]) / 2 + z["b"]) / 2
+    np.testing.assert_allclose(adata.obs["sctl_effective_score"], expected, atol=1e-9)
+    assert adata.uns["sctl_states"]["params"]["effective_states"] == {"A": ["a1", "a2"], "b": ["b"]}
+    # a mapping with sctl's set names gets their GRIP-Lung states
+    mapping = {s: list(g) for s, g in markers.groupby("state")["gene"]}
+    sctl.tl.score_states(adata, genesets=mapping, key_added="sctl_mapped")
+    params = adata.uns["sctl_mapped"]["params"]
+    assert params["effective_states"]["programmed_cell_death"] == ["apoptosis", "autophagy", "ferroptosis"]
+    conflicting = sets.assign(parent_state="A")
+    with pytest.raises(ValueError, match="both effective and ineffective"):
+        sctl.tl.score_states(adata, genesets=conflicting)
 
 
 def test_custom_sets_without_categories_warn_and_skip_index(markers):

@@ -12,6 +12,8 @@ from ._embedded import data_path
 _STATE_MARKERS_FILE = "state_markers.csv"
 EFFECTIVE = "effective"
 INEFFECTIVE = "ineffective"
+#: column of :func:`state_markers` naming the GRIP-Lung state a set is part of
+PARENT_KEY = "parent_state"
 
 
 @cache
@@ -36,6 +38,10 @@ def state_markers(states: list[str] | None = None) -> pd.DataFrame:
     States of ``category == "effective"`` (apoptosis, autophagy, ferroptosis, senescence, cell_cycle_arrest)
     indicate a working treatment, those of ``"ineffective"`` (drug_resistance, immune_escape,
     malignant_progression) a failing one; :func:`sctl.tl.score_states` combines them into the resistance index.
+    ``parent_state`` names the GRIP-Lung state of each set: ``"programmed_cell_death"`` for apoptosis,
+    autophagy and ferroptosis, the set itself otherwise. :func:`sctl.tl.score_states` averages the sets of one
+    parent state into that state, so that the resistance index weighs the six states of the paper equally
+    (programmed cell death counts once, not three times).
 
     The references (first author, year, journal) were written from the curator's knowledge of the literature;
     check them before citing them in a publication.
@@ -47,14 +53,16 @@ def state_markers(states: list[str] | None = None) -> pd.DataFrame:
 
     Returns
     -------
-    One row per (state, gene) pair, columns ``state``, ``category``, ``gene``, ``reference``; pass it to
-    :func:`sctl.tl.score_states` as ``genesets=``.
+    One row per (state, gene) pair, columns ``state``, ``category``, ``parent_state``, ``gene``,
+    ``reference``; pass it to :func:`sctl.tl.score_states` as ``genesets=``.
 
     Example
     -------
     >>> markers = sctl.datasets.state_markers()
     >>> markers.groupby("category")["state"].nunique().to_dict()
     {'effective': 5, 'ineffective': 3}
+    >>> markers.groupby("category")["parent_state"].nunique().to_dict()  # the six states of GRIP-Lung
+    {'effective': 3, 'ineffective': 3}
     """
     markers = _state_markers_cached().copy()
     if states is not None:

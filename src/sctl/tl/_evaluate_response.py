@@ -1,4 +1,4 @@
-"""Evaluate drug-response classifiers: cross-validation on bulk lines, and transfer to labelled cells."""
+"""Evaluate drug-response classifiers: CV on bulk lines, transfer to labelled cells, CV over labelled cells."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import pp
-from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, SENSITIVE
+from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
 from .._stream import zscore_rows
 from .._validate import check_anndata, check_obs_key, closest, float_dtype, get_matrix, preview, to_dense
 from ..metrics import classification_report
@@ -18,7 +18,12 @@ from ..models.baselines import BASELINES, get_baseline
 from ._predict_response import TRANSFER_METHODS, _check_probabilities, predict_response
 
 EVALUATE_RESPONSE_KEY = "sctl_evaluate_response"
-BULK_CV, TRANSFER = "bulk_cv", "transfer"
+BULK_CV, TRANSFER, CELLS_CV = "bulk_cv", "transfer", "cells_cv"
+#: evaluation protocols: sctl's reference protocol (bulk CV + transfer) and the cell-level CV of ATSDP-NET
+REFERENCE = "reference"
+PROTOCOLS = (REFERENCE, CELLS_CV)
+#: folds and seeds of each protocol when not given: ATSDP-NET's 10-fold CV repeated with 10 seeds for "cells_cv"
+DEFAULT_FOLDS_SEEDS = {REFERENCE: (5, (0, 1, 2, 3, 4)), CELLS_CV: (10, tuple(range(10)))}
 #: metrics of every setting, in the order of the tables (the keys of :func:`sctl.metrics.classification_report`)
 METRICS = ("precision", "recall", "f1", "auroc", "ap", "accuracy")
 _FOLD_KEY = "_sctl_evaluate_fold"
@@ -32,9 +37,10 @@ def evaluate_response(
     *,
     methods: Sequence[str] = ("logreg", "signature", "rf"),
     truth_key: str | None = None,
+    protocol: str = REFERENCE,
     cv: bool = True,
-    n_folds: int = 5,
-    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    n_folds: int | None = None,
+    seeds: Sequence[int] | None = None,
     key: str = "ln_ic50",
     label_method: str = "extremes",
     k: float = 0.3,
@@ -50,7 +56,7 @@ def evaluate_response(
 ) -> pd.DataFrame:
     """Score drug-response classifiers as the bulk-to-single-cell papers do, in one tidy table.
 
-    Two settings, each repeated for every seed:
+    ``protocol="reference"`` (default) runs two settings, each repeated for every seed:
 
     ``"bulk_cv"``
         stratified ``n_folds``-fold cross-validation on the labelled reference lines. The lines are labelled
@@ -64,6 +70,21 @@ def evaluate_response(
         all labelled reference lines and scores the cells exactly as :func:`sctl.tl.predict_response` does
         (baselines with the estimator arguments of ``model_kwargs``); the cells' labels are used for scoring
         only.
+
+    ``protocol="cells_cv"`` runs the protocol of ATSDP-NET (Zhou et al. 2025, Section 3.2, Table 3) on cells with
+    known labels (``reference`` and ``truth_key`` required), setting ``"cells_cv"``:
+
+    ``"cells_cv"``
+        stratified ``n_folds``-fold cross-validation over the labelled cells (:func:`sctl.pp.split`,
+        ``scheme="stratified"``; cells with an unknown label are neither trained on nor scored), repeated for
+        every seed; by default 10 folds x 10 seeds, as in the paper. In each fold a transfer model
+        (``"atsdp"``, ``"pathway_transfer"``) is trained on all labelled reference lines (the classification
+        loss, Eq. 10 and 16) together with the training folds' cells WITHOUT their labels (the cells' denoising
+        autoencoder, MMD and cluster regulariser, Eq. 12-17; the paper's loss holds no term on cell labels),
+        then predicts the held-out fold's cells (Section 2.4.3), standardised on themselves as
+        :meth:`sctl.models.ATSDPNet.predict` does for any new sample. A baseline learns from the labelled lines
+        alone (fitted once per seed, as it sees no cells) and predicts each held-out fold, standardised the same
+        way. The cells' labels only stratify the folds and score the predictions.
 
     Parameters
     ----------
@@ -82,12 +103,18 @@ def evaluate_response(
     truth_key
         Column of ``adata.obs`` with each cell's true label (``"sensitive"`` / ``"resistant"``, 0 / 1 or
         booleans; NaN = unknown, not scored). ``None``: no ``"transfer"`` setting.
+    protocol
+        ``"reference"`` (settings ``"bulk_cv"`` and ``"transfer"``) or ``"cells_cv"`` (the cell-level
+        cross-validation of ATSDP-NET), see above. Recorded in ``uns[key_added]["params"]["protocol"]``.
     cv
-        Run the ``"bulk_cv"`` setting (``False``: transfer only, e.g. to save the cost of deep models).
+        ``protocol="reference"`` only: run the ``"bulk_cv"`` setting (``False``: transfer only, e.g. to save the
+        cost of deep models).
     n_folds
-        Folds of the cross-validation; each class needs at least ``n_folds`` labelled lines.
+        Folds of the cross-validation (of the lines, or of the cells for ``"cells_cv"``); each class needs at
+        least ``n_folds`` labelled lines (cells). ``None``: 5 for ``"reference"``, 10 for ``"cells_cv"``.
     seeds
         One repetition per seed (folds, classifier and model seeds); the table's ``n`` counts folds x seeds.
+        ``None``: ``0, ..., 4`` for ``"reference"``, ``0, ..., 9`` for ``"cells_cv"``.
     key
         Response table: ``"ln_ic50"`` or ``"auc"`` (low = sensitive for both).
     label_method, k, label_threshold
@@ -124,7 +151,8 @@ def evaluate_response(
         :func:`sctl.pl.pr`): ``setting``, ``method``, ``seed``, ``fold``, ``obs_name``, ``truth`` (1 =
         sensitive), ``proba``;
     ``adata.uns[key_added]["params"]``
-        the parameters, the label rule with its cutoffs and the number of labelled lines of each class.
+        the parameters (``protocol`` among them), the label rule with its cutoffs and the number of labelled
+        lines of each class (and of labelled cells, for ``"cells_cv"``).
 
     Examples
     --------
@@ -136,12 +164,18 @@ def evaluate_response(
     >>> cells = sctl.datasets.tumor("Dabrafenib", n_cells=400)
     >>> bulk = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
     >>> sctl.tl.evaluate_response(cells, bulk, "Dabrafenib", truth_key="response", cv=False)  # doctest: +SKIP
+    >>> sctl.tl.evaluate_response(  # doctest: +SKIP
+    ...     cells, bulk, "Dabrafenib", methods=["atsdp", "logreg"], truth_key="response", protocol="cells_cv"
+    ... )
     """
     check_anndata(adata)
     if drug is None:
         raise ValueError("Name the drug to evaluate: `drug=...` (a column of `reference.obsm[key]`).")
+    _check_protocol(protocol, has_cells=reference is not None, truth_key=truth_key)
+    default_folds, default_seeds = DEFAULT_FOLDS_SEEDS[protocol]
+    n_folds = default_folds if n_folds is None else n_folds
     methods = _check_methods(methods, has_cells=reference is not None)
-    seeds = _check_seeds(seeds)
+    seeds = _check_seeds(default_seeds if seeds is None else seeds)
     model_kwargs = {m: dict(kw) for m, kw in (model_kwargs or {}).items()}
     bulk, bulk_layer = (adata, layer) if reference is None else (check_anndata(reference, "reference"), reference_layer)
     if reference is None and truth_key is not None:
@@ -149,22 +183,31 @@ def evaluate_response(
             "`truth_key` scores cells, but no `reference` was given, so `adata` is the bulk reference. Pass the "
             "cells as `adata` and the bulk lines as `reference=`."
         )
-    if not cv and truth_key is None:
+    if protocol == REFERENCE and not cv and truth_key is None:
         raise ValueError("Nothing to evaluate: `cv=False` and no `truth_key`. Pass `truth_key=` or `cv=True`.")
     truth = None if truth_key is None else _truth(adata, truth_key)
     label_rule = {"method": label_method, "k": k, "threshold": label_threshold}
     if reference is not None and standardize_rows:  # profiles are z-scored over the genes the cells share
         bulk = pp.align_genes(bulk, adata, min_shared=min_shared)[0]
-    labelled = _labelled_bulk(bulk, drug, key, label_rule, bulk_layer, n_folds if cv else 2, standardize_rows)
+    min_per_class = n_folds if protocol == REFERENCE and cv else 2
+    labelled = _labelled_bulk(bulk, drug, key, label_rule, bulk_layer, min_per_class, standardize_rows)
     common = {"threshold": threshold, "model_kwargs": model_kwargs, "train_kwargs": dict(train_kwargs or {})}
 
     scores, predictions = [], []
     cells = None if reference is None else _light(adata, layer, labelled.var_names, standardize_rows)
-    if cv:
+    if protocol == CELLS_CV:
+        folds = _cell_folds(truth, n_folds)
+        for s, p in _cells_cv(
+            adata, cells, bulk, labelled, truth, folds, n_folds, drug, methods, seeds, key=key, label_rule=label_rule,
+            layers=(layer, reference_layer), min_shared=min_shared, standardize_rows=standardize_rows, **common,
+        ):  # fmt: skip
+            scores.append(s)
+            predictions.append(p)
+    if protocol == REFERENCE and cv:
         for s, p in _bulk_cv(labelled, drug, methods, n_folds, seeds, cells, min_shared=min_shared, **common):
             scores.append(s)
             predictions.append(p)
-    if truth is not None:
+    if protocol == REFERENCE and truth is not None:
         for method in methods:
             for seed in seeds:
                 proba = _transfer_proba(
@@ -184,12 +227,27 @@ def evaluate_response(
         "table": table,
         "scores": scores_df,
         "predictions": pd.concat(predictions, ignore_index=True),
-        "params": _params(labelled, drug, key, label_rule, methods, seeds, n_folds, cv, truth_key, threshold),
+        "params": _params(
+            labelled, drug, key, label_rule, methods, seeds, n_folds, cv, truth_key, threshold, protocol, truth
+        ),
     }
     return table
 
 
 # ------------------------------------------------------------------------------------------------------- checks
+def _check_protocol(protocol: str, *, has_cells: bool, truth_key: str | None) -> None:
+    if protocol not in PROTOCOLS:
+        raise ValueError(
+            f"Unknown protocol {protocol!r}.{closest(str(protocol), PROTOCOLS)} Valid names: "
+            f"{', '.join(map(repr, PROTOCOLS))}."
+        )
+    if protocol == CELLS_CV and (not has_cells or truth_key is None):
+        raise ValueError(
+            "protocol='cells_cv' cross-validates over cells with known labels: pass the cells as `adata`, the "
+            "bulk lines as `reference=` and the column of the cells' labels as `truth_key=`."
+        )
+
+
 def _check_methods(methods: Sequence[str], *, has_cells: bool) -> list[str]:
     if isinstance(methods, str):
         methods = [methods]
@@ -380,6 +438,95 @@ def _transfer_proba(
     return _check_probabilities(model.predict(cells), cells.n_obs, method)
 
 
+# ----------------------------------------------------------------------------------------------------- cells CV
+def _cell_folds(truth: pd.Series, n_folds: int) -> AnnData:
+    """The cells' names and labels (NaN = unknown), to be split into stratified folds by :func:`sctl.pp.split`."""
+    labels = truth.map({1.0: SENSITIVE, 0.0: RESISTANT})
+    counts = labels.value_counts()
+    fewest = min(int(counts.get(c, 0)) for c in RESPONSE_CATEGORIES)
+    if isinstance(n_folds, bool) or not isinstance(n_folds, int | np.integer) or n_folds < 2 or fewest < n_folds:
+        raise ValueError(
+            f"protocol='cells_cv' needs an integer `n_folds` of at least 2 and no more than the labelled cells of "
+            f"each class ({counts.to_dict()}); got n_folds={n_folds!r}. Lower `n_folds` or label more cells."
+        )
+    return AnnData(obs=pd.DataFrame({LABEL_KEY: labels.to_numpy(dtype=object)}, index=truth.index.copy()))
+
+
+def _cells_cv(
+    adata: AnnData,
+    cells: AnnData,
+    bulk: AnnData,
+    labelled: AnnData,
+    truth: pd.Series,
+    folds: AnnData,
+    n_folds: int,
+    drug: str,
+    methods: list[str],
+    seeds: list[int],
+    *,
+    threshold: float,
+    model_kwargs: dict[str, dict[str, Any]],
+    train_kwargs: dict[str, Any],
+    **data: Any,
+):
+    """Yield the scores and held-out predictions of each method, seed and fold of the cells' cross-validation."""
+    lines, aligned = pp.align_genes(labelled, cells, min_shared=data["min_shared"])
+    for seed in seeds:
+        pp.split(folds, "stratified", n_folds=n_folds, seed=seed, label_key=LABEL_KEY, key_added=_FOLD_KEY)
+        baselines = {
+            method: get_baseline(method, seed=seed, **model_kwargs.get(method, {})).fit(lines, label_key=LABEL_KEY)
+            for method in methods
+            if method not in TRANSFER_METHODS
+        }
+        for fold, (train, test) in enumerate(pp.iter_folds(folds, key_added=_FOLD_KEY)):
+            names = folds.obs_names[test]
+            for method in methods:
+                if method in TRANSFER_METHODS:
+                    proba = _transfer_cells_fold(adata, bulk, drug, method, seed, folds.obs_names[train], names,
+                                                 model_kwargs.get(method, {}), train_kwargs, **data)  # fmt: skip
+                else:
+                    held_out = aligned[names].copy()
+                    pp.standardize(held_out)
+                    proba = _check_probabilities(baselines[method].predict(held_out), len(names), method)
+                fold_truth = truth[names].to_numpy(dtype=np.int64)
+                yield _score(fold_truth, proba, CELLS_CV, method, seed, fold, names, threshold)
+
+
+def _transfer_cells_fold(
+    adata: AnnData,
+    bulk: AnnData,
+    drug: str,
+    method: str,
+    seed: int,
+    train: pd.Index,
+    test: pd.Index,
+    model_kwargs: dict[str, Any],
+    train_kwargs: dict[str, Any],
+    *,
+    key: str,
+    label_rule: dict[str, Any],
+    layers: tuple[str | None, str | None],
+    min_shared: float | int,
+    standardize_rows: bool,
+) -> np.ndarray:
+    """Train a transfer model on the labelled lines + the unlabelled ``train`` cells; predict the ``test`` cells."""
+    from ..models import ATSDPNet, PathwayTransfer
+
+    cls = PathwayTransfer if method == "pathway_transfer" else ATSDPNet
+    light = _light(adata, layers[0], bulk.var_names, standardize_rows=False)
+    model_kwargs = {"seed": seed, **model_kwargs}
+    data_kwargs = {
+        "key": key, "label_method": label_rule["method"], "k": label_rule["k"],
+        "label_threshold": label_rule["threshold"], "bulk_layer": layers[1], "min_shared": min_shared,
+        "standardize_rows": standardize_rows, "seed": seed, **model_kwargs.pop("data_kwargs", {}),
+    }  # fmt: skip
+    model = cls.from_reference(
+        bulk, light[train].copy(), drug, data_kwargs=data_kwargs, train_kwargs={"seed": seed, **train_kwargs},
+        **model_kwargs,
+    )  # fmt: skip
+    return _check_probabilities(model.predict(light[test].copy()), len(test), method)
+
+
 # ------------------------------------------------------------------------------------------------------ scoring
 def _score(
     truth: np.ndarray,
@@ -446,15 +593,18 @@ def _params(
     cv: bool,
     truth_key: str | None,
     threshold: float,
+    protocol: str,
+    truth: pd.Series | None,
 ) -> dict[str, Any]:
     label_params = labelled.uns[LABEL_KEY]["params"]
-    return {
+    params = {
+        "protocol": protocol,
         "drug": drug,
         "key": key,
         "methods": methods,
         "seeds": seeds,
         "n_folds": n_folds,
-        "cv": cv,
+        "cv": cv and protocol == REFERENCE,
         "truth_key": truth_key,
         "threshold": threshold,
         "label_rule": {
@@ -466,3 +616,12 @@ def _params(
         "split": "stratified k-fold over the labelled lines (sctl.pp.split), labels set once on all tested lines",
         "standardization": "per-gene z-score over all reference lines (label-free); cells on their own",
     }
+    if protocol == CELLS_CV:
+        params["n_cells_sensitive"] = int((truth == 1).sum())
+        params["n_cells_resistant"] = int((truth == 0).sum())
+        params["split"] = (
+            "stratified k-fold over the labelled cells (sctl.pp.split); transfer models train on all labelled "
+            "lines + the training folds' cells, unlabelled; baselines on the lines alone; the held-out cells scored"
+        )
+        params["standardization"] = "per-gene z-score over all reference lines; each held-out fold on its own"
+    return params

@@ -11,17 +11,19 @@ import scanpy as sc
 from anndata import AnnData
 from scipy.stats import spearmanr
 
-from .._constants import PSEUDOTIME_KEY, RESPONSE_PROBA_KEY
+from .._constants import PSEUDOTIME_KEY, RESPONSE_KEY, RESPONSE_PROBA_KEY
 from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
 
 Root = int | str | np.ndarray | pd.Series | tuple[str, str]
-_EXTREMES = ("most_resistant", "most_sensitive")
+_EXTREMES = ("most_sensitive", "most_resistant")
+#: default start of the trajectory: the tip of the untreated (control) cells, ``adata.obs["condition"] == "control"``
+DEFAULT_ROOT = ("condition", "control")
 
 
 def response_pseudotime(
     adata: AnnData,
     *,
-    root: Root = "most_resistant",
+    root: Root = DEFAULT_ROOT,
     key: str = RESPONSE_PROBA_KEY,
     genes: Sequence[str] | None = None,
     layer: str | None = None,
@@ -38,6 +40,14 @@ def response_pseudotime(
     trajectory, and that of given genes whether they rise or fall with it. Pseudotime is an ordering by
     transcriptional similarity, not treatment time: a correlation is an association, not a cause.
 
+    The paper's trajectory runs from sensitive to resistant cells, the probability of resistance rising with
+    pseudotime (a negative ``spearman_rho`` here, as ``key`` is the probability of sensitivity). sctl roots it on
+    an annotation independent of the prediction, by default the tip of the untreated cells
+    (``adata.obs["condition"] == "control"``); the paper does not say how it chose the root. Rooting on the
+    prediction itself (``root="most_sensitive"``) is possible but circular: the root then sits at one end of the
+    very score the pseudotime is correlated with, which pulls the correlation away from zero by construction, and
+    a warning says so.
+
     What is missing is computed and written into ``adata`` as scanpy does: ``X_pca`` (:func:`scanpy.pp.pca`),
     the neighbour graph (:func:`scanpy.pp.neighbors`, ``n_neighbors``) and ``X_diffmap``
     (:func:`scanpy.tl.diffmap`). Existing ones are reused.
@@ -47,10 +57,13 @@ def response_pseudotime(
     adata
         Cells x genes with ``adata.obs[key]`` from :func:`sctl.tl.predict_response`.
     root
-        Start of the trajectory: ``"most_resistant"`` (lowest probability of sensitivity), ``"most_sensitive"``,
-        a cell's position (int) or name (str), a boolean mask over the cells, or ``(column, value)`` of
-        ``adata.obs``. For a mask or label, the root is the tip of that group: its cell farthest, in diffusion
-        components, from the centroid of the other cells.
+        Start of the trajectory: ``(column, value)`` of ``adata.obs`` (default ``("condition", "control")``: the
+        untreated cells; e.g. ``("sample", "parental")`` or the cells labelled sensitive in the experiment), a
+        boolean mask over the cells, a cell's position (int) or name (str). For a label or mask, the root is the
+        tip of that group: its cell farthest, in diffusion components, from the centroid of the other cells.
+        ``"most_sensitive"`` (highest ``key``, the paper's direction) or ``"most_resistant"`` root on the
+        prediction itself, with a warning that the correlation is then circular (as does a label taken from
+        ``key`` or from ``obs["sctl_response"]``).
     key
         Column of the probability of sensitivity.
     genes
@@ -73,14 +86,15 @@ def response_pseudotime(
     ``adata.obs[key_added]``
         diffusion pseudotime in [0, 1] (``inf`` for cells not connected to the root);
     ``adata.uns[key_added]``
-        ``params`` (with the root cell), ``spearman_rho`` and ``spearman_pvalue`` of pseudotime vs ``key``
+        ``params`` (with the root cell and ``circular_root``: whether the root came from the prediction),
+        ``spearman_rho`` and ``spearman_pvalue`` of pseudotime vs ``key``
         over the connected cells, and ``genes``, a DataFrame (gene -> ``rho``, ``pvalue``) when ``genes`` is given.
 
     Examples
     --------
     >>> cells = sctl.datasets.tumor(n_cells=500)
     >>> cells.obs["sctl_response_proba"] = (cells.obs["response"] == "sensitive").astype(float)  # stand-in
-    >>> sctl.tl.response_pseudotime(cells, genes=["CDKN2A"])
+    >>> sctl.tl.response_pseudotime(cells, root=("cell_line", cells.obs["cell_line"].iloc[0]), genes=["CDKN2A"])
     >>> cells.uns["sctl_response_pseudotime"]["spearman_rho"]  # doctest: +SKIP
     """
     check_anndata(adata)
@@ -91,9 +105,23 @@ def response_pseudotime(
         )
     proba = pd.to_numeric(adata.obs[key], errors="raise").to_numpy(dtype=np.float64)
     expression = _gene_matrix(adata, genes, layer) if genes is not None else None
+    circular = _is_circular(root, key)
+    if circular:
+        warnings.warn(
+            f"root={root!r} is taken from the predicted response, the very score the pseudotime is correlated "
+            "with: the root sits at one end of it by construction, so the correlation is circular (biased away "
+            "from zero). Root on an annotation independent of the prediction, e.g. "
+            "`root=('condition', 'control')` (the untreated cells), to test the association.",
+            UserWarning,
+            stacklevel=2,
+        )
+    root_cell = _root_cell(adata, root, proba)
     adata = adata.copy() if copy else adata
     _ensure_diffmap(adata, n_neighbors)
-    iroot = _root_index(adata, root, proba, n_dcs)
+    if isinstance(root_cell, int):
+        iroot = root_cell
+    else:
+        iroot = _group_tip(adata.obsm["X_diffmap"][:, 1 : n_dcs + 1], root_cell)
     pseudotime = _dpt(adata, iroot, n_dcs)
     adata.obs[key_added] = pseudotime
 
@@ -110,8 +138,8 @@ def response_pseudotime(
     adata.uns[key_added] = {
         "params": {
             "key": key, "root": str(root) if not isinstance(root, np.ndarray | pd.Series) else "mask",
-            "root_cell": str(adata.obs_names[iroot]), "root_index": int(iroot), "n_dcs": int(n_dcs),
-            "layer": layer,
+            "root_cell": str(adata.obs_names[iroot]), "root_index": int(iroot), "circular_root": circular,
+            "n_dcs": int(n_dcs), "layer": layer,
         },
         "spearman_rho": float(rho),
         "spearman_pvalue": float(pvalue),
@@ -140,10 +168,17 @@ def _ensure_diffmap(adata: AnnData, n_neighbors: int) -> None:
         sc.tl.diffmap(adata, n_comps=min(15, adata.n_obs - 2))
 
 
-def _root_index(adata: AnnData, root: Root, proba: np.ndarray, n_dcs: int) -> int:
-    """Position of the root cell."""
+def _is_circular(root: Root, key: str) -> bool:
+    """Whether the root is chosen from the predicted response (its extremes, or a label made from it)."""
+    if isinstance(root, str):
+        return root in _EXTREMES
+    return isinstance(root, tuple) and len(root) == 2 and root[0] in (key, RESPONSE_KEY)
+
+
+def _root_cell(adata: AnnData, root: Root, proba: np.ndarray) -> int | np.ndarray:
+    """Position of the root cell, or the boolean mask of the group whose tip is the root (checked before any work)."""
     if isinstance(root, str) and root in _EXTREMES:
-        return int(np.argmin(proba) if root == "most_resistant" else np.argmax(proba))
+        return int(np.argmax(proba) if root == "most_sensitive" else np.argmin(proba))
     if isinstance(root, int | np.integer) and not isinstance(root, bool):
         if not -adata.n_obs <= root < adata.n_obs:
             raise IndexError(f"`root={root}` is out of range for {adata.n_obs} cells.")
@@ -154,22 +189,41 @@ def _root_index(adata: AnnData, root: Root, proba: np.ndarray, n_dcs: int) -> in
                 f"`root={root!r}` is neither {' nor '.join(repr(e) for e in _EXTREMES)} nor a cell name of `adata`."
             )
         return int(adata.obs_names.get_loc(root))
-    if isinstance(root, tuple):
-        column, value = root
-        mask = (check_obs_key(adata, column).astype(str) == str(value)).to_numpy()
-    else:
-        mask = np.asarray(root)
-        if mask.dtype != bool or mask.shape != (adata.n_obs,):
-            raise TypeError(f"A root mask must be boolean with one value per cell ({adata.n_obs}).")
-    return _group_tip(adata.obsm["X_diffmap"][:, 1 : n_dcs + 1], mask)
-
-
-def _group_tip(components: np.ndarray, mask: np.ndarray) -> int:
-    """The cell of ``mask`` farthest from the centroid of the other cells."""
+    mask = _label_mask(adata, root) if isinstance(root, tuple) else np.asarray(root)
+    if mask.dtype != bool or mask.shape != (adata.n_obs,):
+        raise TypeError(f"A root mask must be boolean with one value per cell ({adata.n_obs}).")
     if not mask.any():
         raise ValueError("The root mask / label selects no cell.")
     if mask.all():
         raise ValueError("The root mask / label selects every cell; choose a group of cells to start from.")
+    return mask
+
+
+def _label_mask(adata: AnnData, root: tuple[str, str]) -> np.ndarray:
+    """The cells whose ``adata.obs[column]`` equals ``value``, with errors that say how to choose another root."""
+    if len(root) != 2:
+        raise ValueError(f"A label root is a pair `(column, value)` of `adata.obs`, got {root!r}.")
+    column, value = root
+    hint = (
+        "Pass `root=(column, value)` naming the cells the trajectory starts from (e.g. the untreated or parental "
+        "cells), a boolean mask, or a cell."
+    )
+    if column not in adata.obs.columns and root == DEFAULT_ROOT:
+        raise KeyError(
+            f"The trajectory starts by default from the untreated cells, `adata.obs['condition'] == 'control'`, "
+            f"but `adata.obs` has no column 'condition' (columns: {preview(adata.obs.columns, 8)}). {hint}"
+        )
+    values = check_obs_key(adata, column, hint=hint).astype(str)
+    mask = (values == str(value)).to_numpy()
+    if not mask.any():
+        raise ValueError(
+            f"No cell has `adata.obs[{column!r}] == {value!r}`; its values are {preview(values.unique(), 8)}. {hint}"
+        )
+    return mask
+
+
+def _group_tip(components: np.ndarray, mask: np.ndarray) -> int:
+    """The cell of ``mask`` farthest from the centroid of the other cells."""
     centroid = components[~mask].mean(axis=0)
     candidates = np.flatnonzero(mask)
     distances = np.linalg.norm(components[candidates] - centroid, axis=1)

@@ -33,7 +33,7 @@ from .._validate import (
     resolve_modality,
     to_dense,
 )
-from ..datasets._states import EFFECTIVE, INEFFECTIVE, state_markers
+from ..datasets._states import EFFECTIVE, INEFFECTIVE, PARENT_KEY, state_markers
 
 if TYPE_CHECKING:
     from mudata import MuData
@@ -67,11 +67,13 @@ def score_states(
     GRIP-Lung (section 4.10; github.com/XieHB-lab/GRIP-Lung) scores the predicted post-treatment profile of each
     sample by ssGSEA on marker sets of six states: programmed cell death (apoptosis, autophagy, ferroptosis),
     senescence and cell-cycle arrest mark an *effective* treatment; drug resistance, immune escape and malignant
-    progression an *ineffective* one. Each state's score is z-scored across the samples; the effective score is
+    progression an *ineffective* one. Each set's score is z-scored across the samples; the effective score is
     the mean z-score of the effective states, the ineffective score that of the ineffective ones, and the
-    resistance index is ``RI = ineffective - effective``. A sample is called ``"effective"`` when ``RI <= 0``,
-    ``"ineffective"`` otherwise. The z-scores make RI relative to the cells scored together: score the treated
-    cells of one experiment in one call.
+    resistance index is ``RI = ineffective - effective``. sctl scores programmed cell death with three sets
+    (apoptosis, autophagy, ferroptosis); their z-scores are averaged into the one state of the paper before the
+    mean, so each of the six states weighs the same (cell death 1/3 of the effective score, not 3/5). A sample
+    is called ``"effective"`` when ``RI <= 0``, ``"ineffective"`` otherwise. The z-scores make RI relative to
+    the cells scored together: score the treated cells of one experiment in one call.
 
     ssGSEA (Barbie et al. 2009, Nature) is computed exactly, vectorised over cells: for a sample whose genes have
     ranks ``r`` (1 = lowest) among ``N`` genes and a set ``S`` of ``k`` genes, the enrichment score (the area under
@@ -97,8 +99,10 @@ def score_states(
         Layer to score, e.g. ``"sctl_predicted"`` for profiles predicted after treatment (default: ``X``).
     genesets
         Marker sets: a DataFrame with columns ``state`` and ``gene`` (optionally ``category``, ``"effective"``
-        or ``"ineffective"``), a decoupler network (``source``, ``target``), or a mapping state -> genes.
-        Default: :func:`sctl.datasets.state_markers`.
+        or ``"ineffective"``, and ``parent_state``, the state a set is part of: sets of one parent state are
+        averaged into it), a decoupler network (``source``, ``target``), or a mapping state -> genes. Without
+        ``parent_state``, sctl's set names get their GRIP-Lung state (apoptosis, autophagy, ferroptosis ->
+        programmed cell death) and other sets stand alone. Default: :func:`sctl.datasets.state_markers`.
     method
         ``"ssgsea"`` or a decoupler method of :data:`DECOUPLER_METHODS`.
     min_genes
@@ -127,13 +131,14 @@ def score_states(
     ``adata.obsm[key_added]``
         DataFrame, cells x states, the raw score of each state (ssGSEA: enrichment score);
     ``adata.obs["sctl_effective_score"]``, ``adata.obs["sctl_ineffective_score"]``
-        mean z-score of the effective / ineffective states;
+        mean z-score of the effective / ineffective states (a state's z-score: the mean over its sets);
     ``adata.obs["sctl_resistance_index"]``
         ``ineffective - effective``;
     ``adata.obs["sctl_state_call"]``
         categorical, ``"effective"`` (``RI <= 0``) or ``"ineffective"``;
     ``adata.uns[key_added]["params"]``
-        method, layer, the states of each category and the genes found per set.
+        method, layer, the sets of each category (``effective``, ``ineffective``), the states they form
+        (``effective_states``, ``ineffective_states``: state -> its sets) and the genes found per set.
 
     Examples
     --------
@@ -154,7 +159,7 @@ def score_states(
     backed = adata.isbacked and layer is None  # X stays on disk (layers of a backed AnnData are in memory)
     if not backed:
         check_finite(matrix, describe(layer))
-    net, categories = _as_network(genesets)
+    net, categories, parents = _as_network(genesets)
     found = _check_coverage(net, adata.var_names, min_genes)
     net = net[net["target"].isin(adata.var_names)]
     if backed:
@@ -168,11 +173,12 @@ def score_states(
     scores.index = adata.obs_names
     _check_scored(scores, method)
     groups = _categories(scores.columns, categories, effective, ineffective)
+    states = None if groups is None else _parent_states(groups, parents)
 
     adata = adata.copy() if copy and mdata is None else adata
     adata.obsm[key_added] = scores
-    if groups is not None:
-        _write_index(adata, scores, *groups)
+    if states is not None:
+        _write_index(adata, scores, *states)
     adata.uns[key_added] = {
         "params": {
             "method": method,
@@ -181,6 +187,8 @@ def score_states(
             **({"alpha": float(alpha)} if method == "ssgsea" else {}),
             "effective": list(groups[0]) if groups else [],
             "ineffective": list(groups[1]) if groups else [],
+            "effective_states": states[0] if states else {},
+            "ineffective_states": states[1] if states else {},
         },
         "n_genes": found,
     }
@@ -189,13 +197,13 @@ def score_states(
     return (adata if mdata is None else mdata) if copy else None
 
 
-def _as_network(genesets: GeneSets | None) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Turn the accepted gene-set forms into a ``source``/``target`` network and a state -> category map."""
+def _as_network(genesets: GeneSets | None) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
+    """Turn the accepted gene-set forms into a ``source``/``target`` network, set -> category, set -> parent."""
     if genesets is None:
         genesets = state_markers()
     if isinstance(genesets, Mapping):
         pairs = [(state, gene) for state, genes in genesets.items() for gene in _as_genes(state, genes)]
-        return pd.DataFrame(pairs, columns=["source", "target"]), {}
+        return pd.DataFrame(pairs, columns=["source", "target"]), {}, _sctl_parents()
     if not isinstance(genesets, pd.DataFrame):
         raise TypeError(f"`genesets` must be a DataFrame or a mapping state -> genes, got {type(genesets).__name__}.")
     columns = {"state": "source", "gene": "target"}
@@ -205,11 +213,16 @@ def _as_network(genesets: GeneSets | None) -> tuple[pd.DataFrame, dict[str, str]
             "`genesets` needs columns `state` and `gene` (or decoupler's `source` and `target`), "
             f"got {preview(genesets.columns)}."
         )
-    categories = {}
-    if "category" in net.columns:
-        categories = net.drop_duplicates("source").set_index("source")["category"].astype(str).to_dict()
+    per_set = net.drop_duplicates("source").set_index("source")
+    categories = per_set["category"].astype(str).to_dict() if "category" in net.columns else {}
+    parents = per_set[PARENT_KEY].astype(str).to_dict() if PARENT_KEY in net.columns else _sctl_parents()
     net = net[["source", "target"]].astype(str).drop_duplicates().reset_index(drop=True)
-    return net, categories
+    return net, categories, parents
+
+
+def _sctl_parents() -> dict[str, str]:
+    """Set -> GRIP-Lung state of sctl's marker sets (apoptosis, autophagy, ferroptosis -> programmed cell death)."""
+    return state_markers().drop_duplicates("state").set_index("state")[PARENT_KEY].to_dict()
 
 
 def _as_genes(state: str, genes: Sequence[str]) -> list[str]:
@@ -400,18 +413,44 @@ def _categories(
     return chosen[0], chosen[1]
 
 
+def _parent_states(
+    groups: tuple[list[str], list[str]], parents: dict[str, str]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The states of each side, state -> its sets (a set without a parent is a state of its own)."""
+    sides = []
+    for sets in groups:
+        states: dict[str, list[str]] = {}
+        for name in sets:
+            states.setdefault(parents.get(name, name), []).append(name)
+        sides.append(states)
+    both = sorted(set(sides[0]) & set(sides[1]))
+    if both:
+        raise ValueError(
+            f"State(s) {preview(both)} hold both effective and ineffective sets; give every set of one "
+            f"`{PARENT_KEY}` the same category, or choose `effective=` / `ineffective=` accordingly."
+        )
+    return sides[0], sides[1]
+
+
 def _zscore(scores: pd.DataFrame) -> pd.DataFrame:
     sd = scores.std(axis=0, ddof=0).replace(0.0, 1.0)
     return (scores - scores.mean(axis=0)) / sd
 
 
-def _write_index(adata: AnnData, scores: pd.DataFrame, effective: list[str], ineffective: list[str]) -> None:
+def _write_index(
+    adata: AnnData, scores: pd.DataFrame, effective: dict[str, list[str]], ineffective: dict[str, list[str]]
+) -> None:
+    """Effective and ineffective scores (mean over states of the mean z-score of each state's sets), RI, call."""
     z = _zscore(scores)
-    good = z[effective].mean(axis=1).to_numpy()
-    bad = z[ineffective].mean(axis=1).to_numpy()
+    good = _mean_of_states(z, effective)
+    bad = _mean_of_states(z, ineffective)
     index = bad - good
     adata.obs[EFFECTIVE_SCORE_KEY] = good
     adata.obs[INEFFECTIVE_SCORE_KEY] = bad
     adata.obs[RESISTANCE_INDEX_KEY] = index
     calls = np.where(index <= 0, STATE_CALLS[0], STATE_CALLS[1])
     adata.obs[STATE_CALL_KEY] = pd.Categorical(calls, categories=list(STATE_CALLS))
+
+
+def _mean_of_states(z: pd.DataFrame, states: dict[str, list[str]]) -> np.ndarray:
+    return np.mean([z[sets].to_numpy().mean(axis=1) for sets in states.values()], axis=0)

@@ -8,7 +8,9 @@ Expression-based models share one surface (:class:`ExpressionBaseline`)::
 - :class:`LogisticBaseline` (``"logreg"``), :class:`SignatureScore` (``"signature"``): classification;
 - :class:`RidgeBaseline` (``"ridge"``): regression on a numeric ``.obs`` column;
 - :class:`RandomForestBaseline` (``"rf"``), :class:`GradientBoostingBaseline` (``"gb"``),
-  :class:`SVMBaseline` (``"svm"``): classification for categorical labels, regression for numeric ones.
+  :class:`SVMBaseline` (``"svm"``), :class:`DecisionTreeBaseline` (``"dt"``), :class:`XGBoostBaseline`
+  (``"xgb"``, needs the optional ``xgboost-cpu``): classification for categorical labels, regression for numeric
+  ones.
 
 Naive predictors over (cell line, drug) pairs ignore expression: :class:`DrugMean`, :class:`CellLineMean`,
 :class:`MeanEffects`.
@@ -36,11 +38,13 @@ from ._base import ExpressionBaseline
 from ._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
 from ._signature import SignatureScore
 from ._sklearn import (
+    DecisionTreeBaseline,
     GradientBoostingBaseline,
     LogisticBaseline,
     RandomForestBaseline,
     RidgeBaseline,
     SVMBaseline,
+    XGBoostBaseline,
 )
 
 #: name -> class of every expression-based baseline, as accepted by :func:`get_baseline`
@@ -50,6 +54,8 @@ BASELINES: dict[str, type[ExpressionBaseline]] = {
     "rf": RandomForestBaseline,
     "gb": GradientBoostingBaseline,
     "svm": SVMBaseline,
+    "dt": DecisionTreeBaseline,
+    "xgb": XGBoostBaseline,
     "signature": SignatureScore,
 }
 
@@ -65,8 +71,8 @@ def get_baseline(name: str, **kwargs: Any) -> ExpressionBaseline:
     Parameters
     ----------
     name
-        A key of :data:`BASELINES`: ``"logreg"``, ``"ridge"``, ``"rf"``, ``"gb"``, ``"svm"``,
-        ``"signature"``.
+        A key of :data:`BASELINES`: ``"logreg"``, ``"ridge"``, ``"rf"``, ``"gb"``, ``"svm"``, ``"dt"``,
+        ``"xgb"`` (needs ``pip install xgboost-cpu``), ``"signature"``.
     **kwargs
         Passed to the class, e.g. ``seed=0`` or estimator arguments such as ``C=0.5``.
 
@@ -90,6 +96,7 @@ __all__ = [
     "BASELINES",
     "PERTURBATION_BASELINES",
     "CellLineMean",
+    "DecisionTreeBaseline",
     "DrugMean",
     "ExpressionBaseline",
     "GradientBoostingBaseline",
@@ -104,6 +111,7 @@ __all__ = [
     "RidgeCondition",
     "SVMBaseline",
     "SignatureScore",
+    "XGBoostBaseline",
     "ZeroChange",
     "get_baseline",
 ]
