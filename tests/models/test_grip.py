@@ -219,7 +219,8 @@ def test_adversarial_term_reads_a_detached_condition(split):
         lambda module, args: seen.append(args[1].requires_grad) if module.training else None
     )
     model.train(max_epochs=1)
-    assert seen and not any(seen)
+    assert seen
+    assert not any(seen)
 
 
 def test_setup_with_a_wrong_dose_key_leaves_adata_untouched(split):
@@ -240,7 +241,8 @@ def test_paper_preset_sets_every_stated_choice(split):
     GRIP.setup_anndata(train)
     model = GRIP(train, preset="paper")
     module = model.module
-    assert model.preset == "paper" and "preset paper" in model._model_summary_string
+    assert model.preset == "paper"
+    assert "preset paper" in model._model_summary_string
     assert {k: model._model_kwargs[k] for k in ("generator", "discriminator", "condition_input", "scaling")} == {
         "generator": "residual",
         "discriminator": "mlp",
@@ -254,11 +256,13 @@ def test_paper_preset_sets_every_stated_choice(split):
     assert module.input_embedding.out_features == train.n_vars  # added to the input, section 4.4
     assert module.generator.film is not None  # FiLM, section 4.5 (not the authors' code)
     first = module.discriminator.net[0]
-    assert type(module.discriminator).__name__ == "MLPDiscriminator" and first.out_features == 128
+    assert type(module.discriminator).__name__ == "MLPDiscriminator"
+    assert first.out_features == 128
     assert all(m.p == 0.0 for m in module.modules() if isinstance(m, torch.nn.Dropout))
     assert GRIP(train, preset="paper", dropout=0.2)._model_kwargs["dropout"] == 0.2  # the user's value wins
     sctl_model = GRIP(train)
-    assert sctl_model._model_kwargs["scaling"] == "shared" and sctl_model._model_kwargs["dropout"] == 0.3
+    assert sctl_model._model_kwargs["scaling"] == "shared"
+    assert sctl_model._model_kwargs["dropout"] == 0.3
     with pytest.raises(ValueError, match="Unknown preset"):
         GRIP(train, preset="nature")
 
@@ -279,8 +283,10 @@ def test_paper_preset_trains_predicts_and_round_trips(split, tmp_path):
     plan = model.trainer.lightning_module
     assert (plan.lambda_mse, plan.adversarial_weight, plan.weight_decay) == (1.0, 0.1, 0.0)
     pred = model.predict(split[1])
-    assert pred.shape == split[1].shape and np.isfinite(pred.to_numpy()).all()
+    assert pred.shape == split[1].shape
+    assert np.isfinite(pred.to_numpy()).all()
     model.save(tmp_path / "paper")
     loaded = GRIP.load(tmp_path / "paper")
-    assert loaded.preset == "paper" and loaded._model_kwargs == model._model_kwargs
+    assert loaded.preset == "paper"
+    assert loaded._model_kwargs == model._model_kwargs
     np.testing.assert_allclose(loaded.predict(split[1]).to_numpy(), pred.to_numpy(), atol=1e-5)
