@@ -290,3 +290,21 @@ def test_paper_preset_trains_predicts_and_round_trips(split, tmp_path):
     assert loaded.preset == "paper"
     assert loaded._model_kwargs == model._model_kwargs
     np.testing.assert_allclose(loaded.predict(split[1]).to_numpy(), pred.to_numpy(), atol=1e-5)
+
+
+def test_models_saved_before_presets_and_separate_scaling_load(tiny, split, tmp_path):
+    import json
+
+    tiny.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "model.json").read_text())
+    for key in ("preset", "scaling"):
+        del meta["init"][key]
+    (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
+    state = torch.load(tmp_path / "old" / "model_state.pt", weights_only=True)
+    for key in ("basal_mean", "basal_std"):
+        del state[key]
+    torch.save(state, tmp_path / "old" / "model_state.pt")
+    loaded = GRIP.load(tmp_path / "old")
+    assert loaded.preset == "sctl"
+    assert loaded._model_kwargs["scaling"] == "shared"
+    np.testing.assert_allclose(loaded.predict(split[1]).to_numpy(), tiny.predict(split[1]).to_numpy(), atol=1e-5)
