@@ -97,7 +97,7 @@ def map_to_reference(
     >>> lines = sctl.datasets.gdsc()
     >>> patients = lines[:20].copy()  # stand-in for patient profiles on the same genes
     >>> sctl.tl.map_to_reference(patients, lines)
-    >>> (patients.obs["sctl_reference"] == patients.obs_names).all()
+    >>> bool((patients.obs["sctl_reference"] == patients.obs_names).all())
     True
     >>> sctl.tl.map_to_reference(one_patient, basal_lines, model=grip)  # doctest: +SKIP
     """
