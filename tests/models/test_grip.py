@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from anndata import AnnData
@@ -165,3 +166,145 @@ def test_learns_held_out_dose(split):
         assert scores["model"][metric] < scores["mean"][metric]
     assert scores["model"]["sign_accuracy"] > scores["mean"]["sign_accuracy"]
     assert scores["model"]["pearson_delta"] > 0.2
+
+
+def _small(train: AnnData, **kwargs) -> GRIP:
+    return GRIP(train, **{"n_hidden": 32, "n_embed": 8, "n_disc_hidden": 32, **kwargs})
+
+
+def test_scaling_fitted_on_training_rows_only_and_saved(split, tmp_path):
+    """Regression: the gene scaling used to be fitted in `__init__` on every row, validation rows included."""
+    train = split[0].copy()
+    train.X[:20] += 5.0  # rows that move the all-row mean far from the training-row mean unless all train
+    GRIP.setup_anndata(train, dose_key="dose")
+    model = _small(train)
+    model.train(max_epochs=1, train_size=0.5)
+    rows = np.sort(model.train_indices)
+    assert len(rows) < train.n_obs
+    np.testing.assert_allclose(model.module.gene_mean.numpy(), train.X[rows].mean(0), atol=1e-4)
+    assert not np.allclose(model.module.gene_mean.numpy(), train.X.mean(0), atol=1e-2)
+    model.save(tmp_path / "m")
+    loaded = GRIP.load(tmp_path / "m")
+    torch.testing.assert_close(loaded.module.gene_mean, model.module.gene_mean)
+    torch.testing.assert_close(loaded.module.basal_std, model.module.basal_std)
+
+
+def test_separate_scaling_z_scores_input_and_output_each_on_its_own(split):
+    """GRIP-Lung section 4.1: input and output matrices z-scored independently, per training fold."""
+    rng = np.random.default_rng(0)
+    train = split[0].copy()
+    train.layers["sctl_basal"] = train.layers["sctl_basal"] + rng.normal(0, 0.5, train.shape).astype(np.float32)
+    GRIP.setup_anndata(train, dose_key="dose")
+    shared, separate = _small(train), _small(train, scaling="separate")
+    for model in (shared, separate):
+        model.train(max_epochs=1)
+    basal = train.layers["sctl_basal"]
+    np.testing.assert_allclose(separate.input_scaling[0], basal.mean(0), atol=1e-4)
+    np.testing.assert_allclose(separate.input_scaling[1], basal.std(0), rtol=1e-3)
+    np.testing.assert_allclose(separate.module.gene_mean.numpy(), train.X.mean(0), atol=1e-4)
+    np.testing.assert_allclose(shared.input_scaling[0], shared.module.gene_mean.numpy())
+    assert not np.allclose(separate.input_scaling[1], separate.module.gene_std.numpy(), rtol=0.05)
+    with pytest.raises(ValueError, match="Unknown scaling"):
+        _small(train, scaling="robust")
+
+
+def test_adversarial_term_reads_a_detached_condition(split):
+    """Regression: in the generator step the discriminator got the live condition, so the adversarial loss could
+    move the embeddings by changing the condition it judges rather than the profile they generate."""
+    train = split[0].copy()
+    GRIP.setup_anndata(train, dose_key="dose")
+    model = _small(train)
+    seen = []
+    model.module.discriminator.register_forward_pre_hook(
+        lambda module, args: seen.append(args[1].requires_grad) if module.training else None
+    )
+    model.train(max_epochs=1)
+    assert seen
+    assert not any(seen)
+
+
+def test_setup_with_a_wrong_dose_key_leaves_adata_untouched(split):
+    """Regression: unused drug categories were dropped from the user's obs before the dose key was checked."""
+    train = split[0].copy()
+    train.obs["drug"] = train.obs["drug"].cat.add_categories(["unused"])
+    obs, uns, X = train.obs.copy(), dict(train.uns), train.X.copy()
+    with pytest.raises(KeyError, match="no_such_dose"):
+        GRIP.setup_anndata(train, dose_key="no_such_dose")
+    pd.testing.assert_frame_equal(train.obs, obs)
+    assert "unused" in train.obs["drug"].cat.categories
+    assert set(train.uns) == set(uns)
+    np.testing.assert_array_equal(train.X, X)
+
+
+def test_paper_preset_sets_every_stated_choice(split):
+    train = split[0].copy()
+    GRIP.setup_anndata(train)
+    model = GRIP(train, preset="paper")
+    module = model.module
+    assert model.preset == "paper"
+    assert "preset paper" in model._model_summary_string
+    assert {k: model._model_kwargs[k] for k in ("generator", "discriminator", "condition_input", "scaling")} == {
+        "generator": "residual",
+        "discriminator": "mlp",
+        "condition_input": "add",
+        "scaling": "separate",
+    }
+    assert type(module.generator).__name__ == "ResidualGenerator"
+    assert module.generator.project.out_features == 256  # section 4.5
+    assert module.generator.block.net[0].out_features == 256
+    assert module.cell_embedding.embedding_dim == module.drug_embedding.embedding_dim == 128  # section 4.4
+    assert module.input_embedding.out_features == train.n_vars  # added to the input, section 4.4
+    assert module.generator.film is not None  # FiLM, section 4.5 (not the authors' code)
+    first = module.discriminator.net[0]
+    assert type(module.discriminator).__name__ == "MLPDiscriminator"
+    assert first.out_features == 128
+    assert all(m.p == 0.0 for m in module.modules() if isinstance(m, torch.nn.Dropout))
+    assert GRIP(train, preset="paper", dropout=0.2)._model_kwargs["dropout"] == 0.2  # the user's value wins
+    sctl_model = GRIP(train)
+    assert sctl_model._model_kwargs["scaling"] == "shared"
+    assert sctl_model._model_kwargs["dropout"] == 0.3
+    with pytest.raises(ValueError, match="Unknown preset"):
+        GRIP(train, preset="nature")
+
+
+def test_paper_preset_trains_predicts_and_round_trips(split, tmp_path):
+    train = split[0].copy()
+    GRIP.setup_anndata(train, dose_key="dose")
+    model = GRIP(train, preset="paper", n_hidden=32, n_embed=8)
+    model.train(max_epochs=2)
+    assert model.train_settings_ == {
+        "max_epochs": 2,
+        "batch_size": 32,
+        "lr": 1e-3,
+        "lambda_mse": 1.0,
+        "adversarial_weight": 0.1,
+        "weight_decay": 0.0,
+    }
+    plan = model.trainer.lightning_module
+    assert (plan.lambda_mse, plan.adversarial_weight, plan.weight_decay) == (1.0, 0.1, 0.0)
+    pred = model.predict(split[1])
+    assert pred.shape == split[1].shape
+    assert np.isfinite(pred.to_numpy()).all()
+    model.save(tmp_path / "paper")
+    loaded = GRIP.load(tmp_path / "paper")
+    assert loaded.preset == "paper"
+    assert loaded._model_kwargs == model._model_kwargs
+    np.testing.assert_allclose(loaded.predict(split[1]).to_numpy(), pred.to_numpy(), atol=1e-5)
+
+
+def test_models_saved_before_presets_and_separate_scaling_load(tiny, split, tmp_path):
+    import json
+
+    tiny.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "model.json").read_text())
+    for key in ("preset", "scaling"):
+        del meta["init"][key]
+    (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
+    state = torch.load(tmp_path / "old" / "model_state.pt", weights_only=True)
+    for key in ("basal_mean", "basal_std"):
+        del state[key]
+    torch.save(state, tmp_path / "old" / "model_state.pt")
+    loaded = GRIP.load(tmp_path / "old")
+    assert loaded.preset == "sctl"
+    assert loaded._model_kwargs["scaling"] == "shared"
+    np.testing.assert_allclose(loaded.predict(split[1]).to_numpy(), tiny.predict(split[1]).to_numpy(), atol=1e-5)

@@ -63,6 +63,23 @@ def test_ensemble_save_load_round_trip(treated, tmp_path):
         PerturbationEnsemble({"ridge": lambda train, seed: RidgeCondition().fit(train)}).fit(treated).save(tmp_path)
 
 
+def test_ensemble_passes_its_preset_to_the_deep_members(treated, tmp_path):
+    train = treated[::2].copy()
+    ensemble = PerturbationEnsemble(["GRIP", "SeqPerturb"], n_seeds=1, preset="paper")
+    ensemble.fit(train, train_kwargs={"max_epochs": 1, "enable_progress_bar": False})
+    grip, seq = ensemble.models_["GRIP"][0], ensemble.models_["SeqPerturb"][0]
+    assert (grip.preset, seq.preset) == ("paper", "paper")
+    assert grip._model_kwargs["scaling"] == "separate"
+    assert seq.train_settings_["batch_size"] == 20  # Table III, GRU with attention
+    assert "pert_id" in seq.categories  # the compound id token the plate has
+    ensemble.save(tmp_path / "ens")
+    loaded = PerturbationEnsemble.load(tmp_path / "ens")
+    assert loaded.preset == "paper"
+    assert loaded.models_["GRIP"][0].preset == "paper"
+    with pytest.raises(ValueError, match="Unknown preset"):
+        PerturbationEnsemble(preset="nature")
+
+
 def test_ensemble_beats_ridge_on_held_out_doses(treated):
     """Seeds of GRIP and SeqPerturb averaged with the ridge: better directions and deviations than the ridge."""
     table = sctl.tl.evaluate_perturbation(

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,7 +87,9 @@ def test_own_column_names_in_any_alphabetical_order(split, tmp_path):
     train, test = (part.copy() for part in split)
     for part in (train, test):
         part.obs = part.obs.rename(columns={"cell_line": "line", "drug": "compound"})
-    SeqPerturb.setup_anndata(train, cell_type_key="line", compound_key="compound", dose_key="dose")
+    SeqPerturb.setup_anndata(
+        train, cell_type_key="line", compound_key="compound", compound_id_key=None, smiles_key=None, dose_key="dose"
+    )
     model = SeqPerturb(train, encoder="gru")
     assert list(model.categories) == ["line", "compound"]
     assert [len(v) for v in model.categories.values()] == [1, train.obs["compound"].nunique()]
@@ -95,6 +99,23 @@ def test_own_column_names_in_any_alphabetical_order(split, tmp_path):
     assert np.isfinite(pred.to_numpy()).all()
     model.save(tmp_path / "seq")
     np.testing.assert_allclose(SeqPerturb.load(tmp_path / "seq").predict(test).to_numpy(), pred.to_numpy(), atol=1e-6)
+
+
+def _de_table(with_id: bool = True) -> AnnData:
+    """Nine (cell type, compound) pairs with the five input columns of Ali et al. Table I and 20 genes."""
+    rng = np.random.default_rng(0)
+    pairs = [(c, d) for c in ("NK cells", "T cells", "B cells") for d in ("Clotrimazole", "Belinostat", "Dabrafenib")]
+    smiles = {
+        "Clotrimazole": "Clc1ccccc1C(c1ccccc1)n1ccnc1",
+        "Belinostat": "O=C(/C=C/c1cccc(c1)S(=O)(=O)Nc1ccccc1)NO",
+        "Dabrafenib": "CC(C)(C)c1nc(c(s1)-c1ccnc(N)n1)",
+    }
+    wide = pd.DataFrame({"cell_type": [c for c, _ in pairs], "sm_name": [d for _, d in pairs]})
+    if with_id:
+        wide["sm_lincs_id"] = wide["sm_name"].map({d: f"LSM-{i}" for i, d in enumerate(smiles)})
+    wide["SMILES"] = wide["sm_name"].map(smiles)
+    genes = pd.DataFrame(rng.normal(size=(len(pairs), 20)), columns=[f"G{i}" for i in range(20)])
+    return sctl.pp.de_to_anndata(pd.concat([wide, genes], axis=1))
 
 
 def test_de_table_target_with_smiles(tmp_path):
@@ -109,7 +130,9 @@ def test_de_table_target_with_smiles(tmp_path):
     wide["SMILES"] = wide["sm_name"].map(smiles)
     genes = pd.DataFrame(rng.normal(size=(len(pairs), 20)), columns=[f"G{i}" for i in range(20)])
     adata = sctl.pp.de_to_anndata(pd.concat([wide, genes], axis=1))
-    SeqPerturb.setup_anndata(adata, layer=None, cell_type_key="cell_type", compound_key="sm_name", smiles_key="SMILES")
+    SeqPerturb.setup_anndata(
+        adata, layer=None, cell_type_key="cell_type", compound_key="sm_name", compound_id_key=None, smiles_key="SMILES"
+    )
     assert "sctl_smiles_length" in adata.obs.columns
     model = SeqPerturb(adata, encoder="gru_attention")
     assert len(model.categories) == 4  # cell type, compound, SMILES, SMILES length
@@ -147,3 +170,92 @@ def test_learns_held_out_dose(split):
         assert scores["model"][metric] < scores["mean"][metric]
     assert scores["model"]["sign_accuracy"] > scores["mean"]["sign_accuracy"]
     assert scores["model"]["pearson_delta"] > 0.2
+
+
+def test_the_five_tokens_of_the_paper_by_default():
+    """Regression: only cell type and compound were registered unless the id and SMILES columns were named."""
+    adata = _de_table()
+    SeqPerturb.setup_anndata(adata, layer=None, cell_type_key="cell_type", compound_key="sm_name")
+    model = SeqPerturb(adata)
+    assert list(model.categories) == ["cell_type", "sm_name", "sm_lincs_id", "SMILES", "sctl_smiles_length"]
+    codes = torch.zeros(2, 5, dtype=torch.long)
+    assert model.module.tokens(codes, None).shape == (2, 5, 16)  # Ali et al. section II-B: (5, 16)
+
+
+def test_warns_when_fewer_than_five_tokens(split):
+    train = split[0].copy()  # the L1000 plate has a compound id (pert_id) but no SMILES
+    with pytest.warns(UserWarning, match="five tokens"):
+        SeqPerturb.setup_anndata(train, dose_key="dose")
+    assert "pert_id" in SeqPerturb(train).categories
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SeqPerturb.setup_anndata(train, smiles_key=None, dose_key="dose")  # left out knowingly: no warning
+
+
+def test_failing_setup_leaves_adata_untouched(split):
+    """Regression: categorical columns were converted and pruned before a bad numeric column raised."""
+    train = split[0].copy()
+    train.obs["drug"] = train.obs["drug"].astype(str)
+    obs, uns, X = train.obs.copy(), dict(train.uns), train.X.copy()
+    with pytest.raises(ValueError, match="dose_unit"):
+        SeqPerturb.setup_anndata(train, dose_key="dose_unit")  # text, not a dose
+    pd.testing.assert_frame_equal(train.obs, obs)
+    assert set(train.uns) == set(uns)
+    np.testing.assert_array_equal(train.X, X)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_paper_preset_per_encoder(encoder):
+    """Ali et al. Table III: learning rate, epochs and batch size per architecture; Adam without decay."""
+    table = {
+        "lstm": (300, 30, 1e-3),
+        "gru": (300, 30, 1e-3),
+        "gru3": (300, 30, 1e-3),
+        "gru_attention": (300, 20, 1e-3),
+        "transformer": (400, 50, 3e-3),
+        "autoencoder": (500, 70, 3e-3),
+    }
+    adata = _de_table()
+    SeqPerturb.setup_anndata(adata, layer=None, cell_type_key="cell_type", compound_key="sm_name")
+    model = SeqPerturb(adata, preset="paper", encoder=encoder)
+    model.train(max_epochs=1)  # the user's value wins
+    epochs, batch_size, lr = table[encoder]
+    assert model.train_settings_ == {"max_epochs": 1, "batch_size": batch_size, "lr": lr, "weight_decay": 0.0}
+    from sctl.models.seqperturb import _model
+
+    assert _model.PAPER_TRAINING[encoder]["max_epochs"] == epochs
+    head, out = model.module.head, model.module.out
+    assert out.out_features == adata.n_vars
+    assert head[2].p == 0.5
+    if encoder == "autoencoder":
+        assert (head[0].out_features, type(head[1])) == (128, torch.nn.ReLU)
+    else:
+        assert (head[0].out_features, type(head[1])) == (256, torch.nn.Tanh)
+    net = model.module.encoder.net
+    if encoder == "transformer":
+        assert isinstance(net, torch.nn.MultiheadAttention)
+        assert net.num_heads == 2
+    if encoder == "gru_attention":
+        assert [layer.hidden_size for layer in net.layers] == [128, 128, 64]
+        assert model.module.encoder.pool is not None
+
+
+def test_paper_preset_trains_predicts_and_round_trips(tmp_path):
+    adata = _de_table()
+    SeqPerturb.setup_anndata(adata, layer=None, cell_type_key="cell_type", compound_key="sm_name")
+    model = SeqPerturb(adata, preset="paper")
+    assert model._model_kwargs["encoder"] == "gru_attention"
+    assert "preset paper" in model._model_summary_string
+    assert all(emb.embedding_dim == 16 for emb in model.module.embeddings)
+    model.train(max_epochs=3)
+    pred = model.predict(adata)
+    assert pred.shape == (9, 20)
+    model.save(tmp_path / "paper")
+    loaded = SeqPerturb.load(tmp_path / "paper")
+    assert loaded.preset == "paper"
+    assert loaded._model_kwargs == model._model_kwargs
+    np.testing.assert_allclose(loaded.predict(adata).to_numpy(), pred.to_numpy(), atol=1e-6)
+    sctl_model = SeqPerturb(adata)
+    assert isinstance(sctl_model.module.encoder.net, torch.nn.modules.rnn.GRU) is False  # a stack, not one GRU
+    with pytest.raises(ValueError, match="Unknown preset"):
+        SeqPerturb(adata, preset="kaggle")

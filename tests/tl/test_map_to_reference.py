@@ -106,3 +106,66 @@ def test_errors(lines):
         sctl.tl.map_to_reference(query, lines, genes=["NOT_A_GENE"])
     with pytest.raises(KeyError, match="Layer 'counts' not found"):
         sctl.tl.map_to_reference(query, lines, layer="counts")
+
+
+def _three_line_grip():
+    """A GRIP trained on three cell lines with distinct basal profiles (and its basal profile per line)."""
+    import torch
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    n_genes, lines = 40, ["L0", "L1", "L2"]
+    profiles = rng.normal(5, 2, size=(3, n_genes))
+    obs = pd.DataFrame(
+        {"cell_line": np.repeat(lines, 12), "drug": np.tile(["a", "b", "c"], 12)},
+        index=[f"p{i}" for i in range(36)],
+    )
+    basal = profiles[np.repeat(np.arange(3), 12)] + rng.normal(0, 0.1, size=(36, n_genes))
+    adata = AnnData(
+        (basal + rng.normal(0, 0.3, size=basal.shape)).astype(np.float32),
+        obs=obs,
+        var=pd.DataFrame(index=[f"G{i}" for i in range(n_genes)]),
+    )
+    adata.layers["sctl_basal"] = basal.astype(np.float32)
+    sctl.models.GRIP.setup_anndata(adata)
+    model = sctl.models.GRIP(adata, n_hidden=16, n_embed=4, n_disc_hidden=16)
+    model.train(max_epochs=1, enable_progress_bar=False)
+    reference = AnnData(profiles, var=adata.var.copy(), obs=pd.DataFrame(index=lines))
+    return model, reference
+
+
+def test_one_patient_maps_with_the_model_scaling_onto_the_model_lines():
+    """GRIP-Lung section 4.9: one patient, the training lines, the training normalisation."""
+    model, reference = _three_line_grip()
+    rng = np.random.default_rng(1)
+    patient = AnnData(reference.X[[1]] + rng.normal(0, 0.3, size=(1, reference.n_vars)), var=reference.var.copy())
+    patient.obs_names = ["patient"]
+    extra = AnnData(patient.X.copy(), var=reference.var.copy(), obs=pd.DataFrame(index=["not_in_model"]))
+    from anndata import concat
+
+    with_extra = concat([reference, extra])  # a line identical to the patient, unknown to the model
+    sctl.tl.map_to_reference(patient, with_extra, model=model, method="pearson")
+    assert patient.obs["sctl_reference"].astype(str).tolist() == ["L1"]
+    assert list(patient.obsm["sctl_reference_similarity"].columns) == ["L0", "L1", "L2"]
+    params = patient.uns["sctl_reference"]["params"]
+    assert params["scaling"] == "model"
+    assert params["model"] == "GRIP"
+    assert params["n_reference"] == 3
+    mean, std = model.input_scaling
+    z = (patient.X[0] - mean) / std
+    z_ref = (reference.X - mean) / std
+    expected = np.corrcoef(np.vstack([z, z_ref]))[0, 1:]
+    np.testing.assert_allclose(patient.obsm["sctl_reference_similarity"].to_numpy()[0], expected, atol=1e-8)
+
+
+def test_model_mapping_errors():
+    model, reference = _three_line_grip()
+    patient = reference[:1].copy()
+    with pytest.raises(ValueError, match="leave `standardize` unset"):
+        sctl.tl.map_to_reference(patient, reference, model=model, standardize=True)
+    strangers = reference.copy()
+    strangers.obs_names = ["X0", "X1", "X2"]
+    with pytest.raises(ValueError, match="cell line of the model"):
+        sctl.tl.map_to_reference(patient, strangers, model=model)
+    with pytest.raises(TypeError, match="input scaling"):
+        sctl.tl.map_to_reference(patient, reference, model=object())

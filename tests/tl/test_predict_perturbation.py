@@ -38,6 +38,7 @@ def test_predict_perturbation_with_grip(plate, grip):
     np.testing.assert_allclose(predicted, expected.to_numpy(), atol=1e-5)
     params = adata.uns["sctl_predict_perturbation"]["params"]
     assert params["model"] == "GRIP"
+    assert params["preset"] == "sctl"
     assert params["drug"] == "vemurafenib"
     assert params["dose"] == 3.33
     np.testing.assert_array_equal(adata.layers["sctl_delta"], plate.layers["sctl_delta"])  # observed kept
@@ -142,6 +143,17 @@ def test_evaluate_models_and_unseen_drugs(plate):
     )
     assert set(named["model"]) == {"GRIP"}
     assert named.query("metric == 'mae'")["value"].notna().all()
+
+
+def test_evaluate_trains_named_models_with_the_preset(plate):
+    adata = plate.copy()
+    table = sctl.tl.evaluate_perturbation(
+        adata, ["SeqPerturb"], "mixed", n_folds=3, max_folds=1, train_kwargs={"max_epochs": 1}, preset="paper"
+    )
+    assert adata.uns["sctl_evaluate_perturbation"]["params"]["preset"] == "paper"
+    assert table.query("model == 'SeqPerturb' and metric == 'mae'")["value"].notna().all()
+    with pytest.raises(ValueError, match="Unknown preset"):
+        sctl.tl.evaluate_perturbation(plate, [], preset="nature")
 
 
 class _KnownDrugsOnly:

@@ -5,13 +5,14 @@ Their pickle-free save / load is :mod:`sctl.models._io`, shared with every sctl 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scvi
 from anndata import AnnData
+from scvi.dataloaders import DataSplitter
 from scvi.model.base import UnsupervisedTrainingMixin
 
 from .._validate import check_obs_key, preview
@@ -98,6 +99,24 @@ def placeholder_adata(
     return adata
 
 
+class TrainingRowsSplitter(DataSplitter):
+    """scvi-tools' train / validation split that hands the training rows to ``on_split`` once they are drawn.
+
+    A model that fits a scaling of its data (e.g. GRIP's gene z-scores) passes its fitting method, so the scaling
+    sees the training rows only, never the validation rows.
+    """
+
+    def __init__(self, *args, on_split: Callable[[np.ndarray], None] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.on_split = on_split
+
+    def setup(self, stage: str | None = None) -> None:
+        """Split the rows, then call ``on_split`` with the training rows."""
+        super().setup(stage)
+        if self.on_split is not None:
+            self.on_split(np.asarray(self.train_idx))
+
+
 def train_seeded(
     model: Any,
     plan_kwargs: dict[str, Any],
@@ -108,6 +127,7 @@ def train_seeded(
     seed: int,
     accelerator: str,
     trainer_kwargs: dict[str, Any],
+    datasplitter_kwargs: dict[str, Any] | None = None,
 ) -> None:
     """Run scvi-tools' training of ``model`` reproducibly, then leave its module in evaluation mode.
 
@@ -125,6 +145,7 @@ def train_seeded(
         train_size=train_size,
         batch_size=batch_size,
         plan_kwargs=plan_kwargs,
+        datasplitter_kwargs=datasplitter_kwargs,
         **trainer_kwargs,
     )
     model.module.eval()

@@ -19,13 +19,12 @@ from anndata import AnnData
 from .._validate import preview, to_dense
 from ._io import load_model, save_model
 from ._perturbation_baselines import PERTURBATION_BASELINES
+from ._presets import check_preset
 
 #: deep perturbation models that :func:`train_named_model` trains by name
 DEEP_MODELS = ("GRIP", "SeqPerturb")
 #: members of :class:`PerturbationEnsemble` by default: best on held-out doses and wells of the L1000 plate
 ENSEMBLE_MEMBERS = ("GRIP", "SeqPerturb", "ridge")
-#: settings of SeqPerturb when trained by name: its own default (300 epochs) overfits the plate's held-out doses
-SEQPERTURB_TRAINING = {"max_epochs": 40, "batch_size": 64, "lr": 3e-3}
 
 
 def train_named_model(
@@ -39,10 +38,14 @@ def train_named_model(
     dose_key: str | None = "dose",
     cell_line_key: str | None = "cell_line",
     train_kwargs: Mapping[str, Any] | None = None,
+    preset: str = "sctl",
 ) -> Any:
     """Set up and train ``"GRIP"`` or ``"SeqPerturb"``, or fit a naive baseline, on the treated profiles ``adata``.
 
-    ``adata`` is registered in place (``setup_anndata``); ``train_kwargs`` reach the deep models' ``train``.
+    ``adata`` is registered in place (``setup_anndata``); ``train_kwargs`` reach the deep models' ``train``;
+    ``preset`` (``"sctl"`` or ``"paper"``) their constructor. Under ``"paper"`` SeqPerturb registers every token
+    of Ali et al. that ``adata.obs`` has (compound id, SMILES); under ``"sctl"`` cell line, drug and dose, as
+    measured in ``benchmarks/perturbation_models.py``.
     """
     from . import GRIP, SeqPerturb
 
@@ -51,15 +54,22 @@ def train_named_model(
         GRIP.setup_anndata(
             adata, basal_layer=basal_layer, cell_line_key=cell_line_key, drug_key=drug_key, dose_key=dose_key
         )
-        model = GRIP(adata, seed=seed)
+        model = GRIP(adata, preset=preset, seed=seed)
         model.train(**{"seed": seed, **train_kwargs})
         return model
     if name == "SeqPerturb":
+        tokens = "auto" if preset == "paper" else None
         SeqPerturb.setup_anndata(
-            adata, layer=delta_layer, cell_type_key=cell_line_key, compound_key=drug_key, dose_key=dose_key
+            adata,
+            layer=delta_layer,
+            cell_type_key=cell_line_key,
+            compound_key=drug_key,
+            compound_id_key=tokens,
+            smiles_key=tokens,
+            dose_key=dose_key,
         )
-        model = SeqPerturb(adata, seed=seed)
-        model.train(**{"seed": seed, **SEQPERTURB_TRAINING, **train_kwargs})
+        model = SeqPerturb(adata, preset=preset, seed=seed)
+        model.train(**{"seed": seed, **train_kwargs})
         return model
     if name in PERTURBATION_BASELINES:
         dose = dose_key if dose_key is not None and dose_key in adata.obs.columns else None
@@ -124,6 +134,9 @@ class PerturbationEnsemble:
         (:func:`sctl.pp.match_controls`).
     drug_key, dose_key, cell_line_key
         Columns of ``adata.obs``.
+    preset
+        Preset of the named deep members (``"sctl"`` or ``"paper"``, see :class:`sctl.models.GRIP` and
+        :class:`sctl.models.SeqPerturb`).
 
     Examples
     --------
@@ -149,6 +162,7 @@ class PerturbationEnsemble:
         drug_key: str = "drug",
         dose_key: str | None = "dose",
         cell_line_key: str | None = "cell_line",
+        preset: str = "sctl",
     ):
         if n_seeds < 1:
             raise ValueError(f"`n_seeds` must be at least 1, got {n_seeds}.")
@@ -162,9 +176,13 @@ class PerturbationEnsemble:
         self.members, self.n_seeds, self.seed = members, n_seeds, seed
         self.delta_layer, self.basal_layer = delta_layer, basal_layer
         self.drug_key, self.dose_key, self.cell_line_key = drug_key, dose_key, cell_line_key
+        self.preset = check_preset(preset)
 
     def __repr__(self) -> str:
-        return f"PerturbationEnsemble(members={list(self.members)}, n_seeds={self.n_seeds}, seed={self.seed})"
+        return (
+            f"PerturbationEnsemble(members={list(self.members)}, n_seeds={self.n_seeds}, seed={self.seed}, "
+            f"preset={self.preset!r})"
+        )
 
     def fit(self, adata: AnnData, train_kwargs: Mapping[str, Any] | None = None) -> PerturbationEnsemble:
         """Train every member on the treated profiles ``adata`` (a copy is registered for each deep model).
@@ -190,7 +208,9 @@ class PerturbationEnsemble:
                 self.models_[name] = [train_named_model(name, adata, **keys)]
             else:
                 self.models_[name] = [
-                    train_named_model(name, adata.copy(), seed=self.seed + k, train_kwargs=train_kwargs, **keys)
+                    train_named_model(
+                        name, adata.copy(), seed=self.seed + k, train_kwargs=train_kwargs, preset=self.preset, **keys
+                    )
                     for k in range(self.n_seeds)
                 ]
         return self
@@ -274,7 +294,13 @@ class PerturbationEnsemble:
         }
 
     def _init_args(self) -> dict[str, Any]:
-        return {"members": list(self.members), "n_seeds": self.n_seeds, "seed": self.seed, **self._keys()}
+        return {
+            "members": list(self.members),
+            "n_seeds": self.n_seeds,
+            "seed": self.seed,
+            "preset": self.preset,
+            **self._keys(),
+        }
 
     def _member_mean(self, models: list[Any], adata: AnnData, kwargs: dict[str, Any]) -> pd.DataFrame:
         """Mean predicted change over one member's seeds."""

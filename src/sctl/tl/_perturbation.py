@@ -16,6 +16,7 @@ from .._validate import check_anndata, check_finite, check_obs_key, get_matrix, 
 from ..metrics import perturbation_report
 from ..models._perturbation_baselines import PERTURBATION_BASELINES
 from ..models._perturbation_ensemble import DEEP_MODELS, PerturbationEnsemble, predicted_changes, train_named_model
+from ..models._presets import check_preset
 from ..pp._split import _group_folds
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def predict_perturbation(
     adata.uns[UNS_KEY] = {
         "params": {
             "model": type(model).__name__,
+            "preset": getattr(model, "preset", None),
             "drug": drug if drug is None or isinstance(drug, str) else list(map(str, drug)),
             "dose": dose if dose is None or np.ndim(dose) == 0 else list(map(float, dose)),
             "time": time,
@@ -152,6 +154,7 @@ def evaluate_perturbation(
     cell_line_key: str | None = "cell_line",
     control_key: str = "is_control",
     train_kwargs: Mapping[str, Any] | None = None,
+    preset: str = "sctl",
     baselines: bool = True,
     seed: int = 0,
     groupby: str | Sequence[str] | None = None,
@@ -186,11 +189,10 @@ def evaluate_perturbation(
         Profiles x genes with the basal layer and the observed changes (:func:`sctl.pp.match_controls`,
         :func:`sctl.pp.log_fold_change`).
     models
-        Names (``"GRIP"`` with its default settings; ``"SeqPerturb"`` with 40 epochs, batch 64, learning rate
-        3e-3: on the L1000 plate's held-out doses its default 300 epochs overfit, row-wise RMSE 0.807 against
-        0.740 after 40; ``"ensemble"``, :class:`sctl.models.PerturbationEnsemble` with its default members, 3
-        seeds of GRIP and of SeqPerturb beside the ridge baseline; ``train_kwargs`` passed to ``train``
-        override these), or a mapping from name to a factory ``f(train_adata) -> trained model``. The default
+        Names (``"GRIP"`` and ``"SeqPerturb"``, trained with ``preset``; ``"ensemble"``,
+        :class:`sctl.models.PerturbationEnsemble` with its default members, 3 seeds of GRIP and of SeqPerturb
+        beside the ridge baseline; ``train_kwargs`` passed to ``train`` override the preset), or a mapping
+        from name to a factory ``f(train_adata) -> trained model``. The default
         scores the ensemble, the best on held-out doses and wells of the L1000 plate
         (``benchmarks/perturbation_models.py``), beside the two models it averages.
     scheme
@@ -205,6 +207,9 @@ def evaluate_perturbation(
         Columns of ``adata.obs``.
     train_kwargs
         Passed to ``train`` of the named models (e.g. ``{"max_epochs": 50}``).
+    preset
+        Preset of the named models: ``"sctl"`` (sctl's measured defaults) or ``"paper"`` (as their papers
+        describe them); see :class:`sctl.models.GRIP` and :class:`sctl.models.SeqPerturb`.
     baselines
         Add the naive baselines.
     seed
@@ -240,6 +245,7 @@ def evaluate_perturbation(
     check_anndata(adata)
     if scheme not in EVAL_SCHEMES:
         raise ValueError(f"Unknown scheme {scheme!r}; choose one of {', '.join(map(repr, EVAL_SCHEMES))}.")
+    check_preset(preset)
     for layer in (delta_layer, basal_layer):
         get_matrix(adata, layer)
     treated = adata[~_control_flags(adata, control_key)].copy()
@@ -252,11 +258,11 @@ def evaluate_perturbation(
         "dose_key": dose_key,
         "cell_line_key": cell_line_key,
     }
-    factories = _factories(models, train_kwargs or {}, keys, seed)
+    factories = _factories(models, train_kwargs or {}, keys, seed, preset)
     if baselines:
         for name, baseline in PERTURBATION_BASELINES.items():
             if baseline.applies_to(adata):
-                factories[name] = _named_factory(name, {}, keys, seed)
+                factories[name] = _named_factory(name, {}, keys, seed, preset)
     rows, group_rows = [], []
     for fold, (in_train, in_test) in enumerate(folds[:max_folds]):
         train, test = treated[in_train].copy(), treated[in_test].copy()
@@ -281,6 +287,7 @@ def evaluate_perturbation(
                 "basal_layer": basal_layer,
                 "baselines": bool(baselines),
                 "seed": int(seed),
+                "preset": preset,
             },
         }
     return table
@@ -365,7 +372,11 @@ def _group_keys(
 
 
 def _factories(
-    models: Mapping[str, Callable] | Sequence[str], train_kwargs: Mapping[str, Any], keys: dict[str, Any], seed: int
+    models: Mapping[str, Callable] | Sequence[str],
+    train_kwargs: Mapping[str, Any],
+    keys: dict[str, Any],
+    seed: int,
+    preset: str,
 ) -> dict[str, Callable]:
     if isinstance(models, Mapping):
         return dict(models)
@@ -377,14 +388,16 @@ def _factories(
                 f"Unknown model {name!r}; name 'GRIP', 'SeqPerturb' or 'ensemble', or pass a mapping name -> "
                 "factory(train_adata)."
             )
-    return {name: _named_factory(name, train_kwargs, keys, seed) for name in models}
+    return {name: _named_factory(name, train_kwargs, keys, seed, preset) for name in models}
 
 
-def _named_factory(name: str, train_kwargs: Mapping[str, Any], keys: dict[str, Any], seed: int) -> Callable:
+def _named_factory(
+    name: str, train_kwargs: Mapping[str, Any], keys: dict[str, Any], seed: int, preset: str
+) -> Callable:
     def factory(train: AnnData) -> Any:
         if name == ENSEMBLE:
-            return PerturbationEnsemble(seed=seed, **keys).fit(train, train_kwargs=train_kwargs)
-        return train_named_model(name, train, seed=seed, train_kwargs=train_kwargs, **keys)
+            return PerturbationEnsemble(seed=seed, preset=preset, **keys).fit(train, train_kwargs=train_kwargs)
+        return train_named_model(name, train, seed=seed, train_kwargs=train_kwargs, preset=preset, **keys)
 
     return factory
 

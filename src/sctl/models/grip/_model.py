@@ -17,6 +17,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from ..._validate import check_anndata, check_obs_key, drop_unused_categories, get_matrix, to_dense
 from .._conditions import (
+    TrainingRowsSplitter,
     aligned_matrix,
     condition_values,
     dose_values,
@@ -25,6 +26,7 @@ from .._conditions import (
     train_seeded,
 )
 from .._io import load_model, load_state, save_model
+from .._presets import check_preset, resolve_preset
 from ._module import (
     BASAL_KEY,
     CELL_KEY,
@@ -39,6 +41,51 @@ from ._module import (
 from ._training_plan import GRIPTrainingPlan
 
 logger = logging.getLogger(__name__)
+
+SCALINGS = ("shared", "separate")
+
+#: constructor settings of each preset (sources of the "paper" values: docs/methods/grip.md)
+INIT_PRESETS = {
+    "sctl": {
+        "generator": "residual",
+        "discriminator": "mlp",
+        "condition_input": "add",
+        "n_hidden": 256,
+        "n_embed": 128,
+        "n_disc_hidden": 256,
+        "dropout": 0.3,
+        "scaling": "shared",
+    },
+    "paper": {
+        "generator": "residual",  # section 4.3: Residual-MLP was best
+        "discriminator": "mlp",  # section 4.3
+        "condition_input": "add",  # section 4.4
+        "n_hidden": 256,  # section 4.5
+        "n_embed": 128,  # section 4.4
+        "n_disc_hidden": 128,  # paper silent; authors' code
+        "dropout": 0.0,  # paper silent; authors' code has none
+        "scaling": "separate",  # section 4.1
+    },
+}
+#: `train` settings of each preset
+TRAIN_PRESETS = {
+    "sctl": {
+        "max_epochs": 20,
+        "batch_size": 64,
+        "lr": 1e-3,
+        "lambda_mse": 10.0,
+        "adversarial_weight": 1.0,
+        "weight_decay": 1e-6,
+    },
+    "paper": {
+        "max_epochs": 20,  # paper silent; authors' code
+        "batch_size": 32,  # paper silent; authors' code
+        "lr": 1e-3,  # section 4.8
+        "lambda_mse": 1.0,  # section 4.7 leaves lambda open; authors' code: MSE + 0.1 adversarial
+        "adversarial_weight": 0.1,
+        "weight_decay": 0.0,  # section 4.8: Adam, no decay stated; authors' code none
+    },
+}
 
 NEW_DRUG_HINT = (
     " GRIP embeds drugs by identity and cannot predict an unseen compound; a structure-based model such as "
@@ -59,10 +106,14 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
     ``adversarial + lambda_mse * MSE``; both networks are updated alternately with Adam
     (``sctl.models.grip.GRIPTrainingPlan``).
 
-    Differences from the paper, and options
-        - genes are standardised once with the training mean and standard deviation of the treated profiles
-          and the same scaling is applied to the basal profiles (the paper scales input and output separately;
-          on a single cell line the basal profiles barely vary, so their own scaling is undefined);
+    ``preset="paper"`` sets every choice as the paper states it (the authors' code where it is silent);
+    ``preset="sctl"`` (default) uses sctl's measured defaults. Every argument left at ``None`` takes the preset's
+    value; the table of both presets, with sources, is in the methods page (``docs/methods/grip.md``).
+
+    Options beyond the paper
+        - ``scaling="shared"`` standardises basal and treated profiles with the treated profiles' training mean
+          and standard deviation (the paper z-scores each separately, ``"separate"``; on a single cell line the
+          basal profiles barely vary, so their own scaling is undefined);
         - ``dose_key`` adds the log dose to the condition (alone and times the drug embedding), which the paper
           lists as a limitation it does not model;
         - the paper's other generators, a conditional autoencoder (``generator="cae"``) and a Transformer
@@ -77,6 +128,8 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
     ----------
     adata
         AnnData registered with :meth:`setup_anndata`.
+    preset
+        ``"sctl"`` or ``"paper"``: where the arguments left at ``None`` take their values.
     generator
         ``"residual"`` (FiLM + residual block), ``"cae"`` or ``"transformer"``.
     discriminator
@@ -91,8 +144,11 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
     n_disc_hidden
         Hidden units of the discriminator's first layer.
     dropout
-        Dropout rate in the generator (not given in the paper; 0.3 generalised best to held-out doses of the
-        L1000 plate).
+        Dropout rate in the generator.
+    scaling
+        ``"shared"`` (one gene scaling, fitted on the treated training profiles, for input and output) or
+        ``"separate"`` (basal and treated profiles each z-scored with their own training statistics). Fitted
+        on the training rows only when :meth:`train` runs, and saved with the model.
     seed
         Seed of the initial weights.
 
@@ -103,8 +159,8 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
     >>> sctl.pp.match_controls(plate, control="DMSO")
     >>> treated = plate[~plate.obs["is_control"]].copy()
     >>> sctl.models.GRIP.setup_anndata(treated, cell_line_key="cell_line", drug_key="drug", dose_key="dose")
-    >>> model = sctl.models.GRIP(treated)
-    >>> model.train(max_epochs=50)  # doctest: +SKIP
+    >>> model = sctl.models.GRIP(treated)  # or GRIP(treated, preset="paper")
+    >>> model.train()  # doctest: +SKIP
     >>> model.predict(treated, drug="vemurafenib", dose=1.0).shape  # doctest: +SKIP
     (328, 978)
     """
@@ -112,42 +168,27 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
     predicts = "profile"  # what `predict` returns, read by sctl.tl.predict_perturbation
     _module_cls = GRIPModule
     _training_plan_cls = GRIPTrainingPlan
+    _data_splitter_cls = TrainingRowsSplitter
 
     def __init__(
         self,
         adata: AnnData,
-        generator: str = "residual",
-        discriminator: str = "mlp",
-        condition_input: str = "add",
-        n_hidden: int = 256,
-        n_embed: int = 128,
-        n_disc_hidden: int = 256,
-        dropout: float = 0.3,
+        preset: str = "sctl",
+        generator: str | None = None,
+        discriminator: str | None = None,
+        condition_input: str | None = None,
+        n_hidden: int | None = None,
+        n_embed: int | None = None,
+        n_disc_hidden: int | None = None,
+        dropout: float | None = None,
+        scaling: str | None = None,
         seed: int = 0,
     ):
         super().__init__(adata)
-        if generator not in GENERATORS:
-            raise ValueError(f"Unknown generator {generator!r}; choose one of {GENERATORS}.")
-        if discriminator not in DISCRIMINATORS:
-            raise ValueError(f"Unknown discriminator {discriminator!r}; choose one of {DISCRIMINATORS}.")
-        if condition_input not in CONDITION_INPUTS:
-            raise ValueError(f"Unknown condition_input {condition_input!r}; choose one of {CONDITION_INPUTS}.")
-        self._model_kwargs = {
-            "generator": generator,
-            "discriminator": discriminator,
-            "condition_input": condition_input,
-            "n_hidden": n_hidden,
-            "n_embed": n_embed,
-            "n_disc_hidden": n_disc_hidden,
-            "dropout": dropout,
-            "seed": seed,
-        }
-        torch.manual_seed(seed)
-        self.module = self._module_cls(
-            n_genes=self.summary_stats.n_vars,
-            n_cell_lines=len(self._categories(CELL_KEY)),
-            n_drugs=len(self._categories(DRUG_KEY)),
-            use_dose=self._setup_args["dose_key"] is not None,
+        self.preset = check_preset(preset)
+        settings = resolve_preset(
+            preset,
+            INIT_PRESETS,
             generator=generator,
             discriminator=discriminator,
             condition_input=condition_input,
@@ -155,11 +196,31 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
             n_embed=n_embed,
             n_disc_hidden=n_disc_hidden,
             dropout=dropout,
+            scaling=scaling,
         )
-        self.module.set_scaling(*self._scaling())
+        generator, discriminator, condition_input = (
+            settings[k] for k in ("generator", "discriminator", "condition_input")
+        )
+        if settings["scaling"] not in SCALINGS:
+            raise ValueError(f"Unknown scaling {settings['scaling']!r}; choose one of {SCALINGS}.")
+        if generator not in GENERATORS:
+            raise ValueError(f"Unknown generator {generator!r}; choose one of {GENERATORS}.")
+        if discriminator not in DISCRIMINATORS:
+            raise ValueError(f"Unknown discriminator {discriminator!r}; choose one of {DISCRIMINATORS}.")
+        if condition_input not in CONDITION_INPUTS:
+            raise ValueError(f"Unknown condition_input {condition_input!r}; choose one of {CONDITION_INPUTS}.")
+        self._model_kwargs = {"preset": preset, **settings, "seed": seed}
+        torch.manual_seed(seed)
+        self.module = self._module_cls(
+            n_genes=self.summary_stats.n_vars,
+            n_cell_lines=len(self._categories(CELL_KEY)),
+            n_drugs=len(self._categories(DRUG_KEY)),
+            use_dose=self._setup_args["dose_key"] is not None,
+            **{k: v for k, v in settings.items() if k != "scaling"},
+        )
         self._model_summary_string = (
-            f"GRIP ({generator} generator, {discriminator} discriminator, condition input {condition_input}): "
-            f"{self.summary_stats.n_vars} genes, "
+            f"GRIP (preset {preset}; {generator} generator, {discriminator} discriminator, condition input "
+            f"{condition_input}, {settings['scaling']} scaling): {self.summary_stats.n_vars} genes, "
             f"{len(self._categories(CELL_KEY))} cell lines, {len(self._categories(DRUG_KEY))} drugs"
         )
         self.init_params_ = self._get_init_params(locals())
@@ -204,9 +265,11 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         check_obs_key(adata, drug_key)
         if cell_line_key is not None:
             check_obs_key(adata, cell_line_key)
-        drop_unused_categories(adata, [drug_key, cell_line_key])  # an unused level is no drug the model knows
         if dose_key is not None:
             dose_values(adata, dose_key, None)
+        get_matrix(adata, layer)
+        # everything is checked: only now touch the user's obs
+        drop_unused_categories(adata, [drug_key, cell_line_key])  # an unused level is no drug the model knows
         setup_method_args = cls._get_setup_method_args(**locals())
         fields = [
             LayerField(X_KEY, layer, is_count_data=False),
@@ -222,37 +285,40 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
 
     def train(
         self,
-        max_epochs: int = 20,
+        max_epochs: int | None = None,
         *,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        lambda_mse: float = 10.0,
-        adversarial_weight: float = 1.0,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        lambda_mse: float | None = None,
+        adversarial_weight: float | None = None,
+        weight_decay: float | None = None,
         train_size: float = 1.0,
         seed: int = 0,
         accelerator: str = "auto",
         **trainer_kwargs,
     ) -> None:
-        """Train generator and discriminator alternately.
+        """Fit the gene scaling on the training rows, then train generator and discriminator alternately.
+
+        Arguments left at ``None`` take the value of the model's preset (methods page: ``docs/methods/grip.md``).
 
         Parameters
         ----------
         max_epochs
-            Passes through the training profiles. The default was chosen by held-out-dose cross-validation on the
-            L1000 plate (234 training profiles, 2 seeds): mean row-wise RMSE of the changes 0.782, 0.755, 0.789 and
-            0.916 after 10, 20, 40 and 100 epochs (zero change 0.813, mean shift 0.781): the generator overfits
-            small data after a few dozen epochs. Give ``train_size < 1`` and watch ``validation_mse`` in
-            ``history`` to choose it on your data.
+            Passes through the training profiles. The generator overfits small data after a few dozen epochs:
+            give ``train_size < 1`` and watch ``validation_mse`` in ``history`` to choose it on your data.
         batch_size
             Minibatch size.
         lr
-            Adam learning rate of both networks (1e-3 in the paper).
+            Adam learning rate of both networks.
         lambda_mse
             Weight of the MSE term of the generator's hybrid loss.
         adversarial_weight
             Weight of the adversarial term; ``0`` trains the generator as a plain regressor.
+        weight_decay
+            Adam weight decay of both networks.
         train_size
             Fraction of profiles used for training; the rest is validation (``validation_mse`` in ``history``).
+            The gene scaling is fitted on the training fraction only.
         seed
             Seed of minibatch order and dropout: the same seed gives the same model. Sets ``scvi.settings.seed``.
         accelerator
@@ -263,16 +329,39 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
             ``strategy="ddp"`` (one device by default), ``callbacks=[...]``,
             ``enable_progress_bar=False`` (the bar is on by default).
         """
-        train_seeded(
-            self,
-            {"lr": lr, "lambda_mse": lambda_mse, "adversarial_weight": adversarial_weight},
+        settings = resolve_preset(
+            self.preset,
+            TRAIN_PRESETS,
             max_epochs=max_epochs,
             batch_size=batch_size,
+            lr=lr,
+            lambda_mse=lambda_mse,
+            adversarial_weight=adversarial_weight,
+            weight_decay=weight_decay,
+        )
+        self.train_settings_ = settings
+        train_seeded(
+            self,
+            {k: settings[k] for k in ("lr", "lambda_mse", "adversarial_weight", "weight_decay")},
+            max_epochs=settings["max_epochs"],
+            batch_size=settings["batch_size"],
             train_size=train_size,
             seed=seed,
             accelerator=accelerator,
             trainer_kwargs=trainer_kwargs,
+            datasplitter_kwargs={"on_split": self._fit_scaling},
         )
+
+    @property
+    def input_scaling(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-gene mean and standard deviation that standardise the basal (input) profiles, fitted by :meth:`train`.
+
+        :func:`sctl.tl.map_to_reference` applies them to patient profiles (``model=``), as GRIP-Lung section 4.9
+        prescribes ("normalization procedures identical to those applied to the training data").
+        """
+        if not self.is_trained_:
+            raise RuntimeError("The scaling is fitted by `train`; train the model (or load a trained one) first.")
+        return self.module.basal_mean.cpu().numpy().copy(), self.module.basal_std.cpu().numpy().copy()
 
     @property
     def drugs(self) -> list[str]:
@@ -376,7 +465,11 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         layers = [name for name in (setup["basal_layer"], setup["layer"]) if name is not None]
         placeholder = placeholder_adata(meta["var_names"], categorical, numeric, layers)
         cls.setup_anndata(placeholder, **setup)
-        model = cls(placeholder, **{"condition_input": "none", **meta["init"]})  # saved before condition_input
+        # settings missing from models saved before they existed take the values those models used
+        model = cls(placeholder, **{"condition_input": "none", "scaling": "shared", **meta["init"]})
+        state = dict(state)
+        for name in ("mean", "std"):
+            state.setdefault(f"basal_{name}", state.get(f"gene_{name}"))
         load_state(model.module, state, dir_path, "saved GRIP")
         model.is_trained_ = True
         if adata is not None:
@@ -395,12 +488,23 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
     def _categories(self, registry_key: str) -> list[str]:
         return [str(c) for c in self.adata_manager.get_state_registry(registry_key).categorical_mapping]
 
-    def _scaling(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        X = to_dense(get_matrix(self.adata, self._setup_args["layer"]), np.float64)
-        mean, std = X.mean(0), X.std(0)
-        std = np.maximum(std, max(1e-3, 0.01 * float(np.median(std))))
+    def _fit_scaling(self, train_idx: np.ndarray) -> None:
+        """Fit the gene (and dose) scaling on the training rows ``train_idx`` and store it in the module."""
+        setup, rows = self._setup_args, np.sort(np.asarray(train_idx))
+        treated = _mean_std(to_dense(get_matrix(self.adata, setup["layer"]), np.float64)[rows])
+        scaling = {"gene_mean": treated[0], "gene_std": treated[1]}
+        if self._model_kwargs["scaling"] == "separate":
+            basal = _mean_std(to_dense(self.adata.layers[setup["basal_layer"]], np.float64)[rows])
+            scaling.update(basal_mean=basal[0], basal_std=basal[1])
         dose_stats = np.array([0.0, 1.0])
-        if self._setup_args["dose_key"] is not None:
-            log_dose = np.log10(dose_values(self.adata, self._setup_args["dose_key"], None) + 1e-3)
+        if setup["dose_key"] is not None:
+            log_dose = np.log10(dose_values(self.adata, setup["dose_key"], None)[rows] + 1e-3)
             dose_stats = np.array([log_dose.mean(), max(log_dose.std(), 1e-3)])
-        return tuple(torch.as_tensor(v, dtype=torch.float32) for v in (mean, std, dose_stats))
+        as_tensor = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in scaling.items()}
+        self.module.set_scaling(dose_stats=torch.as_tensor(dose_stats, dtype=torch.float32), **as_tensor)
+
+
+def _mean_std(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene mean and standard deviation, the latter floored at 1 % of its median (at least 1e-3)."""
+    std = X.std(0)
+    return X.mean(0), np.maximum(std, max(1e-3, 0.01 * float(np.median(std))))

@@ -133,8 +133,10 @@ class CNNDiscriminator(nn.Module):
 class GRIPModule(BaseModuleClass):
     """Conditional GAN on standardised profiles: generator ``basal + Δx``, conditional discriminator.
 
-    Profiles are standardised gene by gene with the training mean and standard deviation (buffers
-    ``gene_mean`` / ``gene_std``), generated in that space and mapped back by :meth:`predict_profiles`.
+    Profiles are standardised gene by gene with the training mean and standard deviation: the basal (input)
+    profiles with ``basal_mean`` / ``basal_std``, the treated (output) profiles with ``gene_mean`` / ``gene_std``
+    (the same values under shared scaling). The generator works in these units and :meth:`predict_profiles` maps
+    its output back with the output scaling.
 
     Parameters
     ----------
@@ -185,19 +187,35 @@ class GRIPModule(BaseModuleClass):
         # one linear map of [cell, drug] = the sum of the two per-embedding projections of section 4.4
         self.input_embedding = nn.Linear(2 * n_embed, n_genes) if condition_input == "add" else None
         self.discriminator = discriminator_cls[discriminator](n_genes, n_condition, n_disc_hidden)
-        for name, size in (("gene_mean", n_genes), ("gene_std", n_genes)):
-            self.register_buffer(name, torch.zeros(size) if name == "gene_mean" else torch.ones(size))
+        # output (treated) scaling and input (basal) scaling; the same values unless scaled separately
+        for name in ("gene_mean", "basal_mean"):
+            self.register_buffer(name, torch.zeros(n_genes))
+        for name in ("gene_std", "basal_std"):
+            self.register_buffer(name, torch.ones(n_genes))
         self.register_buffer("dose_stats", torch.tensor([0.0, 1.0]))
 
-    def set_scaling(self, gene_mean: torch.Tensor, gene_std: torch.Tensor, dose_stats: torch.Tensor) -> None:
-        """Store the standardisation learnt on the training profiles."""
+    def set_scaling(
+        self,
+        gene_mean: torch.Tensor,
+        gene_std: torch.Tensor,
+        dose_stats: torch.Tensor,
+        basal_mean: torch.Tensor | None = None,
+        basal_std: torch.Tensor | None = None,
+    ) -> None:
+        """Store the standardisation learnt on the training profiles (input = output scaling unless given)."""
         self.gene_mean.copy_(gene_mean)
         self.gene_std.copy_(gene_std)
+        self.basal_mean.copy_(gene_mean if basal_mean is None else basal_mean)
+        self.basal_std.copy_(gene_std if basal_std is None else basal_std)
         self.dose_stats.copy_(dose_stats)
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
-        """Profiles in standard units of the training data."""
+        """Treated profiles in standard units of the training data (the output scaling)."""
         return (x - self.gene_mean) / self.gene_std
+
+    def standardize_input(self, basal: torch.Tensor) -> torch.Tensor:
+        """Basal profiles in standard units of the training data (the input scaling)."""
+        return (basal - self.basal_mean) / self.basal_std
 
     def condition(self, cell: torch.Tensor, drug: torch.Tensor, dose: torch.Tensor | None) -> torch.Tensor:
         """Condition vector ``[cell, drug(, drug * log dose, log dose)]`` from codes and raw doses."""
@@ -220,7 +238,7 @@ class GRIPModule(BaseModuleClass):
     @auto_move_data
     def inference(self, basal, cell, drug, dose=None) -> dict[str, torch.Tensor]:
         """Standardised basal profile and condition vector."""
-        return {"basal_z": self.standardize(basal), "condition": self.condition(cell, drug, dose)}
+        return {"basal_z": self.standardize_input(basal), "condition": self.condition(cell, drug, dose)}
 
     def _get_generative_input(self, tensors, inference_outputs) -> dict[str, torch.Tensor]:
         return {"basal_z": inference_outputs["basal_z"], "condition": inference_outputs["condition"]}

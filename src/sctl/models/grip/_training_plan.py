@@ -15,7 +15,9 @@ class GRIPTrainingPlan(TrainingPlan):
 
     Each minibatch first updates the discriminator on real versus generated (detached) profiles, then the
     generator on the hybrid loss of GRIP-Lung (Xie et al. 2026): ``adversarial_weight * BCE(D(G(x)), real) +
-    lambda_mse * MSE(G(x), y)``. Both use Adam (learning rate ``lr``, 1e-3 in the paper).
+    lambda_mse * MSE(G(x), y)``. Both use Adam (learning rate ``lr``, 1e-3 in the paper). The discriminator always
+    reads the condition detached, so the adversarial term moves the cell-line and drug embeddings only through
+    the profile they generate, never by shifting the condition the discriminator judges.
 
     Parameters
     ----------
@@ -70,7 +72,9 @@ class GRIPTrainingPlan(TrainingPlan):
 
         g_loss = self.lambda_mse * scvi_loss.loss
         if self.adversarial_weight > 0:
-            fool_logit = self.module.discriminate(pred_z, condition)
+            # the condition is an input the discriminator reads, not something the adversarial term may tune: its
+            # gradient reaches the embeddings only through the generated profile
+            fool_logit = self.module.discriminate(pred_z, condition.detach())
             adv = F.binary_cross_entropy_with_logits(fool_logit, torch.ones_like(fool_logit))
             g_loss = g_loss + self.adversarial_weight * adv
         opt_g.zero_grad()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,43 @@ from scvi.train import TrainingPlan
 from ..._validate import check_anndata, check_finite, check_obs_key, drop_unused_categories, get_matrix, preview
 from .._conditions import encode, placeholder_adata, train_seeded
 from .._io import load_model, load_state, save_model
-from ._module import CAT_KEY, CONT_KEY, ENCODERS, X_KEY, SeqPerturbModule
+from .._presets import check_preset, resolve_preset
+from ._module import CAT_KEY, CONT_KEY, ENCODERS, TRANSFORMER_BLOCKS, X_KEY, SeqPerturbModule
 
 SMILES_LENGTH_KEY = "sctl_smiles_length"
+#: columns ``setup_anndata`` looks for when ``compound_id_key`` / ``smiles_key`` are left at ``"auto"``
+COMPOUND_ID_COLUMNS = ("sm_lincs_id", "pert_id", "compound_id", "drug_id")
+SMILES_COLUMNS = ("SMILES", "smiles", "canonical_smiles")
+
+#: constructor settings of each preset (sources of the "paper" values: docs/methods/seqperturb.md)
+INIT_PRESETS = {
+    "sctl": {
+        "encoder": "gru_attention",
+        "n_embed": 16,
+        "n_dense": 256,
+        "dropout": 0.5,
+        "loss": "mse",
+        "transformer_block": "encoder_layer",
+    },
+    "paper": {
+        "encoder": "gru_attention",  # Table IV: best sign accuracy
+        "n_embed": 16,  # section II-B, Table III
+        "n_dense": 256,  # Table III (128, ReLU for the autoencoder)
+        "dropout": 0.5,  # section II-B, Table III
+        "loss": "mse",  # paper silent, no released code: sctl's value
+        "transformer_block": "attention",  # Table III: MultiHeadAttention (2 heads)
+    },
+}
+#: `train` settings: sctl's measured setting for every encoder; the paper's Table III per encoder
+SCTL_TRAINING = {"max_epochs": 40, "batch_size": 64, "lr": 3e-3, "weight_decay": 1e-6}
+PAPER_TRAINING = {
+    "lstm": {"max_epochs": 300, "batch_size": 30, "lr": 1e-3},
+    "gru": {"max_epochs": 300, "batch_size": 30, "lr": 1e-3},
+    "gru3": {"max_epochs": 300, "batch_size": 30, "lr": 1e-3},
+    "gru_attention": {"max_epochs": 300, "batch_size": 20, "lr": 1e-3},
+    "transformer": {"max_epochs": 400, "batch_size": 50, "lr": 3e-3},
+    "autoencoder": {"max_epochs": 500, "batch_size": 70, "lr": 3e-3},
+}
 
 
 class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
@@ -35,6 +70,10 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
     per gene. Continuous conditions (``dose_key``, log-scaled, and ``continuous_keys``) are added as tokens by a
     linear map, an extension that lets the model interpolate to unseen doses.
 
+    ``preset="paper"`` sets every choice as the paper states it, training settings per encoder as in its
+    Table III; ``preset="sctl"`` (default) uses sctl's measured defaults. Every argument left at ``None`` takes
+    the preset's value; both presets, with sources, are tabulated in ``docs/methods/seqperturb.md``.
+
     The target is any per-condition gene vector: log fold changes from :func:`sctl.pp.log_fold_change`
     (``layer="sctl_delta"``) or a DE table from :func:`sctl.pp.de_to_anndata` (the competition's signed
     -log10 p-values; ``layer=None``). The model does not see the basal profile: it predicts the same vector for
@@ -44,16 +83,21 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
     ----------
     adata
         AnnData registered with :meth:`setup_anndata`.
+    preset
+        ``"sctl"`` or ``"paper"``: where the arguments left at ``None`` take their values.
     encoder
         Sequence encoder, see above.
     n_embed
-        Token size (16).
+        Token size.
     n_dense
-        Width of the dense layer (256; the autoencoder uses 128).
+        Width of the dense layer (the autoencoder's head is 128 units, ReLU, unless another width is given).
     dropout
-        Dropout after the dense layer (0.5).
+        Dropout after the dense layer.
     loss
         ``"mse"`` or ``"mae"``.
+    transformer_block
+        What ``encoder="transformer"`` is: ``"encoder_layer"`` (attention, feed-forward and layer norms) or
+        ``"attention"`` (two-head attention alone).
     seed
         Seed of the initial weights.
 
@@ -64,8 +108,8 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
     >>> sctl.pp.match_controls(plate, control="DMSO")
     >>> sctl.pp.log_fold_change(plate)
     >>> sctl.models.SeqPerturb.setup_anndata(plate, layer="sctl_delta", compound_id_key="pert_id", dose_key="dose")
-    >>> model = sctl.models.SeqPerturb(plate, encoder="gru_attention")
-    >>> model.train(max_epochs=100)  # doctest: +SKIP
+    >>> model = sctl.models.SeqPerturb(plate, preset="paper")  # Table III: 300 epochs, batch 20, lr 1e-3
+    >>> model.train()  # doctest: +SKIP
     """
 
     predicts = "delta"  # what `predict` returns, read by sctl.tl.predict_perturbation
@@ -75,45 +119,53 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
     def __init__(
         self,
         adata: AnnData,
-        encoder: str = "gru_attention",
-        n_embed: int = 16,
-        n_dense: int = 256,
-        dropout: float = 0.5,
-        loss: str = "mse",
+        preset: str = "sctl",
+        encoder: str | None = None,
+        n_embed: int | None = None,
+        n_dense: int | None = None,
+        dropout: float | None = None,
+        loss: str | None = None,
+        transformer_block: str | None = None,
         seed: int = 0,
     ):
         super().__init__(adata)
+        self.preset = check_preset(preset)
+        settings = resolve_preset(
+            preset,
+            INIT_PRESETS,
+            encoder=encoder,
+            n_embed=n_embed,
+            n_dense=n_dense,
+            dropout=dropout,
+            loss=loss,
+            transformer_block=transformer_block,
+        )
+        encoder = settings["encoder"]
         if encoder not in ENCODERS:
             raise ValueError(f"Unknown encoder {encoder!r}; choose one of {ENCODERS}.")
-        if loss not in ("mse", "mae"):
-            raise ValueError(f"Unknown loss {loss!r}; choose 'mse' or 'mae'.")
-        self._model_kwargs = {
-            "encoder": encoder,
-            "n_embed": n_embed,
-            "n_dense": n_dense,
-            "dropout": dropout,
-            "loss": loss,
-            "seed": seed,
-        }
+        if settings["loss"] not in ("mse", "mae"):
+            raise ValueError(f"Unknown loss {settings['loss']!r}; choose 'mse' or 'mae'.")
+        if settings["transformer_block"] not in TRANSFORMER_BLOCKS:
+            raise ValueError(
+                f"Unknown transformer_block {settings['transformer_block']!r}; choose one of {TRANSFORMER_BLOCKS}."
+            )
+        self._model_kwargs = {"preset": preset, **settings, "seed": seed}
         torch.manual_seed(seed)
         continuous = self._continuous_keys
         self.module = self._module_cls(
             n_genes=self.summary_stats.n_vars,
             n_categories=[len(c) for c in self.categories.values()],
             n_continuous=len(continuous),
-            encoder=encoder,
-            n_embed=n_embed,
-            n_dense=n_dense,
-            dropout=dropout,
-            loss=loss,
             log_continuous=[key == self._setup_args["dose_key"] for key in continuous],
+            **settings,
         )
         if continuous:
             values = self.module.transform_continuous(torch.as_tensor(self._continuous_matrix(self.adata.obs)))
             stats = torch.stack([values.mean(0), values.std(0).clamp_min(1e-3)])
             self.module.continuous_stats.copy_(stats)
         self._model_summary_string = (
-            f"SeqPerturb ({encoder}): {self.summary_stats.n_vars} genes, tokens {list(self.categories)} + {continuous}"
+            f"SeqPerturb (preset {preset}; {encoder}): {self.summary_stats.n_vars} genes, tokens "
+            f"{list(self.categories)} + {continuous}"
         )
         self.init_params_ = self._get_init_params(locals())
 
@@ -124,8 +176,8 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         layer: str | None = "sctl_delta",
         cell_type_key: str | None = "cell_line",
         compound_key: str = "drug",
-        compound_id_key: str | None = None,
-        smiles_key: str | None = None,
+        compound_id_key: str | None = "auto",
+        smiles_key: str | None = "auto",
         extra_keys: Sequence[str] = (),
         dose_key: str | None = None,
         continuous_keys: Sequence[str] = (),
@@ -141,9 +193,11 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
             Layer with the targets (``"sctl_delta"`` from :func:`sctl.pp.log_fold_change`); ``None`` uses ``X``
             (e.g. a DE table from :func:`sctl.pp.de_to_anndata`).
         cell_type_key, compound_key, compound_id_key, smiles_key
-            Columns of ``adata.obs`` with the cell type / line, the compound name, its id and its SMILES string.
-            ``smiles_key`` also adds the SMILES length as a token (column ``"sctl_smiles_length"`` of
-            ``adata.obs``).
+            Columns of ``adata.obs`` with the cell type / line, the compound name, its id and its SMILES string:
+            with the SMILES length (column ``"sctl_smiles_length"`` of ``adata.obs``, added by ``smiles_key``), the
+            paper's five tokens. ``"auto"`` takes the first column present among
+            ``sm_lincs_id, pert_id, compound_id, drug_id`` (id) and ``SMILES, smiles, canonical_smiles``; a
+            warning says when it finds none. ``None`` leaves the token out.
         extra_keys
             Further categorical columns, each one more token.
         dose_key
@@ -153,26 +207,34 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         **kwargs
             Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
         """
-        setup_method_args = cls._get_setup_method_args(**locals())
         check_anndata(adata)
+        compound_id_key = _auto_column(
+            adata, compound_id_key, COMPOUND_ID_COLUMNS, "compound id", {cell_type_key, compound_key, *extra_keys}
+        )
+        smiles_key = _auto_column(
+            adata, smiles_key, SMILES_COLUMNS, "SMILES", {cell_type_key, compound_key, *extra_keys}
+        )
+        setup_method_args = cls._get_setup_method_args(**locals())  # the columns "auto" found, not "auto"
         check_finite(get_matrix(adata, layer), f"the target `{layer or 'X'}`")
         categorical = [k for k in (cell_type_key, compound_key, compound_id_key, smiles_key) if k is not None]
         categorical += list(extra_keys)
-        for key in [*categorical, *continuous_keys, *([dose_key] if dose_key else [])]:
+        continuous = ([dose_key] if dose_key else []) + list(continuous_keys)
+        for key in [*categorical, *continuous]:
             check_obs_key(adata, key)
+        for key in categorical:
+            if adata.obs[key].isna().any():
+                raise ValueError(f"`adata.obs[{key!r}]` has missing values; fill them (e.g. with 'unknown').")
+        for key in continuous:
+            if not np.isfinite(pd.to_numeric(adata.obs[key], errors="coerce").to_numpy(dtype=float)).all():
+                raise ValueError(f"`adata.obs[{key!r}]` must be numeric without missing values.")
+        # everything is checked: only now write to the user's obs
         if smiles_key is not None:
             adata.obs[SMILES_LENGTH_KEY] = _smiles_length(adata.obs[smiles_key])
             categorical.append(SMILES_LENGTH_KEY)
         for key in categorical:
-            if adata.obs[key].isna().any():
-                raise ValueError(f"`adata.obs[{key!r}]` has missing values; fill them (e.g. with 'unknown').")
             if not isinstance(adata.obs[key].dtype, pd.CategoricalDtype):
                 adata.obs[key] = pd.Categorical(adata.obs[key].astype(str))
         drop_unused_categories(adata, categorical)  # an unused level is no condition the model knows
-        continuous = ([dose_key] if dose_key else []) + list(continuous_keys)
-        for key in continuous:
-            if not np.isfinite(pd.to_numeric(adata.obs[key], errors="coerce").to_numpy(dtype=float)).all():
-                raise ValueError(f"`adata.obs[{key!r}]` must be numeric without missing values.")
         fields = [LayerField(X_KEY, layer, is_count_data=False), CategoricalJointObsField(CAT_KEY, categorical)]
         if continuous:
             fields.append(NumericalJointObsField(CONT_KEY, continuous))
@@ -182,11 +244,11 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
 
     def train(
         self,
-        max_epochs: int = 300,
+        max_epochs: int | None = None,
         *,
-        batch_size: int = 30,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-6,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        weight_decay: float | None = None,
         train_size: float = 1.0,
         seed: int = 0,
         accelerator: str = "auto",
@@ -194,14 +256,17 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
     ) -> None:
         """Train with Adam on the MSE (or MAE) of the gene vectors.
 
+        Arguments left at ``None`` take the value of the model's preset; under ``"paper"`` they depend on the
+        encoder (Ali et al. 2024, Table III).
+
         Parameters
         ----------
         max_epochs
-            Passes through the data (300 in the paper for the recurrent models).
+            Passes through the data.
         batch_size
-            Minibatch size (20-70 in the paper).
+            Minibatch size.
         lr
-            Adam learning rate (1e-3; 3e-3 for the transformer and autoencoder in the paper).
+            Adam learning rate.
         weight_decay
             Adam weight decay.
         train_size
@@ -216,11 +281,17 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
             ``strategy="ddp"`` (one device by default), ``callbacks=[...]``,
             ``enable_progress_bar=False`` (the bar is on by default).
         """
+        encoder = self._model_kwargs["encoder"]
+        table = {"sctl": SCTL_TRAINING, "paper": {**PAPER_TRAINING[encoder], "weight_decay": 0.0}}
+        settings = resolve_preset(
+            self.preset, table, max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay
+        )
+        self.train_settings_ = settings
         train_seeded(
             self,
-            {"lr": lr, "weight_decay": weight_decay, "eps": 1e-8},
-            max_epochs=max_epochs,
-            batch_size=batch_size,
+            {"lr": settings["lr"], "weight_decay": settings["weight_decay"], "eps": 1e-8},
+            max_epochs=settings["max_epochs"],
+            batch_size=settings["batch_size"],
             train_size=train_size,
             seed=seed,
             accelerator=accelerator,
@@ -365,6 +436,29 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
                 "them in `conditions=`."
             )
         return obs
+
+
+def _auto_column(
+    adata: AnnData, key: str | None, candidates: Sequence[str], what: str, named: set[str | None]
+) -> str | None:
+    """``key``, or for ``"auto"`` the first of ``candidates`` in ``adata.obs`` (a warning when there is none).
+
+    A candidate already ``named`` as another token (e.g. in ``extra_keys``) counts as found: it is not added twice.
+    """
+    if key != "auto":
+        return key
+    if any(column in named for column in candidates):
+        return None
+    found = next((column for column in candidates if column in adata.obs.columns), None)
+    if found is None:
+        warnings.warn(
+            f"No {what} column ({', '.join(candidates)}) in `adata.obs`: the model gets fewer than the five tokens "
+            "of Ali et al. (cell type, compound, id, SMILES, SMILES length). Name the column, or pass None to leave "
+            "the token out knowingly.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return found
 
 
 def _smiles_length(smiles: pd.Series) -> pd.Series:

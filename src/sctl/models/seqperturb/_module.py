@@ -14,6 +14,8 @@ CAT_KEY = "conditions"
 CONT_KEY = "continuous"
 
 ENCODERS = ("lstm", "gru", "gru3", "gru_attention", "transformer", "autoencoder")
+#: what ``encoder="transformer"`` is: a full encoder layer (attention, feed-forward, norms) or the attention alone
+TRANSFORMER_BLOCKS = ("encoder_layer", "attention")
 
 
 class StackedRNN(nn.Module):
@@ -48,11 +50,12 @@ class SequenceEncoder(nn.Module):
 
     ``"lstm"``: LSTM(16), last step; ``"gru"``: GRU(128), last step; ``"gru3"``: three stacked GRUs (128, 128,
     64), last step; ``"gru_attention"``: the same stack pooled by additive attention; ``"transformer"``:
-    two-head self-attention block, flattened; ``"autoencoder"``: dense 256-64 encoder and 64-256 decoder on the
-    flattened tokens.
+    two-head self-attention, flattened (a full encoder layer, or with ``transformer_block="attention"`` the
+    multi-head attention layer alone, as the paper's table lists it); ``"autoencoder"``: dense 256-64 encoder
+    and 64-256 decoder on the flattened tokens.
     """
 
-    def __init__(self, kind: str, n_tokens: int, n_embed: int):
+    def __init__(self, kind: str, n_tokens: int, n_embed: int, transformer_block: str = "encoder_layer"):
         super().__init__()
         self.kind = kind
         if kind == "lstm":
@@ -62,6 +65,8 @@ class SequenceEncoder(nn.Module):
         elif kind in ("gru3", "gru_attention"):
             self.net = StackedRNN(nn.GRU, n_embed, (128, 128, 64))
             self.pool = AttentionPool(64) if kind == "gru_attention" else None
+        elif kind == "transformer" and transformer_block == "attention":
+            self.net = nn.MultiheadAttention(n_embed, num_heads=2, batch_first=True)
         elif kind == "transformer":
             self.net = nn.TransformerEncoderLayer(
                 n_embed, nhead=2, dim_feedforward=4 * n_embed, dropout=0.1, batch_first=True
@@ -86,6 +91,8 @@ class SequenceEncoder(nn.Module):
             return self.net(tokens)[:, -1]
         if self.kind == "gru_attention":
             return self.pool(self.net(tokens))
+        if isinstance(self.net, nn.MultiheadAttention):
+            return self.net(tokens, tokens, tokens, need_weights=False)[0].flatten(1)
         if self.kind == "transformer":
             return self.net(tokens).flatten(1)
         return self.net(tokens)
@@ -112,6 +119,10 @@ class SeqPerturbModule(BaseModuleClass):
         Dropout after the dense layer (0.5 in the paper).
     loss
         ``"mse"`` or ``"mae"``.
+    log_continuous
+        Which continuous conditions are log-scaled (doses).
+    transformer_block
+        ``"encoder_layer"`` or ``"attention"``, see :class:`SequenceEncoder`.
     """
 
     def __init__(
@@ -126,12 +137,13 @@ class SeqPerturbModule(BaseModuleClass):
         dropout: float = 0.5,
         loss: str = "mse",
         log_continuous: list[bool] | None = None,
+        transformer_block: str = "encoder_layer",
     ):
         super().__init__()
         self.embeddings = nn.ModuleList(nn.Embedding(n, n_embed) for n in n_categories)
         self.continuous = nn.ModuleList(nn.Linear(1, n_embed) for _ in range(n_continuous))
         n_tokens = len(n_categories) + n_continuous
-        self.encoder = SequenceEncoder(encoder, n_tokens, n_embed)
+        self.encoder = SequenceEncoder(encoder, n_tokens, n_embed, transformer_block)
         activation = nn.ReLU() if encoder == "autoencoder" else nn.Tanh()
         n_dense = 128 if encoder == "autoencoder" and n_dense == 256 else n_dense
         self.head = nn.Sequential(nn.Linear(self.encoder.n_output, n_dense), activation, nn.Dropout(dropout))
