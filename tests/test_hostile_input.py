@@ -820,14 +820,7 @@ FAILING = [
     "pathway_transfer_setup_nan",
     "atsdp_setup_nan",
     "atsdp_setup_missing_clusters",
-    pytest.param(
-        "seqperturb_setup_smiles_then_missing",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="SeqPerturb.setup_anndata adds obs['sctl_smiles_length'] and makes columns categorical before "
-            "refusing a missing value (src/sctl/models/seqperturb, another helper's scope)",
-        ),
-    ),
+    "seqperturb_setup_smiles_then_missing",
     "write_gctx_id_column",
 ]
 
