@@ -7,7 +7,7 @@ Usage:
 
 ``seeds``: ``0-4`` (default) or ``0,2``; ``n_dose_folds`` default 3 (the 6 dose levels, two per fold);
 ``n_drug_folds`` default 5. Runs of different seeds can go to separate files and be summarised together.
-``--quick`` (the reduced setting of ``sctl benchmark --quick``, a few minutes): seed 0, the first fold of each
+``--quick`` (the reduced setting of ``sctl benchmark --quick``, a few minutes): seed 0 (or ``seeds``), the first fold of each
 scheme only, without ``CSG2A[full]`` and ``CSG2A[ppi] x3``, ``CSG2A[paper]`` capped at 100 epochs.
 
 Data: ``sctl.datasets.lincs()`` (A375, 24 h, 978 landmark genes, 59 drugs x 6 doses, one profile each), basal
@@ -215,7 +215,7 @@ if __name__ == "__main__":
         sys.exit(0)
     quick = "--quick" in sys.argv
     args = [arg for arg in sys.argv[1:] if arg != "--quick"]
-    seeds = [0] if quick else seeds_arg(args[0]) if args else list(range(5))
+    seeds = seeds_arg(args[0]) if args else [0] if quick else list(range(5))
     n_dose = int(args[1]) if len(args) > 1 else 3
     n_drug = int(args[2]) if len(args) > 2 else 5
     result = run(seeds, n_dose, n_drug, quick)
