@@ -7,8 +7,8 @@ Usage:
 
 ``seeds``: ``0-4`` (default) or ``0,2``; ``n_dose_folds`` default 3 (the 6 dose levels, two per fold);
 ``n_drug_folds`` default 5. Runs of different seeds can go to separate files and be summarised together.
-``--quick`` (the reduced setting of ``sctl benchmark --quick``, a few minutes): seed 0 (or ``seeds``), the first fold of each
-scheme only, without ``CSG2A[full]`` and ``CSG2A[ppi] x3``, ``CSG2A[paper]`` capped at 100 epochs.
+``--quick`` (the reduced setting of ``sctl benchmark --quick``, a few minutes): seed 0 (or ``seeds``), the first
+fold of each scheme only, without ``CSG2A[full]`` and ``CSG2A[ppi] x3``, ``CSG2A[paper]`` capped at 100 epochs.
 
 Data: ``sctl.datasets.lincs()`` (A375, 24 h, 978 landmark genes, 59 drugs x 6 doses, one profile each), basal
 profile = mean DMSO of the plate (``sctl.pp.match_controls``), changes Δx = treated - basal
