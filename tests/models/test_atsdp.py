@@ -40,6 +40,7 @@ def test_wiring_one_epoch_heads_clusters_balance():
         assert proba.shape == (cells.n_obs,)
         assert ((proba >= 0) & (proba <= 1)).all()
     assert len(model.module.encoders) == 1  # one encoder for both domains by default
+    assert model.balance_["method"] == "smote"  # recorded by transfer_data, applied to the training lines
     paper = ATSDPNet(data, shared_encoder=False, mmd_kernel="rbf", mmd_weight=1.0)
     assert len(paper.module.encoders) == 2
     assert torch.equal(paper.module.encoders[0][0][0].weight, paper.module.encoders[1][0][0].weight)
