@@ -51,9 +51,9 @@ class PathwayTransfer(TransferModel):
        ``MSE + r1 · orthogonality(P, S) + r2 · MSE_sparse`` (Eq. 5-7, 11; ``r1 = r2 = 0.1``);
     2. *classifier* (labelled rows): a three-layer network (two ReLU layers, sigmoid output; Eq. 12-15) on
        ``S(x)`` trained with cross-entropy on the bulk labels; cells are then scored through ``S``. Labels that
-       cells carry are never used unless :func:`~sctl.models.transfer_data` was told to. By default the
-       encoders are fine-tuned in this phase together with the classifier, their pretraining losses still
-       applied to every row (``train(finetune_encoder=False)``: frozen encoders, our reading of the paper).
+       cells carry are never used unless :func:`~sctl.models.transfer_data` was told to. With
+       ``finetune_encoder=True`` the encoders train in this phase too, their pretraining losses still applied
+       to every row; ``False`` freezes them, as the paper's classifier reads the trained shared encoder.
 
     The losses of Eq. 5, 6 and 10 have one term per domain (a mean within each domain, summed), so the larger
     domain does not outweigh the other. ``preset="paper"`` takes every choice the paper states (frozen encoders
