@@ -41,11 +41,11 @@ def test_wiring_one_epoch_heads_clusters_balance():
         assert ((proba >= 0) & (proba <= 1)).all()
     assert len(model.module.encoders) == 1  # one encoder for both domains by default
     assert model.balance_["method"] == "smote"  # recorded by transfer_data, applied to the training lines
-    paper = ATSDPNet(data, shared_encoder=False, mmd_kernel="rbf", mmd_weight=1.0)
-    assert len(paper.module.encoders) == 2
-    assert torch.equal(paper.module.encoders[0][0][0].weight, paper.module.encoders[1][0][0].weight)
-    paper.train(max_epochs=1, **FAST)
-    assert not torch.equal(paper.module.encoders[0][0][0].weight, paper.module.encoders[1][0][0].weight)
+    two = ATSDPNet(data, shared_encoder=False, mmd_kernel="rbf", mmd_weight=1.0)
+    assert len(two.module.encoders) == 2
+    assert torch.equal(two.module.encoders[0][0][0].weight, two.module.encoders[1][0][0].weight)
+    two.train(max_epochs=1, **FAST)
+    assert not torch.equal(two.module.encoders[0][0][0].weight, two.module.encoders[1][0][0].weight)
     data.obs["my_clusters"] = np.arange(data.n_obs) % 3
     ATSDPNet.setup_anndata(data, cluster_key="my_clusters")
     ATSDPNet(data).train(max_epochs=1, **FAST)
