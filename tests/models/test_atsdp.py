@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -118,7 +120,9 @@ def _dropouts(module):
 def test_paper_preset_builds_the_papers_model():
     _, _, data = _data(standardize_rows=False)
     ATSDPNet.setup_anndata(data, cluster_key=False)
-    model = ATSDPNet(data, preset="paper")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # data prepared as the preset says: no warning
+        model = ATSDPNet(data, preset="paper")
     module = model.module
     assert model._init_kwargs["preset"] == "paper"
     # two encoders E_g and E_t (section 2.4.2), from the same start, apart after training
@@ -162,6 +166,8 @@ def test_sctl_preset_and_resolution():
     assert (model.train_params_["lr"], model.train_params_["balance"]) == (1e-3, "none")
     with pytest.raises(ValueError, match="Unknown preset"):
         ATSDPNet(data, preset="scDEAL")
+    with pytest.warns(UserWarning, match="prepared with {'standardize_rows': True}"):
+        ATSDPNet(data, preset="paper")  # data z-scored per profile, the paper's input is not
 
 
 @pytest.mark.parametrize("preset", ["sctl", "paper"])

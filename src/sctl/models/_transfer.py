@@ -331,6 +331,22 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
         #: so that new cells must be too
         self.standardize_rows_ = bool(params.get("standardize_rows", False))
 
+    def _check_data_preset(self, preset: str) -> None:
+        """Warn when :func:`transfer_data` prepared the data otherwise than ``preset`` would (the user's call)."""
+        params = self.adata.uns.get(TRANSFER_KEY, {}).get("params")
+        if not params:
+            return
+        differ = {name: value for name, value in self._data_presets[preset].items() if params.get(name) != value}
+        if preset != "sctl" and differ:
+            found = {name: params.get(name) for name in differ}
+            warnings.warn(
+                f"{type(self).__name__}(preset={preset!r}): the data was prepared with {found}, the preset's "
+                f"preparation is {differ} (pass them to `transfer_data`, or use `{type(self).__name__}."
+                "from_reference`, which applies them).",
+                UserWarning,
+                stacklevel=3,
+            )
+
     # -------------------------------------------------------------- setup
     @classmethod
     def setup_anndata(

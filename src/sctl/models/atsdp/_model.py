@@ -130,6 +130,7 @@ class ATSDPNet(TransferModel):
     ) -> None:
         super().__init__(check_anndata(adata))
         self.preset = check_preset(preset)
+        self._check_data_preset(preset)
         values = resolve_preset(
             preset, INIT_PRESETS, n_latent=n_latent, encoder_dims=encoder_dims, predictor_dims=predictor_dims,
             n_heads=n_heads, dropout=dropout, noise=noise, mmd_weight=mmd_weight, mmd_kernel=mmd_kernel,

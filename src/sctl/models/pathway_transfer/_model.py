@@ -143,6 +143,7 @@ class PathwayTransfer(TransferModel):
     ) -> None:
         super().__init__(check_anndata(adata))
         self.preset = check_preset(preset)
+        self._check_data_preset(preset)
         values = resolve_preset(
             preset, INIT_PRESETS, min_genes=min_genes, n_extra=n_extra, n_hidden=n_hidden, dropout=dropout,
             r1=r1, r2=r2, sparse_relu=sparse_relu,
