@@ -13,8 +13,9 @@ droplet-like platform: gene-wise platform offsets, log-normal library sizes, exp
 
 Every method is trained through :func:`sctl.tl.predict_response` with its defaults on the GDSC lines minus the
 tumour's ``held_out_lines`` (all 2,000 genes; the 800 shared ones are used) and scored by AUROC, AP and the Brier
-score (mean squared error of the probability) against the simulated truth. ``atsdp_paper`` is ATSDPNet in the
-paper's setting (two encoders, Gaussian MMD of weight 1, per-gene z-scores only); ``ensemble`` is the default of
+score (mean squared error of the probability) against the simulated truth. ``atsdp_paper`` and
+``pathway_transfer_paper`` are the two transfer models with ``preset="paper"`` (and the paper's input:
+``standardize_rows=False``; AUC labels for PathwayTransfer), on the same tumours; ``ensemble`` is the default of
 ``predict_response`` (mean probability of the signature score, the random forest and ATSDPNet, trained again).
 Prints AUROC as mean +- std over seeds (of the mean over drugs) per mode and method, the mean over modes, then
 AUROC by mode and drug. Deep models train at most ``--epochs`` epochs (default 30) with early stopping on held-out
@@ -38,6 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 from _seeds import seeds_arg  # benchmarks/ is on the path of a script run from it
+from transfer_baselines import PAPER_VARIANTS
 
 import sctl
 
@@ -47,14 +49,9 @@ MODES = {
     "between_lines": {"n_lines": 16},
 }
 DRUGS = "Dabrafenib,Trametinib,Docetaxel,Afatinib"
-METHODS = "ensemble,signature,rf,logreg,pathway_transfer,atsdp,atsdp_paper"
+METHODS = "ensemble,signature,rf,logreg,pathway_transfer,pathway_transfer_paper,atsdp,atsdp_paper"
 #: rows of the table: a method of ``predict_response`` and the arguments that make it (defaults otherwise)
-VARIANTS = {
-    "atsdp_paper": (
-        "atsdp",
-        {"standardize_rows": False, "model_kwargs": {"shared_encoder": False, "mmd_kernel": "rbf", "mmd_weight": 1.0}},
-    ),
-}
+VARIANTS = PAPER_VARIANTS
 DEEP = ("pathway_transfer", "atsdp")
 QUICK = {"drugs": "Dabrafenib", "seeds": "0", "methods": "ensemble,signature,rf,logreg", "n_cells": 300}
 

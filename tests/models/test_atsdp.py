@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -40,11 +42,12 @@ def test_wiring_one_epoch_heads_clusters_balance():
         assert proba.shape == (cells.n_obs,)
         assert ((proba >= 0) & (proba <= 1)).all()
     assert len(model.module.encoders) == 1  # one encoder for both domains by default
-    paper = ATSDPNet(data, shared_encoder=False, mmd_kernel="rbf", mmd_weight=1.0)
-    assert len(paper.module.encoders) == 2
-    assert torch.equal(paper.module.encoders[0][0][0].weight, paper.module.encoders[1][0][0].weight)
-    paper.train(max_epochs=1, **FAST)
-    assert not torch.equal(paper.module.encoders[0][0][0].weight, paper.module.encoders[1][0][0].weight)
+    assert model.balance_["method"] == "smote"  # recorded by transfer_data, applied to the training lines
+    two = ATSDPNet(data, shared_encoder=False, mmd_kernel="rbf", mmd_weight=1.0)
+    assert len(two.module.encoders) == 2
+    assert torch.equal(two.module.encoders[0][0][0].weight, two.module.encoders[1][0][0].weight)
+    two.train(max_epochs=1, **FAST)
+    assert not torch.equal(two.module.encoders[0][0][0].weight, two.module.encoders[1][0][0].weight)
     data.obs["my_clusters"] = np.arange(data.n_obs) % 3
     ATSDPNet.setup_anndata(data, cluster_key="my_clusters")
     ATSDPNet(data).train(max_epochs=1, **FAST)
@@ -107,3 +110,89 @@ def test_ranks_one_line_subpopulations_the_right_way_round():
     score = auroc(cells.obs["response"], cells.obs["sctl_response_proba"])
     assert score > 0.75
     assert cells.uns["sctl_response"]["params"]["standardization"].startswith("per-profile z-score")
+
+
+# --------------------------------------------------------------------------------------------- presets
+def _dropouts(module):
+    return {m.p for m in module.modules() if isinstance(m, torch.nn.Dropout)}
+
+
+def test_paper_preset_builds_the_papers_model():
+    _, _, data = _data(standardize_rows=False)
+    ATSDPNet.setup_anndata(data, cluster_key=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # data prepared as the preset says: no warning
+        model = ATSDPNet(data, preset="paper")
+    module = model.module
+    assert model._init_kwargs["preset"] == "paper"
+    # two encoders E_g and E_t (section 2.4.2), from the same start, apart after training
+    assert not module.shared_encoder
+    assert len(module.encoders) == 2
+    assert module.encoders[0] is not module.encoders[1]
+    # Table 2: bottleneck 512, encoder (256, 128), predictor (128, 64), dropout 0.3; 8 heads (section 3.3)
+    linears = [m for m in module.encoders[0].modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linears] == [256, 128, 512]
+    predictor = [m.out_features for m in module.predictor.mlp.modules() if isinstance(m, torch.nn.Linear)]
+    assert predictor == [128, 64, 1]
+    assert module.predictor.attention.num_heads == 8
+    assert _dropouts(module) == {0.3}
+    # Gaussian-kernel MMD (Eq. 15) with scDEAL's weight 0.25 (the paper gives none), cluster term on
+    assert (module.mmd_kernel, module.mmd_weight, module.cluster_weight) == ("rbf", 0.25, 0.1)
+    assert ATSDPNet._data_presets["paper"] == {"standardize_rows": False}
+    assert "preset 'paper'" in model._model_summary_string
+    assert "two encoders" in model._model_summary_string
+    model.train(max_epochs=1, early_stopping=False, **FAST)
+    params = model.train_params_
+    assert (params["lr"], params["batch_size"], params["train_size"]) == (1e-2, 200, 0.8)
+    assert params["balance"] == "oversample"
+    assert params["pretrain_epochs"] == 1  # both stages train as long (Table 2: 500 epochs)
+    assert model.balance_["method"] == "oversample"
+    assert not torch.equal(module.encoders[0][0][0].weight, module.encoders[1][0][0].weight)
+    assert ATSDPNet(data, preset="paper", n_latent=16, mmd_weight=1.0).module.n_latent == 16  # the user wins
+
+
+def test_sctl_preset_and_resolution():
+    _, _, data = _data()
+    ATSDPNet.setup_anndata(data, cluster_key=False)
+    model = ATSDPNet(data)
+    module = model.module
+    assert model.preset == "sctl"
+    assert module.shared_encoder
+    assert len(module.encoders) == 1
+    assert (module.mmd_kernel, module.mmd_weight, module.n_latent) == ("linear", 0.0, 32)
+    assert _dropouts(module) == {0.1}
+    model.train(max_epochs=2, **FAST)
+    assert model.train_params_["pretrain_epochs"] == 1
+    assert (model.train_params_["lr"], model.train_params_["balance"]) == (1e-3, "none")
+    with pytest.raises(ValueError, match="Unknown preset"):
+        ATSDPNet(data, preset="scDEAL")
+    with pytest.warns(UserWarning, match="prepared with {'standardize_rows': True}"):
+        ATSDPNet(data, preset="paper")  # data z-scored per profile, the paper's input is not
+
+
+@pytest.mark.parametrize("preset", ["sctl", "paper"])
+def test_both_presets_train_predict_save_load(preset, tmp_path):
+    _, cells, data = _data()
+    ATSDPNet.setup_anndata(data, cluster_key=False)
+    kwargs = {"n_latent": 16} if preset == "paper" else {}  # small, to stay fast
+    model = ATSDPNet(data, preset=preset, **kwargs)
+    model.train(max_epochs=1, early_stopping=False, **FAST)
+    proba = model.predict(cells)
+    assert proba.shape == (cells.n_obs,)
+    model.save(tmp_path / preset)
+    loaded = ATSDPNet.load(tmp_path / preset)
+    assert loaded.preset == preset
+    assert loaded._init_kwargs == model._init_kwargs
+    assert len(loaded.module.encoders) == len(model.module.encoders)
+    np.testing.assert_array_equal(loaded.predict(cells), proba)
+
+
+def test_predict_response_runs_and_records_the_paper_preset():
+    bulk, cells = bulk_and_cells()
+    sctl.tl.predict_response(
+        cells, reference=bulk, drug=DRUG, method="atsdp", model_kwargs={"preset": "paper", "n_latent": 16},
+        train_kwargs={"max_epochs": 1, **FAST},
+    )  # fmt: skip
+    params = cells.uns["sctl_response"]["params"]
+    assert params["model_kwargs"]["preset"] == "paper"
+    assert cells.obs["sctl_response_proba"].between(0, 1).all()

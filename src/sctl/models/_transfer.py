@@ -9,6 +9,7 @@ in phases through Lightning, prediction on a user's raw cells, and a pickle-free
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -23,7 +24,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from sklearn.exceptions import NotFittedError
 
 from .. import pp
-from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, SENSITIVE
+from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
 from .._stream import (
     Rows,
     check_chunk_size,
@@ -47,6 +48,7 @@ from .._validate import (
     to_dense,
 )
 from ._io import load_model, load_state, save_model
+from ._presets import check_preset
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ _TARGET = "_sctl_target"
 X_KEY, DOMAIN_REG, LABELS_REG = "X", "sctl_domain_code", "sctl_target"
 #: rows read, densified and scored at a time by ``predict`` / ``get_latent_representation``
 PREDICT_CHUNK = 4096
+#: values of ``train(balance=...)``; ``"none"`` turns off a balancing the data or the preset asks for
+BALANCE_METHODS = ("none", "smote", "oversample")
 
 
 # --------------------------------------------------------------------------------------------- data preparation
@@ -78,6 +82,7 @@ def transfer_data(
     genes: list[str] | pd.Index | None = None,
     min_shared: float | int = MIN_SHARED_GENES,
     standardize_rows: bool = True,
+    n_top_genes: int | None = None,
     cell_label_key: str | None = None,
     balance: str | None = None,
     min_per_class: int = MIN_PER_CLASS,
@@ -88,7 +93,8 @@ def transfer_data(
     The steps, as in He et al. 2025 and Zhou et al. 2025:
 
     1. restrict both to their shared genes, in bulk order (:func:`sctl.pp.align_genes`), optionally to ``genes``
-       first (e.g. the L1000 landmark genes ``bulk.var_names[bulk.var["landmark"]]``);
+       first (e.g. the L1000 landmark genes ``bulk.var_names[bulk.var["landmark"]]``), optionally then to the
+       ``n_top_genes`` most variable of them across the cells (labels play no part);
     2. z-score every profile across the shared genes (``standardize_rows``), as the shipped GDSC expression
        is: a cell's overall level and spread follow its library size and detection rate, a direction the bulk
        lines never vary along; then z-score every gene within EACH domain on its own
@@ -96,9 +102,7 @@ def transfer_data(
        nothing assumes counts and neither domain needs the other's scale;
     3. label the lines sensitive / resistant from ``bulk.obsm[key][drug]`` (:func:`sctl.pp.binarize_response`;
        by default the lowest 30 % sensitive and the highest 30 % resistant, the rest unlabelled);
-    4. optionally balance the labelled lines (``balance="smote"`` or ``"oversample"``, :func:`sctl.pp.balance`,
-       as ATSDP-NET does; the bulk part then holds only labelled and synthetic lines);
-    5. stack bulk over cells. The cells' labels are NaN: labels the cells carry are never used, unless
+    4. stack bulk over cells. The cells' labels are NaN: labels the cells carry are never used, unless
        ``cell_label_key`` opts into semi-supervised training.
 
     Parameters
@@ -122,18 +126,22 @@ def transfer_data(
         see :func:`sctl.pp.align_genes`.
     standardize_rows
         Z-score each profile across the shared genes before the per-gene z-score (step 2). A model trained on
-        the result does the same to the cells it predicts. On the realistic-shift benchmark
-        (``benchmarks/realistic_shift.py``) it raised the transfer models' AUROC on one-line tumours; ``False``
-        is the papers' preprocessing.
+        the result does the same to the cells it predicts. ``False`` is the papers' preprocessing.
+    n_top_genes
+        Keep the ``n_top_genes`` shared genes of highest normalised dispersion across the cells (scanpy's
+        ``"seurat"`` flavour on log-normalised cells; the variance when the cells hold negative values).
+        Computed on the cells only, which carry no label here. ``None``: every shared gene.
     cell_label_key
         SEMI-SUPERVISED opt-in: a column of ``cells.obs`` with ``"sensitive"`` / ``"resistant"`` (NaN allowed)
         whose labels are kept. ``None`` (default): the cells are unlabelled.
     balance
-        ``None``, ``"smote"`` or ``"oversample"``: oversample the minority class of the labelled lines.
+        ``None``, ``"smote"`` or ``"oversample"``: recorded in ``uns`` and applied by the model's ``train``
+        (:meth:`TransferModel.train`) to the labelled TRAINING lines only, after the validation lines are held
+        out, so that no copy or interpolant of a training line reaches the early-stopping set.
     min_per_class
         Fewest labelled lines of each class; fewer raise a :class:`ValueError`.
     seed
-        Seed of the balancing.
+        Recorded (the balancing is seeded by the model's ``train``).
 
     Returns
     -------
@@ -162,12 +170,14 @@ def transfer_data(
                 f"None of the {len(genes)} `genes` is among the bulk genes ({preview(bulk.var_names, 3)})."
             )
     bulk, cells = pp.align_genes(bulk, cells, min_shared=min_shared)
+    hvg_method = None
+    if n_top_genes is not None:
+        keep, hvg_method = highly_variable_genes(cells, layer, n_top_genes)
+        bulk, cells = bulk[:, keep].copy(), cells[:, keep].copy()
     standardize_domains(bulk, cells, layers=(bulk_layer, layer), standardize_rows=standardize_rows)
     pp.binarize_response(bulk, drug, key=key, method=label_method, k=k, threshold=label_threshold)
     label_params = bulk.uns[LABEL_KEY]["params"]
     _check_enough_labels(bulk.obs[LABEL_KEY], drug, min_per_class)
-    if balance is not None:
-        bulk = pp.balance(bulk, label_key=LABEL_KEY, method=balance, seed=seed)
     cell_labels = _cell_labels(cells, cell_label_key)
     combined = _stack(bulk, cells, cell_labels)
     counts = combined.obs.groupby([DOMAIN_KEY, LABEL_KEY], observed=False).size()
@@ -180,6 +190,8 @@ def transfer_data(
             "bulk_layer": bulk_layer,
             "standardization": standardization(standardize_rows),
             "standardize_rows": standardize_rows,
+            "n_top_genes": n_top_genes,
+            "highly_variable": hvg_method,
             "cell_label_key": cell_label_key,
             "balance": balance,
             "seed": seed,
@@ -189,6 +201,31 @@ def transfer_data(
         "n_genes": int(combined.n_vars),
     }
     return combined
+
+
+def highly_variable_genes(cells: AnnData, layer: str | None, n_top_genes: int) -> tuple[pd.Index, str]:
+    """The ``n_top_genes`` most variable genes of ``cells`` (in their order) and how they were ranked.
+
+    Log-normalised cells (no negative value) are ranked by scanpy's ``"seurat"`` normalised dispersion, other
+    input by its variance. No label is read.
+    """
+    if isinstance(n_top_genes, bool) or not isinstance(n_top_genes, int | np.integer) or n_top_genes < 1:
+        raise ValueError(f"`n_top_genes` must be a positive integer or None, got {n_top_genes!r}.")
+    if n_top_genes >= cells.n_vars:
+        logger.info("n_top_genes=%d >= the %d shared genes: every gene is kept", n_top_genes, cells.n_vars)
+        return cells.var_names, f"all {cells.n_vars} shared genes (n_top_genes >= their number)"
+    X = to_dense(get_matrix(cells, layer), np.float32)
+    if X.min() >= 0:
+        import scanpy as sc
+
+        table = sc.pp.highly_variable_genes(AnnData(X), flavor="seurat", inplace=False)
+        score = table["dispersions_norm"].to_numpy(dtype=np.float64)
+        method = "seurat normalised dispersion across the cells"
+    else:
+        score = X.var(axis=0, dtype=np.float64)
+        method = "variance across the cells"
+    order = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")[:n_top_genes]
+    return cells.var_names[np.sort(order)], method
 
 
 def standardize_domains(
@@ -283,6 +320,8 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
     """
 
     _phases: ClassVar[tuple[str, ...]] = ()
+    #: arguments of :func:`transfer_data` each preset gives :meth:`from_reference` (the user's win)
+    _data_presets: ClassVar[dict[str, dict[str, Any]]] = {"sctl": {}, "paper": {}}
     _init_kwargs: dict[str, Any]
 
     def __init__(self, adata: AnnData) -> None:
@@ -291,6 +330,22 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
         #: whether the training rows were z-scored profile by profile (``transfer_data(standardize_rows=True)``),
         #: so that new cells must be too
         self.standardize_rows_ = bool(params.get("standardize_rows", False))
+
+    def _check_data_preset(self, preset: str) -> None:
+        """Warn when :func:`transfer_data` prepared the data otherwise than ``preset`` would (the user's call)."""
+        params = self.adata.uns.get(TRANSFER_KEY, {}).get("params")
+        if not params:
+            return
+        differ = {name: value for name, value in self._data_presets[preset].items() if params.get(name) != value}
+        if preset != "sctl" and differ:
+            found = {name: params.get(name) for name in differ}
+            warnings.warn(
+                f"{type(self).__name__}(preset={preset!r}): the data was prepared with {found}, the preset's "
+                f"preparation is {differ} (pass them to `transfer_data`, or use `{type(self).__name__}."
+                "from_reference`, which applies them).",
+                UserWarning,
+                stacklevel=3,
+            )
 
     # -------------------------------------------------------------- setup
     @classmethod
@@ -374,8 +429,13 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
         seed: int,
         plan_kwargs: dict[str, dict[str, Any]],
         trainer_kwargs: dict[str, Any],
+        balance: str = "none",
     ) -> None:
         """Run each phase with Lightning; validation = a held-out share of the labelled bulk lines.
+
+        With ``balance`` (``"smote"`` / ``"oversample"``) the labelled bulk lines left for training, and only
+        those, are balanced after the split (:meth:`_balanced_training_data`); the model then trains on a copy
+        of its data with the synthetic lines appended, and keeps its own data.
 
         ``trainer_kwargs`` go to Lightning's ``Trainer`` in every phase: ``devices`` (one by default), ``strategy``
         (e.g. ``"ddp_find_unused_parameters_true"`` on several GPUs; scvi-tools then shards each epoch with a
@@ -383,6 +443,32 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
         """
         torch.manual_seed(seed)
         train_idx, val_idx = self._split(train_size, seed)
+        own_data = self.adata
+        training_data, train_idx = self._balanced_training_data(train_idx, val_idx, balance, seed)
+        if training_data is not own_data:
+            self.adata = training_data
+        try:
+            self._run_phases(epochs, train_idx, val_idx, batch_size, early_stopping, patience, accelerator,
+                             plan_kwargs, trainer_kwargs)  # fmt: skip
+        finally:
+            if training_data is not own_data:
+                self.adata = own_data
+        self.module.set_phase(None)
+        self.module.eval()
+        self.is_trained_ = True
+
+    def _run_phases(
+        self,
+        epochs: dict[str, int],
+        train_idx: np.ndarray,
+        val_idx: np.ndarray,
+        batch_size: int,
+        early_stopping: bool,
+        patience: int,
+        accelerator: str,
+        plan_kwargs: dict[str, dict[str, Any]],
+        trainer_kwargs: dict[str, Any],
+    ) -> None:
         trainer_kwargs.setdefault("enable_model_summary", False)
         trainer_kwargs.setdefault("enable_checkpointing", False)
         devices = trainer_kwargs.pop("devices", 1)
@@ -412,9 +498,72 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
                 callbacks=list(callbacks),
             )
             self.history_by_phase_[phase] = _phase_history(self.history, n_before, check_val)
-        self.module.set_phase(None)
-        self.module.eval()
-        self.is_trained_ = True
+
+    def _resolve_balance(self, balance: str | None, preset_value: str) -> str:
+        """``train``'s ``balance``: the user's, else what :func:`transfer_data` recorded, else the preset's."""
+        if balance is None:
+            balance = self.adata.uns.get(TRANSFER_KEY, {}).get("params", {}).get("balance") or preset_value
+        if balance not in BALANCE_METHODS:
+            raise ValueError(
+                f"`balance` must be one of {BALANCE_METHODS} (or None: the data's or the preset's), got {balance!r}."
+            )
+        return balance
+
+    def _balanced_training_data(
+        self, train_idx: np.ndarray, val_idx: np.ndarray, balance: str, seed: int
+    ) -> tuple[AnnData, np.ndarray]:
+        """The data to train on and its training rows, the labelled bulk TRAINING lines balanced.
+
+        With ``balance`` (:func:`sctl.pp.balance`) the synthetic lines are appended to a copy of the data. The
+        validation rows ``val_idx`` are never read, so no copy or interpolant of a training line is among
+        them. A :class:`UserWarning` says when the training lines are already balanced (nothing is added).
+        ``self.balance_`` records the method and the class counts before and after.
+        """
+        self.balance_ = {"method": balance, "n_synthetic": 0}
+        if balance == "none":
+            return self.adata, train_idx
+        obs = self.adata.obs
+        target = obs[_TARGET].to_numpy()
+        is_line = obs[_DOMAIN_CODE].to_numpy()[train_idx] == 0
+        lines = train_idx[is_line & ~np.isnan(target[train_idx])]
+        layer = self._setup_args["layer"]
+        X = get_matrix(self.adata, layer)
+        labels = np.where(target[lines] == 1, SENSITIVE, RESISTANT)
+        names = pd.Index(self.adata.obs_names[lines].astype(str))
+        labelled = AnnData(to_dense(X[lines], np.float32), obs=pd.DataFrame({LABEL_KEY: labels}, index=names))
+        balanced = pp.balance(labelled, label_key=LABEL_KEY, method=balance, seed=seed)
+        record = balanced.uns["sctl_balance"]
+        self.balance_.update({k: record[k] for k in ("counts_before", "counts_after", "n_synthetic")})
+        if record["n_synthetic"] == 0:
+            warnings.warn(
+                f"balance={balance!r} changed nothing: the {len(lines)} labelled training lines are already balanced "
+                f"({record['counts_before']}). Pass balance='none' to say so.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return self.adata, train_idx
+        synthetic = balanced[balanced.obs["sctl_synthetic"].to_numpy()]
+        new_rows = np.arange(self.adata.n_obs, self.adata.n_obs + synthetic.n_obs)
+        return self._with_rows(synthetic), np.r_[train_idx, new_rows]
+
+    def _with_rows(self, synthetic: AnnData) -> AnnData:
+        """A copy of the registered columns of the data with the synthetic bulk lines appended."""
+        layer = self._setup_args["layer"]
+        X = get_matrix(self.adata, layer)
+        X = np.vstack([to_dense(X, np.float32), synthetic.X.astype(np.float32)])
+        codes = [c for c in self.adata.obs.columns if c.startswith("_sctl_")]
+        names = [f"sctl_balance:{i}" for i in range(synthetic.n_obs)]
+        new = pd.DataFrame(np.nan, index=pd.Index(names), columns=codes)
+        new[_DOMAIN_CODE] = 0.0
+        new[_TARGET] = (synthetic.obs[LABEL_KEY].astype(str) == SENSITIVE).astype(np.float32).to_numpy()
+        if "_sctl_cluster_code" in new:
+            new["_sctl_cluster_code"] = -1.0
+        obs = pd.concat([self.adata.obs[codes], new]).astype(np.float32)
+        obs.index = obs.index.astype(str)
+        var = pd.DataFrame(index=self.adata.var_names.copy())
+        if layer is None:
+            return AnnData(X, obs=obs, var=var)
+        return AnnData(obs=obs, var=var, layers={layer: X})
 
     def _split(self, train_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Hold out ``1 - train_size`` of the labelled bulk lines; train on every other row."""
@@ -670,17 +819,21 @@ class TransferModel(UnsupervisedTrainingMixin, BaseModelClass):
         bulk, cells, drug
             As in :func:`transfer_data`.
         data_kwargs
-            Passed to :func:`transfer_data` (label rule, layers, ``genes``, ``balance``, ...).
+            Passed to :func:`transfer_data` (label rule, layers, ``genes``, ``n_top_genes``, ...). Arguments left
+            out take the value of the model's preset (``model_kwargs["preset"]``, e.g. ``standardize_rows`` and
+            ``n_top_genes``; see the model's methods page).
         train_kwargs
-            Passed to :meth:`train`.
+            Passed to :meth:`train` (which takes its preset's values for the arguments left out).
         **model_kwargs
-            Passed to the model's constructor.
+            Passed to the model's constructor, ``preset`` included.
 
         Returns
         -------
         The trained model.
         """
-        data = transfer_data(bulk, cells, drug, **(data_kwargs or {}))
+        preset = check_preset(model_kwargs.get("preset") or "sctl")
+        data_kwargs = {**cls._data_presets[preset], **(data_kwargs or {})}
+        data = transfer_data(bulk, cells, drug, **data_kwargs)
         cls.setup_anndata(data, **cls._setup_kwargs_from(model_kwargs))
         model = cls(data, **model_kwargs)
         model.train(**(train_kwargs or {}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -13,11 +13,26 @@ from scvi.data.fields import LayerField, NumericalObsField
 
 from ..._constants import LABEL_KEY
 from ..._validate import check_anndata, check_finite, check_obs_key, get_matrix, to_dense
+from .._presets import check_preset, resolve_preset
 from .._transfer import _DOMAIN_CODE, _TARGET, BULK, DOMAIN_KEY, DOMAIN_REG, LABELS_REG, X_KEY, TransferModel
 from ..pathway_transfer._training_plan import PhaseTrainingPlan
 from ._module import CLUSTER_KEY, ATSDPModule
 
 _CLUSTER = "_sctl_cluster_code"
+#: constructor values of each preset (sources: docs/methods/atsdp.md)
+INIT_PRESETS = {
+    "sctl": {"n_latent": 32, "encoder_dims": (256, 128), "predictor_dims": (128, 64), "n_heads": 8, "dropout": 0.1,
+             "noise": 0.1, "mmd_weight": 0.0, "mmd_kernel": "linear", "cluster_weight": 0.1, "shared_encoder": True},
+    "paper": {"n_latent": 512, "encoder_dims": (256, 128), "predictor_dims": (128, 64), "n_heads": 8, "dropout": 0.3,
+              "noise": 0.1, "mmd_weight": 0.25, "mmd_kernel": "rbf", "cluster_weight": 0.1, "shared_encoder": False},
+}  # fmt: skip
+#: ``train`` values of each preset
+TRAIN_PRESETS = {
+    "sctl": {"max_epochs": 100, "batch_size": 128, "lr": 1e-3, "train_size": 0.9, "early_stopping": True,
+             "patience": 10, "balance": "none"},
+    "paper": {"max_epochs": 500, "batch_size": 200, "lr": 1e-2, "train_size": 0.8, "early_stopping": True,
+              "patience": 10, "balance": "oversample"},
+}  # fmt: skip
 
 
 class ATSDPNet(TransferModel):
@@ -26,8 +41,7 @@ class ATSDPNet(TransferModel):
     Zhou, Sun, Liu, Long & Li (2025), "A drug response prediction method for single-cell tumors combining
     attention networks and transfer learning", Front. Med. 12:1631898 (ATSDP-NET, building on scDEAL, Chen et al.
     2022, Nat. Commun. 13:6735). Trained on labelled bulk lines and unlabelled cells
-    (:func:`sctl.models.transfer_data`; ``balance="smote"`` / ``"oversample"`` there balances the classes as the
-    paper does):
+    (:func:`sctl.models.transfer_data`):
 
     1. *pretrain*: one denoising autoencoder per domain (``E_g, D_g`` bulk; ``E_t, D_t`` cells), inputs corrupted
        by binomial masking (each value zeroed with probability ``noise``), MSE reconstruction (Eq. 1-3, 12-14);
@@ -36,54 +50,44 @@ class ATSDPNet(TransferModel):
        aligns the two embeddings and ``θ ·`` a cluster-similarity term keeps cells of one cluster together
        (Eq. 15-17). Cells are scored as ``P(E_t(x))``.
 
-    Choices of ours, where the paper is silent: the attention runs over ``n_tokens`` learnt tokens of the
-    embedding (a single embedding vector has no sequence to attend over); the pretrain and predictor stages of
-    bulk are merged into the transfer phase; the Gaussian MMD kernel is a sum over bandwidths scaled by the median
-    distance (:func:`sctl.nn.mmd`); the cluster term is ``1 -`` mean within-cluster cosine similarity of the
-    cell embeddings, over Leiden clusters of the cells (the paper uses Louvain) unless ``cluster_key`` is given;
-    the defaults are smaller than the paper's (bottleneck 512, dropout 0.3, 500 epochs) to train in seconds on
-    a CPU. Three departures, measured on semi-synthetic tumours of held-out GDSC lines:
-
-    - ONE encoder embeds both domains (``shared_encoder=True``; each domain keeps its own decoder), since a cell
-      encoder that the labels never reach drifted away from the bulk classifier (16-line tumours,
-      ``benchmarks/transfer_models.py``: mean AUROC 0.63 with two encoders, 0.79 with one);
-    - the MMD kernel, when on, is ``"linear"`` (matching the means): the Gaussian MMD pulls the embedding of
-      hundreds of cell lines onto the few clones of a tumour and erased the response signal (0.54 against 0.79);
-    - the MMD alignment is OFF by default (``mmd_weight=0``): on tumours with the shifts of real drug-response
-      sets (``benchmarks/realistic_shift.py``; ablation on 300 cells, Dabrafenib, Trametinib and Docetaxel x 2
-      seeds, fewer for 16 lines) aligning the cells' embedding with the bulk lines' cost AUROC on
-      every kind of tumour (one line 0.836 -> 0.858 without it, held-out tissue 0.526 -> 0.617, 16 lines
-      0.761 -> 0.783), and the paper's setting ranked one-line tumours near chance (mean AUROC 0.555 over 4 drugs
-      x 5 seeds), some backwards (0.13). Our reading: with one line, the cells' mean is the parental line's
-      identity, and pulling it onto the mean of ~900 lines moves the cells along directions the classifier reads.
-      The cells still shape the shared denoising autoencoder and the cluster term.
-
-    ``shared_encoder=False, mmd_kernel="rbf", mmd_weight=1`` is the paper's setting (both encoders then start
-    from the same weights), with ``transfer_data(..., standardize_rows=False)`` its preprocessing.
+    ``preset="paper"`` is this model: two encoders, a Gaussian-kernel MMD, the cluster term, the sizes of the
+    paper's Table 2, oversampling of the training lines and per-gene z-scores only (through
+    :meth:`from_reference`); the paper gives no value for ω, the learning rate or the batch size, which come
+    from scDEAL's released code. ``preset="sctl"`` (default) embeds both domains with ONE encoder (each keeps
+    its decoder), sets ω = 0 (no alignment; a linear kernel if turned on), a bottleneck of 32 and dropout 0.1,
+    and z-scores every profile first: on sctl's semi-synthetic tumours the paper's alignment cost AUROC. Each
+    value, its source and the measurements: ``docs/methods/atsdp.md``. Choices of ours in both presets: the
+    attention runs over ``n_tokens`` learnt tokens of the embedding (one vector has no sequence to attend
+    over); the bulk stages are merged into the transfer phase; the Gaussian kernel is a sum over bandwidths
+    scaled by the median distance (:func:`sctl.nn.mmd`); the cluster term is ``1 -`` the mean within-cluster
+    cosine similarity, over Leiden clusters (the paper: Louvain) unless ``cluster_key`` is given.
 
     Parameters
     ----------
     adata
         AnnData registered with :meth:`setup_anndata`.
+    preset
+        ``"sctl"`` (default) or ``"paper"``: the values taken by the arguments left at ``None`` here and in
+        :meth:`train`.
     n_latent
         Size of the bottleneck.
     encoder_dims, predictor_dims
         Hidden layers of the encoders (mirrored by the decoders) and of the predictor's MLP.
     n_heads
-        Attention heads (the paper found 4-8 best); ``0``: a plain MLP predictor.
+        Attention heads; ``0``: a plain MLP predictor.
     n_tokens, token_dim
         Tokens the embedding is split into for attention, and their size (a multiple of ``n_heads``).
     dropout
-        Dropout rate (0.2-0.3 in the paper).
+        Dropout rate.
     noise
         Probability that an input value is zeroed by the denoising corruption.
     mmd_weight, mmd_kernel
-        Weight ω (``0``: no alignment, the default; the paper's is positive) and kernel (``"rbf"`` or
-        ``"linear"``) of the MMD term.
+        Weight ω (``0``: no alignment) and kernel (``"rbf"`` or ``"linear"``) of the MMD term.
     cluster_weight
         Weight θ of the cluster term (0 disables it).
     shared_encoder
-        One encoder for bulk and cells (``True``) or the paper's ``E_g`` and ``E_t`` (``False``).
+        One encoder for bulk and cells (``True``) or the paper's ``E_g`` and ``E_t`` (``False``; both then
+        start from the same weights).
     seed
         Seed of the initial weights.
 
@@ -93,9 +97,9 @@ class ATSDPNet(TransferModel):
     >>> bulk = sctl.datasets.gdsc()
     >>> cells = sctl.datasets.tumor("Dabrafenib", n_cells=300)
     >>> bulk = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
-    >>> data = sctl.models.transfer_data(bulk, cells, "Dabrafenib", balance="oversample")
+    >>> data = sctl.models.transfer_data(bulk, cells, "Dabrafenib", standardize_rows=False)
     >>> sctl.models.ATSDPNet.setup_anndata(data)  # doctest: +SKIP
-    >>> model = sctl.models.ATSDPNet(data, n_heads=4)  # doctest: +SKIP
+    >>> model = sctl.models.ATSDPNet(data, preset="paper")  # doctest: +SKIP
     >>> model.train(max_epochs=30)  # doctest: +SKIP
     >>> proba = model.predict(cells)  # doctest: +SKIP
     """
@@ -103,53 +107,52 @@ class ATSDPNet(TransferModel):
     _module_cls = ATSDPModule
     _training_plan_cls = PhaseTrainingPlan
     _phases = ("pretrain", "transfer")
+    _data_presets: ClassVar[dict[str, dict[str, Any]]] = {"sctl": {}, "paper": {"standardize_rows": False}}
 
     def __init__(
         self,
         adata: AnnData,
         *,
-        n_latent: int = 32,
-        encoder_dims: tuple[int, ...] = (256, 128),
-        predictor_dims: tuple[int, ...] = (128, 64),
-        n_heads: int = 8,
+        preset: str = "sctl",
+        n_latent: int | None = None,
+        encoder_dims: tuple[int, ...] | None = None,
+        predictor_dims: tuple[int, ...] | None = None,
+        n_heads: int | None = None,
         n_tokens: int = 8,
         token_dim: int = 32,
-        dropout: float = 0.1,
-        noise: float = 0.1,
-        mmd_weight: float = 0.0,
-        mmd_kernel: str = "linear",
-        cluster_weight: float = 0.1,
-        shared_encoder: bool = True,
+        dropout: float | None = None,
+        noise: float | None = None,
+        mmd_weight: float | None = None,
+        mmd_kernel: str | None = None,
+        cluster_weight: float | None = None,
+        shared_encoder: bool | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(check_anndata(adata))
-        if n_heads < 0:
-            raise ValueError(f"`n_heads` must be 0 (plain MLP) or positive, got {n_heads}.")
-        self._init_kwargs = {
-            "n_latent": n_latent, "encoder_dims": list(encoder_dims), "predictor_dims": list(predictor_dims),
-            "n_heads": n_heads, "n_tokens": n_tokens, "token_dim": token_dim, "dropout": dropout, "noise": noise,
-            "mmd_weight": mmd_weight, "mmd_kernel": mmd_kernel, "cluster_weight": cluster_weight,
-            "shared_encoder": shared_encoder, "seed": seed,
-        }  # fmt: skip
+        self.preset = check_preset(preset)
+        self._check_data_preset(preset)
+        values = resolve_preset(
+            preset, INIT_PRESETS, n_latent=n_latent, encoder_dims=encoder_dims, predictor_dims=predictor_dims,
+            n_heads=n_heads, dropout=dropout, noise=noise, mmd_weight=mmd_weight, mmd_kernel=mmd_kernel,
+            cluster_weight=cluster_weight, shared_encoder=shared_encoder,
+        )  # fmt: skip
+        dims = {name: tuple(values[name]) for name in ("encoder_dims", "predictor_dims")}
+        values.update({name: list(value) for name, value in dims.items()})  # JSON-friendly in the saved settings
+        if values["n_heads"] < 0:
+            raise ValueError(f"`n_heads` must be 0 (plain MLP) or positive, got {values['n_heads']}.")
+        self._init_kwargs = {"preset": preset, **values, "n_tokens": n_tokens, "token_dim": token_dim, "seed": seed}
         torch.manual_seed(seed)
         self.module = self._module_cls(
             n_genes=self.summary_stats.n_vars,
-            n_latent=n_latent,
-            encoder_dims=tuple(encoder_dims),
-            predictor_dims=tuple(predictor_dims),
-            n_heads=n_heads,
+            **{**values, **dims},
             n_tokens=n_tokens,
             token_dim=token_dim,
-            dropout=dropout,
-            noise=noise,
-            mmd_weight=mmd_weight,
-            mmd_kernel=mmd_kernel,
-            cluster_weight=cluster_weight,
-            shared_encoder=shared_encoder,
         )
+        encoders = "one shared encoder" if values["shared_encoder"] else "two encoders"
         self._model_summary_string = (
-            f"ATSDPNet: {self.summary_stats.n_vars} genes, latent {n_latent}, {n_heads} attention heads, "
-            f"MMD weight {mmd_weight} ({mmd_kernel}), cluster weight {cluster_weight}"
+            f"ATSDPNet (preset {preset!r}): {self.summary_stats.n_vars} genes, latent {values['n_latent']}, "
+            f"{values['n_heads']} attention heads, {encoders}, MMD weight {values['mmd_weight']} "
+            f"({values['mmd_kernel']}), cluster weight {values['cluster_weight']}"
         )
         self.init_params_ = self._get_init_params(locals())
 
@@ -208,40 +211,52 @@ class ATSDPNet(TransferModel):
 
     def train(
         self,
-        max_epochs: int = 100,
+        max_epochs: int | None = None,
         *,
         pretrain_epochs: int | None = None,
-        batch_size: int = 128,
-        lr: float = 1e-3,
-        train_size: float = 0.9,
-        early_stopping: bool = True,
-        patience: int = 10,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        train_size: float | None = None,
+        early_stopping: bool | None = None,
+        patience: int | None = None,
+        balance: str | None = None,
         accelerator: str = "auto",
         seed: int = 0,
         **trainer_kwargs: Any,
     ) -> None:
         """Pretrain both denoising autoencoders, then train predictor and encoders with MMD and cluster terms.
 
+        Arguments left at ``None`` take the value of the model's preset.
+
         Parameters
         ----------
         max_epochs
             Epochs of the transfer phase.
         pretrain_epochs
-            Epochs of the autoencoder phase (``None``: ``max_epochs // 2``).
-        batch_size, lr, train_size, early_stopping, patience, accelerator, seed, **trainer_kwargs
+            Epochs of the autoencoder phase (``None``: ``max_epochs // 2`` under ``"sctl"``, ``max_epochs``
+            under ``"paper"``).
+        batch_size, lr, train_size, early_stopping, patience, balance, accelerator, seed, **trainer_kwargs
             As in :meth:`sctl.models.PathwayTransfer.train` (Adam learning rate ``lr`` for both phases).
         """
-        pretrain = max_epochs // 2 if pretrain_epochs is None else pretrain_epochs
+        values = resolve_preset(
+            self.preset, TRAIN_PRESETS, max_epochs=max_epochs, batch_size=batch_size, lr=lr, train_size=train_size,
+            early_stopping=early_stopping, patience=patience, balance=balance,
+        )  # fmt: skip
+        values["balance"] = self._resolve_balance(balance, values["balance"])
+        if pretrain_epochs is None:
+            pretrain_epochs = values["max_epochs"] if self.preset == "paper" else values["max_epochs"] // 2
+        self.train_params_ = {**values, "pretrain_epochs": pretrain_epochs, "seed": seed}
         self._train_phases(
-            {"pretrain": pretrain, "transfer": max_epochs},
-            batch_size=batch_size,
-            train_size=train_size,
-            early_stopping=early_stopping,
-            patience=patience,
+            {"pretrain": pretrain_epochs, "transfer": values["max_epochs"]},
+            batch_size=values["batch_size"],
+            train_size=values["train_size"],
+            early_stopping=values["early_stopping"],
+            patience=values["patience"],
             accelerator=accelerator,
             seed=seed,
-            plan_kwargs={"pretrain": {"lr": lr}, "transfer": {"lr": lr}},
+            plan_kwargs={"pretrain": {"lr": values["lr"]}, "transfer": {"lr": values["lr"]}},
             trainer_kwargs=trainer_kwargs,
+            balance=values["balance"],
         )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -12,9 +14,27 @@ from anndata import AnnData
 
 from ... import pp
 from ..._validate import check_anndata
+from .._presets import check_preset, resolve_preset
 from .._transfer import TransferModel
 from ._module import PathwayTransferModule
 from ._training_plan import PhaseTrainingPlan
+
+#: constructor values of each preset (sources: docs/methods/pathway_transfer.md)
+INIT_PRESETS = {
+    "sctl": {"min_genes": 10, "n_extra": 5, "n_hidden": 256, "dropout": 0.1, "r1": 0.1, "r2": 0.1,
+             "sparse_relu": False},
+    "paper": {"min_genes": 10, "n_extra": 5, "n_hidden": 256, "dropout": 0.1, "r1": 0.1, "r2": 0.1,
+              "sparse_relu": True},
+}  # fmt: skip
+#: ``train`` values of each preset
+TRAIN_PRESETS = {
+    "sctl": {"max_epochs": 100, "batch_size": 128, "lr": 1e-3, "classifier_lr": 1e-3, "train_size": 0.9,
+             "early_stopping": True, "patience": 10, "finetune_encoder": True, "balance": "none"},
+    "paper": {"max_epochs": 100, "batch_size": 128, "lr": 1e-3, "classifier_lr": 1e-3, "train_size": 0.9,
+              "early_stopping": True, "patience": 10, "finetune_encoder": False, "balance": "none"},
+}  # fmt: skip
+#: the sctl.datasets.genesets collection used when no gene sets are given
+DEFAULT_GENESETS = "go_bp"
 
 
 class PathwayTransfer(TransferModel):
@@ -31,31 +51,37 @@ class PathwayTransfer(TransferModel):
        ``MSE + r1 · orthogonality(P, S) + r2 · MSE_sparse`` (Eq. 5-7, 11; ``r1 = r2 = 0.1``);
     2. *classifier* (labelled rows): a three-layer network (two ReLU layers, sigmoid output; Eq. 12-15) on
        ``S(x)`` trained with cross-entropy on the bulk labels; cells are then scored through ``S``. Labels that
-       cells carry are never used unless :func:`~sctl.models.transfer_data` was told to. By default the
-       encoders are fine-tuned in this phase together with the classifier, their pretraining losses still
-       applied to every row (``train(finetune_encoder=False)``: frozen encoders, our reading of the paper).
+       cells carry are never used unless :func:`~sctl.models.transfer_data` was told to. With
+       ``finetune_encoder=True`` the encoders train in this phase too, their pretraining losses still applied
+       to every row; ``False`` freezes them, as the paper's classifier reads the trained shared encoder.
 
-    Choices of ours, where the paper is silent or does not fit z-scored input:
-    fine-tuning the encoders with the classifier (as CODE-AE fine-tunes its encoder): on semi-synthetic tumours of
-    held-out GDSC lines (``benchmarks/transfer_models.py``) a frozen encoder lost about 0.05 AUROC;
-    the sparse decoder is linear (the paper's ReLU cannot output the negative values of z-scored genes);
-    the orthogonality loss is that of CODE-AE / domain separation networks (row-normalised, centred codes,
-    mean squared entry of ``PᵀS``); mean instead of summed squared errors; the private codes have the size of
-    the shared one. Ablations of the paper's Table 3: ``pathway_decoder=False`` ("share AE"),
-    ``shared_encoder=False`` (one plain encoder, "base AE"), ``adversarial=True`` (a domain discriminator on the
-    shared code trained by gradient reversal, Ganin & Lempitsky 2015, in place of CODE-AE-ADV's critic).
+    The losses of Eq. 5, 6 and 10 have one term per domain (a mean within each domain, summed), so the larger
+    domain does not outweigh the other. ``preset="paper"`` takes every choice the paper states (frozen encoders
+    after pretraining, ReLU sparse decoder, 2,500 highly variable genes and AUC labels through
+    :meth:`from_reference`); ``preset="sctl"`` (default) fine-tunes the encoders with the classifier, keeps the
+    sparse decoder linear (z-scored genes are negative half the time) and uses every shared gene. Each value and
+    its source: ``docs/methods/pathway_transfer.md``. Ablations of the paper's Table 3:
+    ``pathway_decoder=False`` ("share AE"), ``shared_encoder=False`` (one plain encoder, "base AE"),
+    ``adversarial=True`` (a domain discriminator on the shared code trained by gradient reversal, Ganin &
+    Lempitsky 2015, in place of CODE-AE-ADV's critic).
 
     Parameters
     ----------
     adata
         AnnData registered with :meth:`setup_anndata` (from :func:`sctl.models.transfer_data`).
     genesets
-        Pathways as a decoupler-style DataFrame (``source``, ``target``) or a mapping name -> genes; ``None``
-        uses :func:`sctl.datasets.genesets` (GO biological processes, the paper's best resource).
+        Pathways as a decoupler-style DataFrame (``source``, ``target``), a mapping name -> genes, a ``.gmt``
+        file (e.g. MSigDB's GO cellular components, ``c5.go.cc.*.gmt``, the units the paper reports) or the
+        name of a collection of :func:`sctl.datasets.genesets` (``"go_bp"``, ``"reactome"``). ``None``: GO
+        biological processes 2023 shipped with sctl (sctl's choice; with ``preset="paper"`` a warning says so).
+    preset
+        ``"sctl"`` (default) or ``"paper"``: the values taken by the arguments left at ``None`` here and in
+        :meth:`train`.
     min_genes, max_genes
-        Pathways need this many of the model's genes to get a latent unit (10 in the paper).
+        Pathways need at least ``min_genes`` and at most ``max_genes`` of the model's genes to get a latent unit
+        (``max_genes=None``: no upper bound).
     n_extra
-        Unmasked latent units (5 in the paper).
+        Unmasked latent units.
     pathway_decoder
         Use the pathway-masked decoder; ``False`` gives a shared code of ``n_latent`` units.
     n_latent
@@ -65,9 +91,11 @@ class PathwayTransfer(TransferModel):
     n_hidden
         Hidden units of encoders and dense decoder.
     dropout
-        Dropout rate (the paper found 0.1-0.4 robust).
+        Dropout rate.
     r1, r2, adversarial_weight
-        Loss weights.
+        Loss weights (orthogonality, sparse reconstruction, domain adversary).
+    sparse_relu
+        ReLU after the pathway-masked decoder layer (Eq. 8-9); ``False``: linear.
     seed
         Seed of the initial weights.
 
@@ -79,7 +107,7 @@ class PathwayTransfer(TransferModel):
     >>> bulk = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
     >>> data = sctl.models.transfer_data(bulk, cells, "Dabrafenib", genes=bulk.var_names[bulk.var["landmark"]])
     >>> sctl.models.PathwayTransfer.setup_anndata(data)
-    >>> model = sctl.models.PathwayTransfer(data)
+    >>> model = sctl.models.PathwayTransfer(data)  # or preset="paper"
     >>> model.train(max_epochs=30)  # doctest: +SKIP
     >>> proba = model.predict(cells)  # doctest: +SKIP
     """
@@ -87,59 +115,69 @@ class PathwayTransfer(TransferModel):
     _module_cls = PathwayTransferModule
     _training_plan_cls = PhaseTrainingPlan
     _phases = ("pretrain", "classifier")
+    _data_presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "sctl": {},
+        "paper": {"n_top_genes": 2500, "key": "auc", "standardize_rows": False},
+    }
 
     def __init__(
         self,
         adata: AnnData,
-        genesets: pd.DataFrame | Mapping[str, Iterable[str]] | None = None,
+        genesets: pd.DataFrame | Mapping[str, Iterable[str]] | str | Path | None = None,
         *,
-        min_genes: int = 10,
+        preset: str = "sctl",
+        min_genes: int | None = None,
         max_genes: int | None = 500,
-        n_extra: int = 5,
+        n_extra: int | None = None,
         pathway_decoder: bool = True,
         n_latent: int = 64,
         shared_encoder: bool = True,
         adversarial: bool = False,
-        n_hidden: int = 256,
-        dropout: float = 0.1,
-        r1: float = 0.1,
-        r2: float = 0.1,
+        n_hidden: int | None = None,
+        dropout: float | None = None,
+        r1: float | None = None,
+        r2: float | None = None,
         adversarial_weight: float = 0.1,
+        sparse_relu: bool | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(check_anndata(adata))
+        self.preset = check_preset(preset)
+        self._check_data_preset(preset)
+        values = resolve_preset(
+            preset, INIT_PRESETS, min_genes=min_genes, n_extra=n_extra, n_hidden=n_hidden, dropout=dropout,
+            r1=r1, r2=r2, sparse_relu=sparse_relu,
+        )  # fmt: skip
         self.mask_ = None
+        self.genesets_source_ = None
         if pathway_decoder:
-            if genesets is None:
-                from ...datasets import genesets as load_genesets
-
-                genesets = load_genesets()
-            self.mask_ = pp.pathway_mask(genesets, self.var_names, min_genes=min_genes, max_genes=max_genes)
+            genesets, self.genesets_source_ = _load_genesets(genesets, preset)
+            self.mask_ = pp.pathway_mask(genesets, self.var_names, min_genes=values["min_genes"], max_genes=max_genes)
         self._init_kwargs = {
-            "min_genes": min_genes, "max_genes": max_genes, "n_extra": n_extra, "pathway_decoder": pathway_decoder,
+            "preset": preset, **values, "max_genes": max_genes, "pathway_decoder": pathway_decoder,
             "n_latent": n_latent, "shared_encoder": shared_encoder, "adversarial": adversarial,
-            "n_hidden": n_hidden, "dropout": dropout, "r1": r1, "r2": r2,
             "adversarial_weight": adversarial_weight, "seed": seed,
         }  # fmt: skip
         torch.manual_seed(seed)
         self.module = self._module_cls(
             n_genes=self.summary_stats.n_vars,
             mask=None if self.mask_ is None else self.mask_.to_numpy(),
-            n_extra=n_extra,
+            n_extra=values["n_extra"],
             n_latent=n_latent,
-            n_hidden=n_hidden,
-            dropout=dropout,
+            n_hidden=values["n_hidden"],
+            dropout=values["dropout"],
             shared_encoder=shared_encoder,
             adversarial=adversarial,
-            r1=r1,
-            r2=r2,
+            r1=values["r1"],
+            r2=values["r2"],
             adversarial_weight=adversarial_weight,
+            sparse_relu=values["sparse_relu"],
         )
         n_pathways = 0 if self.mask_ is None else self.mask_.shape[1]
         self._model_summary_string = (
-            f"PathwayTransfer: {self.summary_stats.n_vars} genes, {n_pathways} pathways + "
-            f"{self.module.n_latent - n_pathways} free latent units, shared_encoder={shared_encoder}, "
-            f"adversarial={adversarial}"
+            f"PathwayTransfer (preset {preset!r}): {self.summary_stats.n_vars} genes, {n_pathways} pathways "
+            f"({self.genesets_source_}) + {self.module.n_latent - n_pathways} free latent units, "
+            f"shared_encoder={shared_encoder}, adversarial={adversarial}"
         )
         self.init_params_ = self._get_init_params(locals())
 
@@ -151,21 +189,24 @@ class PathwayTransfer(TransferModel):
 
     def train(
         self,
-        max_epochs: int = 100,
+        max_epochs: int | None = None,
         *,
         pretrain_epochs: int | None = None,
-        batch_size: int = 128,
-        lr: float = 1e-3,
-        classifier_lr: float = 1e-3,
-        train_size: float = 0.9,
-        early_stopping: bool = True,
-        patience: int = 10,
-        finetune_encoder: bool = True,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        classifier_lr: float | None = None,
+        train_size: float | None = None,
+        early_stopping: bool | None = None,
+        patience: int | None = None,
+        finetune_encoder: bool | None = None,
+        balance: str | None = None,
         accelerator: str = "auto",
         seed: int = 0,
         **trainer_kwargs: Any,
     ) -> None:
         """Pretrain the autoencoder on all rows, then train the classifier on the labelled rows.
+
+        Arguments left at ``None`` take the value of the model's preset.
 
         Parameters
         ----------
@@ -178,8 +219,8 @@ class PathwayTransfer(TransferModel):
         lr, classifier_lr
             Adam learning rates of the two phases.
         train_size
-            Share of the labelled bulk lines used for training; the rest (10 % in the paper) is the validation
-            set that early stopping watches (``validation_loss``).
+            Share of the labelled bulk lines used for training; the rest is the validation set that early
+            stopping watches (``validation_loss``).
         early_stopping
             Stop a phase when ``validation_loss`` has not improved for ``patience`` epochs.
         patience
@@ -187,31 +228,46 @@ class PathwayTransfer(TransferModel):
         finetune_encoder
             Train the encoders with the classifier, their autoencoder losses kept on every row (``True``), or
             freeze them after pretraining and train the classifier alone (``False``).
+        balance
+            ``"smote"``, ``"oversample"`` or ``"none"``: balance the labelled TRAINING lines after the
+            validation lines are held out (:func:`sctl.pp.balance`). ``None``: what
+            :func:`~sctl.models.transfer_data` recorded (its ``balance=``), else the preset's.
         accelerator
             Lightning accelerator (``"auto"``: a GPU when there is one; ``"gpu"``, ``"cpu"``, ``"mps"``).
         seed
-            Seed of the split, minibatch order and dropout: the same seed gives the same numbers.
+            Seed of the split, balancing, minibatch order and dropout: the same seed gives the same numbers.
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (Lightning's ``Trainer``) in both phases, e.g. ``devices=2``
             (one device by default) with ``strategy="ddp_find_unused_parameters_true"`` to train on two GPUs,
             ``callbacks=[...]``, ``enable_progress_bar=True``.
         """
-        pretrain = max_epochs if pretrain_epochs is None else pretrain_epochs
-        self.module.finetune_encoder = finetune_encoder
+        values = resolve_preset(
+            self.preset, TRAIN_PRESETS, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
+            classifier_lr=classifier_lr, train_size=train_size, early_stopping=early_stopping, patience=patience,
+            finetune_encoder=finetune_encoder, balance=balance,
+        )  # fmt: skip
+        values["balance"] = self._resolve_balance(balance, values["balance"])
+        pretrain = values["max_epochs"] if pretrain_epochs is None else pretrain_epochs
+        self.train_params_ = {**values, "pretrain_epochs": pretrain, "seed": seed}
+        self.module.finetune_encoder = values["finetune_encoder"]
         self._train_phases(
-            {"pretrain": pretrain, "classifier": max_epochs},
-            batch_size=batch_size,
-            train_size=train_size,
-            early_stopping=early_stopping,
-            patience=patience,
+            {"pretrain": pretrain, "classifier": values["max_epochs"]},
+            batch_size=values["batch_size"],
+            train_size=values["train_size"],
+            early_stopping=values["early_stopping"],
+            patience=values["patience"],
             accelerator=accelerator,
             seed=seed,
-            plan_kwargs={"pretrain": {"lr": lr}, "classifier": {"lr": classifier_lr}},
+            plan_kwargs={"pretrain": {"lr": values["lr"]}, "classifier": {"lr": values["classifier_lr"]}},
             trainer_kwargs=trainer_kwargs,
+            balance=values["balance"],
         )
 
     def _extra_meta(self) -> dict[str, Any]:
-        return {"pathways": None if self.mask_ is None else [str(c) for c in self.mask_.columns]}
+        return {
+            "pathways": None if self.mask_ is None else [str(c) for c in self.mask_.columns],
+            "genesets_source": self.genesets_source_,
+        }
 
     @classmethod
     def _init_from_meta(cls, meta: dict[str, Any], state: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -222,3 +278,26 @@ class PathwayTransfer(TransferModel):
             init["genesets"] = {name: genes[mask[:, j] > 0].tolist() for j, name in enumerate(meta["pathways"])}
             init["min_genes"], init["max_genes"] = 1, None
         return init
+
+
+def _load_genesets(genesets: Any, preset: str) -> tuple[pd.DataFrame | Mapping[str, Iterable[str]], str]:
+    """The gene sets to mask the decoder with, and a short description of where they come from."""
+    from ...datasets import genesets as shipped
+    from ...datasets import read_gmt
+
+    if genesets is None:
+        if preset == "paper":
+            warnings.warn(
+                "PathwayTransfer(preset='paper'): the pathway units the paper reports are GO cellular-component "
+                "terms (He et al. 2025, section 2.5), which sctl does not ship; using GO biological processes 2023 "
+                "(sctl's choice). Pass GO CC as `genesets='path/to/c5.go.cc.v2023.2.Hs.symbols.gmt'` (MSigDB) to "
+                "follow the paper.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return shipped(DEFAULT_GENESETS), f"{DEFAULT_GENESETS} (sctl default)"
+    if isinstance(genesets, str | Path):
+        if str(genesets) in ("go_bp", "reactome"):
+            return shipped(str(genesets)), str(genesets)
+        return read_gmt(genesets), Path(genesets).name
+    return genesets, "user gene sets"

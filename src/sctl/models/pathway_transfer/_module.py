@@ -29,11 +29,26 @@ def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
 def orthogonality(private: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
     """Difference loss of domain separation networks: mean squared entry of ``P̂ᵀ Ŝ`` on row-normalised codes.
 
-    Zero when the private and shared codes are orthogonal (Bousmalis et al. 2016; CODE-AE, He et al. 2022).
+    Zero when the private and shared codes are orthogonal (Bousmalis et al. 2016; CODE-AE, He et al. 2022). The
+    codes are centred on the rows given: pass one domain at a time (He et al. 2025, Eq. 6).
     """
     p = F.normalize(private - private.mean(0), dim=1)
     s = F.normalize(shared - shared.mean(0), dim=1)
     return (p.T @ s).pow(2).mean()
+
+
+def domain_masks(domain: torch.Tensor) -> list[torch.Tensor]:
+    """Row masks of the bulk lines and of the cells of a minibatch, leaving out a domain it lacks."""
+    is_cell = domain.reshape(-1) > 0.5
+    return [mask for mask in (~is_cell, is_cell) if mask.any()]
+
+
+def per_domain_mse(x_hat: torch.Tensor, x: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
+    """Sum over domains of the mean squared error within each (He et al. 2025, Eq. 5 and 10).
+
+    Each domain weighs the same whatever its share of the minibatch: 5,000 cells do not outweigh 900 lines.
+    """
+    return torch.stack([F.mse_loss(x_hat[mask], x[mask]) for mask in masks]).sum()
 
 
 def masked_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -74,6 +89,9 @@ class PathwayTransferModule(BaseModuleClass):
         Weights of the orthogonality and sparse-reconstruction losses (0.1 and 0.1 in the paper).
     adversarial_weight
         Weight of the domain-adversarial loss.
+    sparse_relu
+        ReLU after the masked decoder layer, as the paper's Eq. 8-9 (``False``: linear, able to output the
+        negative values of z-scored genes).
     """
 
     def __init__(
@@ -91,8 +109,10 @@ class PathwayTransferModule(BaseModuleClass):
         r1: float = 0.1,
         r2: float = 0.1,
         adversarial_weight: float = 0.1,
+        sparse_relu: bool = False,
     ) -> None:
         super().__init__()
+        self.sparse_relu = sparse_relu
         self.n_latent = n_latent if mask is None else mask.shape[1] + n_extra
         self.shared_encoder, self.adversarial = shared_encoder, adversarial
         self.r1, self.r2, self.adversarial_weight = r1, r2, adversarial_weight
@@ -145,6 +165,8 @@ class PathwayTransferModule(BaseModuleClass):
         """Dense reconstruction from ``[private, shared]`` and pathway-masked reconstruction from ``shared``."""
         code = z_shared if z_private is None else torch.cat([z_private, z_shared], dim=1)
         sparse = None if self.sparse_decoder is None else self.sparse_decoder(z_shared)
+        if sparse is not None and self.sparse_relu:
+            sparse = F.relu(sparse)
         return {"x_dense": self.decoder(code), "x_sparse": sparse}
 
     def loss(self, tensors, inference_outputs, generative_outputs, phase: str = "pretrain", **kwargs) -> LossOutput:
@@ -165,18 +187,23 @@ class PathwayTransferModule(BaseModuleClass):
         return LossOutput(loss=ce + ae.loss, extra_metrics=metrics, n_obs_minibatch=len(x))
 
     def _autoencoder_loss(self, tensors, inference_outputs, generative_outputs) -> LossOutput:
-        """Reconstruction, orthogonality, sparse reconstruction and (optionally) domain-adversarial terms."""
+        """Reconstruction, orthogonality, sparse reconstruction and (optionally) domain-adversarial terms.
+
+        The first three have one term per domain, each a mean within its domain, summed (Eq. 5, 6, 10).
+        """
         x = tensors[X_KEY]
         z_shared = inference_outputs["z_shared"]
-        recon = F.mse_loss(generative_outputs["x_dense"], x)
+        masks = domain_masks(tensors[DOMAIN_KEY])
+        recon = per_domain_mse(generative_outputs["x_dense"], x, masks)
         metrics = {"reconstruction": recon.detach()}
         loss = recon
-        if inference_outputs["z_private"] is not None:
-            diff = orthogonality(inference_outputs["z_private"], z_shared)
+        z_private = inference_outputs["z_private"]
+        if z_private is not None:
+            diff = torch.stack([orthogonality(z_private[m], z_shared[m]) for m in masks]).sum()
             loss = loss + self.r1 * diff
             metrics["orthogonality"] = diff.detach()
         if generative_outputs["x_sparse"] is not None:
-            sparse = F.mse_loss(generative_outputs["x_sparse"], x)
+            sparse = per_domain_mse(generative_outputs["x_sparse"], x, masks)
             loss = loss + self.r2 * sparse
             metrics["sparse_reconstruction"] = sparse.detach()
         if self.discriminator is not None:
