@@ -139,3 +139,16 @@ def test_realistic_tumor_states_the_platform_it_applies():
     stated = dict(re.findall(r"(\w+)=([\d.]+)", doc))
     assert set(REALISTIC_PLATFORM) <= set(stated), f"not stated: {sorted(set(REALISTIC_PLATFORM) - set(stated))}"
     assert {key: float(stated[key]) for key in REALISTIC_PLATFORM} == REALISTIC_PLATFORM
+
+
+def test_ensemble_page_names_the_default_and_accepted_members():
+    from sctl.models.baselines import BASELINES
+    from sctl.tl._predict_response import ENSEMBLE_MEMBERS, TRANSFER_METHODS
+
+    text = (API.parent / "methods" / "ensemble.md").read_text()
+    table = [line.split("|")[1].strip() for line in text.split("\n\n## ", 1)[0].splitlines() if line.startswith("| `")]
+    assert table == [f'`"{member}"`' for member in ENSEMBLE_MEMBERS]
+    accepted = next(line for line in text.splitlines() if line.startswith('- `model_kwargs["members"]`'))
+    accepted += text.split(accepted, 1)[1].split("\n- ", 1)[0]
+    named = set(re.findall(r'`"(\w+)"`', accepted))
+    assert named == {*BASELINES, *TRANSFER_METHODS}, "list every classifier, and ridge as refused"
