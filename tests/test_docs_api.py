@@ -5,6 +5,7 @@ sub-module (``sctl.models.baselines``) must have its own ``__all__`` listed the 
 """
 
 import importlib
+import inspect
 import re
 import types
 from pathlib import Path
@@ -86,3 +87,68 @@ def test_every_public_name_is_listed(namespace):
     )
     unknown = sorted(name for name in listed if name not in public_names(module))
     assert not unknown, f"docs/api/{namespace}.md lists names that are not public: {unknown}"
+
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "sctl"
+_SECTION = re.compile(r"^(\w[\w ]*)\n-{3,}\n", re.M)
+
+
+def docstring_sections(doc: str) -> dict[str, str]:
+    """NumPy docstring sections of a cleaned docstring (``inspect.getdoc``), by heading."""
+    parts = _SECTION.split(doc)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def test_docstring_sections_parses_headings_and_bodies():
+    doc = "Summary.\n\nParameters\n----------\nx, y\n    Values.\nz\n    More.\n\nExamples\n--------\n>>> 1\n"
+    sections = docstring_sections(doc)
+    assert list(sections) == ["Parameters", "Examples"]
+    assert sections["Examples"] == ">>> 1\n"
+
+
+def test_example_sections_are_headed_examples():
+    singular = re.compile(r"^(\s*)Example:?\n\1-+\n", re.M)
+    found = [
+        f"{path.relative_to(SRC.parent)}:{path.read_text()[: match.start()].count(chr(10)) + 1}"
+        for path in sorted(SRC.rglob("*.py"))
+        for match in singular.finditer(path.read_text())
+    ]
+    assert not found, f"Head these sections 'Examples' (numpydoc), not 'Example': {found}"
+
+
+@pytest.mark.parametrize("name", sctl.metrics.__all__)
+def test_every_metric_documents_its_parameters_return_and_an_example(name):
+    function = getattr(sctl.metrics, name)
+    sections = docstring_sections(inspect.getdoc(function))
+    missing = [s for s in ("Parameters", "Returns", "Examples") if s not in sections]
+    assert not missing, f"sctl.metrics.{name} has no {missing} section"
+    documented = {
+        entry.strip()
+        for line in sections["Parameters"].splitlines()
+        if line and not line[0].isspace()
+        for entry in line.split(",")
+    }
+    undocumented = [p for p in inspect.signature(function).parameters if p not in documented]
+    assert not undocumented, f"sctl.metrics.{name} does not document {undocumented}"
+
+
+def test_realistic_tumor_states_the_platform_it_applies():
+    from sctl.datasets._tumor import REALISTIC_PLATFORM
+
+    doc = inspect.getdoc(sctl.datasets.realistic_tumor)
+    stated = dict(re.findall(r"(\w+)=([\d.]+)", doc))
+    assert set(REALISTIC_PLATFORM) <= set(stated), f"not stated: {sorted(set(REALISTIC_PLATFORM) - set(stated))}"
+    assert {key: float(stated[key]) for key in REALISTIC_PLATFORM} == REALISTIC_PLATFORM
+
+
+def test_ensemble_page_names_the_default_and_accepted_members():
+    from sctl.models.baselines import BASELINES
+    from sctl.tl._predict_response import ENSEMBLE_MEMBERS, TRANSFER_METHODS
+
+    text = (API.parent / "methods" / "ensemble.md").read_text()
+    table = [line.split("|")[1].strip() for line in text.split("\n\n## ", 1)[0].splitlines() if line.startswith("| `")]
+    assert table == [f'`"{member}"`' for member in ENSEMBLE_MEMBERS]
+    accepted = next(line for line in text.splitlines() if line.startswith('- `model_kwargs["members"]`'))
+    accepted += text.split(accepted, 1)[1].split("\n- ", 1)[0]
+    named = set(re.findall(r'`"(\w+)"`', accepted))
+    assert named == {*BASELINES, *TRANSFER_METHODS}, "list every classifier, and ridge as refused"

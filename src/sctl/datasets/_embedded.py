@@ -65,8 +65,8 @@ def gdsc() -> AnnData:
     Data: Wellcome Sanger Institute GDSC, freely available without restriction (cite Yang et al. 2013 NAR and
     Iorio et al. 2016 Cell).
 
-    Example
-    -------
+    Examples
+    --------
     >>> bulk = sctl.datasets.gdsc()
     >>> bulk.obsm["ln_ic50"]["Dabrafenib"].notna().sum() > 800
     np.True_
@@ -132,8 +132,8 @@ def lincs() -> AnnData:
       ``dose_unit``, ``time`` (float, hours), ``time_unit``, ``pert_type``, ``is_control`` (DMSO vehicle),
       ``cell_line``, ``plate``, ``well``, ``det_plate``, then the 35 raw CMap metadata fields.
 
-    Example
-    -------
+    Examples
+    --------
     >>> plate = sctl.datasets.lincs()
     >>> int(plate.obs["is_control"].sum())
     26
@@ -161,8 +161,8 @@ def genesets(collection: str = "go_bp", *, min_size: int | None = None, max_size
     -------
     One row per (set, gene) pair.
 
-    Example
-    -------
+    Examples
+    --------
     >>> net = sctl.datasets.genesets("reactome", min_size=10, max_size=500)
     >>> list(net.columns)
     ['source', 'target']
@@ -199,8 +199,8 @@ def progeny(top: int = 500) -> pd.DataFrame:
     -------
     Columns ``source`` (pathway), ``target`` (gene), ``weight`` and ``p_value``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> net = sctl.datasets.progeny(top=100)
     >>> net.groupby("source").size().max()
     np.int64(100)
@@ -228,8 +228,8 @@ def ppi(min_weight: float | None = None) -> pd.DataFrame:
     -------
     Columns ``source``, ``target`` (``source < target``), ``weight``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> net = sctl.datasets.ppi(min_weight=0.5)
     >>> bool((net["weight"] >= 0.5).all())
     True

@@ -198,8 +198,8 @@ def read_gct(path: PathLike, *, var_names: str | None = None) -> AnnData:
         truncated (it must end with a line break, so that a value cut in the middle is never read as a shorter
         number).
 
-    Example
-    -------
+    Examples
+    --------
     >>> plate = sctl.datasets.read_gct("l1000_plate.gct.gz", var_names="pr_gene_symbol")  # doctest: +SKIP
     >>> plate.obs["pert_iname"].head()  # doctest: +SKIP
     """
@@ -267,8 +267,8 @@ def read_gctx(path: PathLike, *, var_names: str | None = None) -> AnnData:
     -------
     Samples x genes, ``X`` float32.
 
-    Example
-    -------
+    Examples
+    --------
     >>> sigs = sctl.datasets.read_gctx("level5.gctx", var_names="pr_gene_symbol")  # doctest: +SKIP
     """
     path = as_existing_path(path, "GCTX file")
@@ -331,8 +331,8 @@ def write_gctx(adata: AnnData, path: PathLike) -> None:
     path
         Output file (overwritten).
 
-    Example
-    -------
+    Examples
+    --------
     >>> sctl.datasets.write_gctx(plate, "plate.gctx")  # doctest: +SKIP
     """
     check_anndata(adata)

@@ -55,8 +55,8 @@ def normalize_cell_line_name(name: object) -> str:
     -------
     The normalised name.
 
-    Example
-    -------
+    Examples
+    --------
     >>> normalize_cell_line_name("CAL-120")
     'CAL120'
     """
@@ -144,8 +144,8 @@ def read_gdsc_response(
     Cell lines (index, GDSC spelling) x drugs (columns), NaN where a pair was not tested; ``attrs["metric"]``
     names the response read (upper case for GDSC's LN_IC50 and AUC).
 
-    Example
-    -------
+    Examples
+    --------
     >>> ic50 = sctl.datasets.read_gdsc_response("gdsc/gdsc2_ln_ic50.csv.gz")  # doctest: +SKIP
     >>> ic50.loc["A375", "Dabrafenib"]  # doctest: +SKIP
     """
@@ -224,8 +224,8 @@ def read_expression(path: PathLike, *, fix_symbols: bool = True, drop_constant: 
     Cell lines x genes, ``X`` float32. ``uns["sctl_expression"]`` records the source and the counts of fixed
     symbols and dropped columns (also logged).
 
-    Example
-    -------
+    Examples
+    --------
     >>> expr = sctl.datasets.read_expression("gdsc/gdsc_expression_z.csv.gz")  # doctest: +SKIP
     >>> expr.shape  # doctest: +SKIP
     (975, 5778)
@@ -302,8 +302,8 @@ def read_cell_lines(path: PathLike) -> pd.DataFrame:
     -------
     One row per cell line, indexed by ``CELL_LINE_NAME``; ``COSMIC_ID`` as nullable integers.
 
-    Example
-    -------
+    Examples
+    --------
     >>> lines = sctl.datasets.read_cell_lines("gdsc/cell_lines.csv.gz")  # doctest: +SKIP
     >>> lines.loc["CAL-120", "EXPRESSION_ID"]  # doctest: +SKIP
     'CAL120'
@@ -332,8 +332,8 @@ def read_drugs(path: PathLike) -> pd.DataFrame:
     -------
     One row per drug, indexed by ``DRUG_NAME``; identifier columns kept as strings.
 
-    Example
-    -------
+    Examples
+    --------
     >>> drugs = sctl.datasets.read_drugs("gdsc/drugs.csv.gz")  # doctest: +SKIP
     >>> drugs.loc["Dabrafenib", "TARGETS"]  # doctest: +SKIP
     'BRAF'
@@ -437,8 +437,8 @@ def add_response(adata: AnnData, response: pd.DataFrame, key: str) -> AnnData:
     -------
     The copy with ``.obsm[key]``, a float DataFrame indexed by ``obs_names``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> ic50 = sctl.datasets.read_gdsc_response(path)  # doctest: +SKIP
     >>> bulk = sctl.datasets.add_response(expr, ic50, "ln_ic50")  # doctest: +SKIP
     """
@@ -616,8 +616,8 @@ def read_gdsc(
     untested); ``.uns["sctl_drugs"]`` (drug name -> ``smiles``, ``targets``, ``pathway``, ``pubchem_cid``,
     ``synonyms``) when ``drugs`` is given; ``.uns["sctl_matching"]``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> bulk = sctl.datasets.read_gdsc(  # doctest: +SKIP
     ...     "gdsc/gdsc_expression_z.csv.gz",
     ...     ln_ic50="gdsc/gdsc2_ln_ic50.csv.gz",

@@ -81,8 +81,8 @@ def read_gmt(path: PathLike, *, min_size: int | None = None, max_size: int | Non
         both lines), when the file holds no gene set with genes, or when no set has ``min_size`` to ``max_size``
         genes.
 
-    Example
-    -------
+    Examples
+    --------
     >>> net = sctl.datasets.read_gmt("go_bp_2023.gmt.gz", min_size=15, max_size=500)  # doctest: +SKIP
     >>> net.groupby("source").size().describe()  # doctest: +SKIP
     """

@@ -49,8 +49,8 @@ def read_ppi(
     -------
     Columns ``source``, ``target`` (``source < target``) and ``weight`` (float).
 
-    Example
-    -------
+    Examples
+    --------
     >>> net = sctl.datasets.read_ppi("string_example_edges.csv.gz", min_weight=0.4)  # doctest: +SKIP
     """
     table = read_table(path, "edge list", dtype={source: str, target: str})

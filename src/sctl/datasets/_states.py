@@ -56,8 +56,8 @@ def state_markers(states: list[str] | None = None) -> pd.DataFrame:
     One row per (state, gene) pair, columns ``state``, ``category``, ``parent_state``, ``gene``,
     ``reference``; pass it to :func:`sctl.tl.score_states` as ``genesets=``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> markers = sctl.datasets.state_markers()
     >>> markers.groupby("category")["state"].nunique().to_dict()
     {'effective': 5, 'ineffective': 3}

@@ -348,8 +348,8 @@ def tumor(
     KeyError
         When ``drug`` is not in the embedded GDSC data (naming the known drugs).
 
-    Example
-    -------
+    Examples
+    --------
     >>> cells = sctl.datasets.tumor("Dabrafenib", n_cells=500, seed=1)
     >>> cells.obs["response"].value_counts().to_dict()
     {'resistant': 250, 'sensitive': 250}
@@ -420,9 +420,11 @@ def realistic_tumor(
 ) -> AnnData:
     """A semi-synthetic tumour with the shifts of real drug-response single-cell data: the realistic-shift benchmark.
 
-    :func:`tumor` with a droplet-like platform (:data:`REALISTIC_PLATFORM`: gene-wise platform offsets of sd 1
-    on the log scale, library sizes around 4,000 with sd 0.6 on the log scale, overdispersed counts,
-    expression-dependent dropout, and an 800-gene panel of the most variable genes, 40 % of the reference's).
+    :func:`tumor` with a droplet-like platform, set through these arguments of :func:`tumor`: gene-wise platform
+    offsets of sd 1 on the log scale (``platform_shift=1.0``), library sizes around 4,000 with sd 0.6 on the log
+    scale (``library_size=4000, library_sd=0.6``), overdispersed counts (``dispersion=3``), expression-dependent
+    dropout only (``dropout=0, dropout_midpoint=0.3``), and a panel of the 800 most variable genes, 40 % of the
+    reference's (``n_genes=800``). Pass any of them to override it.
     By default ``mode="within_line"``: one parental line with sensitive and resistant sub-populations, the case
     where bulk-to-single-cell transfer is hardest and that published sets share. ``benchmarks/realistic_shift.py``
     scores every method of :func:`sctl.tl.predict_response` on all three modes.
@@ -438,8 +440,8 @@ def realistic_tumor(
     -------
     As :func:`tumor`. Exclude ``uns["sctl_tumor"]["held_out_lines"]`` from the reference.
 
-    Example
-    -------
+    Examples
+    --------
     >>> cells = sctl.datasets.realistic_tumor("Dabrafenib", seed=0)
     >>> cells.shape
     (500, 800)

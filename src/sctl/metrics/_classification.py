@@ -85,8 +85,18 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) ->
 def precision(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) -> float:
     """Fraction of the samples called sensitive that are sensitive: TP / (TP + FP).
 
-    Parameters are those of :func:`accuracy`. Returns 0.0 when no sample is called sensitive (as scikit-learn
-    does with ``zero_division=0``).
+    Parameters
+    ----------
+    y_true
+        True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``.
+    y_pred
+        Predicted labels (same forms as ``y_true``) or probabilities of *sensitive*.
+    threshold
+        Probabilities at or above it are called sensitive (ignored for labels).
+
+    Returns
+    -------
+    Precision in [0, 1]; 0.0 when no sample is called sensitive (as scikit-learn does with ``zero_division=0``).
 
     Examples
     --------
@@ -100,7 +110,18 @@ def precision(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) -
 def recall(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) -> float:
     """Fraction of the sensitive samples that are called sensitive: TP / (TP + FN).
 
-    Parameters are those of :func:`accuracy`. Returns 0.0 when no sample is sensitive.
+    Parameters
+    ----------
+    y_true
+        True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``.
+    y_pred
+        Predicted labels (same forms as ``y_true``) or probabilities of *sensitive*.
+    threshold
+        Probabilities at or above it are called sensitive (ignored for labels).
+
+    Returns
+    -------
+    Recall (sensitivity, true positive rate) in [0, 1]; 0.0 when no sample is sensitive.
 
     Examples
     --------
@@ -114,7 +135,18 @@ def recall(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) -> f
 def f1(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) -> float:
     """Harmonic mean of precision and recall: 2 TP / (2 TP + FP + FN).
 
-    Parameters are those of :func:`accuracy`. Returns 0.0 when there is no true positive.
+    Parameters
+    ----------
+    y_true
+        True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``.
+    y_pred
+        Predicted labels (same forms as ``y_true``) or probabilities of *sensitive*.
+    threshold
+        Probabilities at or above it are called sensitive (ignored for labels).
+
+    Returns
+    -------
+    F1 score in [0, 1]; 0.0 when there is no true positive.
 
     Examples
     --------
@@ -156,7 +188,16 @@ def average_precision(y_true: ArrayLike, y_score: ArrayLike) -> float:
     Computed as scikit-learn does, :math:`\sum_n (R_n - R_{n-1}) P_n` over the distinct score thresholds, so
     tied scores enter together.
 
-    Parameters are those of :func:`auroc`. The value of a random ranking is the fraction of sensitive samples.
+    Parameters
+    ----------
+    y_true
+        True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``; both classes must occur.
+    y_score
+        Scores or probabilities of *sensitive* (higher = more sensitive); no NaN.
+
+    Returns
+    -------
+    Average precision in [0, 1]; a random ranking scores the fraction of sensitive samples.
 
     Examples
     --------

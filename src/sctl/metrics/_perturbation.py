@@ -128,6 +128,10 @@ def mean_rowwise_rmse(true: ArrayLike, pred: ArrayLike) -> float:
     true, pred
         Observed and predicted changes, samples x genes; no NaN.
 
+    Returns
+    -------
+    The mean over samples of each sample's RMSE; 0 for a perfect prediction.
+
     Examples
     --------
     >>> mean_rowwise_rmse([[0.0, 0.0], [0.0, 0.0]], [[3.0, 4.0], [1.0, 1.0]])

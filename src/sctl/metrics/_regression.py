@@ -46,6 +46,10 @@ def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     y_true, y_pred
         Observed and predicted values, same length, no NaN.
 
+    Returns
+    -------
+    RMSE, in the unit of the values; 0 for a perfect prediction.
+
     Examples
     --------
     >>> rmse([0.0, 0.0], [3.0, 4.0])
@@ -63,6 +67,10 @@ def mae(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     ----------
     y_true, y_pred
         Observed and predicted values, same length, no NaN.
+
+    Returns
+    -------
+    MAE, in the unit of the values; 0 for a perfect prediction.
 
     Examples
     --------
@@ -82,6 +90,10 @@ def pearson(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     y_true, y_pred
         Observed and predicted values, same length, no NaN.
 
+    Returns
+    -------
+    Correlation in [-1, 1], or NaN when undefined.
+
     Examples
     --------
     >>> pearson([1.0, 2.0, 3.0], [2.0, 4.0, 7.0])
@@ -97,6 +109,10 @@ def spearman(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     ----------
     y_true, y_pred
         Observed and predicted values, same length, no NaN.
+
+    Returns
+    -------
+    Rank correlation in [-1, 1], or NaN when undefined.
 
     Examples
     --------

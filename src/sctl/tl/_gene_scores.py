@@ -221,8 +221,8 @@ def random_set_scores(
     -------
     Cells x ``n_sets`` scores.
 
-    Example
-    -------
+    Examples
+    --------
     >>> X = np.random.default_rng(0).gamma(1.0, size=(30, 100))
     >>> random_set_scores(X, 10, 5, np.random.default_rng(1)).shape
     (30, 5)

@@ -33,10 +33,49 @@ PER_GROUP_COLUMNS = ["scheme", "fold", "model", "grouping", "group", "metric", "
 
 @runtime_checkable
 class PerturbationModel(Protocol):
-    """A trained model that predicts profiles (``predicts = "profile"``) or changes (``"delta"``) per observation."""
+    """What :func:`predict_perturbation` needs of a trained model: ``predict(adata, *, drug, dose)`` and ``predicts``.
+
+    ``predict`` receives the profiles and the ``drug`` and ``dose`` to apply (``None``: each profile's own, from
+    ``adata.obs``; otherwise one value for every profile or one per profile) and returns a
+    :class:`~pandas.DataFrame` of observations x genes, one row per observation of ``adata`` in its order, with
+    gene names of ``adata`` as columns (a subset is fine: the genes left out are NaN in the results). The
+    attribute ``predicts`` says what the rows are: ``"profile"`` (treated expression; the default when the
+    attribute is missing) or ``"delta"`` (the change from the basal profile of :func:`sctl.pp.match_controls`);
+    :func:`predict_perturbation` derives the other from the basal layer. A model that models treatment time adds
+    a ``time`` keyword to ``predict``. No base class is needed;
+    :class:`sctl.models.GRIP`, :class:`sctl.models.SeqPerturb`, :class:`sctl.models.PerturbationEnsemble` and the
+    perturbation baselines follow it. To cross-validate such a model beside the baselines, pass
+    ``models={"mine": factory}`` to :func:`evaluate_perturbation`, ``factory(train_adata)`` returning it trained.
+
+    Examples
+    --------
+    A model that predicts each drug's mean change over the training profiles, whatever the dose:
+
+    >>> import pandas as pd
+    >>> import sctl
+    >>> class DrugMeanChange:
+    ...     predicts = "delta"
+    ...
+    ...     def fit(self, adata):
+    ...         delta = adata.to_df("sctl_delta")
+    ...         self.means = delta.groupby(adata.obs["drug"].to_numpy()).mean()
+    ...         return self
+    ...
+    ...     def predict(self, adata, *, drug=None, dose=None):
+    ...         drugs = adata.obs["drug"] if drug is None else pd.Series(drug, index=adata.obs_names)
+    ...         return self.means.reindex(drugs.to_numpy()).set_axis(adata.obs_names)
+    >>> plate = sctl.datasets.lincs()
+    >>> sctl.pp.match_controls(plate, control="DMSO")
+    >>> sctl.pp.log_fold_change(plate)
+    >>> treated = plate[~plate.obs["is_control"]].copy()
+    >>> model = DrugMeanChange().fit(treated)
+    >>> sctl.tl.predict_perturbation(treated, model, "vemurafenib")
+    >>> treated.layers["sctl_predicted_delta"].shape == treated.shape
+    True
+    """
 
     def predict(self, adata: AnnData, *, drug: Any = None, dose: Any = None) -> pd.DataFrame:
-        """Observations x genes."""
+        """Predicted profiles or changes, observations x genes (gene names as columns)."""
         ...
 
 

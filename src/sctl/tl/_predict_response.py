@@ -23,9 +23,36 @@ logger = logging.getLogger(__name__)
 
 @runtime_checkable
 class ResponseModel(Protocol):
-    """Anything trained that turns an AnnData into one probability of sensitivity per observation.
+    """What :func:`predict_response` needs of a trained model passed as ``model=``: a ``predict`` method.
 
-    sctl's baselines and deep models follow it; so can a user's own model.
+    ``predict(adata)`` receives the cells as the caller passed them (all genes, not aligned, not standardised: the
+    model does its own preprocessing) and returns the probability that each observation is sensitive: an array of
+    ``adata.n_obs`` finite values in [0, 1] (anything :func:`numpy.asarray` turns into one), in the order of
+    ``adata.obs_names``. When :func:`predict_response` gets ``layer=``, it calls ``predict(adata, layer=layer)``:
+    accept that keyword to read expression from a layer. No base class is needed; ``isinstance(obj,
+    ResponseModel)`` checks only that ``predict`` exists, and :func:`predict_response` checks the shape and
+    range of what it returns. sctl's baselines, :class:`sctl.models.PathwayTransfer` and
+    :class:`sctl.models.ATSDPNet` follow it.
+
+    Examples
+    --------
+    A model of one marker gene: the higher its expression in a cell relative to the sample, the more sensitive.
+
+    >>> import numpy as np
+    >>> import sctl
+    >>> class MarkerModel:
+    ...     def __init__(self, gene):
+    ...         self.gene = gene
+    ...
+    ...     def predict(self, adata, layer=None):
+    ...         x = adata[:, self.gene].to_df(layer)[self.gene].to_numpy()
+    ...         return 1 / (1 + np.exp(-(x - x.mean()) / (x.std() + 1e-8)))
+    >>> cells = sctl.datasets.realistic_tumor("Dabrafenib", n_cells=200)
+    >>> isinstance(MarkerModel("BCL2A1"), sctl.tl.ResponseModel)
+    True
+    >>> sctl.tl.predict_response(cells, model=MarkerModel("BCL2A1"))
+    >>> cells.obs["sctl_response_proba"].between(0, 1).all(), cells.uns["sctl_response"]["params"]["model"]
+    (np.True_, 'MarkerModel')
     """
 
     def predict(self, adata: AnnData) -> np.ndarray:

@@ -287,8 +287,8 @@ def ssgsea(
     -------
     Samples x sets enrichment scores, equal to gseapy's ``ES`` (area under the running sum).
 
-    Example
-    -------
+    Examples
+    --------
     >>> X = np.arange(12.0).reshape(2, 6)
     >>> net = pd.DataFrame({"source": ["A", "A"], "target": ["g4", "g5"]})
     >>> ssgsea(X, [f"g{i}" for i in range(6)], net).round(2)["A"].tolist()
