@@ -237,3 +237,23 @@ def test_evaluate_errors(plate):
         sctl.tl.evaluate_perturbation(plate, ["scGPT"])
     with pytest.raises(KeyError, match="nope"):
         sctl.tl.evaluate_perturbation(plate, [], delta_layer="nope")
+
+
+class _ExtraGene:
+    """Predicts a change for a gene the AnnData does not have."""
+
+    predicts = "delta"
+
+    def predict(self, adata: AnnData, **kwargs) -> pd.DataFrame:
+        genes = [*adata.var_names[:2], "NOT_A_GENE"]
+        return pd.DataFrame(0.5, index=adata.obs_names, columns=genes)
+
+
+def test_predict_perturbation_refuses_genes_the_anndata_lacks(plate):
+    no_basal = plate[~plate.obs["is_control"].to_numpy()].copy()
+    for layer in list(no_basal.layers):
+        del no_basal.layers[layer]  # without a basal layer the unknown gene went silently into the last column
+    layers_before = set(no_basal.layers)
+    with pytest.raises(ValueError, match="1 genes that `adata` lacks"):
+        sctl.tl.predict_perturbation(no_basal, _ExtraGene(), "x")
+    assert set(no_basal.layers) == layers_before

@@ -492,6 +492,13 @@ def _control_flags(adata: AnnData, control_key: str) -> np.ndarray:
 
 
 def _full_width(adata: AnnData, genes: pd.Index, values: np.ndarray) -> np.ndarray:
+    """``values`` (profiles x ``genes``) placed in ``adata``'s gene order, NaN for the genes the model lacks."""
+    columns = adata.var_names.get_indexer(genes)
+    if (columns < 0).any():
+        raise ValueError(
+            f"The model predicted {int((columns < 0).sum())} genes that `adata` lacks "
+            f"({preview(genes[columns < 0])}); a model must predict genes of `adata.var_names`."
+        )
     out = np.full((adata.n_obs, adata.n_vars), np.nan, dtype=np.float32)
-    out[:, adata.var_names.get_indexer(genes)] = values
+    out[:, columns] = values
     return out
