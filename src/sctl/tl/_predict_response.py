@@ -95,10 +95,27 @@ def predict_response(
     1. keep the genes shared by both (:func:`sctl.pp.align_genes`; at least ``min_shared``, 500 by default);
     2. z-score every profile across the shared genes (``standardize_rows``), then standardise each domain on its
        own, gene by gene (:func:`sctl.pp.standardize`), so that neither the bulk nor the cells need to be on the
-       other's scale (counts, log-normalised or scaled data all work);
+       other's scale;
     3. label the reference lines sensitive / resistant from the drug's response
-       (:func:`sctl.pp.binarize_response`: by default the bottom / top ``k`` fraction);
-    4. fit ``method`` on the labelled lines and predict every cell.
+       (:func:`sctl.pp.binarize_response`: by default the bottom / top ``k`` fraction); every method needs at
+       least 5 lines of each class, and a response that does not separate them (e.g. constant) is refused;
+    4. fit ``method`` on the labelled lines and predict every cell;
+    5. place every cell in the reference's applicability domain (sctl): its Pearson correlation with the nearest
+       reference line over the shared genes, each cell first averaged with its 14 nearest cells of the same
+       sample (in PCA space) against single-cell sparsity. The reference lines' correlation with their nearest
+       OTHER line gives the null; a cell below 0.45 times its 5 % quantile resembles no reference line (calibrated
+       so that semi-synthetic tumours of held-out lines, :func:`sctl.datasets.realistic_tumor`, stay inside).
+       Such cells keep their probability, are called ``"uncertain"`` and a warning gives their share.
+
+    What the cells must hold (with ``reference=``): log-normalised expression, as
+    ``sc.pp.normalize_total(adata, target_sum=1e4); sc.pp.log1p(adata)`` leaves it. Raw counts (integers beyond
+    25) and values beyond any log scale are refused with those two lines; negative (scaled, e.g. by
+    ``sc.pp.scale``) values warn, as the per-cell z-score assumes unscaled input. The bulk reference has its own
+    scale (the shipped GDSC expression is z-scored per line) and is not checked. Cells with fewer than 20
+    detected (non-zero) shared genes are not scored (probability NaN, call ``"uncertain"``, with a warning);
+    fewer than 20 scorable cells are refused, since the cells' genes are standardised over the cells scored
+    together. For the same reason the probabilities are relative to the cells of one call: score the samples
+    you want to compare in one call (``batch_key`` names them); fewer than 300 cells warn.
 
     Neither ``adata`` nor ``reference`` is modified apart from the keys listed below; labels that the cells
     carry are never used.
@@ -139,6 +156,11 @@ def predict_response(
         When ``adata`` is a MuData: the modality holding the cells (may be omitted if it is the only one).
     reference_mod
         The modality holding the bulk reference: of ``reference`` when it is a MuData, else of ``adata``.
+    batch_key
+        Column of ``adata.obs`` naming each cell's sample. All samples are standardised together, gene by gene,
+        so their probabilities are on one scale and comparable (a sample of resistant cells scored with others
+        keeps its low probabilities; scored alone it would be spread around the middle). A cell is averaged
+        only with cells of its own sample for the domain (step 5). ``None``: one sample.
     key
         Response table of the reference: ``"ln_ic50"`` or ``"auc"`` (low = sensitive for both).
     label_method, k, label_threshold
@@ -162,10 +184,14 @@ def predict_response(
         Seed of the classifier.
     model_kwargs, train_kwargs
         For the transfer models (also as members of the ensemble): passed to the model's constructor and to its
-        ``train`` (e.g. ``model_kwargs={"n_heads": 4}``, ``train_kwargs={"max_epochs": 50}``). For
-        ``method="ensemble"``, ``model_kwargs`` holds ``"members"`` and per-member ``model_kwargs``.
+        ``train`` (e.g. ``model_kwargs={"n_heads": 4}``, ``train_kwargs={"max_epochs": 50}``). For a baseline,
+        ``model_kwargs`` are its estimator's arguments (e.g. ``{"C": 0.5}`` for ``"logreg"``). For
+        ``method="ensemble"``, ``model_kwargs`` holds ``"members"`` and per-member ``model_kwargs`` keyed by
+        member name. Names a method does not accept raise a :class:`ValueError` listing the accepted ones.
     key_added
-        Results go to ``adata.obs[key_added]`` (call) and ``adata.obs[f"{key_added}_proba"]``.
+        Results go to ``adata.obs[key_added]`` (call) and ``adata.obs[f"{key_added}_proba"]``. Columns of that
+        name not written by an earlier call (no ``adata.uns[key_added]["params"]``), e.g. a truth column, are
+        never overwritten: a :class:`ValueError` asks for another name.
     copy
         Return a modified copy instead of writing into ``adata``.
 
@@ -183,10 +209,17 @@ def predict_response(
         shifts with the sample (a tumour of one line has no "average line"), so compare cells within a sample and
         treat ``threshold`` as a convention, not a boundary learnt on the cells;
     ``adata.obs[key_added]``
-        categorical call, ``"sensitive"`` / ``"resistant"``;
+        categorical call, ``"sensitive"`` / ``"resistant"``, and ``"uncertain"`` (a third category, present only
+        when used) for cells outside the reference's domain or not scored;
+    ``adata.obs["sctl_reference_similarity"]``, ``adata.obs["sctl_in_domain"]``
+        with ``reference=``: each cell's similarity to the reference (step 5; NaN when not scored) and whether
+        it lies in the reference's domain;
     ``adata.uns[key_added]["params"]``
         the parameters, the label rule, the number of shared genes and of labelled reference lines (and the
-        ``members`` of an ensemble).
+        ``members`` of an ensemble); with ``reference=`` also ``n_cells_scored``, ``n_cells_too_few_genes`` and
+        ``domain`` (the cutoff, the null quantile it derives from, and the number of cells in and outside).
+
+    Every error is raised before anything is written: ``adata`` and ``reference`` are then left as they were.
 
     Examples
     --------
