@@ -103,8 +103,17 @@ def _smooth(cells: np.ndarray, groups: np.ndarray, n_neighbours: int, seed: int)
             smoothed[rows] = cells[rows]
             continue
         embedding = PCA(n_components=n_pcs, random_state=seed).fit_transform(cells[rows])
-        neighbours = NearestNeighbors(n_neighbors=k).fit(embedding).kneighbors(embedding, return_distance=False)
-        smoothed[rows] = cells[rows][neighbours].mean(axis=1)
+        search = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(embedding)
+        neighbours = search.kneighbors(embedding, return_distance=False)
+        weights = sparse.csr_matrix(
+            (
+                np.full(neighbours.size, 1 / k, dtype=np.float32),
+                neighbours.ravel(),
+                np.arange(0, neighbours.size + 1, k),
+            ),
+            shape=(len(rows), len(rows)),
+        )
+        smoothed[rows] = weights @ cells[rows]
     return smoothed
 
 
