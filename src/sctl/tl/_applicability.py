@@ -57,7 +57,10 @@ def check_log_normalised(X: np.ndarray | sparse.spmatrix, what: str) -> None:
     values = X.data if sparse.issparse(X) else np.asarray(X)
     if values.size == 0:
         return
-    largest, smallest = float(np.max(values)), float(np.min(values))
+    finite = values[np.isfinite(values)]  # NaN and infinite values are the model's checks to report
+    if finite.size == 0:
+        return
+    largest, smallest = float(finite.max()), float(finite.min())
     fix = (
         "sctl expects log-normalised expression; from counts run `sc.pp.normalize_total(adata, target_sum=1e4)` "
         "then `sc.pp.log1p(adata)` (keep the counts in a layer: `adata.layers['counts'] = adata.X.copy()` first)."
@@ -66,7 +69,7 @@ def check_log_normalised(X: np.ndarray | sparse.spmatrix, what: str) -> None:
     # a per-gene z-score over n cells cannot exceed sqrt(n - 1); allow subsets of a larger scaled set
     limit = max(SCALED_MAX, np.sqrt(X.shape[0])) if scaled else LOG_NORMALISED_MAX
     if largest > limit:
-        integer = bool(np.all(np.mod(values, 1) == 0))
+        integer = bool(np.all(np.mod(finite, 1) == 0))
         kind = "integers, i.e. raw counts" if integer else "beyond any log-normalised or scaled value"
         raise ValueError(f"{what} holds values up to {largest:.4g} ({kind}). {fix}")
     if scaled:

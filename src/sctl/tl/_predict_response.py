@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 from anndata import AnnData
+from scipy import sparse
 
 from .. import pp
 from .._constants import (
@@ -21,18 +22,23 @@ from .._constants import (
     SENSITIVE,
     UNCERTAIN,
 )
+from .._stream import describe, rows_of
 from .._validate import (
     check_anndata,
-    check_finite,
     check_obs_key,
     check_unique_var_names,
-    get_matrix,
     is_mudata,
     preview,
     pull_obs_columns,
     resolve_modality,
 )
-from ..models._transfer import MIN_PER_CLASS, _check_enough_labels, standardization, standardize_domains
+from ..models._transfer import (
+    MIN_PER_CLASS,
+    PREDICT_CHUNK,
+    _check_enough_labels,
+    standardization,
+    standardize_domains,
+)
 from ..models.baselines import get_baseline
 from ._applicability import (
     MIN_CELLS,
@@ -309,20 +315,19 @@ def _learn_within_domain(
     Returns the probabilities (NaN for cells not scored), the domain columns and the parameters.
     """
     layer, reference_layer = layers
-    X = get_matrix(cells, layer)
-    what = "`adata.X`" if layer is None else f"`adata.layers[{layer!r}]`"
-    check_finite(X, what)
-    check_log_normalised(X, what)
+    what = describe(layer)
     batches = None if batch_key is None else check_obs_key(cells, batch_key).astype(str).to_numpy()
     _check_labels(reference, drug, learn["key"], learn["label_rule"])
     shared = _shared_genes(reference, cells, min_shared)
-    cell_matrix = X[:, cells.var_names.get_indexer(shared)]
+    cell_matrix = _shared_matrix(cells, layer, shared)
+    check_log_normalised(cell_matrix, f"{what} (its {len(shared)} genes shared with the reference)")
     scored = _scorable_cells(cell_matrix, what)
-    subset = cells if scored.all() else cells[scored].copy()
+    subset = cells if scored.all() else cells[scored]
+    subset = subset if subset is cells else (subset.to_memory() if cells.isbacked else subset.copy())
     proba_scored, params = _learn_from_reference(
         subset, reference, drug, layers=layers, min_shared=min_shared, seed=seed, **learn
     )
-    bulk_matrix = get_matrix(reference, reference_layer)[:, reference.var_names.get_indexer(shared)]
+    bulk_matrix = _shared_matrix(reference, reference_layer, shared)
     groups = None if batches is None else batches[scored]
     similarity_scored, in_domain_scored, domain_params = applicability_domain(
         bulk_matrix, cell_matrix[scored], groups, seed=seed
@@ -370,6 +375,20 @@ def _shared_genes(reference: AnnData, cells: AnnData, min_shared: float | int) -
     if len(shared) == 0 or len(shared) < _required_count(min_shared, reference.n_vars):
         pp.align_genes(reference, cells, min_shared=min_shared)  # raises, naming the counts and the fix
     return shared
+
+
+def _shared_matrix(adata: AnnData, layer: str | None, genes: pd.Index) -> Any:
+    """The ``genes`` columns of ``adata``'s expression (backed or not), read in row chunks, as stored (dense/sparse).
+
+    Non-finite values are left for the model's own checks to report.
+    """
+    rows = rows_of(adata, layer, genes)
+    blocks = []
+    for start in range(0, rows.n_obs, PREDICT_CHUNK):
+        block = rows.X[start : start + PREDICT_CHUNK]
+        block = block if sparse.issparse(block) else np.asarray(block)
+        blocks.append(block if rows.columns is None else block[:, rows.columns])
+    return sparse.vstack(blocks, format="csr") if sparse.issparse(blocks[0]) else np.vstack(blocks)
 
 
 def _scorable_cells(cell_matrix: Any, what: str) -> np.ndarray:
