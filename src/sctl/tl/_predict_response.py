@@ -118,10 +118,11 @@ def predict_response(
     25) and values beyond any log scale are refused with those two lines; negative (scaled, e.g. by
     ``sc.pp.scale``) values warn, as the per-cell z-score assumes unscaled input. The bulk reference has its own
     scale (the shipped GDSC expression is z-scored per line) and is not checked. Cells with fewer than 20
-    detected (non-zero) shared genes are not scored (probability NaN, call ``"uncertain"``, with a warning);
-    fewer than 20 scorable cells are refused, since the cells' genes are standardised over the cells scored
-    together. For the same reason the probabilities are relative to the cells of one call: score the samples
-    you want to compare in one call (``batch_key`` names them); fewer than 300 cells warn.
+    detected (non-zero) shared genes (half the genes of a panel under 40) are not scored (probability NaN, call
+    ``"uncertain"``, with a warning); fewer than 20 scorable cells are refused, since the cells' genes are
+    standardised over the cells scored together. For the same reason the probabilities are relative to the cells
+    of one call: score the samples you want to compare in one call (``batch_key`` names them); fewer than 300
+    cells warn.
 
     Neither ``adata`` nor ``reference`` is modified apart from the keys listed below; labels that the cells
     carry are never used.
@@ -392,18 +393,22 @@ def _shared_matrix(adata: AnnData, layer: str | None, genes: pd.Index) -> Any:
 
 
 def _scorable_cells(cell_matrix: Any, what: str) -> np.ndarray:
-    """Mask of the cells with at least ``MIN_DETECTED_GENES`` detected shared genes; warn about the others."""
-    scored = detected_genes(cell_matrix) >= MIN_DETECTED_GENES
+    """Mask of the cells with enough detected shared genes to score; warn about the others.
+
+    Enough is ``MIN_DETECTED_GENES``, or half the genes of a smaller panel.
+    """
+    needed = min(MIN_DETECTED_GENES, max(2, cell_matrix.shape[1] // 2))  # small panels: half their genes
+    scored = detected_genes(cell_matrix) >= needed
     n_empty = int((~scored).sum())
     if scored.sum() < MIN_CELLS:
         raise ValueError(
-            f"Only {int(scored.sum())} of {len(scored)} cells have at least {MIN_DETECTED_GENES} detected (non-zero) "
+            f"Only {int(scored.sum())} of {len(scored)} cells have at least {needed} detected (non-zero) "
             f"shared genes in {what}; predict_response standardises each gene over the cells scored together and "
             f"needs at least {MIN_CELLS} of them. Score the cells together with the rest of their sample."
         )
     if n_empty:
         warnings.warn(
-            f"{n_empty} of {len(scored)} cells have fewer than {MIN_DETECTED_GENES} detected shared genes in {what} "
+            f"{n_empty} of {len(scored)} cells have fewer than {needed} detected shared genes in {what} "
             f"(empty or near-empty): they are not scored (probability NaN, call {UNCERTAIN!r}).",
             UserWarning,
             stacklevel=4,
