@@ -12,7 +12,7 @@ from anndata import AnnData
 from .. import pp
 from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
 from .._stream import zscore_rows
-from .._validate import check_anndata, check_obs_key, closest, float_dtype, get_matrix, preview, to_dense
+from .._validate import check_anndata, check_drug, check_obs_key, closest, float_dtype, get_matrix, preview, to_dense
 from ..metrics import classification_report
 from ..models.baselines import BASELINES, get_baseline
 from ._predict_response import TRANSFER_METHODS, _check_probabilities, predict_response
@@ -285,6 +285,8 @@ def _labelled_bulk(
     standardize_rows: bool,
 ) -> AnnData:
     """The labelled lines only, z-scored gene by gene over all lines, labels in ``obs["sctl_label"]``."""
+    from ..models._transfer import MIN_PER_CLASS, _check_enough_labels
+
     X = get_matrix(bulk, layer)
     X = zscore_rows(to_dense(X, float_dtype(X))) if standardize_rows else X.copy()
     work = AnnData(X, obs=pd.DataFrame(index=bulk.obs_names.copy()), var=pd.DataFrame(index=bulk.var_names))
@@ -293,12 +295,14 @@ def _labelled_bulk(
     pp.binarize_response(work, drug, key=key, **label_rule)
     counts = work.obs[LABEL_KEY].value_counts()
     fewest = min(int(counts.get(c, 0)) for c in RESPONSE_CATEGORIES)
-    if fewest < max(min_per_class, 2):
+    needed = max(min_per_class, MIN_PER_CLASS)
+    if fewest < needed:
         raise ValueError(
             f"Drug {drug!r} leaves too few labelled lines to evaluate ({counts.to_dict()}; each class needs at "
-            f"least {max(min_per_class, 2)}, one per fold). Lower `n_folds`, widen the rule "
+            f"least {needed}: {MIN_PER_CLASS} for any method, one per fold). Lower `n_folds`, widen the rule "
             "(`k=0.5` or `label_method='median'`) or choose a drug tested on more lines."
         )
+    _check_enough_labels(work.obs[LABEL_KEY], drug, needed, response=check_drug(work, drug, key))
     pp.standardize(work)
     return work[work.obs[LABEL_KEY].notna().to_numpy()].copy()
 
