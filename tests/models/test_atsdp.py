@@ -195,4 +195,6 @@ def test_predict_response_runs_and_records_the_paper_preset():
     )  # fmt: skip
     params = cells.uns["sctl_response"]["params"]
     assert params["model_kwargs"]["preset"] == "paper"
+    # the paper's preprocessing (per-gene z-scores only), not predict_response's own default
+    assert params["standardization"] == "per-gene z-score, each domain on its own"
     assert cells.obs["sctl_response_proba"].between(0, 1).all()

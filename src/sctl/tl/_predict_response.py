@@ -113,7 +113,7 @@ def predict_response(
     reference_layer: str | None = None,
     threshold: float = 0.5,
     min_shared: float | int = MIN_SHARED_GENES,
-    standardize_rows: bool = True,
+    standardize_rows: bool | None = None,
     seed: int = 0,
     model_kwargs: dict[str, Any] | None = None,
     train_kwargs: dict[str, Any] | None = None,
@@ -214,7 +214,9 @@ def predict_response(
         level and spread follow its library size and detection rate, which bulk lines never vary along; the
         shipped GDSC expression is already z-scored this way. On the realistic-shift benchmark it raised the
         AUROC of the random forest, logistic regression and the transfer models (the signature score, a
-        correlation, is unaffected). ``False``: per-gene z-scores only, the papers' preprocessing.
+        correlation, is unaffected). ``False``: per-gene z-scores only, the papers' preprocessing. ``None``
+        (default): ``True``, except for a transfer model under ``model_kwargs={"preset": "paper"}``, which takes
+        its paper's preprocessing.
     seed
         Seed of the classifier.
     model_kwargs, train_kwargs
@@ -496,7 +498,7 @@ def _learn_from_reference(
     label_rule: dict[str, Any],
     layers: tuple[str | None, str | None],
     min_shared: float | int,
-    standardize_rows: bool,
+    standardize_rows: bool | None,
     seed: int,
     model_kwargs: dict[str, Any] | None = None,
     train_kwargs: dict[str, Any] | None = None,
@@ -514,6 +516,7 @@ def _learn_from_reference(
             train_kwargs=train_kwargs,
         )  # fmt: skip
     classifier = _baseline(method, seed, model_kwargs)
+    standardize_rows = True if standardize_rows is None else standardize_rows
     bulk, cells = pp.align_genes(reference, adata, min_shared=min_shared)
     logger.info("predict_response: %s on %d shared genes", method, bulk.n_vars)
     standardize_domains(bulk, cells, layers=(reference_layer, layer), standardize_rows=standardize_rows)
@@ -609,7 +612,7 @@ def _learn_transfer(
     label_rule: dict[str, Any],
     layers: tuple[str | None, str | None],
     min_shared: float | int,
-    standardize_rows: bool,
+    standardize_rows: bool | None,
     seed: int,
     model_kwargs: dict[str, Any] | None,
     train_kwargs: dict[str, Any] | None,
@@ -623,9 +626,10 @@ def _learn_transfer(
     data_kwargs = {
         "key": key, "label_method": label_rule["method"], "k": label_rule["k"],
         "label_threshold": label_rule["threshold"], "layer": layers[0], "bulk_layer": layers[1],
-        "min_shared": min_shared, "standardize_rows": standardize_rows, "seed": seed,
-        **model_kwargs.pop("data_kwargs", {}),
+        "min_shared": min_shared, "seed": seed, **model_kwargs.pop("data_kwargs", {}),
     }  # fmt: skip
+    if standardize_rows is not None:  # else the model's preset decides
+        data_kwargs["standardize_rows"] = standardize_rows
     model = cls.from_reference(
         reference, adata, drug, data_kwargs=data_kwargs, train_kwargs=train_kwargs, **model_kwargs
     )
