@@ -12,7 +12,6 @@ from anndata import AnnData
 from .. import pp
 from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, RESPONSE_KEY, SENSITIVE
 from .._validate import check_anndata, is_mudata, preview, pull_obs_columns, resolve_modality
-from ..models._transfer import standardization, standardize_domains
 from ..models.baselines import get_baseline
 
 if TYPE_CHECKING:
@@ -262,6 +261,8 @@ def _learn_from_reference(
             min_shared=min_shared, standardize_rows=standardize_rows, seed=seed, model_kwargs=model_kwargs,
             train_kwargs=train_kwargs,
         )  # fmt: skip
+    from ..models._transfer import standardization, standardize_domains  # the module imports torch and scvi-tools
+
     classifier = get_baseline(method, seed=seed)
     bulk, cells = pp.align_genes(reference, adata, min_shared=min_shared)
     logger.info("predict_response: %s on %d shared genes", method, bulk.n_vars)
