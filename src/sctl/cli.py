@@ -244,6 +244,7 @@ def _demo(args: argparse.Namespace, start: float) -> int:
     }
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
     _print_table(rows)
+    print(_reproducibility_note(), end="\n\n")
     _step(f"wrote demo.h5ad, metrics.json and umap_response.png to {args.out}/", start)
     return 0
 
@@ -267,6 +268,20 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     failed = [r.name for r in results if not r.ok]
     print(f"wrote {report}" + (f"; failed: {', '.join(failed)}" if failed else f"; {len(results)} script(s) ok"))
     return 1 if failed else 0
+
+
+def _reproducibility_note() -> str:
+    """Where the demo's figures hold: the same seed gives the same numbers on one machine, not across machines."""
+    note = "The same --seed gives the same figures on this machine"
+    if "torch" in sys.modules:  # a deep model ran: its float sums depend on the CPU, the BLAS and the thread count
+        import torch
+
+        threads = torch.get_num_threads()
+        note += (
+            f"; on another machine (CPU, BLAS, torch threads: {threads} here) the deep model's, and so the "
+            "ensemble's, may differ by a few hundredths"
+        )
+    return note + "."
 
 
 def _print_table(rows: list[dict]) -> None:
