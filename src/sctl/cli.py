@@ -46,7 +46,7 @@ def _min_cells(text: str) -> int:
     return value
 
 
-def demo_methods() -> tuple[str, ...]:
+def _demo_methods() -> tuple[str, ...]:
     """Classifiers the demo accepts: the ensemble, the transfer models and every classifying baseline."""
     from .models.baselines import BASELINES
     from .tl._predict_response import ENSEMBLE, TRANSFER_METHODS
@@ -60,7 +60,7 @@ def _check_demo_args(args: argparse.Namespace) -> str | None:
     from .datasets import gdsc
 
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    valid = demo_methods()
+    valid = _demo_methods()
     unknown = [m for m in args.methods if m not in valid]
     if not args.methods or unknown:
         named = f"unknown method(s) {', '.join(map(repr, unknown))}" if unknown else "names no method"
@@ -153,8 +153,10 @@ def _step(message: str, start: float) -> None:
 
 def _run_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    _step("importing sctl and scanpy", start)
-    deep = any(method in ("ensemble", "atsdp", "pathway_transfer") for method in args.methods)
+    from .tl._predict_response import ENSEMBLE, TRANSFER_METHODS
+
+    deep = bool({ENSEMBLE, *TRANSFER_METHODS} & set(args.methods))  # ATSDPNet is a member of the ensemble
+    _step("importing sctl, scanpy" + (", torch and scvi-tools" if deep else ""), start)
     with _quiet_demo(deep):
         return _demo(args, start)
 
@@ -200,7 +202,6 @@ def _demo(args: argparse.Namespace, start: float) -> int:
 
     import sctl
 
-    methods = args.methods
     args.out.mkdir(parents=True, exist_ok=True)
 
     _step("loading real GDSC cell lines (sctl.datasets.gdsc)", start)
@@ -212,7 +213,7 @@ def _demo(args: argparse.Namespace, start: float) -> int:
     _step(f"training on {reference.n_obs} lines ({len(held_out)} lines behind the tumour held out)", start)
 
     rows = []
-    for method in reversed(methods):  # the first method is written last, so its call stays in `cells`
+    for method in reversed(args.methods):  # the first method is written last, so its call stays in `cells`
         sctl.tl.predict_response(
             cells, reference=reference, drug=args.drug, method=method, seed=args.seed,
             train_kwargs={"enable_progress_bar": False},  # the deep models (ATSDPNet is in the ensemble)
