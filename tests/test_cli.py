@@ -61,6 +61,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys, caplog):
     assert "GPU available" not in printed.out + printed.err + caplog.text  # Lightning's banners are off
     assert "ensemble" in printed.out
     assert "auroc" in printed.out
+    assert "The same --seed gives the same figures on this machine; on another machine" in printed.out
 
     report = json.loads((out / "metrics.json").read_text())
     assert report["mode"] == "within_line"

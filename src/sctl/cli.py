@@ -158,7 +158,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     deep = bool({ENSEMBLE, *TRANSFER_METHODS} & set(args.methods))  # ATSDPNet is a member of the ensemble
     _step("importing sctl, scanpy" + (", torch and scvi-tools" if deep else ""), start)
     with _quiet_demo(deep):
-        return _demo(args, start)
+        return _demo(args, start, deep)
 
 
 @contextlib.contextmanager
@@ -193,7 +193,7 @@ def _quiet_demo(deep: bool) -> Iterator[None]:
                 logger.setLevel(level)
 
 
-def _demo(args: argparse.Namespace, start: float) -> int:
+def _demo(args: argparse.Namespace, start: float, deep: bool) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -245,7 +245,7 @@ def _demo(args: argparse.Namespace, start: float) -> int:
     }
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
     _print_table(rows)
-    print(_reproducibility_note(), end="\n\n")
+    print(_reproducibility_note(deep), end="\n\n")
     _step(f"wrote demo.h5ad, metrics.json and umap_response.png to {args.out}/", start)
     return 0
 
@@ -271,10 +271,10 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _reproducibility_note() -> str:
+def _reproducibility_note(deep: bool) -> str:
     """Where the demo's figures hold: the same seed gives the same numbers on one machine, not across machines."""
     note = "The same --seed gives the same figures on this machine"
-    if "torch" in sys.modules:  # a deep model ran: its float sums depend on the CPU, the BLAS and the thread count
+    if deep:  # a deep model's float sums, and so its training, depend on the CPU, the BLAS and the thread count
         import torch
 
         threads = torch.get_num_threads()
