@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 DEMO_DRUG = "Dabrafenib"
@@ -33,17 +33,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return args.run(args)
 
 
-def _min_cells(text: str) -> int:
-    """``--n-cells``: an integer of at least :data:`DEMO_MIN_CELLS`."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < DEMO_MIN_CELLS:
-        raise argparse.ArgumentTypeError(
-            f"must be at least {DEMO_MIN_CELLS} (the demo embeds the cells with PCA and UMAP), got {value}"
-        )
-    return value
+def _integer_at_least(minimum: int, why: str = "") -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``minimum``, else an error saying ``why``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}{why}, got {value}")
+        return value
+
+    return parse
 
 
 def _demo_methods() -> tuple[str, ...]:
@@ -95,7 +97,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--drug", default=DEMO_DRUG, help="drug of the embedded GDSC data to learn")
     demo.add_argument(
         "--n-cells",
-        type=_min_cells,
+        type=_integer_at_least(DEMO_MIN_CELLS, " (the demo embeds the cells with PCA and UMAP)"),
         default=3000,
         help=f"cells in the semi-synthetic tumour (at least {DEMO_MIN_CELLS})",
     )
@@ -112,6 +114,12 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the tumour and the classifiers")
+    demo.add_argument(
+        "--threads",
+        type=_integer_at_least(1),
+        default=1,
+        help="torch threads of the deep models: their float sums, and so their figures, depend on it",
+    )
     demo.add_argument("--out", type=Path, default=Path("sctl_demo"), help="output folder")
     demo.set_defaults(run=_run_demo, parser=demo)
 
@@ -157,13 +165,16 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     deep = bool({ENSEMBLE, *TRANSFER_METHODS} & set(args.methods))  # ATSDPNet is a member of the ensemble
     _step("importing sctl, scanpy" + (", torch and scvi-tools" if deep else ""), start)
-    with _quiet_demo(deep):
+    with _quiet_demo(deep, args.threads):
         return _demo(args, start, deep)
 
 
 @contextlib.contextmanager
-def _quiet_demo(deep: bool) -> Iterator[None]:
-    """Print each distinct warning once and silence Lightning's banners and scvi-tools' notes; restore both after.
+def _quiet_demo(deep: bool, threads: int) -> Iterator[None]:
+    """Print each distinct warning once, silence Lightning's banners and scvi-tools' notes and set torch's threads.
+
+    All three are restored on exit. A fixed thread count makes the deep models' figures the same from run to run
+    and from machine to machine of the same kind (torch's sums are split by thread).
 
     Lightning sets its loggers to INFO when it is imported, so with ``deep`` models it is imported before they are
     silenced. A warning is told apart by its category and text, not by where it is raised (the "small panel"
@@ -172,6 +183,10 @@ def _quiet_demo(deep: bool) -> Iterator[None]:
     if deep:
         import lightning.pytorch  # noqa: F401
         import scvi  # noqa: F401
+        import torch
+
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
     loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
     levels = [logger.level for logger in loggers]
     shown: set[tuple[type[Warning], str]] = set()
@@ -191,6 +206,8 @@ def _quiet_demo(deep: bool) -> Iterator[None]:
         finally:
             for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)
+            if deep:
+                torch.set_num_threads(torch_threads)
 
 
 def _demo(args: argparse.Namespace, start: float, deep: bool) -> int:
@@ -275,11 +292,8 @@ def _reproducibility_note(deep: bool) -> str:
     """Where the demo's figures hold: the same seed gives the same numbers on one machine, not across machines."""
     note = "The same --seed gives the same figures on this machine"
     if deep:  # a deep model's float sums, and so its training, depend on the CPU, the BLAS and the thread count
-        import torch
-
-        threads = torch.get_num_threads()
         note += (
-            f"; on another machine (CPU, BLAS, torch threads: {threads} here) the deep model's, and so the "
+            " with the same --threads; on another kind of CPU or BLAS library the deep model's, and so the "
             "ensemble's, may differ by a few hundredths"
         )
     return note + "."
