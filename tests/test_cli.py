@@ -32,6 +32,7 @@ def test_no_command_prints_help(capsys):
         (["--drug", "dabrafenib"], ["Did you mean 'Dabrafenib'"]),
         (["--n-cells", "0"], ["argument --n-cells: must be at least 100", "got 0"]),
         (["--n-cells", "many"], ["argument --n-cells: must be an integer, got 'many'"]),
+        (["--threads", "0"], ["argument --threads: must be at least 1, got 0"]),
         (["--methods", "foo"], ["argument --methods: unknown method(s) 'foo'.", "Choose among: ensemble, ", "logreg"]),
         (["--methods", " , "], ["argument --methods: names no method.", "atsdp"]),
     ],
@@ -61,7 +62,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys, caplog):
     assert "GPU available" not in printed.out + printed.err + caplog.text  # Lightning's banners are off
     assert "ensemble" in printed.out
     assert "auroc" in printed.out
-    assert "The same --seed gives the same figures on this machine; on another machine" in printed.out
+    assert "The same --seed gives the same figures on this machine with the same --threads" in printed.out
 
     report = json.loads((out / "metrics.json").read_text())
     assert report["mode"] == "within_line"
