@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import anndata as ad
 import pytest
@@ -21,13 +22,47 @@ def test_no_command_prints_help(capsys):
     assert "demo" in capsys.readouterr().out
 
 
-def test_demo_runs_end_to_end(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (
+            ["--drug", "Aspirin"],
+            ["argument --drug: 'Aspirin' is not a drug of the shipped GDSC data.", "its 40 drugs: ", "Dabrafenib"],
+        ),
+        (["--drug", "dabrafenib"], ["Did you mean 'Dabrafenib'"]),
+        (["--n-cells", "0"], ["argument --n-cells: must be at least 100", "got 0"]),
+        (["--n-cells", "many"], ["argument --n-cells: must be an integer, got 'many'"]),
+        (["--threads", "0"], ["argument --threads: must be at least 1, got 0"]),
+        (["--methods", "foo"], ["argument --methods: unknown method(s) 'foo'.", "Choose among: ensemble, ", "logreg"]),
+        (["--methods", " , "], ["argument --methods: names no method.", "atsdp"]),
+    ],
+)
+def test_demo_rejects_bad_arguments_before_training(argv, fragments, tmp_path, capsys):
+    out = tmp_path / "demo"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", *argv, "--out", str(out)])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # one line, after argparse's usage
+    assert error.startswith("sctl demo: error: ")
+    for fragment in fragments:
+        assert fragment in error
+    assert not out.exists()  # nothing ran
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys, caplog):
     out = tmp_path / "demo"
     argv = ["demo", "--n-cells", "600", "--methods", "ensemble,logreg", "--seed", "1", "--out", str(out)]
-    assert main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "ensemble" in printed
-    assert "auroc" in printed
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # every warning raised reaches the demo's printer
+        assert main(argv) == 0
+    shown = [(w.category, str(w.message)) for w in caught]
+    assert any("small panel" in text for _, text in shown)  # the tumour has 800 of the 2,000 genes: said once
+    assert len(shown) == len(set(shown)), "the demo repeated a warning"
+    printed = capsys.readouterr()
+    assert "GPU available" not in printed.out + printed.err + caplog.text  # Lightning's banners are off
+    assert "ensemble" in printed.out
+    assert "auroc" in printed.out
+    assert "The same --seed gives the same figures on this machine with the same --threads" in printed.out
 
     report = json.loads((out / "metrics.json").read_text())
     assert report["mode"] == "within_line"

@@ -6,8 +6,12 @@ the package, :mod:`sctl.models` holds the models (scvi-tools style) and the base
 evaluation metrics.
 """
 
-from . import datasets, metrics, models, nn, pl, pp, tl
+from sctl._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = ["datasets", "metrics", "models", "nn", "pl", "pp", "tl"]
+# the namespaces are imported on first access (``sctl.pp``), so ``import sctl`` takes well under a second
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {name: f".{name}" for name in ("datasets", "metrics", "models", "nn", "pl", "pp", "tl")},
+)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 DEMO_DRUG = "Dabrafenib"
 DEMO_METHODS = ("ensemble", "signature", "rf", "logreg")
 DEMO_MODES = ("within_line", "held_out_tissue", "between_lines")
+#: the fewest cells the demo embeds (50 principal components, 15 neighbours)
+DEMO_MIN_CELLS = 100
+#: loggers the demo silences while it runs (Lightning's GPU / TPU banners, scvi-tools' notes); restored after
+QUIET_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "scvi")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,7 +28,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 1
+    if args.command == "demo" and (problem := _check_demo_args(args)):
+        args.parser.error(problem)  # exits 2 with the usage and the problem, before any data is read
     return args.run(args)
+
+
+def _integer_at_least(minimum: int, why: str = "") -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``minimum``, else an error saying ``why``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}{why}, got {value}")
+        return value
+
+    return parse
+
+
+def _demo_methods() -> tuple[str, ...]:
+    """Classifiers the demo accepts: the ensemble, the transfer models and every classifying baseline."""
+    from .models.baselines import BASELINES
+    from .tl._predict_response import ENSEMBLE, TRANSFER_METHODS
+
+    return (ENSEMBLE, *TRANSFER_METHODS, *(name for name in BASELINES if name != "ridge"))  # ridge: regression
+
+
+def _check_demo_args(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``--drug`` / ``--methods`` (naming the valid choices), or ``None``; nothing is trained."""
+    from ._validate import closest
+    from .datasets import gdsc
+
+    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    valid = _demo_methods()
+    unknown = [m for m in args.methods if m not in valid]
+    if not args.methods or unknown:
+        named = f"unknown method(s) {', '.join(map(repr, unknown))}" if unknown else "names no method"
+        hint = closest(unknown[0], valid) if unknown else ""
+        return f"argument --methods: {named}.{hint} Choose among: {', '.join(valid)}."
+    drugs = sorted(gdsc().obsm["ln_ic50"].columns)
+    if args.drug not in drugs:
+        return (
+            f"argument --drug: {args.drug!r} is not a drug of the shipped GDSC data.{closest(args.drug, drugs)} "
+            f"Choose one of its {len(drugs)} drugs: {', '.join(drugs)}."
+        )
+    return None
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -44,18 +95,33 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     demo.add_argument("--drug", default=DEMO_DRUG, help="drug of the embedded GDSC data to learn")
-    demo.add_argument("--n-cells", type=int, default=3000, help="cells in the semi-synthetic tumour")
+    demo.add_argument(
+        "--n-cells",
+        type=_integer_at_least(DEMO_MIN_CELLS, " (the demo embeds the cells with PCA and UMAP)"),
+        default=3000,
+        help=f"cells in the semi-synthetic tumour (at least {DEMO_MIN_CELLS})",
+    )
     demo.add_argument(
         "--mode", default=DEMO_MODES[0], choices=DEMO_MODES, help="kind of tumour (sctl.datasets.tumor's `mode`)"
     )
     demo.add_argument(
         "--methods",
         default=",".join(DEMO_METHODS),
-        help="comma-separated classifiers to compare; the first one's predictions are written to demo.h5ad",
+        help=(
+            "comma-separated classifiers of sctl.tl.predict_response to compare: ensemble, the transfer models (atsdp, "
+            "pathway_transfer) or classifying baselines (logreg, rf, ...); the first one's predictions are written "
+            "to demo.h5ad"
+        ),
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the tumour and the classifiers")
+    demo.add_argument(
+        "--threads",
+        type=_integer_at_least(1),
+        default=1,
+        help="torch threads of the deep models: their float sums, and so their figures, depend on it",
+    )
     demo.add_argument("--out", type=Path, default=Path("sctl_demo"), help="output folder")
-    demo.set_defaults(run=_run_demo)
+    demo.set_defaults(run=_run_demo, parser=demo)
 
     bench = commands.add_parser(
         "benchmark",
@@ -95,7 +161,56 @@ def _step(message: str, start: float) -> None:
 
 def _run_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    _step("importing sctl and scanpy", start)
+    from .tl._predict_response import ENSEMBLE, TRANSFER_METHODS
+
+    deep = bool({ENSEMBLE, *TRANSFER_METHODS} & set(args.methods))  # ATSDPNet is a member of the ensemble
+    _step("importing sctl, scanpy" + (", torch and scvi-tools" if deep else ""), start)
+    with _quiet_demo(deep, args.threads):
+        return _demo(args, start, deep)
+
+
+@contextlib.contextmanager
+def _quiet_demo(deep: bool, threads: int) -> Iterator[None]:
+    """Print each distinct warning once, silence Lightning's banners and scvi-tools' notes and set torch's threads.
+
+    All three are restored on exit. A fixed thread count makes the deep models' figures the same from run to run
+    and from machine to machine of the same kind (torch's sums are split by thread).
+
+    Lightning sets its loggers to INFO when it is imported, so with ``deep`` models it is imported before they are
+    silenced. A warning is told apart by its category and text, not by where it is raised (the "small panel"
+    warning of the gene alignment comes from each classifier).
+    """
+    if deep:
+        import lightning.pytorch  # noqa: F401
+        import scvi  # noqa: F401
+        import torch
+
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    shown: set[tuple[type[Warning], str]] = set()
+    with warnings.catch_warnings():  # restores warnings.showwarning on exit
+        show = warnings.showwarning
+
+        def show_once(message: Warning | str, category: type[Warning], *where: object) -> None:
+            if (category, str(message)) not in shown:
+                shown.add((category, str(message)))
+                show(message, category, *where)
+
+        warnings.showwarning = show_once
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+            if deep:
+                torch.set_num_threads(torch_threads)
+
+
+def _demo(args: argparse.Namespace, start: float, deep: bool) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,12 +219,6 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     import sctl
 
-    for name in ("lightning.pytorch", "lightning.fabric"):  # the deep models train quietly; the demo reports steps
-        logging.getLogger(name).setLevel(logging.ERROR)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if not methods:
-        print("sctl demo: --methods names no classifier", file=sys.stderr)
-        return 2
     args.out.mkdir(parents=True, exist_ok=True)
 
     _step("loading real GDSC cell lines (sctl.datasets.gdsc)", start)
@@ -121,7 +230,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     _step(f"training on {reference.n_obs} lines ({len(held_out)} lines behind the tumour held out)", start)
 
     rows = []
-    for method in reversed(methods):  # the first method is written last, so its call stays in `cells`
+    for method in reversed(args.methods):  # the first method is written last, so its call stays in `cells`
         sctl.tl.predict_response(
             cells, reference=reference, drug=args.drug, method=method, seed=args.seed,
             train_kwargs={"enable_progress_bar": False},  # the deep models (ATSDPNet is in the ensemble)
@@ -153,6 +262,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     }
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
     _print_table(rows)
+    print(_reproducibility_note(deep), end="\n\n")
     _step(f"wrote demo.h5ad, metrics.json and umap_response.png to {args.out}/", start)
     return 0
 
@@ -176,6 +286,17 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     failed = [r.name for r in results if not r.ok]
     print(f"wrote {report}" + (f"; failed: {', '.join(failed)}" if failed else f"; {len(results)} script(s) ok"))
     return 1 if failed else 0
+
+
+def _reproducibility_note(deep: bool) -> str:
+    """Where the demo's figures hold: the same seed gives the same numbers on one machine, not across machines."""
+    note = "The same --seed gives the same figures on this machine"
+    if deep:  # a deep model's float sums, and so its training, depend on the CPU, the BLAS and the thread count
+        note += (
+            " with the same --threads; on another kind of CPU or BLAS library the deep model's, and so the "
+            "ensemble's, may differ by a few hundredths"
+        )
+    return note + "."
 
 
 def _print_table(rows: list[dict]) -> None:

@@ -1,40 +1,30 @@
 """Readers of public drug-response formats and the real data shipped with sctl."""
 
-from ._embedded import gdsc, genesets, lincs, ppi, progeny
-from ._gct import read_gct, read_gctx, write_gctx
-from ._gdsc import (
-    add_response,
-    normalize_cell_line_name,
-    read_cell_lines,
-    read_drugs,
-    read_expression,
-    read_gdsc,
-    read_gdsc_response,
-)
-from ._gmt import read_gmt
-from ._ppi import read_ppi
-from ._states import state_markers
-from ._tumor import realistic_tumor, tumor
+from sctl._lazy import lazy_exports
 
-__all__ = [
-    "add_response",
-    "gdsc",
-    "genesets",
-    "lincs",
-    "normalize_cell_line_name",
-    "ppi",
-    "progeny",
-    "read_cell_lines",
-    "read_drugs",
-    "read_expression",
-    "read_gct",
-    "read_gctx",
-    "read_gdsc",
-    "read_gdsc_response",
-    "read_gmt",
-    "read_ppi",
-    "realistic_tumor",
-    "state_markers",
-    "tumor",
-    "write_gctx",
-]
+# public name -> sub-module holding it (imported on first access, so torch & co. load only when used)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "add_response": "._gdsc",
+        "gdsc": "._embedded",
+        "genesets": "._embedded",
+        "lincs": "._embedded",
+        "normalize_cell_line_name": "._gdsc",
+        "ppi": "._embedded",
+        "progeny": "._embedded",
+        "read_cell_lines": "._gdsc",
+        "read_drugs": "._gdsc",
+        "read_expression": "._gdsc",
+        "read_gct": "._gct",
+        "read_gctx": "._gct",
+        "read_gdsc": "._gdsc",
+        "read_gdsc_response": "._gdsc",
+        "read_gmt": "._gmt",
+        "read_ppi": "._ppi",
+        "realistic_tumor": "._tumor",
+        "state_markers": "._states",
+        "tumor": "._tumor",
+        "write_gctx": "._gct",
+    },
+)

@@ -8,34 +8,29 @@
   :func:`mae_by_sign`, :func:`mean_rowwise_rmse`, :func:`pearson_per_row`, :func:`perturbation_report`.
 """
 
-from ._classification import accuracy, auroc, average_precision, classification_report, f1, precision, recall
-from ._perturbation import (
-    direction_accuracy,
-    mae_by_sign,
-    mean_rowwise_rmse,
-    pearson_per_row,
-    perturbation_report,
-    sign_accuracy,
-)
-from ._regression import mae, pearson, regression_report, rmse, spearman
+from sctl._lazy import lazy_exports
 
-__all__ = [
-    "accuracy",
-    "auroc",
-    "average_precision",
-    "classification_report",
-    "direction_accuracy",
-    "f1",
-    "mae",
-    "mae_by_sign",
-    "mean_rowwise_rmse",
-    "pearson",
-    "pearson_per_row",
-    "perturbation_report",
-    "precision",
-    "recall",
-    "regression_report",
-    "rmse",
-    "sign_accuracy",
-    "spearman",
-]
+# public name -> sub-module holding it (imported on first access, so torch & co. load only when used)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "accuracy": "._classification",
+        "auroc": "._classification",
+        "average_precision": "._classification",
+        "classification_report": "._classification",
+        "direction_accuracy": "._perturbation",
+        "f1": "._classification",
+        "mae": "._regression",
+        "mae_by_sign": "._perturbation",
+        "mean_rowwise_rmse": "._perturbation",
+        "pearson": "._regression",
+        "pearson_per_row": "._perturbation",
+        "perturbation_report": "._perturbation",
+        "precision": "._classification",
+        "recall": "._classification",
+        "regression_report": "._regression",
+        "rmse": "._regression",
+        "sign_accuracy": "._perturbation",
+        "spearman": "._regression",
+    },
+)

@@ -7,22 +7,19 @@
 - :mod:`sctl.models.baselines`: naive and classical baselines reported beside every deep model.
 """
 
-from . import baselines
-from ._perturbation_ensemble import PerturbationEnsemble
-from ._transfer import transfer_data
-from .atsdp import ATSDPNet
-from .csg2a import CSG2A
-from .grip import GRIP
-from .pathway_transfer import PathwayTransfer
-from .seqperturb import SeqPerturb
+from sctl._lazy import lazy_exports
 
-__all__ = [
-    "CSG2A",
-    "GRIP",
-    "ATSDPNet",
-    "PathwayTransfer",
-    "PerturbationEnsemble",
-    "SeqPerturb",
-    "baselines",
-    "transfer_data",
-]
+# public name -> sub-module holding it (imported on first access, so torch & co. load only when used)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "CSG2A": ".csg2a",
+        "GRIP": ".grip",
+        "ATSDPNet": ".atsdp",
+        "PathwayTransfer": ".pathway_transfer",
+        "PerturbationEnsemble": "._perturbation_ensemble",
+        "SeqPerturb": ".seqperturb",
+        "baselines": ".baselines",
+        "transfer_data": "._transfer",
+    },
+)

@@ -24,11 +24,13 @@ import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 WEIGHTS_FILE = "model_state.pt"
 META_FILE = "model.json"
@@ -41,6 +43,7 @@ RESERVED = ("class", "format_version", "versions")
 def library_versions() -> dict[str, str]:
     """Versions of sctl, scvi-tools and torch running now (recorded by :func:`save_model`)."""
     import scvi
+    import torch
 
     from .. import __version__
 
@@ -100,6 +103,8 @@ def save_model(
         text = json.dumps(record, indent=1, default=_to_json)
     except (TypeError, ValueError) as error:  # checked before anything is written
         raise TypeError(f"The settings of this {cls_name} cannot be written as JSON: {error}.") from error
+    import torch
+
     path.mkdir(parents=True, exist_ok=True)
     torch.save(dict(state), path / WEIGHTS_FILE)
     (path / META_FILE).write_text(text)
@@ -206,6 +211,8 @@ def _check_versions(saved: Any, path: Path) -> None:
 
 
 def _read_weights(file: Path) -> dict[str, Any]:
+    import torch
+
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
@@ -226,6 +233,8 @@ def _read_weights(file: Path) -> dict[str, Any]:
 
 def _check_tensors(state: Mapping[str, Any], what: str) -> None:
     """Every leaf of a (nested) state dict must be a tensor."""
+    import torch
+
     for name, value in state.items():
         if isinstance(value, Mapping):
             _check_tensors(value, what)

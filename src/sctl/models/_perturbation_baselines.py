@@ -7,17 +7,18 @@ perturbation models. Each predicts the change ``Δx`` (``predicts = "delta"``) o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 from anndata import AnnData
 
 from .. import pp
 from .._validate import check_obs_key, get_matrix, to_dense
 from ._drug_neighbours import neighbour_mean, tanimoto
-from .csg2a._data import drug_table
+
+if TYPE_CHECKING:
+    import torch
 
 
 class _DeltaBaseline:
@@ -57,6 +58,8 @@ class _DeltaBaseline:
 
     def get_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Fitted arrays as tensors and settings as JSON values, what :meth:`from_state` rebuilds the model from."""
+        import torch
+
         arrays = {"mean_shift": self.mean_shift_, **self._arrays()}
         meta = {
             "init": self._init_args(),
@@ -194,19 +197,19 @@ class NearestDrugs(PerDrugMean):
 
     def _fit(self, adata: AnnData, delta: np.ndarray) -> None:
         super()._fit(adata, delta)
-        self.smiles = {**drug_table(adata), **self.smiles}
+        self.smiles = {**_drug_table(adata), **self.smiles}
 
     @classmethod
     def applies_to(cls, adata: AnnData) -> bool:
         """Only with SMILES in ``adata.uns["sctl_drugs"]``: without them it repeats :class:`PerDrugMean`."""
-        return bool(drug_table(adata))
+        return bool(_drug_table(adata))
 
     def _predict(self, obs: pd.DataFrame, adata: AnnData) -> np.ndarray:
         table = super()._predict(obs, adata)  # unseen drugs: the mean shift, replaced below where a SMILES is known
         drugs = obs[self.drug_key].astype(str).to_numpy()
         unseen = [d for d in pd.unique(drugs) if d not in self.by_drug_.index]
         if unseen:
-            estimates = self._unseen_drugs(unseen, {**drug_table(adata), **self.smiles})
+            estimates = self._unseen_drugs(unseen, {**_drug_table(adata), **self.smiles})
             rows = pd.Index(unseen).get_indexer(drugs)
             table[rows >= 0] = estimates[rows[rows >= 0]]
         return table
@@ -294,3 +297,10 @@ def _obs(adata: AnnData, drug_key: str, drug: str | None, dose_key: str | None, 
         obs[dose_key] = dose
     check_obs_key(adata, drug_key) if drug is None else None
     return obs
+
+
+def _drug_table(adata: AnnData) -> dict[str, str]:
+    """SMILES by drug of ``adata.uns["sctl_drugs"]`` (imported here: the CSG²A package loads torch and scvi-tools)."""
+    from .csg2a._data import drug_table
+
+    return drug_table(adata)

@@ -1,8 +1,16 @@
 """Torch building blocks shared by sctl's models."""
 
-from ._film import FiLM, ResidualBlock
-from ._gene_attention import GeneGeneAttention
-from ._masked import MaskedLinear, reverse_gradient
-from ._mmd import mmd
+from sctl._lazy import lazy_exports
 
-__all__ = ["FiLM", "GeneGeneAttention", "MaskedLinear", "ResidualBlock", "mmd", "reverse_gradient"]
+# public name -> sub-module holding it (imported on first access, so torch & co. load only when used)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "FiLM": "._film",
+        "GeneGeneAttention": "._gene_attention",
+        "MaskedLinear": "._masked",
+        "ResidualBlock": "._film",
+        "mmd": "._mmd",
+        "reverse_gradient": "._masked",
+    },
+)

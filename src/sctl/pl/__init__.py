@@ -1,34 +1,26 @@
 """Plots that read what :mod:`sctl.tl` wrote; they chain with scanpy's and take ``show=`` / ``save=``."""
 
-from ._attention import attention_map
-from ._attention_similarity import attention_similarity
-from ._attribution import attribution
-from ._drug_ranking import drug_ranking
-from ._evaluation import metrics_radar, pr, roc
-from ._gene_scores import gene_scores
-from ._patients import pathways, patient_response
-from ._perturbation import pred_vs_obs
-from ._perturbation_errors import perturbation_errors
-from ._response import response
-from ._spatial import spatial_response
-from ._states import states
-from ._trajectory import response_trajectory
+from sctl._lazy import lazy_exports
 
-__all__ = [
-    "attention_map",
-    "attention_similarity",
-    "attribution",
-    "drug_ranking",
-    "gene_scores",
-    "metrics_radar",
-    "pathways",
-    "patient_response",
-    "perturbation_errors",
-    "pr",
-    "pred_vs_obs",
-    "response",
-    "response_trajectory",
-    "roc",
-    "spatial_response",
-    "states",
-]
+# public name -> sub-module holding it (imported on first access, so torch & co. load only when used)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "attention_map": "._attention",
+        "attention_similarity": "._attention_similarity",
+        "attribution": "._attribution",
+        "drug_ranking": "._drug_ranking",
+        "gene_scores": "._gene_scores",
+        "metrics_radar": "._evaluation",
+        "pathways": "._patients",
+        "patient_response": "._patients",
+        "perturbation_errors": "._perturbation_errors",
+        "pr": "._evaluation",
+        "pred_vs_obs": "._perturbation",
+        "response": "._response",
+        "response_trajectory": "._trajectory",
+        "roc": "._evaluation",
+        "spatial_response": "._spatial",
+        "states": "._states",
+    },
+)

@@ -5,35 +5,27 @@ leakage-free splits, drug features, pathway masks, protein-interaction adjacency
 changes and differential-expression tables.
 """
 
-from ._align import align_genes
-from ._balance import balance
-from ._controls import match_controls
-from ._curate_labels import curate_labels
-from ._de_table import de_to_anndata, read_de_table
-from ._drugs import featurize_drugs
-from ._fold_change import log_fold_change
-from ._genesets import pathway_mask, ppi_adjacency
-from ._harmonize import harmonize
-from ._labels import binarize_response
-from ._qc import qc
-from ._split import iter_folds, split
-from ._standardize import standardize
+from sctl._lazy import lazy_exports
 
-__all__ = [
-    "align_genes",
-    "balance",
-    "binarize_response",
-    "curate_labels",
-    "de_to_anndata",
-    "featurize_drugs",
-    "harmonize",
-    "iter_folds",
-    "log_fold_change",
-    "match_controls",
-    "pathway_mask",
-    "ppi_adjacency",
-    "qc",
-    "read_de_table",
-    "split",
-    "standardize",
-]
+# public name -> sub-module holding it (imported on first access, so torch & co. load only when used)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "align_genes": "._align",
+        "balance": "._balance",
+        "binarize_response": "._labels",
+        "curate_labels": "._curate_labels",
+        "de_to_anndata": "._de_table",
+        "featurize_drugs": "._drugs",
+        "harmonize": "._harmonize",
+        "iter_folds": "._split",
+        "log_fold_change": "._fold_change",
+        "match_controls": "._controls",
+        "pathway_mask": "._genesets",
+        "ppi_adjacency": "._genesets",
+        "qc": "._qc",
+        "read_de_table": "._de_table",
+        "split": "._split",
+        "standardize": "._standardize",
+    },
+)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import decoupler as dc
 import numpy as np
 import pandas as pd
 from anndata import AnnData
@@ -23,6 +22,8 @@ RESOURCES: dict[str, Callable[[], pd.DataFrame]] = {
 
 
 def _methods() -> dict[str, Any]:
+    import decoupler as dc  # here, not at the top: decoupler takes seconds to import
+
     return {method.name: method for method in dc.mt._methods}
 
 
