@@ -19,6 +19,7 @@ NEW_OBJECT = {
     "iter_folds",
     "read_de_table",  # a table in, a table out
     "de_to_anndata",  # a table in, a new AnnData out
+    "attention_genes",  # an attention map (genes x genes) in, the genes of its strongest pairs out
 }
 
 
