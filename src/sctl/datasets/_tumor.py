@@ -5,7 +5,9 @@ Three kinds of shift between the bulk reference and the cells (``mode``):
 - ``"between_lines"``: cells of many lines, half from sensitive, half from resistant lines;
 - ``"within_line"``: ONE parental line with a sensitive and a resistant sub-population that differ along a real
   resistance program, beside response-independent programs: the shape of published drug-response single-cell sets;
-- ``"held_out_tissue"``: cells of lines of one tissue, every line of which is to be held out of the reference.
+- ``"held_out_tissue"``: cells of lines of one tissue, every line of which is to be held out of the reference;
+- ``"drug_pair"``: ONE parental line scored for two (or more) drugs at once, with sub-populations that respond to
+  them in opposite directions along drug-specific programs (or, selectable, along a general-sensitivity program).
 
 Each can be measured on "another platform" (``platform_shift``, ``library_sd``, ``dropout_midpoint``) and on a
 panel of the most variable genes only (``n_genes``). :func:`realistic_tumor` sets all of these at once.
@@ -13,6 +15,7 @@ panel of the most variable genes only (``n_genes``). :func:`realistic_tumor` set
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,11 +24,14 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._constants import RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
-from .._validate import check_drug, preview
+from .._validate import check_drug, check_response, preview
+from ..pp._specific import split_response
 from ._embedded import _gdsc_cached
 
 TUMOR_KEY = "sctl_tumor"
-MODES = ("between_lines", "within_line", "held_out_tissue")
+MODES = ("between_lines", "within_line", "held_out_tissue", "drug_pair")
+#: what separates the sub-populations of a ``"drug_pair"`` tumour
+SUBPOPULATIONS = ("specific", "general")
 # log-rate of a gene in a line = _Z_SCALE * z-score + per-gene platform offset ~ N(0, platform_shift**2)
 _Z_SCALE = 1.2
 _TARGET_SUM = 1e4
@@ -51,7 +57,7 @@ def _check_params(
         raise ValueError(f"Unknown `mode` {mode!r}; choose one of {preview(MODES)}.")
     if n_lines < 2:
         raise ValueError(f"`n_lines` must be at least 2 (one sensitive, one resistant line), got {n_lines}.")
-    if n_cells < n_lines and mode != "within_line":
+    if n_cells < n_lines and mode not in ("within_line", "drug_pair"):
         raise ValueError(f"`n_cells` ({n_cells}) must be at least `n_lines` ({n_lines}) so that every line has cells.")
     if n_cells < 2:
         raise ValueError(f"`n_cells` must be at least 2 (one sensitive, one resistant cell), got {n_cells}.")
@@ -64,6 +70,29 @@ def _check_params(
             f"`library_size` ({library_size}) and `dispersion` ({dispersion}) must be positive. "
             "Typical values: library_size=3000 counts per cell, dispersion=5."
         )
+
+
+def _check_drugs(drug: str | Sequence[str], mode: str, subpopulations: str, n_cells: int) -> list[str]:
+    """The drugs of the tumour: one name, or two or more distinct ones for ``mode="drug_pair"``."""
+    drugs = [drug] if isinstance(drug, str) else [str(name) for name in drug]
+    if mode != "drug_pair":
+        if len(drugs) != 1:
+            raise ValueError(
+                f"Several drugs ({drugs}) need `mode='drug_pair'` (cells scored for every drug); mode {mode!r} "
+                "takes one."
+            )
+        return drugs
+    if len(drugs) < 2 or len(set(drugs)) < len(drugs):
+        raise ValueError(
+            f"`mode='drug_pair'` needs two or more distinct drugs, e.g. ['Dabrafenib', 'Docetaxel']; got {drugs}."
+        )
+    if subpopulations not in SUBPOPULATIONS:
+        raise ValueError(f"Unknown `subpopulations` {subpopulations!r}; choose one of {preview(SUBPOPULATIONS)}.")
+    if n_cells < len(drugs):
+        raise ValueError(
+            f"`n_cells` ({n_cells}) must be at least the number of drugs ({len(drugs)}): one sub-population each."
+        )
+    return drugs
 
 
 def _pools(response: pd.Series, k: float) -> tuple[pd.Index, pd.Index]:
@@ -165,6 +194,98 @@ def _within_line(
     return _Design(cell_z, np.where(is_resistant, RESISTANT, SENSITIVE), obs, info)
 
 
+def _orthogonal_nuisance(bulk_z: np.ndarray, programs: np.ndarray) -> np.ndarray:
+    """Leading principal axes of the lines' expression, made orthogonal to every program (unit RMS)."""
+    basis = np.linalg.qr(programs.T)[0].T
+    centred = bulk_z - bulk_z.mean(axis=0)
+    axes = np.linalg.svd(centred, full_matrices=False)[2][:_N_NUISANCE]
+    axes -= (axes @ basis.T) @ basis
+    return _unit_rms(axes)
+
+
+def _program_axes(bulk: AnnData, drugs: list[str], key: str, subpopulations: str) -> dict[str, pd.Series]:
+    """Response of every line along which each program is drawn: drug-specific responses, or general sensitivity."""
+    specific, general = split_response(check_response(bulk, key))
+    if subpopulations == "specific":
+        return {drug: specific[drug] for drug in drugs}
+    tested = specific[drugs].notna().all(axis=1)
+    return {"general": general.where(tested).rename("general sensitivity")}
+
+
+def _drug_pair(
+    bulk: AnnData,
+    drugs: list[str],
+    key: str,
+    subpopulations: str,
+    n_cells: int,
+    n_lines: int,
+    k: float,
+    effect: float,
+    nuisance: float,
+    rng: np.random.Generator,
+) -> _Design:
+    """One parental line; sub-populations that respond in opposite directions to the drugs (or all alike).
+
+    Each program is the mean profile of ``n_lines - n_lines // 2`` lines specifically resistant to a drug minus that
+    of ``n_lines // 2`` lines specifically sensitive to it (or generally resistant minus generally sensitive).
+    The parental line is drawn among the lines in none of the pools: average along every program.
+    """
+    axes = _program_axes(bulk, drugs, key, subpopulations)
+    middle = pd.concat(axes.values(), axis=1).dropna().index
+    for response in axes.values():
+        middle = middle.difference(pd.Index(np.concatenate(_pools(response, k))))
+    if middle.empty:
+        raise ValueError(f"No line lies outside the top / bottom {k:.0%} of every program of {drugs}; lower `k`.")
+    parental = str(rng.choice(np.sort(middle.to_numpy())))
+    programs, lines = [], {}
+    for name, response in axes.items():
+        sensitive, resistant = _pick_lines(response, n_lines // 2, n_lines - n_lines // 2, k, rng)
+        profile = np.asarray(bulk[resistant].X, dtype=np.float64).mean(0)
+        programs.append(_unit_rms(profile - np.asarray(bulk[sensitive].X, dtype=np.float64).mean(0)))
+        lines[name] = {"sensitive_lines": sensitive, "resistant_lines": resistant}
+    programs = np.asarray(programs)
+    if subpopulations == "specific":
+        # sub-population j is sensitive to drug j only: below the parental line on drug j's program, above on others
+        group = rng.permutation(np.arange(n_cells) % len(drugs))
+        is_sensitive = group[:, None] == np.arange(len(drugs))
+        names = np.asarray([f"sensitive to {drug}" for drug in drugs], dtype=object)[group]
+        side = np.where(is_sensitive, -0.5, 0.5)
+    else:
+        is_resistant = rng.permutation(np.arange(n_cells) >= n_cells // 2)
+        is_sensitive = np.repeat(~is_resistant[:, None], len(drugs), axis=1)
+        names = np.where(is_resistant, "resistant to all", "sensitive to all")
+        side = np.where(is_resistant, 0.5, -0.5)[:, None]
+    position = side * effect + rng.normal(0.0, effect / 4, size=side.shape)
+    weights = nuisance / np.sqrt(np.arange(1, _N_NUISANCE + 1))
+    activity = rng.normal(size=(n_cells, _N_NUISANCE)) * weights
+    parental_z = np.asarray(bulk[[parental]].X, dtype=np.float64)[0]
+    cell_z = (
+        parental_z + position @ programs + activity @ _orthogonal_nuisance(np.asarray(bulk.X, np.float64), programs)
+    )
+    labels = np.where(is_sensitive, SENSITIVE, RESISTANT)
+    obs = {
+        "cell_line": pd.Categorical([parental] * n_cells),
+        "tissue": pd.Categorical([str(bulk.obs["tissue"][parental])] * n_cells),
+        "subpopulation": pd.Categorical(names),
+        **{f"program_{name}": position[:, i] for i, name in enumerate(axes)},
+        **{f"response_{drug}": _categorical(labels[:, j]) for j, drug in enumerate(drugs)},
+    }
+    held_out = [parental, *(line for pools in lines.values() for group in pools.values() for line in group)]
+    info = {
+        "cell_lines": [parental],
+        "parental_line": parental,
+        "drugs": list(drugs),
+        "subpopulations": subpopulations,
+        "programs": lines,
+        "held_out_lines": list(dict.fromkeys(held_out)),
+    }
+    return _Design(cell_z, labels[:, 0], obs, info)
+
+
+def _categorical(labels: np.ndarray) -> pd.Categorical:
+    return pd.Categorical(labels, categories=list(RESPONSE_CATEGORIES))
+
+
 def _held_out_tissue(
     bulk: AnnData, response: pd.Series, n_cells: int, n_lines: int, k: float, tissue: str | None,
     rng: np.random.Generator,
@@ -238,7 +359,7 @@ def _panel(lognorm: np.ndarray, n_genes: int | None) -> np.ndarray:
 
 
 def tumor(
-    drug: str = "Dabrafenib",
+    drug: str | Sequence[str] = "Dabrafenib",
     n_cells: int = 2000,
     n_lines: int = 16,
     *,
@@ -249,6 +370,7 @@ def tumor(
     effect: float = 1.0,
     nuisance: float = 0.6,
     tissue: str | None = None,
+    subpopulations: str = "specific",
     platform_shift: float = 0.5,
     library_size: float = 3000.0,
     library_sd: float = 0.35,
@@ -359,9 +481,14 @@ def tumor(
     """
     _check_params(mode, n_cells, n_lines, k, dropout, library_size, dispersion)
     bulk = _gdsc_cached()
-    response = check_drug(bulk, drug, key)
+    drugs = _check_drugs(drug, mode, subpopulations, n_cells)
+    response = check_drug(bulk, drugs[0], key)
+    for other in drugs[1:]:
+        check_drug(bulk, other, key)
     rng = np.random.default_rng(seed)
-    if mode == "within_line":
+    if mode == "drug_pair":
+        design = _drug_pair(bulk, drugs, key, subpopulations, n_cells, n_lines, k, effect, nuisance, rng)
+    elif mode == "within_line":
         design = _within_line(bulk, response, n_cells, n_lines, k, effect, nuisance, rng)
     elif mode == "held_out_tissue":
         design = _held_out_tissue(bulk, response, n_cells, n_lines, k, tissue, rng)
@@ -380,21 +507,25 @@ def tumor(
         },
         index=pd.Index([f"cell_{index:05d}" for index in range(n_cells)]),
     )
-    if mode != "within_line":
+    if mode not in ("within_line", "drug_pair"):
         source = obs["cell_line"].astype(str).to_numpy()
         for name in ("ln_ic50", "auc"):
             if name in bulk.obsm:
                 obs[name] = bulk.obsm[name][drug].reindex(source).to_numpy(dtype=np.float64)
     adata = AnnData(sparse.csr_matrix(lognorm[:, genes]), obs=obs, var=pd.DataFrame(index=bulk.var_names[genes].copy()))
     adata.layers["counts"] = sparse.csr_matrix(counts[:, genes])
+    if mode == "drug_pair":
+        adata.obsm["response"] = pd.DataFrame({name: obs[f"response_{name}"] for name in drugs}, index=obs.index)
     adata.uns["log1p"] = {"base": None}
     adata.uns[TUMOR_KEY] = {
         "params": {
-            "drug": drug, "n_cells": int(n_cells), "n_lines": int(n_lines), "mode": mode, "seed": int(seed),
+            "drug": drug if isinstance(drug, str) else drugs,
+            "n_cells": int(n_cells), "n_lines": int(n_lines), "mode": mode, "seed": int(seed),
             "key": key, "k": float(k), "effect": float(effect), "nuisance": float(nuisance),
             "platform_shift": float(platform_shift), "library_size": float(library_size),
             "library_sd": float(library_sd), "dispersion": float(dispersion), "dropout": float(dropout),
             "dropout_midpoint": dropout_midpoint, "n_genes": n_genes,
+            "subpopulations": subpopulations if mode == "drug_pair" else None,
         },
         **design.info,
         "note": f"semi-synthetic ({mode}): cells simulated from real GDSC lines; response = the simulated truth",

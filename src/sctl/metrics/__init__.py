@@ -18,6 +18,7 @@ from ._perturbation import (
     sign_accuracy,
 )
 from ._regression import mae, pearson, regression_report, rmse, spearman
+from ._specificity import drug_specificity
 
 __all__ = [
     "accuracy",
@@ -25,6 +26,7 @@ __all__ = [
     "average_precision",
     "classification_report",
     "direction_accuracy",
+    "drug_specificity",
     "f1",
     "mae",
     "mae_by_sign",

@@ -16,6 +16,7 @@ from ._genesets import pathway_mask, ppi_adjacency
 from ._harmonize import harmonize
 from ._labels import binarize_response
 from ._qc import qc
+from ._specific import drug_specific_response
 from ._split import iter_folds, split
 from ._standardize import standardize
 
@@ -25,6 +26,7 @@ __all__ = [
     "binarize_response",
     "curate_labels",
     "de_to_anndata",
+    "drug_specific_response",
     "featurize_drugs",
     "harmonize",
     "iter_folds",
