@@ -191,7 +191,8 @@ def test_drug_pair_tumour_has_opposite_subpopulations(pair):
     info = pair.uns["sctl_tumor"]
     assert pair.obs["cell_line"].nunique() == 1
     assert info["cell_lines"] == [info["parental_line"]]
-    assert info["drugs"] == PAIR and info["subpopulations"] == "specific"
+    assert info["drugs"] == PAIR
+    assert info["subpopulations"] == "specific"
     assert pair.uns["sctl_tumor"]["params"]["drug"] == PAIR
     truth = pair.obsm["response"]
     assert list(truth.columns) == PAIR

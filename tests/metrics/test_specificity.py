@@ -33,9 +33,9 @@ def test_drug_specificity_aligns_labels_and_skips_unlabelled_cells():
 def test_drug_specificity_errors():
     with pytest.raises(ValueError, match="two or more drugs"):
         drug_specificity(TRUTH[["A"]], TRUTH[["A"]])
-    with pytest.raises(ValueError, match="same cells .* and drugs"):
+    with pytest.raises(ValueError, match=r"same cells \(index\) and drugs"):
         drug_specificity(TRUTH, TRUTH.rename(columns={"B": "C"}))
     with pytest.raises(TypeError, match="`scores` must be a DataFrame"):
         drug_specificity(TRUTH, TRUTH.to_numpy())
-    with pytest.raises(ValueError, match="both classes|two classes|one class"):
+    with pytest.raises(ValueError, match=r"Drug 'B': AUROC needs both"):
         drug_specificity(TRUTH.assign(B=1), TRUTH)

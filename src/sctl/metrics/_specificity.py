@@ -55,5 +55,8 @@ def drug_specificity(truth: pd.DataFrame, scores: pd.DataFrame) -> float:
     per_drug = []
     for drug in truth.columns:
         labelled = truth[drug].notna().to_numpy()
-        per_drug.append(auroc(truth[drug].to_numpy()[labelled], scores[drug].to_numpy()[labelled]))
+        try:
+            per_drug.append(auroc(truth[drug].to_numpy()[labelled], scores[drug].to_numpy()[labelled]))
+        except ValueError as error:
+            raise ValueError(f"Drug {drug!r}: {error}") from error
     return float(np.mean(per_drug))
