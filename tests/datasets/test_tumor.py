@@ -203,13 +203,21 @@ def test_drug_pair_tumour_has_opposite_subpopulations(pair):
     # opposite: the cells sensitive to one drug are resistant to the other
     assert ((truth["Dabrafenib"] == "sensitive") == (truth["Docetaxel"] == "resistant")).all()
     # the programs come from the drug-SPECIFIC responses; every line behind them is held out
-    specific, _ = split_response(ds.gdsc().obsm["ln_ic50"])
-    for drug, lines in info["programs"].items():
-        assert specific.loc[lines["sensitive_lines"], drug].max() < specific.loc[lines["resistant_lines"], drug].min()
+    specific, general = split_response(ds.gdsc().obsm["ln_ic50"])
+    axes = {**specific[PAIR], "general": general}
+    assert set(info["programs"]) == {*PAIR, "general"}
+    for name, lines in info["programs"].items():
+        assert axes[name][lines["sensitive_lines"]].max() < axes[name][lines["resistant_lines"]].min()
         assert set(lines["sensitive_lines"]) | set(lines["resistant_lines"]) <= set(info["held_out_lines"])
+    # general_shift: the first drug's sensitive cells also sit lower (more sensitive) on the general program
+    shift = pair.obs.groupby("response_Dabrafenib", observed=True)["program_general"].mean()
+    assert shift["resistant"] - shift["sensitive"] == pytest.approx(0.5, abs=0.1)
+    pure = ds.tumor(PAIR, n_cells=50, mode="drug_pair", general_shift=0.0, seed=1)
+    assert set(pure.uns["sctl_tumor"]["programs"]) == set(PAIR)
+    assert "program_general" not in pure.obs
     assert info["parental_line"] in info["held_out_lines"]
     # a drug-specific oracle separates both drugs; a drug-blind score is at chance
-    oracle = _oracle_scores(pair, info["programs"])
+    oracle = _oracle_scores(pair, {drug: info["programs"][drug] for drug in PAIR})
     assert drug_specificity(truth, oracle) > 0.9
     blind = pd.DataFrame({drug: oracle["Dabrafenib"] for drug in PAIR})
     assert drug_specificity(truth, blind) == pytest.approx(0.5)
@@ -245,6 +253,8 @@ def test_drug_pair_errors():
         ds.tumor(["Dabrafenib"], mode="drug_pair")
     with pytest.raises(ValueError, match="two or more distinct drugs"):
         ds.tumor(["Dabrafenib", "Dabrafenib"], mode="drug_pair")
+    with pytest.raises(ValueError, match="`general_shift` must be >= 0"):
+        ds.tumor(PAIR, mode="drug_pair", general_shift=-1)
     with pytest.raises(ValueError, match="Unknown `subpopulations` 'both'"):
         ds.tumor(PAIR, mode="drug_pair", subpopulations="both")
     with pytest.raises(KeyError, match="Did you mean 'Docetaxel'"):

@@ -72,7 +72,9 @@ def _check_params(
         )
 
 
-def _check_drugs(drug: str | Sequence[str], mode: str, subpopulations: str, n_cells: int) -> list[str]:
+def _check_drugs(
+    drug: str | Sequence[str], mode: str, subpopulations: str, general_shift: float, n_cells: int
+) -> list[str]:
     """The drugs of the tumour: one name, or two or more distinct ones for ``mode="drug_pair"``."""
     drugs = [drug] if isinstance(drug, str) else [str(name) for name in drug]
     if mode != "drug_pair":
@@ -88,6 +90,11 @@ def _check_drugs(drug: str | Sequence[str], mode: str, subpopulations: str, n_ce
         )
     if subpopulations not in SUBPOPULATIONS:
         raise ValueError(f"Unknown `subpopulations` {subpopulations!r}; choose one of {preview(SUBPOPULATIONS)}.")
+    if general_shift < 0:
+        raise ValueError(
+            f"`general_shift` must be >= 0 (0: the sub-populations differ along drug-specific programs only), got "
+            f"{general_shift}."
+        )
     if n_cells < len(drugs):
         raise ValueError(
             f"`n_cells` ({n_cells}) must be at least the number of drugs ({len(drugs)}): one sub-population each."
@@ -203,13 +210,16 @@ def _orthogonal_nuisance(bulk_z: np.ndarray, programs: np.ndarray) -> np.ndarray
     return _unit_rms(axes)
 
 
-def _program_axes(bulk: AnnData, drugs: list[str], key: str, subpopulations: str) -> dict[str, pd.Series]:
-    """Response of every line along which each program is drawn: drug-specific responses, or general sensitivity."""
+def _program_axes(
+    bulk: AnnData, drugs: list[str], key: str, subpopulations: str, general_shift: float
+) -> dict[str, pd.Series]:
+    """Response of every line along which each program is drawn: drug-specific responses and general sensitivity."""
     specific, general = split_response(check_response(bulk, key))
-    if subpopulations == "specific":
-        return {drug: specific[drug] for drug in drugs}
     tested = specific[drugs].notna().all(axis=1)
-    return {"general": general.where(tested).rename("general sensitivity")}
+    axes = {drug: specific[drug] for drug in drugs} if subpopulations == "specific" else {}
+    if subpopulations == "general" or general_shift > 0:
+        axes["general"] = general.where(tested).rename("general sensitivity")
+    return axes
 
 
 def _drug_pair(
@@ -217,6 +227,7 @@ def _drug_pair(
     drugs: list[str],
     key: str,
     subpopulations: str,
+    general_shift: float,
     n_cells: int,
     n_lines: int,
     k: float,
@@ -228,9 +239,10 @@ def _drug_pair(
 
     Each program is the mean profile of ``n_lines - n_lines // 2`` lines specifically resistant to a drug minus that
     of ``n_lines // 2`` lines specifically sensitive to it (or generally resistant minus generally sensitive).
-    The parental line is drawn among the lines in none of the pools: average along every program.
+    The parental line is drawn among the lines in none of the pools: average along every program. With
+    ``general_shift``, drug-specific sub-populations also differ along the general-sensitivity program.
     """
-    axes = _program_axes(bulk, drugs, key, subpopulations)
+    axes = _program_axes(bulk, drugs, key, subpopulations, general_shift)
     middle = pd.concat(axes.values(), axis=1).dropna().index
     for response in axes.values():
         middle = middle.difference(pd.Index(np.concatenate(_pools(response, k))))
@@ -250,6 +262,8 @@ def _drug_pair(
         is_sensitive = group[:, None] == np.arange(len(drugs))
         names = np.asarray([f"sensitive to {drug}" for drug in drugs], dtype=object)[group]
         side = np.where(is_sensitive, -0.5, 0.5)
+        if general_shift > 0:  # the first drug's sensitive cells are also generally more sensitive than the others
+            side = np.column_stack([side, np.where(group == 0, -0.5, 0.5) * general_shift])
     else:
         is_resistant = rng.permutation(np.arange(n_cells) >= n_cells // 2)
         is_sensitive = np.repeat(~is_resistant[:, None], len(drugs), axis=1)
@@ -270,7 +284,7 @@ def _drug_pair(
         **{f"program_{name}": position[:, i] for i, name in enumerate(axes)},
         **{f"response_{drug}": _categorical(labels[:, j]) for j, drug in enumerate(drugs)},
     }
-    held_out = [parental, *(line for pools in lines.values() for group in pools.values() for line in group)]
+    held_out = [parental, *(line for pools in lines.values() for pool in pools.values() for line in pool)]
     info = {
         "cell_lines": [parental],
         "parental_line": parental,
@@ -371,6 +385,7 @@ def tumor(
     nuisance: float = 0.6,
     tissue: str | None = None,
     subpopulations: str = "specific",
+    general_shift: float = 0.5,
     platform_shift: float = 0.5,
     library_size: float = 3000.0,
     library_sd: float = 0.35,
@@ -481,13 +496,13 @@ def tumor(
     """
     _check_params(mode, n_cells, n_lines, k, dropout, library_size, dispersion)
     bulk = _gdsc_cached()
-    drugs = _check_drugs(drug, mode, subpopulations, n_cells)
+    drugs = _check_drugs(drug, mode, subpopulations, general_shift, n_cells)
     response = check_drug(bulk, drugs[0], key)
     for other in drugs[1:]:
         check_drug(bulk, other, key)
     rng = np.random.default_rng(seed)
     if mode == "drug_pair":
-        design = _drug_pair(bulk, drugs, key, subpopulations, n_cells, n_lines, k, effect, nuisance, rng)
+        design = _drug_pair(bulk, drugs, key, subpopulations, general_shift, n_cells, n_lines, k, effect, nuisance, rng)
     elif mode == "within_line":
         design = _within_line(bulk, response, n_cells, n_lines, k, effect, nuisance, rng)
     elif mode == "held_out_tissue":
@@ -526,6 +541,7 @@ def tumor(
             "library_sd": float(library_sd), "dispersion": float(dispersion), "dropout": float(dropout),
             "dropout_midpoint": dropout_midpoint, "n_genes": n_genes,
             "subpopulations": subpopulations if mode == "drug_pair" else None,
+            "general_shift": float(general_shift) if mode == "drug_pair" and subpopulations == "specific" else None,
         },
         **design.info,
         "note": f"semi-synthetic ({mode}): cells simulated from real GDSC lines; response = the simulated truth",
