@@ -418,6 +418,23 @@ def tumor(
         enough sensitive and resistant lines), and the whole tissue is to be held out of the reference: a
         reference that never saw the tumour's tissue. Use ``key="auc"`` for labels from another response
         metric than a reference trained on ``"ln_ic50"``.
+    ``"drug_pair"``
+        ONE parental line scored for two or more drugs at once (``drug`` a list): the test of drug specificity
+        (:func:`sctl.metrics.drug_specificity`). Programs come from the split of GDSC response into a line's
+        general sensitivity and its drug-specific response (:func:`sctl.pp.drug_specific_response` on
+        ``key``). With ``subpopulations="specific"`` (default), drug ``j``'s program is the mean profile of
+        ``n_lines - n_lines // 2`` lines specifically resistant to it (top ``k`` of its specific response)
+        minus that of ``n_lines // 2`` lines specifically sensitive to it (bottom ``k``), and the cells form one
+        sub-population per drug, sensitive to that drug and resistant to the others: ``-effect / 2`` on its
+        program, ``+effect / 2`` on the others' (spread ``effect / 4``). For a pair, the cells sensitive to one
+        drug are the cells resistant to the other, so any drug-blind score averages an AUROC of 0.5. With
+        ``general_shift`` > 0, the sub-populations also differ along the general-sensitivity program (generally
+        resistant minus generally sensitive lines): the first drug's sensitive cells sit ``general_shift *
+        effect`` lower than the others, as sub-populations of real tumours differ in general traits such as
+        proliferation (sctl); a model that learnt general sensitivity then ranks them sensitive to every drug.
+        With ``subpopulations="general"``, half of the cells are resistant to every drug, along the
+        general-sensitivity program alone: a drug-blind score suffices. The parental line is drawn among the
+        lines in none of the pools (average on every program); nuisance programs as for ``"within_line"``.
 
     Cells are then "measured": for each cell
 
@@ -435,14 +452,15 @@ def tumor(
     Parameters
     ----------
     drug
-        A drug of :func:`sctl.datasets.gdsc` (a column of its ``obsm[key]``).
+        A drug of :func:`sctl.datasets.gdsc` (a column of its ``obsm[key]``); for ``"drug_pair"``, a list of two
+        or more.
     n_cells
         Number of cells.
     n_lines
         Number of source lines (``n_lines // 2`` sensitive, the rest resistant); for ``"within_line"``, the
         lines whose contrast defines the resistance program.
     mode
-        ``"between_lines"``, ``"within_line"`` or ``"held_out_tissue"`` (above).
+        ``"between_lines"``, ``"within_line"``, ``"held_out_tissue"`` or ``"drug_pair"`` (above).
     seed
         Seed of the random generator: the same seed gives the same tumour.
     key
@@ -450,10 +468,17 @@ def tumor(
     k
         Fraction of the tested lines forming each of the sensitive and resistant pools.
     effect, nuisance
-        ``"within_line"`` only: distance between the sub-populations along the resistance program, and sd of
-        the response-independent programs (bulk z-score units; a typical line differs from another by ~1.4).
+        ``"within_line"`` and ``"drug_pair"`` only: distance between the sub-populations along the resistance
+        program (each program), and sd of the response-independent programs (bulk z-score units; a typical line
+        differs from another by ~1.4).
     tissue
         ``"held_out_tissue"`` only: the tissue (``None``: drawn at random among the eligible ones).
+    subpopulations
+        ``"drug_pair"`` only: ``"specific"`` (sub-populations of opposite response to the drugs) or
+        ``"general"`` (resistant to all / sensitive to all).
+    general_shift
+        ``"drug_pair"`` with ``subpopulations="specific"`` only: distance between the sub-populations along the
+        general-sensitivity program, as a fraction of ``effect`` (0: drug-specific programs only).
     platform_shift
         Sd of the per-gene platform offset on the log scale.
     library_size, library_sd
@@ -475,10 +500,14 @@ def tumor(
     - ``X``: log-normalised counts (counts per 10,000, then ``log1p``; sparse CSR, float32);
     - ``obs``: ``cell_line``, ``tissue``, ``response`` (categorical, ``["resistant", "sensitive"]``: the ground
       truth); for whole-line modes ``ln_ic50`` and ``auc`` of the source line for ``drug``; for
-      ``"within_line"`` ``resistance_program`` (the cell's graded position on the program);
+      ``"within_line"`` ``resistance_program`` (the cell's graded position on the program); for
+      ``"drug_pair"``, ``response_<drug>`` for every drug (``response`` is the first drug's), ``subpopulation``
+      and ``program_<drug>`` (and ``program_general``): the cell's position on each program;
+    - ``obsm["response"]`` (``"drug_pair"``): the truth, cells x drugs, ``"sensitive"`` / ``"resistant"``;
     - ``uns["sctl_tumor"]``: ``params``, ``cell_lines`` (lines the cells come from), ``sensitive_lines``,
       ``resistant_lines``, ``held_out_lines`` (every line to keep out of a reference), ``parental_line`` or
-      ``tissue`` where they apply, and a note that the data are semi-synthetic.
+      ``tissue`` where they apply, for ``"drug_pair"`` ``drugs``, ``subpopulations`` and ``programs`` (per
+      program, its ``sensitive_lines`` and ``resistant_lines``), and a note that the data are semi-synthetic.
 
     Raises
     ------
@@ -493,6 +522,9 @@ def tumor(
     >>> one_line = sctl.datasets.tumor("Dabrafenib", n_cells=200, mode="within_line")
     >>> one_line.obs["cell_line"].nunique()
     1
+    >>> pair = sctl.datasets.tumor(["Trametinib", "Olaparib"], n_cells=200, mode="drug_pair")
+    >>> pair.obsm["response"].value_counts().to_dict()
+    {('resistant', 'sensitive'): 100, ('sensitive', 'resistant'): 100}
     """
     _check_params(mode, n_cells, n_lines, k, dropout, library_size, dispersion)
     bulk = _gdsc_cached()
@@ -563,7 +595,7 @@ REALISTIC_PLATFORM = {
 
 
 def realistic_tumor(
-    drug: str = "Dabrafenib", mode: str = "within_line", n_cells: int = 500, *, seed: int = 0, **kwargs
+    drug: str | Sequence[str] = "Dabrafenib", mode: str = "within_line", n_cells: int = 500, *, seed: int = 0, **kwargs
 ) -> AnnData:
     """A semi-synthetic tumour with the shifts of real drug-response single-cell data: the realistic-shift benchmark.
 
@@ -572,12 +604,13 @@ def realistic_tumor(
     expression-dependent dropout, and an 800-gene panel of the most variable genes, 40 % of the reference's).
     By default ``mode="within_line"``: one parental line with sensitive and resistant sub-populations, the case
     where bulk-to-single-cell transfer is hardest and that published sets share. ``benchmarks/realistic_shift.py``
-    scores every method of :func:`sctl.tl.predict_response` on all three modes.
+    scores every method of :func:`sctl.tl.predict_response` on all three modes; ``benchmarks/drug_specificity.py``
+    scores them on ``mode="drug_pair"`` (``realistic_tumor(["Trametinib", "Olaparib"], mode="drug_pair")``).
 
     Parameters
     ----------
     drug, mode, n_cells, seed
-        As in :func:`tumor`.
+        As in :func:`tumor` (a list of drugs for ``mode="drug_pair"``).
     **kwargs
         Any other argument of :func:`tumor`; overrides the platform settings.
 
