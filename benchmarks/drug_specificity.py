@@ -5,8 +5,9 @@ Each tumour is ONE parental line scored for a PAIR of drugs (:func:`sctl.dataset
 
 * ``specific``: two sub-populations that respond in OPPOSITE directions to the two drugs (the cells sensitive to
   one are resistant to the other), along programs drawn from the drug-specific part of GDSC response (each
-  drug's z-scored ln IC50 minus the line's mean z over drugs). A drug-blind score, however good on one drug,
-  averages 0.5 here;
+  drug's z-scored ln IC50 minus the line's mean z over drugs), and apart by ``--general-shift`` (0.5) x the
+  effect along the general-sensitivity program (the first drug's sensitive cells generally more sensitive). A
+  drug-blind score, however good on one drug, averages 0.5 here;
 * ``general``: a sub-population resistant to both drugs beside one sensitive to both, along a
   general-sensitivity program: a drug-blind score is enough.
 
@@ -30,7 +31,7 @@ their drugs' specific responses (why they were chosen).
 
     python benchmarks/drug_specificity.py [--pairs Dabrafenib:Afatinib,...] [--kinds specific,general]
         [--panels shipped,wide] [--rules ln_ic50,auc] [--variants raw,specific] [--methods signature,rf,...]
-        [--seeds 0-4] [--n-cells 500] [--epochs 30] [--out results.csv] [--quick]
+        [--seeds 0-4] [--n-cells 500] [--general-shift 0.5] [--epochs 30] [--out results.csv] [--quick]
     python benchmarks/drug_specificity.py --summary results1.csv [results2.csv ...]
 
 ``--quick``: one pair, seed 0, the baselines only, the shipped panel, the ``ln_ic50`` rule, 300 cells.
@@ -131,8 +132,9 @@ def predict(cells, reference, drug: str, method: str, key: str, seed: int, epoch
 
 def run_one(panels: dict, pair: tuple[str, str], kind: str, seed: int, args) -> list[dict]:
     """Rows of per-drug AUROC and drug specificity for every panel, rule, variant and method on one tumour."""
+    shift = {"general_shift": args.general_shift} if kind == "specific" else {}
     cells = sctl.datasets.realistic_tumor(
-        list(pair), mode="drug_pair", subpopulations=kind, n_cells=args.n_cells, seed=seed
+        list(pair), mode="drug_pair", subpopulations=kind, n_cells=args.n_cells, seed=seed, **shift
     )
     truth = cells.obsm["response"]
     rows = []
@@ -205,6 +207,9 @@ def main() -> None:
     parser.add_argument("--methods", default=METHODS)
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--n-cells", type=int, default=500)
+    parser.add_argument(
+        "--general-shift", type=float, default=0.5, help="specific kind: shift along general sensitivity (x effect)"
+    )
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--out", default=None, help="also write the per-run rows to this CSV")
     parser.add_argument("--summary", nargs="+", default=None, help="summarise CSVs written by --out")
