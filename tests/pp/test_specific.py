@@ -71,3 +71,17 @@ def test_specific_labels_do_not_carry_general_sensitivity():
         gaps[key] = means["resistant"] - means["sensitive"]
     assert gaps["ln_ic50"] > 0.5
     assert abs(gaps["ln_ic50_specific"]) < 0.5 * gaps["ln_ic50"]
+
+
+def test_predict_response_learns_from_the_specific_table():
+    bulk = sctl.datasets.gdsc()
+    sctl.pp.drug_specific_response(bulk)
+    cells = sctl.datasets.tumor(["Trametinib", "Olaparib"], n_cells=120, mode="drug_pair", general_shift=0.0, seed=0)
+    reference = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["held_out_lines"])].copy()
+    sctl.tl.predict_response(cells, reference=reference, drug="Trametinib", method="signature", key="ln_ic50_specific")
+    params = cells.uns["sctl_response"]["params"]
+    assert params["key"] == "ln_ic50_specific"
+    tested = reference.obsm["ln_ic50_specific"]["Trametinib"].notna().sum()
+    assert params["n_reference_sensitive"] == params["n_reference_resistant"] == int(0.3 * tested)
+    truth = cells.obs["response_Trametinib"]
+    assert sctl.metrics.auroc(truth, cells.obs["sctl_response_proba"]) > 0.8
