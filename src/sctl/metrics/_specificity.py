@@ -31,8 +31,8 @@ def drug_specificity(truth: pd.DataFrame, scores: pd.DataFrame) -> float:
     -------
     The mean over drugs of each drug's AUROC, in [0, 1].
 
-    Example
-    -------
+    Examples
+    --------
     >>> truth = pd.DataFrame({"A": [1, 1, 0, 0], "B": [0, 0, 1, 1]})
     >>> blind = pd.DataFrame({"A": [0.9, 0.8, 0.2, 0.1], "B": [0.9, 0.8, 0.2, 0.1]})
     >>> drug_specificity(truth, blind)
