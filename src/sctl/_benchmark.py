@@ -61,6 +61,7 @@ class Benchmark:
 #: the scripts in the order they run (any other script of the folder runs after them, alphabetically)
 BENCHMARKS = (
     Benchmark("realistic_shift", "tumour simulation, classifiers and models: seeds 0-4 (quick: 0)"),
+    Benchmark("drug_specificity", "drug-pair tumour simulation, classifiers and models: seeds 0-4 (quick: 0)"),
     Benchmark("transfer_baselines", "tumour sampling and classifiers: seeds 0-4 (quick: 0-1)"),
     Benchmark(
         "transfer_models",

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import sparse
 
@@ -161,3 +162,100 @@ def test_realistic_tumor_platform():
         ds.tumor(mode="one_line")
     with pytest.raises(ValueError, match="`n_genes` must be a positive"):
         ds.tumor(n_cells=20, n_lines=2, n_genes=0)
+
+
+PAIR = ["Dabrafenib", "Docetaxel"]
+
+
+def _oracle_scores(cells, programs):
+    """Each drug's score: minus the cells' projection on its program (resistant minus sensitive lines)."""
+    bulk = ds.gdsc()
+    X = cells.X.toarray()
+    X -= X.mean(0)
+    scores = {}
+    for drug, lines in programs.items():
+        contrast = bulk[lines["resistant_lines"]].X.mean(0) - bulk[lines["sensitive_lines"]].X.mean(0)
+        scores[drug] = -(X @ np.asarray(contrast).ravel())
+    return pd.DataFrame(scores, index=cells.obs_names)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return ds.tumor(PAIR, n_cells=300, mode="drug_pair", seed=1)
+
+
+def test_drug_pair_tumour_has_opposite_subpopulations(pair):
+    from sctl.metrics import drug_specificity
+    from sctl.pp._specific import split_response
+
+    info = pair.uns["sctl_tumor"]
+    assert pair.obs["cell_line"].nunique() == 1
+    assert info["cell_lines"] == [info["parental_line"]]
+    assert info["drugs"] == PAIR
+    assert info["subpopulations"] == "specific"
+    assert pair.uns["sctl_tumor"]["params"]["drug"] == PAIR
+    truth = pair.obsm["response"]
+    assert list(truth.columns) == PAIR
+    for drug in PAIR:
+        assert truth[drug].equals(pair.obs[f"response_{drug}"])
+        assert truth[drug].value_counts().to_dict() == {"resistant": 150, "sensitive": 150}
+    assert pair.obs["response"].equals(pair.obs["response_Dabrafenib"])
+    # opposite: the cells sensitive to one drug are resistant to the other
+    assert ((truth["Dabrafenib"] == "sensitive") == (truth["Docetaxel"] == "resistant")).all()
+    # the programs come from the drug-SPECIFIC responses; every line behind them is held out
+    specific, general = split_response(ds.gdsc().obsm["ln_ic50"])
+    axes = {**specific[PAIR], "general": general}
+    assert set(info["programs"]) == {*PAIR, "general"}
+    for name, lines in info["programs"].items():
+        assert axes[name][lines["sensitive_lines"]].max() < axes[name][lines["resistant_lines"]].min()
+        assert set(lines["sensitive_lines"]) | set(lines["resistant_lines"]) <= set(info["held_out_lines"])
+    # general_shift: the first drug's sensitive cells also sit lower (more sensitive) on the general program
+    shift = pair.obs.groupby("response_Dabrafenib", observed=True)["program_general"].mean()
+    assert shift["resistant"] - shift["sensitive"] == pytest.approx(0.5, abs=0.1)
+    pure = ds.tumor(PAIR, n_cells=50, mode="drug_pair", general_shift=0.0, seed=1)
+    assert set(pure.uns["sctl_tumor"]["programs"]) == set(PAIR)
+    assert "program_general" not in pure.obs
+    assert info["parental_line"] in info["held_out_lines"]
+    # a drug-specific oracle separates both drugs; a drug-blind score is at chance
+    oracle = _oracle_scores(pair, {drug: info["programs"][drug] for drug in PAIR})
+    assert drug_specificity(truth, oracle) > 0.9
+    blind = pd.DataFrame({drug: oracle["Dabrafenib"] for drug in PAIR})
+    assert drug_specificity(truth, blind) == pytest.approx(0.5)
+
+
+def test_drug_pair_general_subpopulations_and_panels(tmp_path):
+    from sctl.metrics import drug_specificity
+
+    general = ds.tumor(PAIR, n_cells=200, mode="drug_pair", subpopulations="general", seed=0)
+    info = general.uns["sctl_tumor"]
+    assert list(info["programs"]) == ["general"]
+    truth = general.obsm["response"]
+    assert truth["Dabrafenib"].equals(truth["Docetaxel"].rename("Dabrafenib"))  # resistant to all or to none
+    oracle = _oracle_scores(general, {drug: info["programs"]["general"] for drug in PAIR})
+    assert drug_specificity(truth, oracle) > 0.9  # a drug-blind general score handles it
+    panel = ds.realistic_tumor(["Dabrafenib", "Docetaxel", "Olaparib"], mode="drug_pair", n_cells=90, seed=0)
+    assert panel.shape == (90, 800)
+    assert (panel.obsm["response"] == "sensitive").sum(axis=1).eq(1).all()  # each cell sensitive to one drug
+    assert (panel.obsm["response"] == "sensitive").sum().to_dict() == {
+        "Dabrafenib": 30,
+        "Docetaxel": 30,
+        "Olaparib": 30,
+    }
+    panel.write_h5ad(tmp_path / "panel.h5ad")
+    again = ds.tumor(PAIR, n_cells=200, mode="drug_pair", subpopulations="general", seed=0)
+    assert (general.layers["counts"] != again.layers["counts"]).nnz == 0
+
+
+def test_drug_pair_errors():
+    with pytest.raises(ValueError, match="need `mode='drug_pair'`"):
+        ds.tumor(PAIR, mode="within_line")
+    with pytest.raises(ValueError, match="two or more distinct drugs"):
+        ds.tumor(["Dabrafenib"], mode="drug_pair")
+    with pytest.raises(ValueError, match="two or more distinct drugs"):
+        ds.tumor(["Dabrafenib", "Dabrafenib"], mode="drug_pair")
+    with pytest.raises(ValueError, match="`general_shift` must be >= 0"):
+        ds.tumor(PAIR, mode="drug_pair", general_shift=-1)
+    with pytest.raises(ValueError, match="Unknown `subpopulations` 'both'"):
+        ds.tumor(PAIR, mode="drug_pair", subpopulations="both")
+    with pytest.raises(KeyError, match="Did you mean 'Docetaxel'"):
+        ds.tumor(["Dabrafenib", "Docetaxl"], mode="drug_pair")

@@ -5,7 +5,9 @@ Three kinds of shift between the bulk reference and the cells (``mode``):
 - ``"between_lines"``: cells of many lines, half from sensitive, half from resistant lines;
 - ``"within_line"``: ONE parental line with a sensitive and a resistant sub-population that differ along a real
   resistance program, beside response-independent programs: the shape of published drug-response single-cell sets;
-- ``"held_out_tissue"``: cells of lines of one tissue, every line of which is to be held out of the reference.
+- ``"held_out_tissue"``: cells of lines of one tissue, every line of which is to be held out of the reference;
+- ``"drug_pair"``: ONE parental line scored for two (or more) drugs at once, with sub-populations that respond to
+  them in opposite directions along drug-specific programs (or, selectable, along a general-sensitivity program).
 
 Each can be measured on "another platform" (``platform_shift``, ``library_sd``, ``dropout_midpoint``) and on a
 panel of the most variable genes only (``n_genes``). :func:`realistic_tumor` sets all of these at once.
@@ -13,6 +15,7 @@ panel of the most variable genes only (``n_genes``). :func:`realistic_tumor` set
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,11 +24,14 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._constants import RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
-from .._validate import check_drug, preview
+from .._validate import check_drug, check_response, preview
+from ..pp._specific import split_response
 from ._embedded import _gdsc_cached
 
 TUMOR_KEY = "sctl_tumor"
-MODES = ("between_lines", "within_line", "held_out_tissue")
+MODES = ("between_lines", "within_line", "held_out_tissue", "drug_pair")
+#: what separates the sub-populations of a ``"drug_pair"`` tumour
+SUBPOPULATIONS = ("specific", "general")
 # log-rate of a gene in a line = _Z_SCALE * z-score + per-gene platform offset ~ N(0, platform_shift**2)
 _Z_SCALE = 1.2
 _TARGET_SUM = 1e4
@@ -51,7 +57,7 @@ def _check_params(
         raise ValueError(f"Unknown `mode` {mode!r}; choose one of {preview(MODES)}.")
     if n_lines < 2:
         raise ValueError(f"`n_lines` must be at least 2 (one sensitive, one resistant line), got {n_lines}.")
-    if n_cells < n_lines and mode != "within_line":
+    if n_cells < n_lines and mode not in ("within_line", "drug_pair"):
         raise ValueError(f"`n_cells` ({n_cells}) must be at least `n_lines` ({n_lines}) so that every line has cells.")
     if n_cells < 2:
         raise ValueError(f"`n_cells` must be at least 2 (one sensitive, one resistant cell), got {n_cells}.")
@@ -64,6 +70,36 @@ def _check_params(
             f"`library_size` ({library_size}) and `dispersion` ({dispersion}) must be positive. "
             "Typical values: library_size=3000 counts per cell, dispersion=5."
         )
+
+
+def _check_drugs(
+    drug: str | Sequence[str], mode: str, subpopulations: str, general_shift: float, n_cells: int
+) -> list[str]:
+    """The drugs of the tumour: one name, or two or more distinct ones for ``mode="drug_pair"``."""
+    drugs = [drug] if isinstance(drug, str) else [str(name) for name in drug]
+    if mode != "drug_pair":
+        if len(drugs) != 1:
+            raise ValueError(
+                f"Several drugs ({drugs}) need `mode='drug_pair'` (cells scored for every drug); mode {mode!r} "
+                "takes one."
+            )
+        return drugs
+    if len(drugs) < 2 or len(set(drugs)) < len(drugs):
+        raise ValueError(
+            f"`mode='drug_pair'` needs two or more distinct drugs, e.g. ['Dabrafenib', 'Docetaxel']; got {drugs}."
+        )
+    if subpopulations not in SUBPOPULATIONS:
+        raise ValueError(f"Unknown `subpopulations` {subpopulations!r}; choose one of {preview(SUBPOPULATIONS)}.")
+    if general_shift < 0:
+        raise ValueError(
+            f"`general_shift` must be >= 0 (0: the sub-populations differ along drug-specific programs only), got "
+            f"{general_shift}."
+        )
+    if n_cells < len(drugs):
+        raise ValueError(
+            f"`n_cells` ({n_cells}) must be at least the number of drugs ({len(drugs)}): one sub-population each."
+        )
+    return drugs
 
 
 def _pools(response: pd.Series, k: float) -> tuple[pd.Index, pd.Index]:
@@ -165,6 +201,105 @@ def _within_line(
     return _Design(cell_z, np.where(is_resistant, RESISTANT, SENSITIVE), obs, info)
 
 
+def _orthogonal_nuisance(bulk_z: np.ndarray, programs: np.ndarray) -> np.ndarray:
+    """Leading principal axes of the lines' expression, made orthogonal to every program (unit RMS)."""
+    basis = np.linalg.qr(programs.T)[0].T
+    centred = bulk_z - bulk_z.mean(axis=0)
+    axes = np.linalg.svd(centred, full_matrices=False)[2][:_N_NUISANCE]
+    axes -= (axes @ basis.T) @ basis
+    return _unit_rms(axes)
+
+
+def _program_axes(
+    bulk: AnnData, drugs: list[str], key: str, subpopulations: str, general_shift: float
+) -> dict[str, pd.Series]:
+    """Response of every line along which each program is drawn: drug-specific responses and general sensitivity."""
+    specific, general = split_response(check_response(bulk, key))
+    tested = specific[drugs].notna().all(axis=1)
+    axes = {drug: specific[drug] for drug in drugs} if subpopulations == "specific" else {}
+    if subpopulations == "general" or general_shift > 0:
+        axes["general"] = general.where(tested).rename("general sensitivity")
+    return axes
+
+
+def _drug_pair(
+    bulk: AnnData,
+    drugs: list[str],
+    key: str,
+    subpopulations: str,
+    general_shift: float,
+    n_cells: int,
+    n_lines: int,
+    k: float,
+    effect: float,
+    nuisance: float,
+    rng: np.random.Generator,
+) -> _Design:
+    """One parental line; sub-populations that respond in opposite directions to the drugs (or all alike).
+
+    Each program is the mean profile of ``n_lines - n_lines // 2`` lines specifically resistant to a drug minus that
+    of ``n_lines // 2`` lines specifically sensitive to it (or generally resistant minus generally sensitive).
+    The parental line is drawn among the lines in none of the pools: average along every program. With
+    ``general_shift``, drug-specific sub-populations also differ along the general-sensitivity program.
+    """
+    axes = _program_axes(bulk, drugs, key, subpopulations, general_shift)
+    middle = pd.concat(axes.values(), axis=1).dropna().index
+    for response in axes.values():
+        middle = middle.difference(pd.Index(np.concatenate(_pools(response, k))))
+    if middle.empty:
+        raise ValueError(f"No line lies outside the top / bottom {k:.0%} of every program of {drugs}; lower `k`.")
+    parental = str(rng.choice(np.sort(middle.to_numpy())))
+    programs, lines = [], {}
+    for name, response in axes.items():
+        sensitive, resistant = _pick_lines(response, n_lines // 2, n_lines - n_lines // 2, k, rng)
+        profile = np.asarray(bulk[resistant].X, dtype=np.float64).mean(0)
+        programs.append(_unit_rms(profile - np.asarray(bulk[sensitive].X, dtype=np.float64).mean(0)))
+        lines[name] = {"sensitive_lines": sensitive, "resistant_lines": resistant}
+    programs = np.asarray(programs)
+    if subpopulations == "specific":
+        # sub-population j is sensitive to drug j only: below the parental line on drug j's program, above on others
+        group = rng.permutation(np.arange(n_cells) % len(drugs))
+        is_sensitive = group[:, None] == np.arange(len(drugs))
+        names = np.asarray([f"sensitive to {drug}" for drug in drugs], dtype=object)[group]
+        side = np.where(is_sensitive, -0.5, 0.5)
+        if general_shift > 0:  # the first drug's sensitive cells are also generally more sensitive than the others
+            side = np.column_stack([side, np.where(group == 0, -0.5, 0.5) * general_shift])
+    else:
+        is_resistant = rng.permutation(np.arange(n_cells) >= n_cells // 2)
+        is_sensitive = np.repeat(~is_resistant[:, None], len(drugs), axis=1)
+        names = np.where(is_resistant, "resistant to all", "sensitive to all")
+        side = np.where(is_resistant, 0.5, -0.5)[:, None]
+    position = side * effect + rng.normal(0.0, effect / 4, size=side.shape)
+    weights = nuisance / np.sqrt(np.arange(1, _N_NUISANCE + 1))
+    activity = rng.normal(size=(n_cells, _N_NUISANCE)) * weights
+    parental_z = np.asarray(bulk[[parental]].X, dtype=np.float64)[0]
+    cell_z = (
+        parental_z + position @ programs + activity @ _orthogonal_nuisance(np.asarray(bulk.X, np.float64), programs)
+    )
+    labels = np.where(is_sensitive, SENSITIVE, RESISTANT)
+    obs = {
+        "cell_line": pd.Categorical([parental] * n_cells),
+        "tissue": pd.Categorical([str(bulk.obs["tissue"][parental])] * n_cells),
+        "subpopulation": pd.Categorical(names),
+        **{f"program_{name}": position[:, i] for i, name in enumerate(axes)},
+        **{f"response_{drug}": _categorical(labels[:, j]) for j, drug in enumerate(drugs)},
+    }
+    held_out = [parental, *(line for pools in lines.values() for pool in pools.values() for line in pool)]
+    info = {
+        "cell_lines": [parental],
+        "parental_line": parental,
+        "drugs": list(drugs),
+        "subpopulations": subpopulations,
+        "programs": lines,
+        "held_out_lines": list(dict.fromkeys(held_out)),
+    }
+    return _Design(cell_z, labels[:, 0], obs, info)
+
+
+def _categorical(labels: np.ndarray) -> pd.Categorical:
+    return pd.Categorical(labels, categories=list(RESPONSE_CATEGORIES))
+
+
 def _held_out_tissue(
     bulk: AnnData, response: pd.Series, n_cells: int, n_lines: int, k: float, tissue: str | None,
     rng: np.random.Generator,
@@ -238,7 +373,7 @@ def _panel(lognorm: np.ndarray, n_genes: int | None) -> np.ndarray:
 
 
 def tumor(
-    drug: str = "Dabrafenib",
+    drug: str | Sequence[str] = "Dabrafenib",
     n_cells: int = 2000,
     n_lines: int = 16,
     *,
@@ -249,6 +384,8 @@ def tumor(
     effect: float = 1.0,
     nuisance: float = 0.6,
     tissue: str | None = None,
+    subpopulations: str = "specific",
+    general_shift: float = 0.5,
     platform_shift: float = 0.5,
     library_size: float = 3000.0,
     library_sd: float = 0.35,
@@ -281,6 +418,23 @@ def tumor(
         enough sensitive and resistant lines), and the whole tissue is to be held out of the reference: a
         reference that never saw the tumour's tissue. Use ``key="auc"`` for labels from another response
         metric than a reference trained on ``"ln_ic50"``.
+    ``"drug_pair"``
+        ONE parental line scored for two or more drugs at once (``drug`` a list): the test of drug specificity
+        (:func:`sctl.metrics.drug_specificity`). Programs come from the split of GDSC response into a line's
+        general sensitivity and its drug-specific response (:func:`sctl.pp.drug_specific_response` on
+        ``key``). With ``subpopulations="specific"`` (default), drug ``j``'s program is the mean profile of
+        ``n_lines - n_lines // 2`` lines specifically resistant to it (top ``k`` of its specific response)
+        minus that of ``n_lines // 2`` lines specifically sensitive to it (bottom ``k``), and the cells form one
+        sub-population per drug, sensitive to that drug and resistant to the others: ``-effect / 2`` on its
+        program, ``+effect / 2`` on the others' (spread ``effect / 4``). For a pair, the cells sensitive to one
+        drug are the cells resistant to the other, so any drug-blind score averages an AUROC of 0.5. With
+        ``general_shift`` > 0, the sub-populations also differ along the general-sensitivity program (generally
+        resistant minus generally sensitive lines): the first drug's sensitive cells sit ``general_shift *
+        effect`` lower than the others, as sub-populations of real tumours differ in general traits such as
+        proliferation (sctl); a model that learnt general sensitivity then ranks them sensitive to every drug.
+        With ``subpopulations="general"``, half of the cells are resistant to every drug, along the
+        general-sensitivity program alone: a drug-blind score suffices. The parental line is drawn among the
+        lines in none of the pools (average on every program); nuisance programs as for ``"within_line"``.
 
     Cells are then "measured": for each cell
 
@@ -298,14 +452,15 @@ def tumor(
     Parameters
     ----------
     drug
-        A drug of :func:`sctl.datasets.gdsc` (a column of its ``obsm[key]``).
+        A drug of :func:`sctl.datasets.gdsc` (a column of its ``obsm[key]``); for ``"drug_pair"``, a list of two
+        or more.
     n_cells
         Number of cells.
     n_lines
         Number of source lines (``n_lines // 2`` sensitive, the rest resistant); for ``"within_line"``, the
         lines whose contrast defines the resistance program.
     mode
-        ``"between_lines"``, ``"within_line"`` or ``"held_out_tissue"`` (above).
+        ``"between_lines"``, ``"within_line"``, ``"held_out_tissue"`` or ``"drug_pair"`` (above).
     seed
         Seed of the random generator: the same seed gives the same tumour.
     key
@@ -313,10 +468,17 @@ def tumor(
     k
         Fraction of the tested lines forming each of the sensitive and resistant pools.
     effect, nuisance
-        ``"within_line"`` only: distance between the sub-populations along the resistance program, and sd of
-        the response-independent programs (bulk z-score units; a typical line differs from another by ~1.4).
+        ``"within_line"`` and ``"drug_pair"`` only: distance between the sub-populations along the resistance
+        program (each program), and sd of the response-independent programs (bulk z-score units; a typical line
+        differs from another by ~1.4).
     tissue
         ``"held_out_tissue"`` only: the tissue (``None``: drawn at random among the eligible ones).
+    subpopulations
+        ``"drug_pair"`` only: ``"specific"`` (sub-populations of opposite response to the drugs) or
+        ``"general"`` (resistant to all / sensitive to all).
+    general_shift
+        ``"drug_pair"`` with ``subpopulations="specific"`` only: distance between the sub-populations along the
+        general-sensitivity program, as a fraction of ``effect`` (0: drug-specific programs only).
     platform_shift
         Sd of the per-gene platform offset on the log scale.
     library_size, library_sd
@@ -338,10 +500,14 @@ def tumor(
     - ``X``: log-normalised counts (counts per 10,000, then ``log1p``; sparse CSR, float32);
     - ``obs``: ``cell_line``, ``tissue``, ``response`` (categorical, ``["resistant", "sensitive"]``: the ground
       truth); for whole-line modes ``ln_ic50`` and ``auc`` of the source line for ``drug``; for
-      ``"within_line"`` ``resistance_program`` (the cell's graded position on the program);
+      ``"within_line"`` ``resistance_program`` (the cell's graded position on the program); for
+      ``"drug_pair"``, ``response_<drug>`` for every drug (``response`` is the first drug's), ``subpopulation``
+      and ``program_<drug>`` (and ``program_general``): the cell's position on each program;
+    - ``obsm["response"]`` (``"drug_pair"``): the truth, cells x drugs, ``"sensitive"`` / ``"resistant"``;
     - ``uns["sctl_tumor"]``: ``params``, ``cell_lines`` (lines the cells come from), ``sensitive_lines``,
       ``resistant_lines``, ``held_out_lines`` (every line to keep out of a reference), ``parental_line`` or
-      ``tissue`` where they apply, and a note that the data are semi-synthetic.
+      ``tissue`` where they apply, for ``"drug_pair"`` ``drugs``, ``subpopulations`` and ``programs`` (per
+      program, its ``sensitive_lines`` and ``resistant_lines``), and a note that the data are semi-synthetic.
 
     Raises
     ------
@@ -356,12 +522,20 @@ def tumor(
     >>> one_line = sctl.datasets.tumor("Dabrafenib", n_cells=200, mode="within_line")
     >>> one_line.obs["cell_line"].nunique()
     1
+    >>> pair = sctl.datasets.tumor(["Trametinib", "Olaparib"], n_cells=200, mode="drug_pair")
+    >>> pair.obsm["response"].value_counts().to_dict()
+    {('resistant', 'sensitive'): 100, ('sensitive', 'resistant'): 100}
     """
     _check_params(mode, n_cells, n_lines, k, dropout, library_size, dispersion)
     bulk = _gdsc_cached()
-    response = check_drug(bulk, drug, key)
+    drugs = _check_drugs(drug, mode, subpopulations, general_shift, n_cells)
+    response = check_drug(bulk, drugs[0], key)
+    for other in drugs[1:]:
+        check_drug(bulk, other, key)
     rng = np.random.default_rng(seed)
-    if mode == "within_line":
+    if mode == "drug_pair":
+        design = _drug_pair(bulk, drugs, key, subpopulations, general_shift, n_cells, n_lines, k, effect, nuisance, rng)
+    elif mode == "within_line":
         design = _within_line(bulk, response, n_cells, n_lines, k, effect, nuisance, rng)
     elif mode == "held_out_tissue":
         design = _held_out_tissue(bulk, response, n_cells, n_lines, k, tissue, rng)
@@ -380,21 +554,26 @@ def tumor(
         },
         index=pd.Index([f"cell_{index:05d}" for index in range(n_cells)]),
     )
-    if mode != "within_line":
+    if mode not in ("within_line", "drug_pair"):
         source = obs["cell_line"].astype(str).to_numpy()
         for name in ("ln_ic50", "auc"):
             if name in bulk.obsm:
                 obs[name] = bulk.obsm[name][drug].reindex(source).to_numpy(dtype=np.float64)
     adata = AnnData(sparse.csr_matrix(lognorm[:, genes]), obs=obs, var=pd.DataFrame(index=bulk.var_names[genes].copy()))
     adata.layers["counts"] = sparse.csr_matrix(counts[:, genes])
+    if mode == "drug_pair":
+        adata.obsm["response"] = pd.DataFrame({name: obs[f"response_{name}"] for name in drugs}, index=obs.index)
     adata.uns["log1p"] = {"base": None}
     adata.uns[TUMOR_KEY] = {
         "params": {
-            "drug": drug, "n_cells": int(n_cells), "n_lines": int(n_lines), "mode": mode, "seed": int(seed),
+            "drug": drug if isinstance(drug, str) else drugs,
+            "n_cells": int(n_cells), "n_lines": int(n_lines), "mode": mode, "seed": int(seed),
             "key": key, "k": float(k), "effect": float(effect), "nuisance": float(nuisance),
             "platform_shift": float(platform_shift), "library_size": float(library_size),
             "library_sd": float(library_sd), "dispersion": float(dispersion), "dropout": float(dropout),
             "dropout_midpoint": dropout_midpoint, "n_genes": n_genes,
+            "subpopulations": subpopulations if mode == "drug_pair" else None,
+            "general_shift": float(general_shift) if mode == "drug_pair" and subpopulations == "specific" else None,
         },
         **design.info,
         "note": f"semi-synthetic ({mode}): cells simulated from real GDSC lines; response = the simulated truth",
@@ -416,7 +595,7 @@ REALISTIC_PLATFORM = {
 
 
 def realistic_tumor(
-    drug: str = "Dabrafenib", mode: str = "within_line", n_cells: int = 500, *, seed: int = 0, **kwargs
+    drug: str | Sequence[str] = "Dabrafenib", mode: str = "within_line", n_cells: int = 500, *, seed: int = 0, **kwargs
 ) -> AnnData:
     """A semi-synthetic tumour with the shifts of real drug-response single-cell data: the realistic-shift benchmark.
 
@@ -427,12 +606,13 @@ def realistic_tumor(
     reference's (``n_genes=800``). Pass any of them to override it.
     By default ``mode="within_line"``: one parental line with sensitive and resistant sub-populations, the case
     where bulk-to-single-cell transfer is hardest and that published sets share. ``benchmarks/realistic_shift.py``
-    scores every method of :func:`sctl.tl.predict_response` on all three modes.
+    scores every method of :func:`sctl.tl.predict_response` on all three modes; ``benchmarks/drug_specificity.py``
+    scores them on ``mode="drug_pair"`` (``realistic_tumor(["Trametinib", "Olaparib"], mode="drug_pair")``).
 
     Parameters
     ----------
     drug, mode, n_cells, seed
-        As in :func:`tumor`.
+        As in :func:`tumor` (a list of drugs for ``mode="drug_pair"``).
     **kwargs
         Any other argument of :func:`tumor`; overrides the platform settings.
 

@@ -19,6 +19,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "average_precision": "._classification",
         "classification_report": "._classification",
         "direction_accuracy": "._perturbation",
+        "drug_specificity": "._specificity",
         "f1": "._classification",
         "mae": "._regression",
         "mae_by_sign": "._perturbation",

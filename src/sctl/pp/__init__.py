@@ -16,6 +16,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "binarize_response": "._labels",
         "curate_labels": "._curate_labels",
         "de_to_anndata": "._de_table",
+        "drug_specific_response": "._specific",
         "featurize_drugs": "._drugs",
         "harmonize": "._harmonize",
         "iter_folds": "._split",
