@@ -97,9 +97,9 @@ def evaluate_response(
         Drug to evaluate, a column of the response table.
     methods
         Names of :func:`sctl.models.baselines.get_baseline` (``"logreg"``, ``"signature"``, ``"rf"``, ``"gb"``,
-        ``"svm"``) and of the transfer models ``"pathway_transfer"`` / ``"atsdp"``. Transfer models need cells:
-        in ``"bulk_cv"`` they are trained on the training lines plus the (unlabelled) cells and score the
-        held-out lines through their bulk path.
+        ``"svm"``, ``"dt"``, ``"xgb"``) and of the transfer models ``"pathway_transfer"`` / ``"atsdp"``.
+        Transfer models need cells: in ``"bulk_cv"`` they are trained on the training lines plus the
+        (unlabelled) cells and score the held-out lines through their bulk path.
     truth_key
         Column of ``adata.obs`` with each cell's true label (``"sensitive"`` / ``"resistant"``, 0 / 1 or
         booleans; NaN = unknown, not scored). ``None``: no ``"transfer"`` setting.

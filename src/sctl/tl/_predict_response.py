@@ -181,9 +181,10 @@ def predict_response(
         the README), at the cost of training ATSDPNet (seconds to a minute on a CPU; use
         ``model_kwargs={"members": ["signature", "rf"]}`` for a baseline-only ensemble in seconds). Otherwise a
         classifier fitted on the reference, a name of :func:`sctl.models.baselines.get_baseline`
-        (``"signature"``, ``"rf"``, ``"logreg"``, ``"gb"``, ``"svm"``), or a transfer model trained on the
-        reference and the (unlabelled) cells together: ``"pathway_transfer"`` (:class:`sctl.models.PathwayTransfer`,
-        He et al. 2025) or ``"atsdp"`` (:class:`sctl.models.ATSDPNet`, Zhou et al. 2025).
+        (``"signature"``, ``"rf"``, ``"logreg"``, ``"gb"``, ``"svm"``, ``"dt"``, ``"xgb"``), or a transfer model
+        trained on the reference and the (unlabelled) cells together: ``"pathway_transfer"``
+        (:class:`sctl.models.PathwayTransfer`, He et al. 2025) or ``"atsdp"`` (:class:`sctl.models.ATSDPNet`,
+        Zhou et al. 2025).
     model
         A trained model with ``predict(adata) -> probabilities`` (:class:`ResponseModel`), used instead of
         learning from ``reference``. It receives ``adata`` as it is and does its own preprocessing.
