@@ -61,3 +61,9 @@ CURATION_REASON_KEY = "sctl_curation_reason"
 INTRINSIC_RESISTANT = "intrinsically_resistant"
 NORMAL_CELL = "normal"
 PATHWAYS_KEY = "sctl_pathways"
+
+# applicability domain of :func:`sctl.tl.predict_response` with a reference: each cell's similarity to its nearest
+# reference line, whether it lies in the reference's domain, and the call of cells sctl cannot judge
+REFERENCE_SIMILARITY_KEY = "sctl_reference_similarity"
+IN_DOMAIN_KEY = "sctl_in_domain"
+UNCERTAIN = "uncertain"

@@ -38,3 +38,17 @@ def test_response_explains_what_is_missing(predicted):
         sctl.pl.response(predicted, key="sctl_other", show=False)
     with pytest.raises(KeyError, match=r"sc\.tl\.tsne"):
         sctl.pl.response(predicted, basis="tsne", show=False)
+
+
+def test_response_greys_out_cells_outside_the_domain(predicted):
+    predicted.obs["sctl_in_domain"] = np.arange(predicted.n_obs) >= 10
+    fig = sctl.pl.response(predicted, basis="umap", show=False)
+    greyed = [c for c in fig.axes[0].collections if c.get_label() == "outside the reference's domain"]
+    assert len(greyed) == 1
+    assert greyed[0].get_offsets().shape == (10, 2)
+    plt.close(fig)
+    fig = sctl.pl.response(predicted, basis="umap", show_domain=False, show=False)
+    assert not [c for c in fig.axes[0].collections if c.get_label() == "outside the reference's domain"]
+    plt.close(fig)
+    assert sctl.pl.response(predicted, basis="umap", show=True) is None
+    plt.close("all")

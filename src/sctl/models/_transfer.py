@@ -212,14 +212,34 @@ def standardization(standardize_rows: bool) -> str:
     return f"per-profile z-score across the shared genes, then {gene_wise}" if standardize_rows else gene_wise
 
 
-def _check_enough_labels(labels: pd.Series, drug: str, min_per_class: int) -> None:
+def _check_enough_labels(
+    labels: pd.Series, drug: str, min_per_class: int = MIN_PER_CLASS, *, response: pd.Series | None = None
+) -> None:
+    """Refuse labels with fewer than ``min_per_class`` lines of a class, or classes tied in ``response``.
+
+    The one check behind every method of :func:`sctl.tl.predict_response` (baselines and transfer models alike).
+    With ``response`` (each line's response, aligned with ``labels``), a sensitive line whose response is not
+    below every resistant line's means the rule split tied lines by their order (e.g. a constant response).
+    """
     counts = labels.value_counts()
-    fewest = min(int(counts.get(c, 0)) for c in RESPONSE_CATEGORIES)
-    if fewest < min_per_class:
+    found = {c: int(counts.get(c, 0)) for c in RESPONSE_CATEGORIES}
+    if min(found.values()) < min_per_class:
         raise ValueError(
-            f"Drug {drug!r} leaves too few labelled lines to train on ({counts.to_dict()}; at least "
-            f"{min_per_class} of each class are needed). Use a drug tested on more lines, a wider rule "
-            "(`k=0.5` or `label_method='median'`), or lower `min_per_class`."
+            f"Drug {drug!r} leaves too few labelled lines to train on ({found}; at least {min_per_class} of each "
+            "class are needed). Use a drug tested on more lines, a wider rule (`k=0.5` or "
+            "`label_method='median'`), or a larger reference."
+        )
+    if response is None:
+        return
+    values = pd.Series(response, index=labels.index, dtype=float)
+    highest_sensitive = values[labels == SENSITIVE].max()
+    lowest_resistant = values[labels == RESPONSE_CATEGORIES[0]].min()
+    if not highest_sensitive < lowest_resistant:
+        raise ValueError(
+            f"The response to {drug!r} does not separate the labelled lines ({found}): the highest response "
+            f"labelled sensitive ({highest_sensitive:.4g}) is not below the lowest labelled resistant "
+            f"({lowest_resistant:.4g}), so tied lines were split by their order (a constant or coarse response). "
+            "Use another drug, response table (`key=`) or label rule."
         )
 
 

@@ -10,7 +10,7 @@ import scanpy as sc
 from anndata import AnnData
 from matplotlib.figure import Figure
 
-from .._constants import RESPONSE_KEY
+from .._constants import IN_DOMAIN_KEY, RESPONSE_KEY
 from .._validate import check_anndata
 from ._utils import finish
 
@@ -21,13 +21,16 @@ def response(
     basis: str = "umap",
     key: str = RESPONSE_KEY,
     extra: list[str] | None = None,
+    show_domain: bool = True,
     show: bool | None = None,
     save: str | Path | None = None,
     **kwargs: Any,
 ) -> Figure | None:
     """Show the probability of sensitivity and the sensitive / resistant call side by side on an embedding.
 
-    Reads what :func:`sctl.tl.predict_response` wrote; each panel is drawn by :func:`scanpy.pl.embedding`.
+    Reads what :func:`sctl.tl.predict_response` wrote; each panel is drawn by :func:`scanpy.pl.embedding`. Cells
+    outside the reference's applicability domain (``adata.obs["sctl_in_domain"]`` False) are called
+    ``"uncertain"`` in the call panel and, with ``show_domain``, drawn over in grey on the probability panel.
 
     Parameters
     ----------
@@ -39,6 +42,9 @@ def response(
         The ``key_added`` of :func:`sctl.tl.predict_response`.
     extra
         More ``.obs`` columns or genes to draw beside, e.g. ground-truth labels.
+    show_domain
+        Grey out, on the probability panel, the cells outside the reference's domain (when
+        ``adata.obs["sctl_in_domain"]`` exists, i.e. after a prediction from a reference).
     show
         Show the figure (default: when not saving). When not shown, the figure is returned.
     save
@@ -74,4 +80,17 @@ def response(
     for ax, color in zip(axes[0], colors, strict=True):
         options = {"vmin": 0, "vmax": 1, "cmap": "RdBu_r"} if color == proba_key else {}
         sc.pl.embedding(adata, basis, color=color, ax=ax, show=False, **options, **kwargs)
+    if show_domain and IN_DOMAIN_KEY in adata.obs:
+        _grey_out_of_domain(axes[0][0], adata, basis)
     return finish(fig, show, save)
+
+
+def _grey_out_of_domain(ax: plt.Axes, adata: AnnData, basis: str) -> None:
+    outside = ~adata.obs[IN_DOMAIN_KEY].to_numpy(dtype=bool)
+    if outside.any():
+        coordinates = adata.obsm[f"X_{basis}"][outside]
+        ax.scatter(
+            coordinates[:, 0], coordinates[:, 1], s=12, c="lightgrey", marker="x", linewidths=0.6,
+            label="outside the reference's domain", zorder=3,
+        )  # fmt: skip
+        ax.legend(loc="lower right", fontsize="small", frameon=False)

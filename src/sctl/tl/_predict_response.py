@@ -3,17 +3,51 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
+from scipy import sparse
 
 from .. import pp
-from .._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, RESPONSE_KEY, SENSITIVE
-from .._validate import check_anndata, is_mudata, preview, pull_obs_columns, resolve_modality
-from ..models._transfer import standardization, standardize_domains
+from .._constants import (
+    IN_DOMAIN_KEY,
+    LABEL_KEY,
+    MIN_SHARED_GENES,
+    REFERENCE_SIMILARITY_KEY,
+    RESPONSE_CATEGORIES,
+    RESPONSE_KEY,
+    SENSITIVE,
+    UNCERTAIN,
+)
+from .._stream import describe, rows_of
+from .._validate import (
+    check_anndata,
+    check_obs_key,
+    check_unique_var_names,
+    is_mudata,
+    preview,
+    pull_obs_columns,
+    resolve_modality,
+)
+from ..models._transfer import (
+    MIN_PER_CLASS,
+    PREDICT_CHUNK,
+    _check_enough_labels,
+    standardization,
+    standardize_domains,
+)
 from ..models.baselines import get_baseline
+from ._applicability import (
+    MIN_CELLS,
+    MIN_DETECTED_GENES,
+    SMALL_SAMPLE_CELLS,
+    applicability_domain,
+    check_log_normalised,
+    detected_genes,
+)
 
 if TYPE_CHECKING:
     from mudata import MuData
@@ -40,6 +74,7 @@ def predict_response(
     *,
     mod: str | None = None,
     reference_mod: str | None = None,
+    batch_key: str | None = None,
     method: str = "ensemble",
     model: ResponseModel | None = None,
     key: str = "ln_ic50",
@@ -66,10 +101,28 @@ def predict_response(
     1. keep the genes shared by both (:func:`sctl.pp.align_genes`; at least ``min_shared``, 500 by default);
     2. z-score every profile across the shared genes (``standardize_rows``), then standardise each domain on its
        own, gene by gene (:func:`sctl.pp.standardize`), so that neither the bulk nor the cells need to be on the
-       other's scale (counts, log-normalised or scaled data all work);
+       other's scale;
     3. label the reference lines sensitive / resistant from the drug's response
-       (:func:`sctl.pp.binarize_response`: by default the bottom / top ``k`` fraction);
-    4. fit ``method`` on the labelled lines and predict every cell.
+       (:func:`sctl.pp.binarize_response`: by default the bottom / top ``k`` fraction); every method needs at
+       least 5 lines of each class, and a response that does not separate them (e.g. constant) is refused;
+    4. fit ``method`` on the labelled lines and predict every cell;
+    5. place every cell in the reference's applicability domain (sctl): its Pearson correlation with the nearest
+       reference line over the shared genes, each cell first averaged with its 14 nearest cells of the same
+       sample (in PCA space) against single-cell sparsity. The reference lines' correlation with their nearest
+       OTHER line gives the null; a cell below 0.45 times its 5 % quantile resembles no reference line (calibrated
+       so that semi-synthetic tumours of held-out lines, :func:`sctl.datasets.realistic_tumor`, stay inside).
+       Such cells keep their probability, are called ``"uncertain"`` and a warning gives their share.
+
+    What the cells must hold (with ``reference=``): log-normalised expression, as
+    ``sc.pp.normalize_total(adata, target_sum=1e4); sc.pp.log1p(adata)`` leaves it. Raw counts (integers beyond
+    25) and values beyond any log scale are refused with those two lines; negative (scaled, e.g. by
+    ``sc.pp.scale``) values warn, as the per-cell z-score assumes unscaled input. The bulk reference has its own
+    scale (the shipped GDSC expression is z-scored per line) and is not checked. Cells with fewer than 20
+    detected (non-zero) shared genes (half the genes of a panel under 40) are not scored (probability NaN, call
+    ``"uncertain"``, with a warning); fewer than 20 scorable cells are refused, since the cells' genes are
+    standardised over the cells scored together. For the same reason the probabilities are relative to the cells
+    of one call: score the samples you want to compare in one call (``batch_key`` names them); fewer than 300
+    cells warn.
 
     Neither ``adata`` nor ``reference`` is modified apart from the keys listed below; labels that the cells
     carry are never used.
@@ -110,6 +163,11 @@ def predict_response(
         When ``adata`` is a MuData: the modality holding the cells (may be omitted if it is the only one).
     reference_mod
         The modality holding the bulk reference: of ``reference`` when it is a MuData, else of ``adata``.
+    batch_key
+        Column of ``adata.obs`` naming each cell's sample. All samples are standardised together, gene by gene,
+        so their probabilities are on one scale and comparable (a sample of resistant cells scored with others
+        keeps its low probabilities; scored alone it would be spread around the middle). A cell is averaged
+        only with cells of its own sample for the domain (step 5). ``None``: one sample.
     key
         Response table of the reference: ``"ln_ic50"`` or ``"auc"`` (low = sensitive for both).
     label_method, k, label_threshold
@@ -133,10 +191,14 @@ def predict_response(
         Seed of the classifier.
     model_kwargs, train_kwargs
         For the transfer models (also as members of the ensemble): passed to the model's constructor and to its
-        ``train`` (e.g. ``model_kwargs={"n_heads": 4}``, ``train_kwargs={"max_epochs": 50}``). For
-        ``method="ensemble"``, ``model_kwargs`` holds ``"members"`` and per-member ``model_kwargs``.
+        ``train`` (e.g. ``model_kwargs={"n_heads": 4}``, ``train_kwargs={"max_epochs": 50}``). For a baseline,
+        ``model_kwargs`` are its estimator's arguments (e.g. ``{"C": 0.5}`` for ``"logreg"``). For
+        ``method="ensemble"``, ``model_kwargs`` holds ``"members"`` and per-member ``model_kwargs`` keyed by
+        member name. Names a method does not accept raise a :class:`ValueError` listing the accepted ones.
     key_added
-        Results go to ``adata.obs[key_added]`` (call) and ``adata.obs[f"{key_added}_proba"]``.
+        Results go to ``adata.obs[key_added]`` (call) and ``adata.obs[f"{key_added}_proba"]``. Columns of that
+        name not written by an earlier call (no ``adata.uns[key_added]["params"]``), e.g. a truth column, are
+        never overwritten: a :class:`ValueError` asks for another name.
     copy
         Return a modified copy instead of writing into ``adata``.
 
@@ -154,10 +216,17 @@ def predict_response(
         shifts with the sample (a tumour of one line has no "average line"), so compare cells within a sample and
         treat ``threshold`` as a convention, not a boundary learnt on the cells;
     ``adata.obs[key_added]``
-        categorical call, ``"sensitive"`` / ``"resistant"``;
+        categorical call, ``"sensitive"`` / ``"resistant"``, and ``"uncertain"`` (a third category, present only
+        when used) for cells outside the reference's domain or not scored;
+    ``adata.obs["sctl_reference_similarity"]``, ``adata.obs["sctl_in_domain"]``
+        with ``reference=``: each cell's similarity to the reference (step 5; NaN when not scored) and whether
+        it lies in the reference's domain;
     ``adata.uns[key_added]["params"]``
         the parameters, the label rule, the number of shared genes and of labelled reference lines (and the
-        ``members`` of an ensemble).
+        ``members`` of an ensemble); with ``reference=`` also ``n_cells_scored``, ``n_cells_too_few_genes`` and
+        ``domain`` (the cutoff, the null quantile it derives from, and the number of cells in and outside).
+
+    Every error is raised before anything is written: ``adata`` and ``reference`` are then left as they were.
 
     Examples
     --------
@@ -173,6 +242,8 @@ def predict_response(
     reference = _resolve_reference(adata, reference, reference_mod)
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"`threshold` must lie strictly between 0 and 1, got {threshold}.")
+    _check_key_added(cells, key_added)
+    domain = None
     if model is not None:
         if reference is not None:
             raise ValueError("Pass either `model=` (already trained) or `reference=` (to train on), not both.")
@@ -181,10 +252,11 @@ def predict_response(
     elif reference is not None:
         if drug is None:
             raise ValueError("Name the drug whose response to learn from the reference: `drug=...`.")
-        proba, params = _learn_from_reference(
+        proba, domain, params = _learn_within_domain(
             cells,
             check_anndata(reference, "reference"),
             drug,
+            batch_key=batch_key,
             method=method,
             key=key,
             label_rule={"method": label_method, "k": k, "threshold": label_threshold},
@@ -203,11 +275,160 @@ def predict_response(
         )
 
     cells = cells.copy() if copy and mdata is None else cells
-    _write_response(cells, proba, threshold, key_added)
+    in_domain = None if domain is None else domain[IN_DOMAIN_KEY]
+    _write_response(cells, proba, threshold, key_added, in_domain)
+    columns = [key_added, f"{key_added}_proba"]
+    if domain is not None:
+        for column, values in domain.items():
+            cells.obs[column] = values
+        columns += list(domain)
     cells.uns[key_added] = {"params": {**params, "threshold": threshold}}
     if mdata is not None:
-        pull_obs_columns(mdata, cells, [key_added, f"{key_added}_proba"])
+        pull_obs_columns(mdata, cells, columns)
     return (cells if mdata is None else mdata) if copy else None
+
+
+def _check_key_added(cells: AnnData, key_added: str) -> None:
+    """Refuse to overwrite ``obs`` columns named like the results unless an earlier call wrote them."""
+    existing = [c for c in (key_added, f"{key_added}_proba") if c in cells.obs.columns]
+    written_by_sctl = isinstance(cells.uns.get(key_added), dict) and "params" in cells.uns[key_added]
+    if existing and not written_by_sctl:
+        raise ValueError(
+            f"`adata.obs` already holds {preview(existing)}, not written by `sctl.tl.predict_response` (no "
+            f"`adata.uns[{key_added!r}]['params']`). Pass another `key_added=` (default {RESPONSE_KEY!r}) or drop "
+            "those columns first."
+        )
+
+
+def _learn_within_domain(
+    cells: AnnData,
+    reference: AnnData,
+    drug: str,
+    *,
+    batch_key: str | None,
+    layers: tuple[str | None, str | None],
+    min_shared: float | int,
+    seed: int,
+    **learn: Any,
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+    """Check the cells, score those with enough detected genes, and place every cell in the reference's domain.
+
+    Returns the probabilities (NaN for cells not scored), the domain columns and the parameters.
+    """
+    layer, reference_layer = layers
+    what = describe(layer)
+    batches = None if batch_key is None else check_obs_key(cells, batch_key).astype(str).to_numpy()
+    _check_labels(reference, drug, learn["key"], learn["label_rule"])
+    shared = _shared_genes(reference, cells, min_shared)
+    cell_matrix = _shared_matrix(cells, layer, shared)
+    check_log_normalised(cell_matrix, f"{what} (its {len(shared)} genes shared with the reference)")
+    scored = _scorable_cells(cell_matrix, what)
+    subset = cells if scored.all() else cells[scored]
+    subset = subset if subset is cells else (subset.to_memory() if cells.isbacked else subset.copy())
+    proba_scored, params = _learn_from_reference(
+        subset, reference, drug, layers=layers, min_shared=min_shared, seed=seed, **learn
+    )
+    bulk_matrix = _shared_matrix(reference, reference_layer, shared)
+    groups = None if batches is None else batches[scored]
+    similarity_scored, in_domain_scored, domain_params = applicability_domain(
+        bulk_matrix, cell_matrix[scored], groups, seed=seed
+    )
+    _warn_small_sample(int(scored.sum()), batch_key, groups)
+    proba = np.full(cells.n_obs, np.nan)
+    proba[scored] = proba_scored
+    similarity = np.full(cells.n_obs, np.nan)
+    similarity[scored] = similarity_scored
+    in_domain = np.zeros(cells.n_obs, dtype=bool)
+    in_domain[scored] = in_domain_scored
+    n_outside = int(scored.sum() - in_domain_scored.sum())
+    if n_outside:
+        warnings.warn(
+            f"{n_outside} of {int(scored.sum())} scored cells ({n_outside / scored.sum():.0%}) resemble no "
+            f"reference line: `obs[{REFERENCE_SIMILARITY_KEY!r}]` below {domain_params['cutoff']:.3f}. Their "
+            f"probabilities are kept but they are called {UNCERTAIN!r}, and `obs[{IN_DOMAIN_KEY!r}]` is False.",
+            UserWarning,
+            stacklevel=3,
+        )
+    params = {
+        **params,
+        "batch_key": batch_key,
+        "min_detected_genes": MIN_DETECTED_GENES,
+        "n_cells_scored": int(scored.sum()),
+        "n_cells_too_few_genes": int((~scored).sum()),
+        "domain": {**domain_params, "n_in_domain": int(in_domain.sum()), "n_outside": n_outside},
+    }
+    return proba, {REFERENCE_SIMILARITY_KEY: similarity, IN_DOMAIN_KEY: in_domain}, params
+
+
+def _check_labels(reference: AnnData, drug: str, key: str, label_rule: dict[str, Any]) -> None:
+    """Every method trains on at least ``MIN_PER_CLASS`` lines of each class, separated by their response."""
+    labelled = pp.binarize_response(reference, drug, key=key, key_added=LABEL_KEY, copy=True, **label_rule)
+    _check_enough_labels(labelled.obs[LABEL_KEY], drug, MIN_PER_CLASS, response=labelled.obsm[key][drug])
+
+
+def _shared_genes(reference: AnnData, cells: AnnData, min_shared: float | int) -> pd.Index:
+    """The reference genes also in ``cells``; too few raise :func:`sctl.pp.align_genes`' error."""
+    from ..pp._align import _required_count
+
+    check_unique_var_names(reference, "reference")
+    check_unique_var_names(cells)
+    shared = reference.var_names[reference.var_names.isin(cells.var_names)]
+    if len(shared) == 0 or len(shared) < _required_count(min_shared, reference.n_vars):
+        pp.align_genes(reference, cells, min_shared=min_shared)  # raises, naming the counts and the fix
+    return shared
+
+
+def _shared_matrix(adata: AnnData, layer: str | None, genes: pd.Index) -> Any:
+    """The ``genes`` columns of ``adata``'s expression (backed or not), read in row chunks, as stored (dense/sparse).
+
+    Non-finite values are left for the model's own checks to report.
+    """
+    rows = rows_of(adata, layer, genes)
+    blocks = []
+    for start in range(0, rows.n_obs, PREDICT_CHUNK):
+        block = rows.X[start : start + PREDICT_CHUNK]
+        block = block if sparse.issparse(block) else np.asarray(block)
+        blocks.append(block if rows.columns is None else block[:, rows.columns])
+    return sparse.vstack(blocks, format="csr") if sparse.issparse(blocks[0]) else np.vstack(blocks)
+
+
+def _scorable_cells(cell_matrix: Any, what: str) -> np.ndarray:
+    """Mask of the cells with enough detected shared genes to score; warn about the others.
+
+    Enough is ``MIN_DETECTED_GENES``, or half the genes of a smaller panel.
+    """
+    needed = min(MIN_DETECTED_GENES, max(2, cell_matrix.shape[1] // 2))  # small panels: half their genes
+    scored = detected_genes(cell_matrix) >= needed
+    n_empty = int((~scored).sum())
+    if scored.sum() < MIN_CELLS:
+        raise ValueError(
+            f"Only {int(scored.sum())} of {len(scored)} cells have at least {needed} detected (non-zero) "
+            f"shared genes in {what}; predict_response standardises each gene over the cells scored together and "
+            f"needs at least {MIN_CELLS} of them. Score the cells together with the rest of their sample."
+        )
+    if n_empty:
+        warnings.warn(
+            f"{n_empty} of {len(scored)} cells have fewer than {needed} detected shared genes in {what} "
+            f"(empty or near-empty): they are not scored (probability NaN, call {UNCERTAIN!r}).",
+            UserWarning,
+            stacklevel=4,
+        )
+    return scored
+
+
+def _warn_small_sample(n_scored: int, batch_key: str | None, groups: np.ndarray | None) -> None:
+    """Warn when the cells scored together are too few to stand for more than their own sample."""
+    if n_scored >= SMALL_SAMPLE_CELLS:
+        return
+    samples = "" if groups is None else f" ({len(np.unique(groups))} value(s) of `obs[{batch_key!r}]`)"
+    warnings.warn(
+        f"Only {n_scored} cells are scored together{samples}. Each gene is standardised over the cells scored "
+        "together, so the probabilities are relative to this sample: a sample of one homogeneous group (e.g. "
+        "only resistant cells) is spread around the middle. Score it with other samples in one call "
+        "(`batch_key=` names the samples), so that all are compared on one scale.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _resolve_reference(
@@ -262,7 +483,7 @@ def _learn_from_reference(
             min_shared=min_shared, standardize_rows=standardize_rows, seed=seed, model_kwargs=model_kwargs,
             train_kwargs=train_kwargs,
         )  # fmt: skip
-    classifier = get_baseline(method, seed=seed)
+    classifier = _baseline(method, seed, model_kwargs)
     bulk, cells = pp.align_genes(reference, adata, min_shared=min_shared)
     logger.info("predict_response: %s on %d shared genes", method, bulk.n_vars)
     standardize_domains(bulk, cells, layers=(reference_layer, layer), standardize_rows=standardize_rows)
@@ -283,7 +504,30 @@ def _learn_from_reference(
         "n_reference_resistant": int(labels.drop(SENSITIVE, errors="ignore").sum()),
         "seed": seed,
     }
+    if model_kwargs:
+        params["model_kwargs"] = {k: v for k, v in model_kwargs.items() if isinstance(v, int | float | str | bool)}
     return proba, params
+
+
+def _baseline(method: str, seed: int, model_kwargs: dict[str, Any] | None) -> Any:
+    """A new baseline; ``model_kwargs`` its estimator's arguments, names checked before anything is fitted."""
+    classifier = get_baseline(method, seed=seed)
+    if not model_kwargs:
+        return classifier
+    import inspect
+
+    estimator = classifier._build_estimator("classification", np.array([0, 1]))
+    estimator = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    own = [p for p in inspect.signature(type(classifier)).parameters if p not in ("seed", "estimator_kwargs")]
+    accepted = sorted({*own, *(estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {})})
+    accepted = [name for name in accepted if name not in ("random_state", "seed")]
+    unknown = sorted(set(model_kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"`model_kwargs` has names that {method!r} does not accept: {preview(unknown)}. Accepted names: "
+            f"{preview(accepted, 40)}."
+        )
+    return get_baseline(method, seed=seed, **model_kwargs)
 
 
 TRANSFER_METHODS = ("pathway_transfer", "atsdp")
@@ -308,6 +552,12 @@ def _learn_ensemble(
         raise ValueError(
             f"An ensemble needs at least two classifiers among {preview([m for m in known if m != 'ridge'])}; got "
             f"`model_kwargs={{'members': {list(members)!r}}}`."
+        )
+    unknown = sorted(set(model_kwargs) - set(members))
+    if unknown:
+        raise ValueError(
+            f"`model_kwargs` of an ensemble holds 'members' and per-member arguments keyed by member name; "
+            f"{preview(unknown)} is none of them. Accepted names: {preview(['members', *members])}."
         )
     probabilities, params = [], {}
     for member in members:
@@ -379,7 +629,13 @@ def _check_probabilities(proba: np.ndarray, n_obs: int, source: str) -> np.ndarr
     return proba
 
 
-def _write_response(adata: AnnData, proba: np.ndarray, threshold: float, key_added: str) -> None:
-    calls = np.where(proba >= threshold, RESPONSE_CATEGORIES[1], RESPONSE_CATEGORIES[0])
+def _write_response(
+    adata: AnnData, proba: np.ndarray, threshold: float, key_added: str, in_domain: np.ndarray | None = None
+) -> None:
+    """Write the probability and the call; NaN probabilities and cells outside the domain are ``"uncertain"``."""
+    calls = np.where(proba >= threshold, RESPONSE_CATEGORIES[1], RESPONSE_CATEGORIES[0]).astype(object)
+    uncertain = np.isnan(proba) if in_domain is None else np.isnan(proba) | ~in_domain
+    calls[uncertain] = UNCERTAIN
+    categories = [*RESPONSE_CATEGORIES, UNCERTAIN] if uncertain.any() else list(RESPONSE_CATEGORIES)
     adata.obs[f"{key_added}_proba"] = proba
-    adata.obs[key_added] = pd.Categorical(calls, categories=list(RESPONSE_CATEGORIES))
+    adata.obs[key_added] = pd.Categorical(calls, categories=categories)
