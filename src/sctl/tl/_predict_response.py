@@ -26,6 +26,7 @@ from .._stream import describe, rows_of
 from .._validate import (
     check_anndata,
     check_obs_key,
+    check_response,
     check_unique_var_names,
     is_mudata,
     preview,
@@ -362,8 +363,10 @@ def _learn_within_domain(
 
 def _check_labels(reference: AnnData, drug: str, key: str, label_rule: dict[str, Any]) -> None:
     """Every method trains on at least ``MIN_PER_CLASS`` lines of each class, separated by their response."""
-    labelled = pp.binarize_response(reference, drug, key=key, key_added=LABEL_KEY, copy=True, **label_rule)
-    _check_enough_labels(labelled.obs[LABEL_KEY], drug, MIN_PER_CLASS, response=labelled.obsm[key][drug])
+    check_response(reference, key)
+    table = AnnData(obs=pd.DataFrame(index=reference.obs_names.copy()), obsm={key: reference.obsm[key]})
+    pp.binarize_response(table, drug, key=key, key_added=LABEL_KEY, **label_rule)  # a table only: nothing copied
+    _check_enough_labels(table.obs[LABEL_KEY], drug, MIN_PER_CLASS, response=table.obsm[key][drug])
 
 
 def _shared_genes(reference: AnnData, cells: AnnData, min_shared: float | int) -> pd.Index:
