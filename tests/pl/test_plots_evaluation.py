@@ -70,3 +70,17 @@ def test_plots_explain_what_is_missing(evaluated):
         sctl.pl.roc(evaluated, methods=["rf"], show=False)
     with pytest.raises(ValueError, match="at least three"):
         sctl.pl.metrics_radar(evaluated, metrics=["auroc", "ap"], show=False)
+
+
+def test_curves_leave_out_unscored_cells_with_a_warning():
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 2, size=100)
+    adata = AnnData(np.zeros((100, 2), dtype=np.float32))
+    adata.obs["truth"] = np.where(truth == 1, "sensitive", "resistant")
+    score = truth + 0.0
+    score[:7] = np.nan  # cells predict_response could not score (too few detected genes)
+    adata.obs["sctl_response_proba"] = score
+    with pytest.warns(UserWarning, match="7 labelled cells have no score"):
+        fig = sctl.pl.roc(adata, truth_key="truth", show=False)
+    assert np.allclose(np.interp(0.01, *fig.axes[0].get_lines()[0].get_data()), 1.0)
+    plt.close(fig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -226,7 +227,15 @@ def _curve_data(
     out = []
     for column in score_keys or ["sctl_response_proba"]:
         score = check_obs_key(adata, column, hint="Pass score columns as `score_keys=`.").to_numpy(dtype=float)
-        out.append((column, truth[known].astype(int), score[known]))
+        scored = known & ~np.isnan(score)
+        n_unscored = int((known & np.isnan(score)).sum())
+        if n_unscored:  # e.g. cells with too few detected genes, which predict_response leaves NaN
+            warnings.warn(
+                f"{column}: {n_unscored} labelled cells have no score (NaN) and are left out of the curve.",
+                UserWarning,
+                stacklevel=4,
+            )
+        out.append((column, truth[scored].astype(int), score[scored]))
     return out
 
 
