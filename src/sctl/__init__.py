@@ -8,7 +8,7 @@ evaluation metrics.
 
 from sctl._lazy import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # the namespaces are imported on first access (``sctl.pp``), so ``import sctl`` takes well under a second
 __getattr__, __dir__, __all__ = lazy_exports(

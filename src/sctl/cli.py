@@ -11,6 +11,10 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from anndata import AnnData
 
 DEMO_DRUG = "Dabrafenib"
 DEMO_METHODS = ("ensemble", "signature", "rf", "logreg")
@@ -235,9 +239,11 @@ def _demo(args: argparse.Namespace, start: float, deep: bool) -> int:
             cells, reference=reference, drug=args.drug, method=method, seed=args.seed,
             train_kwargs={"enable_progress_bar": False},  # the deep models (ATSDPNet is in the ensemble)
         )  # fmt: skip
-        scores = sctl.metrics.classification_report(cells.obs["response"], cells.obs["sctl_response_proba"])
-        rows.append({"method": method, **scores})
-        _step(f"{method}: AUROC {scores['auroc']:.3f} against the ground truth", start)
+        proba = cells.obs["sctl_response_proba"]
+        scored = proba.notna().to_numpy()  # cells with too few detected genes are left unscored (NaN)
+        scores = sctl.metrics.classification_report(cells.obs["response"][scored], proba[scored])
+        rows.append({"method": method, **scores, "n_unscored": int((~scored).sum())})
+        _step(f"{method}: AUROC {scores['auroc']:.3f} against the ground truth ({scored.sum()} cells scored)", start)
     rows.reverse()
 
     _step("embedding the cells (PCA, neighbours, UMAP)", start)
@@ -262,6 +268,7 @@ def _demo(args: argparse.Namespace, start: float, deep: bool) -> int:
     }
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
     _print_table(rows)
+    print(_trust_note(cells), end="\n\n")
     print(_reproducibility_note(deep), end="\n\n")
     _step(f"wrote demo.h5ad, metrics.json and umap_response.png to {args.out}/", start)
     return 0
@@ -297,6 +304,17 @@ def _reproducibility_note(deep: bool) -> str:
             "ensemble's, may differ by a few hundredths"
         )
     return note + "."
+
+
+def _trust_note(cells: AnnData) -> str:
+    """What the first method could not judge: unscored cells and cells outside the reference's domain."""
+    unscored = int(cells.obs["sctl_response_proba"].isna().sum())
+    outside = int((~cells.obs["sctl_in_domain"].astype(bool)).sum()) - unscored
+    return (
+        f"Metrics are over the scored cells: {unscored} of {cells.n_obs} cells had too few detected genes and were "
+        f"left unscored (NaN); {outside} scored cells lie outside the reference's domain and are called "
+        "'uncertain' (obs['sctl_in_domain'])."
+    )
 
 
 def _print_table(rows: list[dict]) -> None:
