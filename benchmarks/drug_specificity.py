@@ -72,6 +72,12 @@ QUICK = {
 }
 
 
+def _auroc(truth: pd.Series, score: pd.Series) -> float:
+    """AUROC over the cells with a label and a score (predict_response leaves empty cells unscored)."""
+    known = truth.notna() & score.notna()
+    return sctl.metrics.auroc(truth[known], score[known])
+
+
 def shared_data() -> Path:
     """The real-data kit beside the repository (``../shared/data``), or ``$SCTL_SHARED_DATA``."""
     path = Path(os.environ.get("SCTL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -159,7 +165,7 @@ def run_one(panels: dict, pair: tuple[str, str], kind: str, seed: int, args) -> 
                         "rule": rule,
                         "method": f"{method} ({variant})",
                         "seconds": time.perf_counter() - start,
-                        **{f"auroc_{i}": sctl.metrics.auroc(truth[drug], scores[drug]) for i, drug in enumerate(pair)},
+                        **{f"auroc_{i}": _auroc(truth[drug], scores[drug]) for i, drug in enumerate(pair)},
                         "specificity": sctl.metrics.drug_specificity(truth, scores),
                     }
                     rows.append(row)

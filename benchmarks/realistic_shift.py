@@ -72,10 +72,12 @@ def run_one(
         sctl.tl.predict_response(cells, reference=reference, drug=drug, method=method, seed=seed, **kwargs)
         seconds = time.perf_counter() - start
         proba = cells.obs["sctl_response_proba"].to_numpy()
-        scores = sctl.metrics.classification_report(truth, proba)
+        scored = ~np.isnan(proba)  # cells with too few detected genes are left unscored
+        scores = sctl.metrics.classification_report(truth[scored], proba[scored])
         rows.append(
             {"mode": mode, "drug": drug, "seed": seed, "method": name, "seconds": seconds,
-             "auroc": scores["auroc"], "ap": scores["ap"], "brier": float(np.mean((proba - truth) ** 2))}
+             "auroc": scores["auroc"], "ap": scores["ap"],
+             "brier": float(np.mean((proba[scored] - truth[scored]) ** 2)), "n_unscored": int((~scored).sum())}
         )  # fmt: skip
         probabilities[name] = proba
         print(f"{mode:16s} {drug:14s} seed {seed} {name:17s} AUROC {scores['auroc']:.3f} ({seconds:.0f} s)",

@@ -55,7 +55,10 @@ def run(
                     extra = {**extra, "train_kwargs": train_kwargs}
                 sctl.tl.predict_response(cells, reference=reference, drug=drug, method=method, seed=seed, **extra)
                 seconds = time.perf_counter() - start
-                scores = sctl.metrics.classification_report(cells.obs["response"], cells.obs["sctl_response_proba"])
+                scored = cells.obs["sctl_response_proba"].notna()  # empty cells are left unscored
+                scores = sctl.metrics.classification_report(
+                    cells.obs["response"][scored], cells.obs["sctl_response_proba"][scored]
+                )
                 rows.append({"drug": drug, "seed": seed, "method": name, "seconds": seconds, **scores})
     return pd.DataFrame(rows)
 

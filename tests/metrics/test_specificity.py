@@ -39,3 +39,17 @@ def test_drug_specificity_errors():
         drug_specificity(TRUTH, TRUTH.to_numpy())
     with pytest.raises(ValueError, match=r"Drug 'B': AUROC needs both"):
         drug_specificity(TRUTH.assign(B=1), TRUTH)
+
+
+
+def test_unscored_cells_are_left_out_like_unlabelled_ones():
+    from sctl.metrics import auroc
+
+    truth = pd.DataFrame({"a": [0, 1, 0, 1, 1, 0], "b": [1, 0, 1, 0, 0, 1]})
+    scores = pd.DataFrame({"a": [0.1, 0.9, np.nan, 0.8, 0.7, 0.2], "b": [0.9, 0.1, 0.8, 0.2, np.nan, 0.8]})
+    assert drug_specificity(truth, scores) == 1.0  # NaN scores (cells predict_response leaves unscored) skipped
+    scores.loc[0, "a"] = 0.75  # a resistant cell now above one sensitive cell
+    known = scores["a"].notna()
+    expected_a = auroc(truth["a"][known], scores["a"][known])
+    assert expected_a < 1.0
+    assert drug_specificity(truth, scores) == pytest.approx((expected_a + 1.0) / 2)

@@ -25,7 +25,7 @@ def drug_specificity(truth: pd.DataFrame, scores: pd.DataFrame) -> float:
         ``obsm["response"]`` of ``sctl.datasets.tumor(mode="drug_pair")``.
     scores
         Cells x drugs: scores or probabilities of *sensitive* (higher = more sensitive), the same cells (index)
-        and drugs (columns) as ``truth``, in any order; no NaN.
+        and drugs (columns) as ``truth``, in any order; NaN = not scored (left out, as unlabelled cells are).
 
     Returns
     -------
@@ -54,7 +54,7 @@ def drug_specificity(truth: pd.DataFrame, scores: pd.DataFrame) -> float:
     scores = scores.loc[truth.index, truth.columns]
     per_drug = []
     for drug in truth.columns:
-        labelled = truth[drug].notna().to_numpy()
+        labelled = truth[drug].notna().to_numpy() & scores[drug].notna().to_numpy()  # unscored cells skipped too
         try:
             per_drug.append(auroc(truth[drug].to_numpy()[labelled], scores[drug].to_numpy()[labelled]))
         except ValueError as error:
