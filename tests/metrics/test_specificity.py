@@ -41,7 +41,6 @@ def test_drug_specificity_errors():
         drug_specificity(TRUTH.assign(B=1), TRUTH)
 
 
-
 def test_unscored_cells_are_left_out_like_unlabelled_ones():
     from sctl.metrics import auroc
 
