@@ -139,7 +139,8 @@ def predict_response(
        sample (in PCA space) against single-cell sparsity. The reference lines' correlation with their nearest
        OTHER line gives the null; a cell below 0.45 times its 5 % quantile resembles no reference line (calibrated
        so that semi-synthetic tumours of held-out lines, :func:`sctl.datasets.realistic_tumor`, stay inside).
-       Such cells keep their probability, are called ``"uncertain"`` and a warning gives their share.
+       Such cells keep their probability and are called ``"uncertain"``; above 20 % of the cells a warning gives
+       their share.
 
     What the cells must hold (with ``reference=``): log-normalised expression, as
     ``sc.pp.normalize_total(adata, target_sum=1e4); sc.pp.log1p(adata)`` leaves it. Raw counts (integers beyond
@@ -372,14 +373,15 @@ def _learn_within_domain(
     in_domain = np.zeros(cells.n_obs, dtype=bool)
     in_domain[scored] = in_domain_scored
     n_outside = int(scored.sum() - in_domain_scored.sum())
-    if n_outside:
-        warnings.warn(
-            f"{n_outside} of {int(scored.sum())} scored cells ({n_outside / scored.sum():.0%}) resemble no "
-            f"reference line: `obs[{REFERENCE_SIMILARITY_KEY!r}]` below {domain_params['cutoff']:.3f}. Their "
-            f"probabilities are kept but they are called {UNCERTAIN!r}, and `obs[{IN_DOMAIN_KEY!r}]` is False.",
-            UserWarning,
-            stacklevel=3,
-        )
+    message = (
+        f"{n_outside} of {int(scored.sum())} scored cells ({n_outside / scored.sum():.0%}) resemble no "
+        f"reference line: `obs[{REFERENCE_SIMILARITY_KEY!r}]` below {domain_params['cutoff']:.3f}. Their "
+        f"probabilities are kept but they are called {UNCERTAIN!r}, and `obs[{IN_DOMAIN_KEY!r}]` is False."
+    )
+    if n_outside > OUTSIDE_WARNING_FRACTION * scored.sum():  # a sample the reference cannot judge
+        warnings.warn(message, UserWarning, stacklevel=3)
+    elif n_outside:  # a few outliers, as any tumour has: flagged per cell, not worth a warning
+        logger.info(message)
     params = {
         **params,
         "batch_key": batch_key,
@@ -564,6 +566,9 @@ def _baseline(method: str, seed: int, model_kwargs: dict[str, Any] | None) -> An
     return get_baseline(method, seed=seed, **model_kwargs)
 
 
+#: share of scored cells outside the reference's domain above which the call warns (below it, cells are only flagged:
+#: semi-synthetic tumours of held-out lines had 0-10 % outside, scanpy's pbmc68k_reduced 67 %)
+OUTSIDE_WARNING_FRACTION = 0.2
 TRANSFER_METHODS = ("pathway_transfer", "atsdp")
 ENSEMBLE = "ensemble"
 #: members of ``method="ensemble"``, the default: the best-ranking mix on the realistic-shift benchmark (README)
