@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import sctl
 from sctl import _benchmark
 from sctl.cli import main
 
@@ -81,7 +82,14 @@ def test_quick_run_writes_report_with_machine_versions_and_output(bench_dir, tmp
         assert heading in report
     for key in ("**CPU**", "**cores**", "**RAM**", "**OS**", "git commit", "PYTHONHASHSEED=0"):
         assert key in report
-    for package in ("| python |", "| sctl | 0.1.0 |", "| torch |", "| scvi-tools |", "| scanpy |", "| anndata |"):
+    for package in (
+        "| python |",
+        f"| sctl | {sctl.__version__} |",
+        "| torch |",
+        "| scvi-tools |",
+        "| scanpy |",
+        "| anndata |",
+    ):
         assert package in report
     assert "logreg   0.812" in report  # the quick setting ran, its table verbatim
     assert "cwd is out: True" in report
