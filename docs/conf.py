@@ -35,8 +35,9 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "generated", "**.ipynb_checkpoints", "tutorials/README.md"]
 templates_path = ["_templates"]
-# notebooks are shown with the outputs stored in them (refresh: `python -m pytest --nbmake --overwrite -p no:xdist
-# tutorials/`); the test suite executes them again on every run, so a stored output never hides a broken notebook
+# notebooks are shown with the outputs stored in them (refresh: `python scripts/execute_tutorials.py`); the test
+# suite executes them again on every run, so a stored output never hides a broken notebook, and
+# tests/test_tutorials.py fails when the stored outputs come from another sctl version
 nb_execution_mode = "off"
 myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
 myst_heading_anchors = 3
