@@ -38,16 +38,14 @@ their drugs' specific responses (why they were chosen).
 """
 
 import argparse
-import logging
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
+from _common import quiet_single_thread
 from _seeds import seeds_arg  # benchmarks/ is on the path of a script run from it
 from anndata import AnnData
 
@@ -227,10 +225,7 @@ def main() -> None:
     if args.summary:
         summarize(pd.concat([pd.read_csv(path) for path in args.summary], ignore_index=True))
         return
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "sctl"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    quiet_single_thread()
     pairs = [tuple(pair.split(":")) for pair in args.pairs.split(",")]
     shipped = sctl.datasets.gdsc()
     describe_pairs(shipped, pairs)

@@ -30,14 +30,12 @@ lines.
 """
 
 import argparse
-import logging
 import sys
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
-import torch
+from _common import quiet_single_thread, scored_report
 from _seeds import seeds_arg  # benchmarks/ is on the path of a script run from it
 from transfer_baselines import PAPER_VARIANTS
 
@@ -73,7 +71,7 @@ def run_one(
         seconds = time.perf_counter() - start
         proba = cells.obs["sctl_response_proba"].to_numpy()
         scored = ~np.isnan(proba)  # cells with too few detected genes are left unscored
-        scores = sctl.metrics.classification_report(truth[scored], proba[scored])
+        scores = scored_report(truth, proba)
         rows.append(
             {"mode": mode, "drug": drug, "seed": seed, "method": name, "seconds": seconds,
              "auroc": scores["auroc"], "ap": scores["ap"],
@@ -124,10 +122,7 @@ def main() -> None:
     if args.summary:
         summarize(pd.concat([pd.read_csv(path) for path in args.summary], ignore_index=True))
         return
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "sctl"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    quiet_single_thread()
     bulk = sctl.datasets.gdsc()
     rows, probabilities = [], []
     for mode in args.modes.split(","):

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from _common import scored_report
 
 import sctl
 
@@ -55,10 +56,7 @@ def run(
                     extra = {**extra, "train_kwargs": train_kwargs}
                 sctl.tl.predict_response(cells, reference=reference, drug=drug, method=method, seed=seed, **extra)
                 seconds = time.perf_counter() - start
-                scored = cells.obs["sctl_response_proba"].notna()  # empty cells are left unscored
-                scores = sctl.metrics.classification_report(
-                    cells.obs["response"][scored], cells.obs["sctl_response_proba"][scored]
-                )
+                scores = scored_report(cells.obs["response"], cells.obs["sctl_response_proba"])
                 rows.append({"drug": drug, "seed": seed, "method": name, "seconds": seconds, **scores})
     return pd.DataFrame(rows)
 
