@@ -14,13 +14,7 @@ from sctl.models import CSG2A
 ASPIRIN = "CC(=O)OC1=CC=CC=C1C(=O)O"  # not on the plate: an unseen drug
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two shared cores: torch's second thread only spins; one thread is much faster here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,7 @@ QUIET = {"enable_progress_bar": False}
 SMALL = {"n_hidden": 4, "n_condition_hidden": 8}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,7 @@ DRUGS = ["Trametinib", "Dasatinib", "Erlotinib", "PLX-4720", "Buparlisib"]
 ASPIRIN = "CC(=O)OC1=CC=CC=C1C(=O)O"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
