@@ -9,7 +9,7 @@ import pytest
 from matplotlib.collections import PathCollection
 
 import sctl
-from sctl.models._perturbation_baselines import PerDrugMean
+from sctl.models.baselines import PerDrugMean
 
 BASELINES = ["zero_change", "mean_shift", "per_drug_mean", "ridge"]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sctl
-from sctl.models._perturbation_baselines import PerDrugMean
+from sctl.models.baselines import PerDrugMean
 
 
 def test_pred_vs_obs_draws_and_saves(tmp_path):

@@ -18,8 +18,8 @@ from anndata import AnnData
 
 from .._validate import preview, to_dense
 from ._io import load_model, save_model
-from ._perturbation_baselines import PERTURBATION_BASELINES
 from ._presets import check_preset
+from .baselines._perturbation import PERTURBATION_BASELINES
 
 #: deep perturbation models that :func:`train_named_model` trains by name
 DEEP_MODELS = ("GRIP", "SeqPerturb")

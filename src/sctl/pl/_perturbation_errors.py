@@ -12,7 +12,7 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 
 from .._validate import preview
-from ..models._perturbation_baselines import PERTURBATION_BASELINES
+from ..models.baselines._perturbation import PERTURBATION_BASELINES
 from ..tl._perturbation import EVALUATE_KEY
 from ._utils import finish, stored_result
 

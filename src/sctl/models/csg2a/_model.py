@@ -16,9 +16,9 @@ from scvi.data import AnnDataManager
 
 from sctl._validate import check_anndata, check_response, get_matrix, preview
 
-from .._drug_neighbours import neighbour_mean, tanimoto
 from .._io import load_model, load_state, save_model
 from .._presets import resolve_preset
+from ..baselines._drug_neighbours import neighbour_mean, tanimoto
 from . import _data
 from ._module import CSG2AModule, IC50Head, ic50_forward
 from ._training_plan import IC50Loss, PretrainingLoss, run
