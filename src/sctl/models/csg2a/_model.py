@@ -300,6 +300,18 @@ class CSG2A:
         params = self.init_params_
         return f"CSG2A({len(self.var_names_)} genes, h={params['n_hidden']}, preset={params['preset']!r}, {stage})"
 
+    @property
+    def drug_smiles_(self) -> dict[str, str]:
+        """Drug name -> SMILES of the drugs the model knows (setup, IC50 fine-tuning); embedded ones map to their name.
+
+        A copy, read by :func:`sctl.tl.drug_smiles`.
+        """
+        return {
+            **(self.setup_.get("smiles") or {}),
+            **(self.finetune_ or {}).get("drugs", {}),
+            **{name: name for name in self._embeddings() or {}},
+        }
+
     # ------------------------------------------------------------------------------------------------ setup
     @classmethod
     def setup_anndata(
