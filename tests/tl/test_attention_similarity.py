@@ -128,7 +128,7 @@ def test_bad_input(trained):
     with pytest.raises(ValueError, match="`method`"):
         sctl.tl.attention_similarity(basal, model, DRUGS, method="kendall")
     with pytest.raises(KeyError, match=r"run `sctl\.tl\.attention_similarity"):
-        sctl.pl.attention_similarity(basal.copy(), key_added="nothing", show=False)
+        sctl.pl.attention_similarity(basal.copy(), key="nothing", show=False)
 
 
 def test_plot_renders(trained, tmp_path):

@@ -199,3 +199,11 @@ def test_plot_renders(patch, tmp_path):
     plt.close(fig)
     with pytest.raises(KeyError, match=r"run `sctl\.tl\.spatial_response"):
         sctl.pl.spatial_response(_tissue(side=4), show=False)
+
+
+def test_plot_takes_the_old_key_added_with_a_warning():
+    with (
+        pytest.warns(FutureWarning, match=r"`key_added=` of sctl\.pl\.spatial_response\(\) is renamed `key=`"),
+        pytest.raises(KeyError, match=r"adata\.uns\['mine'\].*run `sctl\.tl\.spatial_response"),
+    ):
+        sctl.pl.spatial_response(_tissue(side=4), key_added="mine", show=False)
