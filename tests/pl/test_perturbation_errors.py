@@ -9,22 +9,15 @@ import pytest
 from matplotlib.collections import PathCollection
 
 import sctl
-from sctl.models.baselines import PerDrugMean
+
+from ._plot_inputs import evaluated_perturbation
 
 BASELINES = ["zero_change", "mean_shift", "per_drug_mean", "ridge"]
 
 
 @pytest.fixture(scope="module")
 def evaluated():
-    plate = sctl.datasets.lincs()
-    sctl.pp.match_controls(plate, control="DMSO")
-    sctl.pp.log_fold_change(plate)
-
-    def drug_means(train):  # a stand-in "model": any factory is drawn as a model, not a baseline
-        return PerDrugMean().fit(train)
-
-    sctl.tl.evaluate_perturbation(plate, {"drug_means": drug_means}, scheme="dose", n_folds=3)
-    return plate
+    return evaluated_perturbation()
 
 
 def _points(ax) -> list[PathCollection]:

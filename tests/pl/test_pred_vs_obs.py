@@ -7,15 +7,12 @@ import numpy as np
 import pytest
 
 import sctl
-from sctl.models.baselines import PerDrugMean
+
+from ._plot_inputs import predicted_perturbation
 
 
 def test_pred_vs_obs_draws_and_saves(tmp_path):
-    plate = sctl.datasets.lincs()
-    sctl.pp.match_controls(plate, control="DMSO")
-    sctl.pp.log_fold_change(plate)
-    treated = plate[~plate.obs["is_control"].to_numpy()].copy()
-    sctl.tl.predict_perturbation(treated, PerDrugMean().fit(treated))
+    treated = predicted_perturbation()
     fig = sctl.pl.pred_vs_obs(treated, show=False, max_points=500)
     assert fig.axes[0].get_title().startswith("r = ")
     plt.close(fig)
