@@ -12,7 +12,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "attention_similarity": "._attention_similarity",
         "attribute": "._attribute",
         "evaluate_patients": "._evaluate_patients",
-        "evaluate_perturbation": "._perturbation",
+        "evaluate_perturbation": "._evaluate_perturbation",
         "evaluate_response": "._evaluate_response",
         "map_to_reference": "._map_to_reference",
         "perturbation_distance": "._perturbation_distance",
