@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from .._validate import preview
 from ..models.baselines._perturbation import PERTURBATION_BASELINES
-from ..tl._perturbation import EVALUATE_KEY
+from ..tl._evaluate_perturbation import EVALUATE_KEY
 from ._utils import finish, stored_result
 
 #: metrics where lower is better; the others (correlations, sign accuracy) are better high

@@ -13,7 +13,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "attribute": "._attribute",
         "drug_smiles": "._drug_smiles",
         "evaluate_patients": "._evaluate_patients",
-        "evaluate_perturbation": "._perturbation",
+        "evaluate_perturbation": "._evaluate_perturbation",
         "evaluate_response": "._evaluate_response",
         "map_to_reference": "._map_to_reference",
         "perturbation_distance": "._perturbation_distance",
