@@ -57,7 +57,7 @@ def _perturbation(cls):
         model = GRIP(treated, n_hidden=8, n_embed=4, n_disc_hidden=8)
         model.train(max_epochs=1)
     else:
-        SeqPerturb.setup_anndata(treated, compound_id_key="pert_id", dose_key="dose")
+        SeqPerturb.setup_anndata(treated, drug_id_key="pert_id", dose_key="dose")
         model = SeqPerturb(treated, encoder="gru")
         model.train(max_epochs=1, batch_size=64)
     return model, treated, lambda m: m.predict(treated).to_numpy()

@@ -7,7 +7,7 @@ from anndata import AnnData
 import sctl
 from sctl.metrics import direction_accuracy
 from sctl.models import PerturbationEnsemble
-from sctl.models._perturbation_baselines import MeanShift, PerDrugMean, RidgeCondition
+from sctl.models.baselines import MeanShift, PerDrugMean, RidgeCondition
 
 torch.set_num_threads(1)
 

@@ -18,8 +18,8 @@ from anndata import AnnData
 
 from .._validate import preview, to_dense
 from ._io import load_model, save_model
-from ._perturbation_baselines import PERTURBATION_BASELINES
 from ._presets import check_preset
+from .baselines._perturbation import PERTURBATION_BASELINES
 
 #: deep perturbation models that :func:`train_named_model` trains by name
 DEEP_MODELS = ("GRIP", "SeqPerturb")
@@ -44,7 +44,7 @@ def train_named_model(
 
     ``adata`` is registered in place (``setup_anndata``); ``train_kwargs`` reach the deep models' ``train``;
     ``preset`` (``"sctl"`` or ``"paper"``) their constructor. Under ``"paper"`` SeqPerturb registers every token
-    of Ali et al. that ``adata.obs`` has (compound id, SMILES); under ``"sctl"`` cell line, drug and dose, as
+    of Ali et al. that ``adata.obs`` has (drug id, SMILES); under ``"sctl"`` cell line, drug and dose, as
     measured in ``benchmarks/perturbation_models.py``.
     """
     from . import GRIP, SeqPerturb
@@ -62,9 +62,9 @@ def train_named_model(
         SeqPerturb.setup_anndata(
             adata,
             layer=delta_layer,
-            cell_type_key=cell_line_key,
-            compound_key=drug_key,
-            compound_id_key=tokens,
+            cell_line_key=cell_line_key,
+            drug_key=drug_key,
+            drug_id_key=tokens,
             smiles_key=tokens,
             dose_key=dose_key,
         )

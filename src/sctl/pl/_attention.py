@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from .._validate import check_anndata
 from ..tl._attention_similarity import map_correlation
+from ..tl._drug_smiles import drug_smiles
 from ._utils import finish
 
 
@@ -82,7 +83,7 @@ def attention_map(
         raise TypeError(f"`model` must be a CSG2A model with `get_attention`, got {type(model).__name__}.")
     if n_top < 2:
         raise ValueError(f"`n_top` must be at least 2 genes, got {n_top}.")
-    smiles = _smiles(model, adata, drug)
+    smiles = drug_smiles(adata, model, drug)
     if stage == "finetuned" and getattr(model, "finetune_", None):
         dose = model.finetune_["dose"] if dose is None else dose
         time = model.finetune_["time"] if time is None else time
@@ -102,17 +103,6 @@ def attention_map(
     if with_corr:
         _correlations(fig, axes[0, -1], maps)
     return finish(fig, show, save)
-
-
-def _smiles(model: Any, adata: AnnData, drug: str | Sequence[str] | Mapping[str, str]) -> dict[str, str]:
-    if isinstance(drug, Mapping):
-        smiles = {str(k): str(v) for k, v in drug.items()}
-    else:
-        drugs = [drug] if isinstance(drug, str) else list(drug)
-        smiles = model._drug_smiles(adata, drugs)
-    if not smiles:
-        raise ValueError("`drug` is empty: name at least one drug.")
-    return smiles
 
 
 def _top_genes(maps: dict[str, pd.DataFrame], n_top: int) -> pd.Index:

@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "attention_genes": "._attention_similarity",
         "attention_similarity": "._attention_similarity",
         "attribute": "._attribute",
+        "drug_smiles": "._drug_smiles",
         "evaluate_patients": "._evaluate_patients",
         "evaluate_perturbation": "._evaluate_perturbation",
         "evaluate_response": "._evaluate_response",

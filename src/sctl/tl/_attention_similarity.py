@@ -13,6 +13,7 @@ from scipy.stats import rankdata
 
 from .._constants import DRUGS_KEY
 from .._validate import check_anndata, preview
+from ._drug_smiles import drug_smiles
 
 ATTENTION_SIMILARITY_KEY = "sctl_attention_similarity"
 MOA_COLUMN = "pathway"
@@ -120,7 +121,7 @@ def attention_similarity(
         raise ValueError(f"`method` must be 'pearson' or 'spearman', got {method!r}.")
     if n_perms < 1:
         raise ValueError(f"`n_perms` must be at least 1, got {n_perms}.")
-    smiles = drug_smiles(model, adata, drugs)
+    smiles = drug_smiles(adata, model, drugs)
     if len(smiles) < 2:
         raise ValueError(f"Name at least two drugs to compare their maps, got {len(smiles)}.")
     labels = _moa(adata, list(smiles), moa)
@@ -152,20 +153,6 @@ def attention_similarity(
         "test": test,
     }  # fmt: skip
     return adata if copy else None
-
-
-def drug_smiles(model: Any, adata: AnnData, drugs: str | Sequence[str] | Mapping[str, str]) -> dict[str, str]:
-    """Drug name -> SMILES: a mapping as given, names through the model's tables and ``adata.uns["sctl_drugs"]``."""
-    if isinstance(drugs, Mapping | pd.Series):
-        smiles = {str(k): str(v) for k, v in dict(drugs).items()}
-    else:
-        names = [drugs] if isinstance(drugs, str) else [str(d) for d in drugs]
-        if len(set(names)) < len(names):
-            raise ValueError(f"`drugs` names a drug twice: {preview(pd.Index(names)[pd.Index(names).duplicated()])}.")
-        smiles = model._drug_smiles(adata, names) if names else {}
-    if not smiles:
-        raise ValueError("`drugs` is empty: name at least one drug.")
-    return smiles
 
 
 def map_correlation(maps: Mapping[str, pd.DataFrame], method: str = "pearson") -> pd.DataFrame:

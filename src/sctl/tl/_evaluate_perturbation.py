@@ -13,9 +13,9 @@ from anndata import AnnData
 
 from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
 from ..metrics import perturbation_report
-from ..models._perturbation_baselines import PERTURBATION_BASELINES
 from ..models._perturbation_ensemble import DEEP_MODELS, PerturbationEnsemble, predicted_changes, train_named_model
 from ..models._presets import check_preset
+from ..models.baselines._perturbation import PERTURBATION_BASELINES
 from ..pp._split import _group_folds
 from ._perturbation import PerturbationModel
 

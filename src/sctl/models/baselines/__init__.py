@@ -26,16 +26,16 @@ from typing import Any
 
 from sctl._validate import closest
 
-from .. import _perturbation_baselines
-from .._perturbation_baselines import (
+from . import _perturbation
+from ._base import ExpressionBaseline
+from ._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
+from ._perturbation import (
     MeanShift,
     NearestDrugs,
     PerDrugMean,
     RidgeCondition,
     ZeroChange,
 )
-from ._base import ExpressionBaseline
-from ._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
 from ._signature import SignatureScore
 from ._sklearn import (
     DecisionTreeBaseline,
@@ -62,7 +62,7 @@ BASELINES: dict[str, type[ExpressionBaseline]] = {
 #: name -> class of every perturbation baseline, as named in :func:`sctl.tl.evaluate_perturbation` and
 #: :class:`sctl.models.PerturbationEnsemble` (``"zero_change"``, ``"mean_shift"``, ``"per_drug_mean"``,
 #: ``"nearest_drugs"``, ``"ridge"``)
-PERTURBATION_BASELINES = _perturbation_baselines.PERTURBATION_BASELINES
+PERTURBATION_BASELINES = _perturbation.PERTURBATION_BASELINES
 
 
 def get_baseline(name: str, **kwargs: Any) -> ExpressionBaseline:

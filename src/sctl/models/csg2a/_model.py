@@ -16,9 +16,9 @@ from scvi.data import AnnDataManager
 
 from sctl._validate import check_anndata, check_response, get_matrix, preview
 
-from .._drug_neighbours import neighbour_mean, tanimoto
 from .._io import load_model, load_state, save_model
 from .._presets import resolve_preset
+from ..baselines._drug_neighbours import neighbour_mean, tanimoto
 from . import _data
 from ._module import CSG2AModule, IC50Head, ic50_forward
 from ._training_plan import IC50Loss, PretrainingLoss, run
@@ -299,6 +299,18 @@ class CSG2A:
         )
         params = self.init_params_
         return f"CSG2A({len(self.var_names_)} genes, h={params['n_hidden']}, preset={params['preset']!r}, {stage})"
+
+    @property
+    def drug_smiles_(self) -> dict[str, str]:
+        """Drug name -> SMILES of the drugs the model knows (setup, IC50 fine-tuning); embedded ones map to their name.
+
+        A copy, read by :func:`sctl.tl.drug_smiles`.
+        """
+        return {
+            **(self.setup_.get("smiles") or {}),
+            **(self.finetune_ or {}).get("drugs", {}),
+            **{name: name for name in self._embeddings() or {}},
+        }
 
     # ------------------------------------------------------------------------------------------------ setup
     @classmethod

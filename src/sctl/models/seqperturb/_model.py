@@ -16,6 +16,7 @@ from scvi.data.fields import CategoricalJointObsField, LayerField, NumericalJoin
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.train import TrainingPlan
 
+from ..._deprecation import renamed_arguments
 from ..._validate import check_anndata, check_finite, check_obs_key, drop_unused_categories, get_matrix, preview
 from .._conditions import encode, placeholder_adata, train_seeded
 from .._io import load_model, load_state, save_model
@@ -23,9 +24,11 @@ from .._presets import check_preset, resolve_preset
 from ._module import CAT_KEY, CONT_KEY, ENCODERS, TRANSFORMER_BLOCKS, X_KEY, SeqPerturbModule
 
 SMILES_LENGTH_KEY = "sctl_smiles_length"
-#: columns ``setup_anndata`` looks for when ``compound_id_key`` / ``smiles_key`` are left at ``"auto"``
-COMPOUND_ID_COLUMNS = ("sm_lincs_id", "pert_id", "compound_id", "drug_id")
+#: columns ``setup_anndata`` looks for when ``drug_id_key`` / ``smiles_key`` are left at ``"auto"``
+DRUG_ID_COLUMNS = ("sm_lincs_id", "pert_id", "compound_id", "drug_id")
 SMILES_COLUMNS = ("SMILES", "smiles", "canonical_smiles")
+#: ``setup_anndata`` arguments before sctl 0.2.0 -> their names now, as in GRIP (models saved so still load)
+RENAMED_SETUP = {"cell_type_key": "cell_line_key", "compound_key": "drug_key", "compound_id_key": "drug_id_key"}
 
 #: constructor settings of each preset (sources of the "paper" values: docs/methods/seqperturb.md)
 INIT_PRESETS = {
@@ -107,7 +110,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
     >>> plate = sctl.datasets.lincs()
     >>> sctl.pp.match_controls(plate, control="DMSO")
     >>> sctl.pp.log_fold_change(plate)
-    >>> sctl.models.SeqPerturb.setup_anndata(plate, layer="sctl_delta", compound_id_key="pert_id", dose_key="dose")
+    >>> sctl.models.SeqPerturb.setup_anndata(plate, layer="sctl_delta", drug_id_key="pert_id", dose_key="dose")
     >>> model = sctl.models.SeqPerturb(plate, preset="paper")  # Table III: 300 epochs, batch 20, lr 1e-3
     >>> model.train()  # doctest: +SKIP
     """
@@ -170,13 +173,14 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         self.init_params_ = self._get_init_params(locals())
 
     @classmethod
+    @renamed_arguments(**RENAMED_SETUP)
     def setup_anndata(
         cls,
         adata: AnnData,
         layer: str | None = "sctl_delta",
-        cell_type_key: str | None = "cell_line",
-        compound_key: str = "drug",
-        compound_id_key: str | None = "auto",
+        cell_line_key: str | None = "cell_line",
+        drug_key: str = "drug",
+        drug_id_key: str | None = "auto",
         smiles_key: str | None = "auto",
         extra_keys: Sequence[str] = (),
         dose_key: str | None = None,
@@ -192,8 +196,8 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         layer
             Layer with the targets (``"sctl_delta"`` from :func:`sctl.pp.log_fold_change`); ``None`` uses ``X``
             (e.g. a DE table from :func:`sctl.pp.de_to_anndata`).
-        cell_type_key, compound_key, compound_id_key, smiles_key
-            Columns of ``adata.obs`` with the cell type / line, the compound name, its id and its SMILES string:
+        cell_line_key, drug_key, drug_id_key, smiles_key
+            Columns of ``adata.obs`` with the cell line (or type), the drug name, its id and its SMILES string:
             with the SMILES length (column ``"sctl_smiles_length"`` of ``adata.obs``, added by ``smiles_key``), the
             paper's five tokens. ``"auto"`` takes the first column present among
             ``sm_lincs_id, pert_id, compound_id, drug_id`` (id) and ``SMILES, smiles, canonical_smiles``; a
@@ -208,15 +212,13 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
             Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
         """
         check_anndata(adata)
-        compound_id_key = _auto_column(
-            adata, compound_id_key, COMPOUND_ID_COLUMNS, "compound id", {cell_type_key, compound_key, *extra_keys}
+        drug_id_key = _auto_column(
+            adata, drug_id_key, DRUG_ID_COLUMNS, "drug id", {cell_line_key, drug_key, *extra_keys}
         )
-        smiles_key = _auto_column(
-            adata, smiles_key, SMILES_COLUMNS, "SMILES", {cell_type_key, compound_key, *extra_keys}
-        )
+        smiles_key = _auto_column(adata, smiles_key, SMILES_COLUMNS, "SMILES", {cell_line_key, drug_key, *extra_keys})
         setup_method_args = cls._get_setup_method_args(**locals())  # the columns "auto" found, not "auto"
         check_finite(get_matrix(adata, layer), f"the target `{layer or 'X'}`")
-        categorical = [k for k in (cell_type_key, compound_key, compound_id_key, smiles_key) if k is not None]
+        categorical = [k for k in (cell_line_key, drug_key, drug_id_key, smiles_key) if k is not None]
         categorical += list(extra_keys)
         continuous = ([dose_key] if dose_key else []) + list(continuous_keys)
         for key in [*categorical, *continuous]:
@@ -377,7 +379,8 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         meta, state = load_model(
             dir_path, cls.__name__, required=("init", "setup", "categories", "continuous", "var_names")
         )
-        setup = dict(meta["setup"])
+        saved = {RENAMED_SETUP.get(k, k): v for k, v in meta["setup"].items()}
+        setup = dict(saved)
         categorical = {k: v for k, v in meta["categories"].items() if k != SMILES_LENGTH_KEY}
         placeholder = placeholder_adata(meta["var_names"], categorical, meta["continuous"], [])
         setup["layer"] = None
@@ -387,7 +390,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
             raise ValueError(f"Could not rebuild the conditions of the model saved in {dir_path}.")
         load_state(model.module, state, dir_path, "saved SeqPerturb")
         model.is_trained_ = True
-        model._saved_setup = meta["setup"]
+        model._saved_setup = saved
         return model
 
     @property
@@ -420,7 +423,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         setup = self._setup_args
         overrides = dict(conditions or {})
         if drug is not None:
-            overrides[setup["compound_key"]] = drug
+            overrides[setup["drug_key"]] = drug
         if dose is not None:
             if setup["dose_key"] is None:
                 raise ValueError("This model was set up without `dose_key`, so it cannot take `dose=`.")
@@ -456,7 +459,7 @@ def _auto_column(
             "of Ali et al. (cell type, compound, id, SMILES, SMILES length). Name the column, or pass None to leave "
             "the token out knowingly.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of setup_anndata, through its renamed-arguments wrapper
         )
     return found
 
@@ -466,7 +469,7 @@ def _smiles_length(smiles: pd.Series) -> pd.Series:
 
 
 def _hint(key: str, setup: dict[str, Any]) -> str:
-    if key in (setup.get("compound_key"), setup.get("compound_id_key"), setup.get("smiles_key")):
+    if key in (setup.get("drug_key"), setup.get("drug_id_key"), setup.get("smiles_key")):
         return (
             " SeqPerturb embeds compounds by label and cannot predict an unseen one; a structure-based model such as "
             "`sctl.models.CSG2A` (Bang, Koo & Kim 2025), which embeds a new compound from its SMILES, can."
