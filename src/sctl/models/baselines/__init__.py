@@ -12,6 +12,10 @@ Expression-based models share one surface (:class:`ExpressionBaseline`)::
   (``"xgb"``, needs the optional ``xgboost-cpu``): classification for categorical labels, regression for numeric
   ones.
 
+A model of every drug at once: :class:`DecomposedRidge` (``method="decomposed_ridge"`` of
+:func:`sctl.tl.predict_response`, its default) predicts each drug's response as a line's general sensitivity plus
+its drug-specific response.
+
 Naive predictors over (cell line, drug) pairs ignore expression: :class:`DrugMean`, :class:`CellLineMean`,
 :class:`MeanEffects`.
 
@@ -28,6 +32,7 @@ from sctl._validate import closest
 
 from . import _perturbation
 from ._base import ExpressionBaseline
+from ._decomposed import DecomposedRidge
 from ._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
 from ._perturbation import (
     MeanShift,
@@ -97,6 +102,7 @@ __all__ = [
     "PERTURBATION_BASELINES",
     "CellLineMean",
     "DecisionTreeBaseline",
+    "DecomposedRidge",
     "DrugMean",
     "ExpressionBaseline",
     "GradientBoostingBaseline",
