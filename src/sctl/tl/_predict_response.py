@@ -12,7 +12,7 @@ from anndata import AnnData
 from .._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, RESPONSE_KEY, UNCERTAIN
 from .._validate import check_anndata, is_mudata, preview, pull_obs_columns, resolve_modality
 from ._response_domain import learn_within_domain
-from ._response_methods import DEFAULT_METHOD, ResponseTask, check_probabilities
+from ._response_methods import DEFAULT_METHOD, ResponseTask, check_probabilities, learn_response
 
 if TYPE_CHECKING:
     from mudata import MuData
@@ -260,7 +260,9 @@ def predict_response(
             train_kwargs=train_kwargs,
         )
         reference = check_anndata(reference, "reference")
-        proba, domain, params = learn_within_domain(cells, reference, task, method, batch_key)
+        proba, domain, params = learn_within_domain(
+            cells, reference, task, batch_key, lambda scored: learn_response(scored, reference, task, method), [drug]
+        )
     else:
         raise ValueError(
             "Nothing to predict with: pass `reference=` (bulk cell lines with a response table, e.g. "

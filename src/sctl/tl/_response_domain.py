@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from ._applicability import (
     check_log_normalised,
     detected_genes,
 )
-from ._response_methods import ResponseTask, learn_response
+from ._response_methods import ResponseTask
 
 logger = logging.getLogger(__name__)
 
@@ -34,30 +35,38 @@ OUTSIDE_WARNING_FRACTION = 0.2
 
 
 def learn_within_domain(
-    cells: AnnData, reference: AnnData, task: ResponseTask, method: str, batch_key: str | None
+    cells: AnnData,
+    reference: AnnData,
+    task: ResponseTask,
+    batch_key: str | None,
+    learn: Callable[[AnnData], tuple[np.ndarray, dict[str, Any]]],
+    drugs: Sequence[str],
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """Check the cells, score those with enough detected genes, and place every cell in the reference's domain.
 
-    Returns the probabilities (NaN for cells not scored), the domain columns and the parameters.
+    ``learn(scored cells)`` returns their probabilities, of shape ``(n_scored,)`` or ``(n_scored, n_drugs)``, and
+    the method's parameters; every drug of ``drugs`` must have enough labelled reference lines. Returns the
+    probabilities of all cells (NaN rows for cells not scored), the domain columns and the parameters.
     """
     layer, reference_layer = task.layers
     what = describe(layer)
     batches = None if batch_key is None else check_obs_key(cells, batch_key).astype(str).to_numpy()
-    _check_labels(reference, task.drug, task.key, task.label_rule)
+    for drug in drugs:
+        check_labels(reference, drug, task.key, task.label_rule)
     shared = _shared_genes(reference, cells, task.min_shared)
     cell_matrix = _shared_matrix(cells, layer, shared)
     check_log_normalised(cell_matrix, f"{what} (its {len(shared)} genes shared with the reference)")
     scored = _scorable_cells(cell_matrix, what)
     subset = cells if scored.all() else cells[scored]
     subset = subset if subset is cells else (subset.to_memory() if cells.isbacked else subset.copy())
-    proba_scored, params = learn_response(subset, reference, task, method)
+    proba_scored, params = learn(subset)
     bulk_matrix = _shared_matrix(reference, reference_layer, shared)
     groups = None if batches is None else batches[scored]
     similarity_scored, in_domain_scored, domain_params = applicability_domain(
         bulk_matrix, cell_matrix[scored], groups, seed=task.seed
     )
     _warn_small_sample(int(scored.sum()), batch_key, groups)
-    proba = np.full(cells.n_obs, np.nan)
+    proba = np.full((cells.n_obs, *np.shape(proba_scored)[1:]), np.nan)
     proba[scored] = proba_scored
     similarity = np.full(cells.n_obs, np.nan)
     similarity[scored] = similarity_scored
@@ -84,7 +93,7 @@ def learn_within_domain(
     return proba, {REFERENCE_SIMILARITY_KEY: similarity, IN_DOMAIN_KEY: in_domain}, params
 
 
-def _check_labels(reference: AnnData, drug: str, key: str, label_rule: dict[str, Any]) -> None:
+def check_labels(reference: AnnData, drug: str, key: str, label_rule: dict[str, Any]) -> None:
     """Every method trains on at least ``MIN_PER_CLASS`` lines of each class, separated by their response."""
     check_response(reference, key)
     table = AnnData(obs=pd.DataFrame(index=reference.obs_names.copy()), obsm={key: reference.obsm[key]})
