@@ -33,13 +33,8 @@ from .._validate import (
     pull_obs_columns,
     resolve_modality,
 )
-from ..models._transfer import (
-    MIN_PER_CLASS,
-    PREDICT_CHUNK,
-    _check_enough_labels,
-    standardization,
-    standardize_domains,
-)
+from ..models._transfer._data import MIN_PER_CLASS, _check_enough_labels, standardization, standardize_domains
+from ..models._transfer._predict import PREDICT_CHUNK
 from ..models.baselines import get_baseline
 from ._applicability import (
     MIN_CELLS,
