@@ -12,6 +12,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from sctl.models import GRIP, ATSDPNet, PathwayTransfer, PerturbationEnsemble, SeqPerturb
 
@@ -38,3 +39,28 @@ def test_saved_model_loads_and_predicts_the_same(version, name):
     predicted = _predict(model, inputs)
     assert predicted.shape == expected.shape
     np.testing.assert_allclose(predicted, expected.to_numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("version", "name"), FIXTURES, ids=[f"{v}-{n}" for v, n in FIXTURES])
+def test_loaded_model_saves_the_same_files(version, name, tmp_path):
+    """Saving a loaded model writes the settings and tensors it was loaded from: the layout is unchanged."""
+    saved = DATA / version / name / "model"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*was saved with", category=UserWarning)
+        CLASSES[name].load(saved).save(tmp_path / "again")
+    for meta_file in saved.rglob("model.json"):
+        again = tmp_path / "again" / meta_file.relative_to(saved)
+        before, after = (json.loads(f.read_text()) for f in (meta_file, again))
+        assert {**before, "versions": None} == {**after, "versions": None}
+        weights = [torch.load(f.with_name("model_state.pt"), weights_only=True) for f in (meta_file, again)]
+        assert _flat(weights[0]).keys() == _flat(weights[1]).keys()
+        for key, tensor in _flat(weights[0]).items():
+            torch.testing.assert_close(_flat(weights[1])[key], tensor, rtol=0, atol=0)
+
+
+def _flat(state: dict, prefix: str = "") -> dict:
+    """A nested state dict as one dict, keys joined by dots."""
+    flat = {}
+    for key, value in state.items():
+        flat.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return flat
