@@ -369,7 +369,7 @@ class SaveLoadMixin:
 
         Examples
         --------
-        >>> model = sctl.models.GRIP.load("my_model")  # doctest: +SKIP
+        >>> loaded = type(model).load("my_model")  # e.g. sctl.models.GRIP.load  # doctest: +SKIP
         """
         meta, state = load_model(dir_path, cls.__name__, required=("init", *cls._saved_fields))
         path = Path(dir_path)
