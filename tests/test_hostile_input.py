@@ -555,6 +555,7 @@ def test_loading_a_model_warns_nothing_about_few_cells(plate, tmp_path):
     SeqPerturb.setup_anndata(treated, drug_id_key="pert_id", dose_key="dose")
     seqperturb = SeqPerturb(treated)
     for model in (grip, seqperturb):
+        model.train(max_epochs=1, enable_progress_bar=False)  # an untrained model is not saved
         path = tmp_path / type(model).__name__
         model.save(path)
         with warnings.catch_warnings(record=True) as caught:

@@ -29,7 +29,8 @@ def test_parts_recover_general_and_specific_signal():
     bulk, test = _lines(0), _lines(1)
     model = DecomposedRidge(alpha=1.0).fit(bulk, "ln_ic50")
     general, specific = model.predict_parts(test)
-    assert general.shape == (test.n_obs,) and specific.shape == (test.n_obs, 12)
+    assert general.shape == (test.n_obs,)
+    assert specific.shape == (test.n_obs, 12)
     truth_general = test.X[:, :5].sum(axis=1)
     assert np.corrcoef(general, truth_general)[0, 1] > 0.8
     assert np.corrcoef(specific["drug3"], test.X[:, 8])[0, 1] > 0.8
@@ -86,7 +87,7 @@ def test_drug_specificity_beats_the_raw_label_signature():
 
 def test_bad_input_is_refused():
     bulk = _lines(0)
-    with pytest.raises(ValueError, match="not in `adata.obsm"):
+    with pytest.raises(ValueError, match=r"not in `adata\.obsm"):
         DecomposedRidge().fit(bulk, "ln_ic50", drugs=["nope"])
     with pytest.raises(ValueError, match="positive number"):
         DecomposedRidge(alpha=0)

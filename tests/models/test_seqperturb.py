@@ -222,9 +222,9 @@ def test_paper_preset_per_encoder(encoder):
     model.train(max_epochs=1)  # the user's value wins
     epochs, batch_size, lr = table[encoder]
     assert model.train_settings_ == {"max_epochs": 1, "batch_size": batch_size, "lr": lr, "weight_decay": 0.0}
-    from sctl.models.seqperturb import _model
+    from sctl.models.seqperturb import _presets
 
-    assert _model.PAPER_TRAINING[encoder]["max_epochs"] == epochs
+    assert _presets.PAPER_TRAINING[encoder]["max_epochs"] == epochs
     head, out = model.module.head, model.module.out
     assert out.out_features == adata.n_vars
     assert head[2].p == 0.5
@@ -245,7 +245,7 @@ def test_paper_preset_trains_predicts_and_round_trips(tmp_path):
     adata = _de_table()
     SeqPerturb.setup_anndata(adata, layer=None, cell_line_key="cell_type", drug_key="sm_name")
     model = SeqPerturb(adata, preset="paper")
-    assert model._model_kwargs["encoder"] == "gru_attention"
+    assert model.init_params_["encoder"] == "gru_attention"
     assert "preset paper" in model._model_summary_string
     assert all(emb.embedding_dim == 16 for emb in model.module.embeddings)
     model.train(max_epochs=3)
@@ -254,7 +254,7 @@ def test_paper_preset_trains_predicts_and_round_trips(tmp_path):
     model.save(tmp_path / "paper")
     loaded = SeqPerturb.load(tmp_path / "paper")
     assert loaded.preset == "paper"
-    assert loaded._model_kwargs == model._model_kwargs
+    assert loaded.init_params_ == model.init_params_
     np.testing.assert_allclose(loaded.predict(adata).to_numpy(), pred.to_numpy(), atol=1e-6)
     sctl_model = SeqPerturb(adata)
     assert isinstance(sctl_model.module.encoder.net, torch.nn.modules.rnn.GRU) is False  # a stack, not one GRU

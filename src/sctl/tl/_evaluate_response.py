@@ -286,7 +286,7 @@ def _labelled_bulk(
     standardize_rows: bool,
 ) -> AnnData:
     """The labelled lines only, z-scored gene by gene over all lines, labels in ``obs["sctl_label"]``."""
-    from ..models._transfer import MIN_PER_CLASS, _check_enough_labels
+    from ..models._transfer._data import MIN_PER_CLASS, _check_enough_labels
 
     X = get_matrix(bulk, layer)
     X = zscore_rows(to_dense(X, float_dtype(X))) if standardize_rows else X.copy()
@@ -388,7 +388,7 @@ def _transfer_fold(
     import torch
 
     from ..models import ATSDPNet, PathwayTransfer
-    from ..models._transfer import _check_enough_labels, _stack
+    from ..models._transfer._data import _check_enough_labels, _stack
 
     cls = PathwayTransfer if method == "pathway_transfer" else ATSDPNet
     bulk, target = pp.align_genes(labelled, cells, min_shared=min_shared)

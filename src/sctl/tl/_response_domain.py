@@ -16,7 +16,8 @@ from .. import pp
 from .._constants import IN_DOMAIN_KEY, LABEL_KEY, REFERENCE_SIMILARITY_KEY, UNCERTAIN
 from .._stream import describe, rows_of
 from .._validate import check_obs_key, check_response, check_unique_var_names
-from ..models._transfer import MIN_PER_CLASS, PREDICT_CHUNK, _check_enough_labels
+from ..models._transfer._data import MIN_PER_CLASS, _check_enough_labels
+from ..models._transfer._predict import PREDICT_CHUNK
 from ._applicability import (
     MIN_CELLS,
     MIN_DETECTED_GENES,

@@ -14,7 +14,7 @@ from anndata import AnnData
 from .. import pp
 from .._constants import LABEL_KEY, RESISTANT, SENSITIVE
 from .._validate import closest, preview
-from ..models._transfer import standardization, standardize_domains
+from ..models._transfer._data import standardization, standardize_domains
 from ..models.baselines import BASELINES, get_baseline
 
 logger = logging.getLogger(__name__)

@@ -132,7 +132,7 @@ class DecomposedRidge:
     def predict_parts(self, adata: AnnData, *, layer: str | None = None) -> tuple[pd.Series, pd.DataFrame]:
         """Predicted general sensitivity (per row) and drug-specific responses (rows x drugs), in z units.
 
-        Low values mean sensitive; their sum per drug is the predicted response :math:`\\hat z_d`.
+        Low values mean sensitive; their sum per drug is the predicted response (:meth:`predict_response`).
         """
         weights = self._weights()
         rows = self._rows(adata, layer)
@@ -144,7 +144,7 @@ class DecomposedRidge:
         return general, pd.DataFrame(values[:, 1:], index=adata.obs_names, columns=self.drugs_)
 
     def predict_response(self, adata: AnnData, *, layer: str | None = None) -> pd.DataFrame:
-        """Predicted response :math:`\\hat z_d` (general + specific), rows x drugs; low = sensitive."""
+        """Predicted response, general + specific part, rows x drugs (z units; low = sensitive)."""
         general, specific = self.predict_parts(adata, layer=layer)
         return specific.add(general, axis=0)
 
