@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 DEMO_DRUG = "Dabrafenib"
-DEMO_METHODS = ("ensemble", "signature", "rf", "logreg")
+DEMO_METHODS = ("decomposed_ridge", "ensemble", "signature", "rf", "logreg")
 DEMO_MODES = ("within_line", "held_out_tissue", "between_lines")
 #: the fewest cells the demo embeds (50 principal components, 15 neighbours)
 DEMO_MIN_CELLS = 100
@@ -111,9 +111,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--methods",
         default=",".join(DEMO_METHODS),
         help=(
-            "comma-separated classifiers of sctl.tl.predict_response to compare: ensemble, the transfer models (atsdp, "
-            "pathway_transfer) or classifying baselines (logreg, rf, ...); the first one's predictions are written "
-            "to demo.h5ad"
+            "comma-separated methods of sctl.tl.predict_response to compare: decomposed_ridge (the default), "
+            "ensemble, the transfer models (atsdp, pathway_transfer) or classifying baselines (logreg, rf, ...); the "
+            "first one's predictions are written to demo.h5ad"
         ),
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the tumour and the classifiers")

@@ -25,6 +25,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "response_pseudotime": "._pseudotime",
         "score_pathways": "._score_pathways",
         "score_states": "._score_states",
+        "screen_drugs": "._screen_drugs",
         "spatial_response": "._spatial_response",
     },
 )

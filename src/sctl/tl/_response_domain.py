@@ -17,7 +17,6 @@ from .._constants import IN_DOMAIN_KEY, LABEL_KEY, REFERENCE_SIMILARITY_KEY, UNC
 from .._stream import describe, rows_of
 from .._validate import check_obs_key, check_response, check_unique_var_names
 from ..models._transfer._data import MIN_PER_CLASS, _check_enough_labels
-from ..models._transfer._predict import PREDICT_CHUNK
 from ._applicability import (
     MIN_CELLS,
     MIN_DETECTED_GENES,
@@ -29,6 +28,9 @@ from ._applicability import (
 from ._response_methods import ResponseTask
 
 logger = logging.getLogger(__name__)
+
+#: rows of the cells read at a time (backed files are never loaded whole)
+READ_CHUNK = 4096
 
 #: share of scored cells outside the reference's domain above which the call warns (below it, cells are only flagged:
 #: semi-synthetic tumours of held-out lines had 0-10 % outside, scanpy's pbmc68k_reduced 67 %)
@@ -121,8 +123,8 @@ def _shared_matrix(adata: AnnData, layer: str | None, genes: pd.Index) -> Any:
     """
     rows = rows_of(adata, layer, genes)
     blocks = []
-    for start in range(0, rows.n_obs, PREDICT_CHUNK):
-        block = rows.X[start : start + PREDICT_CHUNK]
+    for start in range(0, rows.n_obs, READ_CHUNK):
+        block = rows.X[start : start + READ_CHUNK]
         block = block if sparse.issparse(block) else np.asarray(block)
         blocks.append(block if rows.columns is None else block[:, rows.columns])
     return sparse.vstack(blocks, format="csr") if sparse.issparse(blocks[0]) else np.vstack(blocks)

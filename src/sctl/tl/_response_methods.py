@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 
 from .. import pp
@@ -100,15 +101,37 @@ def _learn_baseline(cells: AnnData, reference: AnnData, task: ResponseTask, meth
 
 
 def _learn_decomposed(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
+    proba, _, params = screen_decomposed(cells, reference, task, [task.drug])
+    return proba.iloc[:, 0].to_numpy(), params
+
+
+def screen_decomposed(
+    cells: AnnData, reference: AnnData, task: ResponseTask, drugs: list[str]
+) -> tuple[pd.DataFrame, tuple[pd.Series, pd.DataFrame], dict[str, Any]]:
+    """Fit :class:`~sctl.models.baselines.DecomposedRidge` once for ``drugs``; probabilities, parts and parameters.
+
+    ``task.drug`` names the drug whose label counts are recorded (the first of ``drugs`` in a screen).
+    """
     from ..models.baselines import DecomposedRidge
 
-    model = DecomposedRidge(**_accepted(DecomposedRidge, task.model_kwargs, method))
+    model = DecomposedRidge(**_accepted(DecomposedRidge, task.model_kwargs, DECOMPOSED))
     bulk, aligned, rows = _standardized_pair(cells, reference, task)
-    logger.info("predict_response: %s on %d shared genes", method, bulk.n_vars)
-    labels = bulk.obs[[LABEL_KEY]].rename(columns={LABEL_KEY: task.drug})
-    model.fit(bulk, task.key, drugs=[task.drug], labels=labels)
-    proba = check_probabilities(model.predict(aligned)[task.drug].to_numpy(), cells.n_obs, method)
-    return proba, task.params(method, bulk.n_vars, _label_counts(bulk), standardization(rows))
+    logger.info("%s on %d shared genes, %d drug(s)", DECOMPOSED, bulk.n_vars, len(drugs))
+    labels = pd.DataFrame({drug: _labels(bulk, drug, task) for drug in drugs}, index=bulk.obs_names)
+    model.fit(bulk, task.key, drugs=drugs, labels=labels)
+    proba = model.predict(aligned)
+    for drug in drugs:
+        check_probabilities(proba[drug].to_numpy(), cells.n_obs, DECOMPOSED)
+    params = task.params(DECOMPOSED, bulk.n_vars, _label_counts(bulk), standardization(rows))
+    params["alpha"] = model.alpha
+    return proba, model.predict_parts(aligned), params
+
+
+def _labels(bulk: AnnData, drug: str, task: ResponseTask) -> pd.Series:
+    """The reference lines' labels for ``drug`` under the task's rule (a table only: nothing copied)."""
+    table = AnnData(obs=pd.DataFrame(index=bulk.obs_names.copy()), obsm={task.key: bulk.obsm[task.key]})
+    pp.binarize_response(table, drug, key=task.key, key_added=LABEL_KEY, **task.label_rule)
+    return table.obs[LABEL_KEY].astype(object)
 
 
 def _label_counts(bulk: AnnData) -> tuple[int, int]:

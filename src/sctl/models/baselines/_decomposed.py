@@ -115,12 +115,12 @@ class DecomposedRidge:
         self.has_general_ = bool(general.notna().any())
         self.mean_ = X.mean(axis=0)
         X = X - self.mean_
-        penalty, kernel = self.alpha * X.shape[1], X @ X.T
-        self.general_ = _RidgePart.fit(X, kernel, general.to_numpy(), penalty)
+        ridge = _KernelRidge(X, self.alpha * X.shape[1])
+        self.general_ = ridge.fit(general.to_numpy())
         labels = _default_labels(response[drugs]) if labels is None else labels
         self.specific_, self.calibration_ = {}, {}
         for drug in drugs:
-            part = _RidgePart.fit(X, kernel, specific[drug].to_numpy(), penalty)
+            part = ridge.fit(specific[drug].to_numpy())
             loo = part.loo + (self.general_.loo_at(part.rows) if self.has_general_ else 0.0)
             self.specific_[drug] = part
             self.calibration_[drug] = _calibrate(-loo, labels[drug].to_numpy()[part.rows], drug)
@@ -168,29 +168,45 @@ class DecomposedRidge:
 
 
 class _RidgePart:
-    """One ridge regression in kernel form over the rows where its target is known, with leave-one-out fits."""
+    """One fitted ridge regression: gene weights, intercept, the rows it was fitted on and their leave-one-out fits."""
 
     def __init__(self, weights: np.ndarray, intercept: float, rows: np.ndarray, loo: np.ndarray) -> None:
         self.weights, self.intercept, self.rows, self.loo = weights, intercept, rows, loo
-
-    @classmethod
-    def fit(cls, X: np.ndarray, kernel: np.ndarray, target: np.ndarray, penalty: float) -> _RidgePart:
-        rows = np.flatnonzero(np.isfinite(target))
-        if rows.size == 0:  # no general part: predicts 0
-            return cls(np.zeros(X.shape[1]), 0.0, rows, np.zeros(0))
-        y = target[rows]
-        intercept = float(y.mean())
-        factor = linalg.cho_factor(kernel[np.ix_(rows, rows)] + penalty * np.eye(rows.size))
-        dual = linalg.cho_solve(factor, y - intercept)
-        # leave-one-out residuals of kernel ridge: dual / diag((K + penalty I)^-1), scaled by the penalty
-        inverse_diagonal = np.diag(linalg.cho_solve(factor, np.eye(rows.size)))
-        loo = y - dual / inverse_diagonal
-        return cls(X[rows].T @ dual, intercept, rows, loo)
 
     def loo_at(self, rows: np.ndarray) -> np.ndarray:
         """Leave-one-out fits at ``rows`` (indices of the training matrix); rows it was not fitted on get its fit."""
         position = {row: i for i, row in enumerate(self.rows)}
         return np.asarray([self.loo[position[row]] if row in position else self.intercept for row in rows])
+
+
+class _KernelRidge:
+    """Ridge regressions of any target on the same lines, in kernel form, the penalised kernel inverted once.
+
+    A target known on a subset ``S`` of the lines (untested pairs are NaN) needs ``(K_SS + penalty I)^-1``; with
+    ``A = (K + penalty I)^-1`` of all lines and ``M`` the lines left out, block inversion gives it as
+    ``A_SS - A_SM A_MM^-1 A_MS``: one small solve per target instead of a factorisation.
+    """
+
+    def __init__(self, X: np.ndarray, penalty: float) -> None:
+        self.X = X
+        self.inverse = linalg.inv(X @ X.T + penalty * np.eye(X.shape[0]), overwrite_a=True)
+
+    def fit(self, target: np.ndarray) -> _RidgePart:
+        known = np.isfinite(target)
+        rows, left_out = np.flatnonzero(known), np.flatnonzero(~known)
+        if rows.size == 0:  # no general part: predicts 0
+            return _RidgePart(np.zeros(self.X.shape[1]), 0.0, rows, np.zeros(0))
+        y = target[rows]
+        intercept = float(y.mean())
+        inverse = self.inverse[np.ix_(rows, rows)]
+        dual, diagonal = inverse @ (y - intercept), np.diag(inverse).copy()
+        if left_out.size:
+            across = self.inverse[np.ix_(rows, left_out)]
+            solved = linalg.solve(self.inverse[np.ix_(left_out, left_out)], across.T, assume_a="pos")
+            dual -= across @ (solved @ (y - intercept))
+            diagonal -= np.einsum("ij,ji->i", across, solved)
+        # leave-one-out residual of kernel ridge: dual coefficient / diagonal of the inverse
+        return _RidgePart(self.X[rows].T @ dual, intercept, rows, y - dual / diagonal)
 
 
 def _parts(response: pd.DataFrame, min_drugs: int) -> tuple[pd.DataFrame, pd.Series]:

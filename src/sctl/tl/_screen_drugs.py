@@ -1,0 +1,273 @@
+"""Screen every drug of a bulk reference on every cell, and rank the drugs for each group of cells."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES
+from .._validate import check_anndata, check_obs_key, check_response, closest, preview
+from ._response_domain import check_labels, learn_within_domain
+from ._response_methods import DECOMPOSED, DEFAULT_METHOD, ResponseTask, learn_response, screen_decomposed
+
+logger = logging.getLogger(__name__)
+
+SCREEN_KEY = "sctl_drug_screen"
+#: fewest trusted (scored, in-domain) cells a group needs for its row of the table to be trusted
+MIN_GROUP_CELLS = 10
+#: smallest share of a group's cells inside the reference's domain for its row to be trusted
+MIN_GROUP_IN_DOMAIN = 0.8
+
+
+def screen_drugs(
+    adata: AnnData,
+    reference: AnnData,
+    drugs: Sequence[str] | None = None,
+    *,
+    groupby: str | None = None,
+    method: str = DEFAULT_METHOD,
+    key: str = "ln_ic50",
+    label_method: str = "extremes",
+    k: float = 0.3,
+    label_threshold: float | None = None,
+    layer: str | None = None,
+    reference_layer: str | None = None,
+    batch_key: str | None = None,
+    threshold: float = 0.5,
+    min_shared: float | int = MIN_SHARED_GENES,
+    seed: int = 0,
+    model_kwargs: dict[str, Any] | None = None,
+    train_kwargs: dict[str, Any] | None = None,
+    key_added: str = SCREEN_KEY,
+    copy: bool = False,
+) -> AnnData | None:
+    """Score every drug of the reference on every cell: an in-silico drug screen (sctl).
+
+    Each drug is learnt as :func:`sctl.tl.predict_response` learns one (same steps, checks and applicability
+    domain), but the cells are checked and placed in the reference's domain once, and the default method,
+    ``"decomposed_ridge"`` (:class:`~sctl.models.baselines.DecomposedRidge`), fits every drug at once: a
+    line's general sensitivity plus each drug's specific response. Its two parts are kept, so a sub-population
+    that resists the top drug can be read as resistant in general or to that drug only. Any other method of
+    :func:`~sctl.tl.predict_response` is trained once per drug.
+
+    With ``groupby`` (clusters, samples, patients), the drugs are ranked for each group by the mean probability of
+    its trusted cells (scored and inside the reference's domain), beside the fraction called sensitive and the
+    drug-specific score of the group: its mean probability minus that of the other groups' cells (positive: the
+    drug suits this group more than the rest). A row is flagged ``trusted = False`` when the group has fewer than
+    10 trusted cells or fewer than 80 % of its cells inside the domain: the reference cannot judge it.
+
+    Parameters
+    ----------
+    adata
+        Cells x genes, log-normalised (as for :func:`sctl.tl.predict_response`).
+    reference
+        Bulk cell lines x genes with the response table ``reference.obsm[key]``, e.g. :func:`sctl.datasets.gdsc`.
+    drugs
+        Drugs to screen (columns of the table). ``None``: every drug with at least 5 labelled lines of each class
+        under the label rule (the others are listed in a warning and in the parameters).
+    groupby
+        Column of ``adata.obs`` whose groups get a ranked table of drugs.
+    method
+        A method of :func:`sctl.tl.predict_response`; ``"decomposed_ridge"`` by default.
+    key, label_method, k, label_threshold
+        Response table and the rule that labels its lines (:func:`sctl.pp.binarize_response`).
+    layer, reference_layer
+        Layers holding the expression of ``adata`` and ``reference`` (``None``: ``X``).
+    batch_key
+        Column of ``adata.obs`` naming each cell's sample (see :func:`sctl.tl.predict_response`).
+    threshold
+        Probability at or above which a cell counts as sensitive in ``fraction_sensitive``.
+    min_shared
+        Fewest genes shared with the reference.
+    seed
+        Seed of the methods and of the domain's PCA.
+    model_kwargs, train_kwargs
+        Passed to the method, as in :func:`sctl.tl.predict_response`.
+    key_added
+        Prefix of the keys written.
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or the copy when ``copy=True``. Sets
+
+    ``adata.obsm[key_added]``
+        cells x drugs DataFrame of probabilities of sensitivity (NaN for cells not scored);
+    ``adata.obs[f"{key_added}_general"]``, ``adata.obsm[f"{key_added}_specific"]``
+        ``"decomposed_ridge"`` only: each cell's predicted general sensitivity and drug-specific sensitivity
+        (cells x drugs), in z units of the reference's response, higher = more sensitive;
+    ``adata.obs["sctl_reference_similarity"]``, ``adata.obs["sctl_in_domain"]``
+        the applicability domain, as :func:`sctl.tl.predict_response` writes it;
+    ``adata.uns[key_added]``
+        ``params`` (drugs, skipped drugs, method, label rule, domain) and, with ``groupby``, ``groups``: a table
+        with one row per group and drug (``group``, ``drug``, ``rank``, ``mean_probability``,
+        ``fraction_sensitive``, ``specific_score``, ``n_cells``, ``n_uncertain``, ``trusted``), best drug
+        first within each group.
+
+    Examples
+    --------
+    >>> import sctl
+    >>> bulk = sctl.datasets.gdsc()
+    >>> cells = sctl.datasets.realistic_tumor(["Trametinib", "Olaparib"], mode="drug_pair", n_cells=300)
+    >>> sctl.tl.screen_drugs(cells, bulk, groupby="subpopulation")
+    >>> cells.obsm["sctl_drug_screen"].shape
+    (300, 40)
+    >>> table = cells.uns["sctl_drug_screen"]["groups"]
+    >>> table[table["rank"] <= 3]  # doctest: +SKIP
+    """
+    check_anndata(adata)
+    reference = check_anndata(reference, "reference")
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"`threshold` must lie strictly between 0 and 1, got {threshold}.")
+    groups = None if groupby is None else check_obs_key(adata, groupby).astype(str)
+    task = ResponseTask(
+        drug="",
+        key=key,
+        label_rule={"method": label_method, "k": k, "threshold": label_threshold},
+        layers=(layer, reference_layer),
+        min_shared=min_shared,
+        standardize_rows=None,
+        seed=seed,
+        model_kwargs=model_kwargs,
+        train_kwargs=train_kwargs,
+    )
+    drugs, skipped = _screened_drugs(reference, drugs, task)
+    task = ResponseTask(**{**task.__dict__, "drug": drugs[0]})
+    parts: list[tuple[pd.Series, pd.DataFrame]] = []
+
+    def learn(scored: AnnData) -> tuple[np.ndarray, dict[str, Any]]:
+        if method == DECOMPOSED:
+            proba, (general, specific), params = screen_decomposed(scored, reference, task, drugs)
+            parts.append((-general, -specific))
+            return proba.to_numpy(), params
+        columns, params = [], {}
+        for drug in drugs:
+            proba, params = learn_response(scored, reference, ResponseTask(**{**task.__dict__, "drug": drug}), method)
+            columns.append(proba)
+        return np.column_stack(columns), params
+
+    proba, domain, params = learn_within_domain(adata, reference, task, batch_key, learn, drugs)
+    adata = adata.copy() if copy else adata
+    screen = pd.DataFrame(proba, index=adata.obs_names, columns=drugs)
+    adata.obsm[key_added] = screen
+    if parts:
+        _write_parts(adata, key_added, parts[0], ~np.isnan(proba[:, 0]))
+    for column, values in domain.items():
+        adata.obs[column] = values
+    params = {k: v for k, v in params.items() if k not in ("drug", "n_reference_sensitive", "n_reference_resistant")}
+    uns: dict[str, Any] = {
+        "params": {
+            **params,
+            "method": method,
+            "drugs": drugs,
+            "skipped_drugs": skipped,
+            "groupby": groupby,
+            "threshold": threshold,
+        }
+    }
+    if groups is not None:
+        uns["groups"] = rank_groups(screen, groups, domain[IN_DOMAIN_KEY], threshold)
+    adata.uns[key_added] = uns
+    return adata if copy else None
+
+
+def _screened_drugs(reference: AnnData, drugs: Sequence[str] | None, task: ResponseTask) -> tuple[list[str], list[str]]:
+    """The drugs to screen and, when none are named, those left out for too few labelled lines."""
+    table = check_response(reference, task.key)
+    if drugs is not None:
+        drugs = [drugs] if isinstance(drugs, str) else list(drugs)
+        unknown = [drug for drug in drugs if drug not in table.columns]
+        if unknown:
+            raise ValueError(
+                f"{preview(unknown)} not in `reference.obsm[{task.key!r}]`.{closest(unknown[0], table.columns)} "
+                f"Its {table.shape[1]} drugs: {preview(list(table.columns))}."
+            )
+        if not drugs or len(set(drugs)) != len(drugs):
+            raise ValueError(f"`drugs` must name distinct drugs, got {drugs!r}.")
+        return drugs, []
+    kept, skipped = [], []
+    for drug in table.columns:
+        try:
+            check_labels(reference, drug, task.key, task.label_rule)
+            kept.append(str(drug))
+        except ValueError:
+            skipped.append(str(drug))
+    if not kept:
+        raise ValueError(
+            f"No drug of `reference.obsm[{task.key!r}]` has 5 labelled lines of each class under the label rule; "
+            "use a larger reference or a wider rule (`k=0.5`)."
+        )
+    if skipped:
+        warnings.warn(
+            f"{len(skipped)} drug(s) have too few labelled lines to learn and are not screened: {preview(skipped)}.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return kept, skipped
+
+
+def _write_parts(adata: AnnData, key_added: str, parts: tuple[pd.Series, pd.DataFrame], scored: np.ndarray) -> None:
+    """Each cell's general and drug-specific sensitivity (NaN for cells not scored)."""
+    general, specific = parts
+    column = np.full(adata.n_obs, np.nan)
+    column[scored] = general.to_numpy()
+    table = np.full((adata.n_obs, specific.shape[1]), np.nan)
+    table[scored] = specific.to_numpy()
+    adata.obs[f"{key_added}_general"] = column
+    adata.obsm[f"{key_added}_specific"] = pd.DataFrame(table, index=adata.obs_names, columns=specific.columns)
+
+
+def rank_groups(screen: pd.DataFrame, groups: pd.Series, in_domain: np.ndarray, threshold: float) -> pd.DataFrame:
+    """One row per group and drug, ranked by the mean probability of the group's trusted cells.
+
+    Parameters
+    ----------
+    screen
+        Cells x drugs probabilities (NaN: not scored).
+    groups
+        Group of each cell.
+    in_domain
+        Whether each cell lies in the reference's domain.
+    threshold
+        Probability at or above which a cell counts as sensitive.
+
+    Returns
+    -------
+    The table described in :func:`screen_drugs`.
+    """
+    trusted = screen.notna().all(axis=1).to_numpy() & np.asarray(in_domain, dtype=bool)
+    values = screen.to_numpy()
+    rows = []
+    for group in pd.unique(groups):
+        member = (groups == group).to_numpy()
+        mine, rest = member & trusted, ~member & trusted
+        mean = values[mine].mean(axis=0) if mine.any() else np.full(screen.shape[1], np.nan)
+        other = values[rest].mean(axis=0) if rest.any() else np.full(screen.shape[1], np.nan)
+        fraction = (values[mine] >= threshold).mean(axis=0) if mine.any() else np.full(screen.shape[1], np.nan)
+        ok = mine.sum() >= MIN_GROUP_CELLS and mine.sum() >= MIN_GROUP_IN_DOMAIN * member.sum()
+        rows.append(
+            pd.DataFrame(
+                {
+                    "group": str(group),
+                    "drug": screen.columns,
+                    "mean_probability": mean,
+                    "fraction_sensitive": fraction,
+                    "specific_score": mean - other,
+                    "n_cells": int(mine.sum()),
+                    "n_uncertain": int(member.sum() - mine.sum()),
+                    "trusted": bool(ok),
+                }
+            )
+        )
+    table = pd.concat(rows, ignore_index=True)
+    table["rank"] = table.groupby("group")["mean_probability"].rank(ascending=False, method="first")
+    table["rank"] = table["rank"].fillna(len(screen.columns)).astype(int)
+    columns = ["group", "drug", "rank", "mean_probability", "fraction_sensitive", "specific_score"]
+    return table.sort_values(["group", "rank"])[[*columns, "n_cells", "n_uncertain", "trusted"]].reset_index(drop=True)
