@@ -57,8 +57,8 @@ def attention_similarity(
         Basal profiles whose maps are averaged (e.g. the control profiles of some cell lines), with the model's
         genes. The results are written into its ``.uns``.
     model
-        A trained :class:`sctl.models.CSG2A` (anything with ``get_attention(adata, smiles=, dose=, time=,
-        layer=)``).
+        A trained :class:`sctl.models.CSG2A`, or a :class:`sctl.models.CSG2AIC50` for ``stage="finetuned"``
+        (anything with ``get_attention(adata, smiles=, dose=, time=, layer=, stage=, include_prior=)``).
     drugs
         Drug names known to the model or to ``adata.uns["sctl_drugs"]``, or a mapping drug name -> SMILES.
         Drugs with the same SMILES share one map (computed once).
@@ -126,9 +126,7 @@ def attention_similarity(
     labels = _moa(adata, list(smiles), moa)
     if stage == "pretrained":
         dose, time = 10.0 if dose is None else dose, 24.0 if time is None else time
-    condition = {"dose": dose, "time": time, "layer": layer}
-    if stage != "pretrained" or not include_prior:  # models with only `get_attention(smiles=, dose=, time=, layer=)`
-        condition.update(stage=stage, include_prior=include_prior)
+    condition = {"dose": dose, "time": time, "layer": layer, "stage": stage, "include_prior": include_prior}
     maps: dict[str, pd.DataFrame] = {}
     for code in dict.fromkeys(smiles.values()):
         maps[code] = model.get_attention(adata, smiles=code, **condition)
