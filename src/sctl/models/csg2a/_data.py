@@ -16,7 +16,7 @@ import torch
 from anndata import AnnData
 from scipy import sparse
 from scvi.data import AnnDataManager
-from scvi.data.fields import LayerField, NumericalObsField, ObsmField
+from scvi.data.fields import LayerField, NumericalObsField
 
 from sctl import pp
 from sctl._constants import DRUGS_KEY
@@ -27,7 +27,7 @@ SmilesSpec = str | Mapping[str, str] | Sequence[str] | pd.Series | None
 
 # registry keys of the minibatches (scvi-tools' AnnDataManager fields)
 X_KEY, BASAL_KEY, DRUG_KEY, DOSE_KEY, TIME_KEY = "X", "basal", "drug", "dose", "time"
-LINE_KEY, TARGET_KEY, RESPONSE_KEY = "cell_line", "target", "response"
+LINE_KEY, TARGET_KEY = "cell_line", "target"
 # numeric columns written into ``adata.obs`` by the setup (scvi-tools registers numbers)
 OBS_COLUMNS = {DRUG_KEY: "_sctl_csg2a_drug", DOSE_KEY: "_sctl_csg2a_dose", TIME_KEY: "_sctl_csg2a_time"}
 
@@ -309,11 +309,12 @@ def register_profiles(adata: AnnData, setup: dict[str, Any], codes: np.ndarray, 
 
 
 def register_bulk(adata: AnnData, setup: dict[str, Any], **kwargs: Any) -> AnnDataManager:
-    """Register the expression (``setup["layer"]``) and response table (``obsm[setup["response_key"]]``) of bulk."""
-    fields = [
-        LayerField(X_KEY, setup["layer"], is_count_data=False),
-        ObsmField(RESPONSE_KEY, setup["response_key"]),
-    ]
+    """Register the expression of bulk samples (``setup["layer"]``); the setup names their response table.
+
+    The response table is read as a whole, checked, by the model: the training pairs are registered on their own
+    (:func:`register_pairs`).
+    """
+    fields = [LayerField(X_KEY, setup["layer"], is_count_data=False)]
     manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args("CSG2AIC50", setup))
     manager.register_fields(adata, **kwargs)
     return manager
@@ -333,8 +334,8 @@ def register_pairs(lines: np.ndarray, drugs: np.ndarray, target: np.ndarray) -> 
     return manager
 
 
-def placeholder(var_names: Sequence[str], setup: dict[str, Any], drugs: Sequence[str] = ()) -> AnnData:
-    """One empty observation with the saved genes and the setup's layers, columns and response table.
+def placeholder(var_names: Sequence[str], setup: dict[str, Any]) -> AnnData:
+    """One empty observation with the saved genes and the setup's layers and columns.
 
     Registering it gives a loaded model the registry of its training data without that data.
     """
@@ -346,6 +347,4 @@ def placeholder(var_names: Sequence[str], setup: dict[str, Any], drugs: Sequence
     for key in (setup.get("dose_key"), setup.get("time_key")):
         if key is not None:
             adata.obs[key] = 0.0
-    if setup.get("response_key") is not None:
-        adata.obsm[setup["response_key"]] = pd.DataFrame(np.nan, index=adata.obs_names, columns=list(drugs))
     return adata

@@ -190,7 +190,9 @@ class CSG2AIC50(CSG2AAnalysisMixin, SaveLoadMixin, BaseModelClass):
     def setup_anndata(
         cls, adata: AnnData, *, response_key: str = "ln_ic50", layer: str | None = None, **kwargs: Any
     ) -> None:
-        """Register the expression and the response table of cell lines (or other bulk samples) for fine-tuning.
+        """Register the expression of cell lines (or other bulk samples) with an :class:`~scvi.data.AnnDataManager`.
+
+        Their response table, checked here, is read when the model is built; :meth:`train` registers its pairs.
 
         Parameters
         ----------
@@ -233,8 +235,7 @@ class CSG2AIC50(CSG2AAnalysisMixin, SaveLoadMixin, BaseModelClass):
         response_key, layer
             Passed to :meth:`setup_anndata`.
         **kwargs
-            The settings of :class:`CSG2AIC50`: ``drugs``, ``pairs``, ``dose``, ``time``, ``preset``, the head's
-            sizes, ``offset``, ...
+            The settings of :class:`CSG2AIC50` (``drugs``, ``pairs``, ``dose``, ``time``, ``preset``, ``offset``, ...).
 
         Returns
         -------
@@ -285,10 +286,8 @@ class CSG2AIC50(CSG2AAnalysisMixin, SaveLoadMixin, BaseModelClass):
         train_size, early_stopping, patience
             Share of the pairs trained on (the rest validates) and early stopping on it, as in
             :meth:`CSG2A.train <sctl.models.CSG2A.train>`.
-        seed
-            Seed of the split, shuffling and dropout (``None``: the model's ``seed``).
-        enable_progress_bar
-            Show a progress bar over the epochs (with the loss).
+        seed, enable_progress_bar
+            Seed of the split, shuffling and dropout (``None``: the model's ``seed``); show a progress bar.
         accelerator, **trainer_kwargs
             Passed unchanged to Lightning's ``Trainer``, as in :meth:`CSG2A.train <sctl.models.CSG2A.train>`.
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
+from scvi.data import AnnDataManager
 from scvi.model.base import BaseModelClass
 
 from .._io import META_FILE, load_model, load_state, save_model
@@ -103,8 +105,7 @@ def load_ic50(cls: type[CSG2AIC50], dir_path: str | Path, adata: AnnData | None)
         raise ValueError(f"The weights in {dir_path} lack the {' and '.join(missing)}; save the model again.")
     model = cls.__new__(cls)
     setup, fitted = meta["setup"], meta["fitted"]
-    drugs = list(fitted["drugs"])
-    _attach_data(model, adata, setup, meta["var_names"], lambda a: _data.register_bulk(a, setup), drugs)
+    _attach_data(model, adata, setup, meta["var_names"], lambda a: _data.register_bulk(a, setup))
     pretrained = {**meta["pretrained"], "init_params": pretrained_params(meta["pretrained"]["init_params"])}
     model._build(pd.Index(meta["var_names"]), pretrained, meta["init_params"], fitted)
     load_state(model.module.network, state["module"], dir_path, "network of the saved CSG2AIC50")
@@ -115,11 +116,15 @@ def load_ic50(cls: type[CSG2AIC50], dir_path: str | Path, adata: AnnData | None)
 
 
 def _attach_data(
-    model: BaseModelClass, adata: AnnData | None, setup: dict, var_names: list[str], register: Any, drugs=()
+    model: BaseModelClass,
+    adata: AnnData | None,
+    setup: dict[str, Any],
+    var_names: list[str],
+    register: Callable[[AnnData], AnnDataManager],
 ) -> None:
     """Initialise a loaded model on ``adata`` set up with the saved setup, else on the registry of a placeholder."""
     if adata is None:
-        BaseModelClass.__init__(model, registry=register(_data.placeholder(var_names, setup, drugs)).registry)
+        BaseModelClass.__init__(model, registry=register(_data.placeholder(var_names, setup)).registry)
         return
     if list(adata.var_names.astype(str)) != list(var_names):
         raise ValueError(
