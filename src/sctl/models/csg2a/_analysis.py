@@ -116,8 +116,7 @@ class CSG2AAnalysisMixin:
 
     def _stage_condition(self, stage: str, dose: float | None, time: float | None) -> tuple[float | None, ...]:
         """Dose and time of the maps at ``stage``: by default the fine-tuning condition at the fine-tuned stage."""
-        if stage == "finetuned":
-            self._finetuned_head  # noqa: B018 (a pretrained model refuses the stage)
+        if stage == "finetuned":  # reached by fine-tuned models only (see `_stage_input`)
             dose = self.init_params_["dose"] if dose is None else dose
             time = self.init_params_["time"] if time is None else time
         return dose, time
@@ -182,10 +181,10 @@ class CSG2AAnalysisMixin:
         if (smiles is None) == (drug is None):
             raise ValueError("Name the drug: pass `smiles=` (its SMILES) or `drug=` (its name), one of them.")
         embeddings = self._embeddings(drug_features)
+        basal = self._stage_input(adata_or_basal, layer, stage)  # a pretrained model refuses `stage="finetuned"`
         dose, time = self._stage_condition(stage, dose, time)
         if dose is None or time is None:
             raise ValueError("`get_attention` needs the condition: pass both `dose=` (µM) and `time=` (hours).")
-        basal = self._stage_input(adata_or_basal, layer, stage)
         source = adata_or_basal if isinstance(adata_or_basal, AnnData) else AnnData()
         table = {"drug": smiles} if drug is None else self._drug_smiles(source, [drug], embeddings)
         features = self._drugs.featurize(table, embeddings)
