@@ -11,7 +11,7 @@ set size (``VmHWM`` of ``/proc/self/status``; not ``ru_maxrss``, which a child i
 * ``backed``: ``anndata.read_h5ad(path, backed="r")`` then ``model.predict`` (streamed, two passes);
 * ``memory``: ``anndata.read_h5ad(path)`` (the whole sparse matrix in memory) then ``model.predict``;
 * ``whole``: for reference, the path ``predict`` took before it streamed, on the loaded file: densify all of X,
-  z-score it whole (:func:`~sctl.models._transfer.standardize_matrix`), then the forward in batches.
+  z-score it whole (:func:`~sctl.models._transfer._data.standardize_matrix`), then the forward in batches.
 
 Prints peak RSS, the increment over ``baseline``, the size of X as a dense float32 array, the ratios
 (backed / in-memory, backed / dense X size) and the throughput (cells/s of ``predict``). Figures, not verdicts.
@@ -126,7 +126,7 @@ def _whole_matrix_predict(model, cells: ad.AnnData) -> np.ndarray:
     import torch
 
     from sctl._validate import to_dense
-    from sctl.models._transfer import standardize_matrix
+    from sctl.models._transfer._data import standardize_matrix
 
     X = standardize_matrix(to_dense(cells.X[:, cells.var_names.get_indexer(model.var_names)], np.float32))
     domain = np.ones(len(X), dtype=np.float32)

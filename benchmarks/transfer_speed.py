@@ -24,7 +24,7 @@ from anndata import AnnData
 from lightning.pytorch.callbacks import Callback
 
 import sctl
-from sctl.models._transfer import standardize_matrix
+from sctl.models._transfer._data import standardize_matrix
 
 N_LINES, N_CELLS, N_GENES, N_PREDICT, EPOCHS, BATCH = 1_000, 10_000, 2_000, 100_000, 2, 4096
 if sys.argv[1:] == ["--quick"]:

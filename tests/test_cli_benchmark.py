@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import sctl
-from sctl import _benchmark
+from sctl import _benchmark, _benchmark_scripts
 from sctl.cli import main
 
 GOOD = '''
@@ -48,19 +48,19 @@ def bench_dir(tmp_path, monkeypatch):
     (folder / "good.py").write_text(textwrap.dedent(GOOD))
     (folder / "bad.py").write_text(textwrap.dedent(BAD))
     (folder / "_helpers.py").write_text("X = 1\n")  # imported by scripts, not a script
-    monkeypatch.setenv(_benchmark.BENCHMARKS_ENV, str(folder))
+    monkeypatch.setenv(_benchmark_scripts.BENCHMARKS_ENV, str(folder))
     return folder
 
 
 def test_list_names_the_real_scripts_with_their_quick_setting(capsys, monkeypatch):
-    monkeypatch.delenv(_benchmark.BENCHMARKS_ENV, raising=False)
+    monkeypatch.delenv(_benchmark_scripts.BENCHMARKS_ENV, raising=False)
     assert main(["benchmark", "--list"]) == 0
     out = capsys.readouterr().out
     for name in ("transfer_baselines", "transfer_models", "perturbation_speed", "csg2a_ic50", "million_cells"):
         assert name in out
     assert "--drugs Dabrafenib --seeds 1" in out  # transfer_models has no --quick: its own options are passed
     # the real folder is the checkout's, found from the package's location
-    assert _benchmark.find_benchmarks_dir() == Path(__file__).resolve().parents[1] / "benchmarks"
+    assert _benchmark_scripts.find_benchmarks_dir() == Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def test_list_fake_folder_skips_helpers(bench_dir, capsys):
@@ -124,11 +124,11 @@ def test_timeout_is_recorded(bench_dir, tmp_path):
 def test_errors_unknown_name_and_missing_folder(bench_dir, tmp_path, capsys, monkeypatch):
     assert main(["benchmark", "--only", "good,nope", "--out", str(tmp_path / "x")]) == 2
     assert "Unknown benchmark(s) 'nope'" in capsys.readouterr().err
-    monkeypatch.setenv(_benchmark.BENCHMARKS_ENV, str(tmp_path / "absent"))
+    monkeypatch.setenv(_benchmark_scripts.BENCHMARKS_ENV, str(tmp_path / "absent"))
     assert main(["benchmark", "--list"]) == 2
     assert "run `sctl benchmark` from a clone" in capsys.readouterr().err
     # an installed wheel has no benchmarks/ beside the package
-    monkeypatch.delenv(_benchmark.BENCHMARKS_ENV)
-    monkeypatch.setattr(_benchmark, "default_benchmarks_dir", lambda: tmp_path / "site-packages" / "benchmarks")
+    monkeypatch.delenv(_benchmark_scripts.BENCHMARKS_ENV)
+    monkeypatch.setattr(_benchmark_scripts, "default_benchmarks_dir", lambda: tmp_path / "site-packages" / "benchmarks")
     with pytest.raises(FileNotFoundError, match="not of the installed package"):
-        _benchmark.find_benchmarks_dir()
+        _benchmark_scripts.find_benchmarks_dir()

@@ -143,7 +143,7 @@ def test_realistic_tumor_states_the_platform_it_applies():
 
 def test_ensemble_page_names_the_default_and_accepted_members():
     from sctl.models.baselines import BASELINES
-    from sctl.tl._predict_response import ENSEMBLE_MEMBERS, TRANSFER_METHODS
+    from sctl.tl._response_methods import ENSEMBLE_MEMBERS, TRANSFER_METHODS
 
     text = (API.parent / "methods" / "ensemble.md").read_text()
     table = [line.split("|")[1].strip() for line in text.split("\n\n## ", 1)[0].splitlines() if line.startswith("| `")]

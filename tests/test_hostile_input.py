@@ -492,7 +492,7 @@ def test_perturbation_models_register_no_empty_class(plate):
     n_drugs = treated.obs["drug"].nunique()
     GRIP.setup_anndata(treated, dose_key="dose")
     assert "ghost" not in GRIP(treated, n_hidden=8, n_embed=4, n_disc_hidden=8).drugs
-    SeqPerturb.setup_anndata(treated, compound_id_key="pert_id", dose_key="dose")
+    SeqPerturb.setup_anndata(treated, drug_id_key="pert_id", dose_key="dose")
     categories = SeqPerturb(treated).categories
     assert "ghost" not in categories["drug"]
     assert "ghost" not in categories["pert_id"]
@@ -552,9 +552,10 @@ def test_loading_a_model_warns_nothing_about_few_cells(plate, tmp_path):
     treated = treated[~treated.obs["is_control"].to_numpy()].copy()
     GRIP.setup_anndata(treated, dose_key="dose")
     grip = GRIP(treated, n_hidden=8, n_embed=4, n_disc_hidden=8)
-    SeqPerturb.setup_anndata(treated, compound_id_key="pert_id", dose_key="dose")
+    SeqPerturb.setup_anndata(treated, drug_id_key="pert_id", dose_key="dose")
     seqperturb = SeqPerturb(treated)
     for model in (grip, seqperturb):
+        model.train(max_epochs=1, enable_progress_bar=False)  # an untrained model is not saved
         path = tmp_path / type(model).__name__
         model.save(path)
         with warnings.catch_warnings(record=True) as caught:
@@ -775,7 +776,7 @@ def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
         "grip_setup_missing_key": (treated, lambda: GRIP.setup_anndata(treated, drug_key="nokey"), KeyError),
         "seqperturb_setup_missing_key": (
             treated,
-            lambda: SeqPerturb.setup_anndata(treated, compound_key="nokey"),
+            lambda: SeqPerturb.setup_anndata(treated, drug_key="nokey"),
             KeyError,
         ),
         "seqperturb_setup_smiles_then_missing": (

@@ -53,11 +53,10 @@ def _integer_at_least(minimum: int, why: str = "") -> Callable[[str], int]:
 
 
 def _demo_methods() -> tuple[str, ...]:
-    """Classifiers the demo accepts: the ensemble, the transfer models and every classifying baseline."""
-    from .models.baselines import BASELINES
-    from .tl._predict_response import ENSEMBLE, TRANSFER_METHODS
+    """Classifiers the demo accepts: every method of :func:`sctl.tl.predict_response`."""
+    from .tl._response_methods import method_names
 
-    return (ENSEMBLE, *TRANSFER_METHODS, *(name for name in BASELINES if name != "ridge"))  # ridge: regression
+    return method_names()
 
 
 def _check_demo_args(args: argparse.Namespace) -> str | None:
@@ -165,7 +164,7 @@ def _step(message: str, start: float) -> None:
 
 def _run_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    from .tl._predict_response import ENSEMBLE, TRANSFER_METHODS
+    from .tl._response_methods import ENSEMBLE, TRANSFER_METHODS
 
     deep = bool({ENSEMBLE, *TRANSFER_METHODS} & set(args.methods))  # ATSDPNet is a member of the ensemble
     _step("importing sctl, scanpy" + (", torch and scvi-tools" if deep else ""), start)

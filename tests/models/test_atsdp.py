@@ -124,7 +124,7 @@ def test_paper_preset_builds_the_papers_model():
         warnings.simplefilter("error", UserWarning)  # data prepared as the preset says: no warning
         model = ATSDPNet(data, preset="paper")
     module = model.module
-    assert model._init_kwargs["preset"] == "paper"
+    assert model.init_params_["preset"] == "paper"
     # two encoders E_g and E_t (section 2.4.2), from the same start, apart after training
     assert not module.shared_encoder
     assert len(module.encoders) == 2
@@ -182,7 +182,7 @@ def test_both_presets_train_predict_save_load(preset, tmp_path):
     model.save(tmp_path / preset)
     loaded = ATSDPNet.load(tmp_path / preset)
     assert loaded.preset == preset
-    assert loaded._init_kwargs == model._init_kwargs
+    assert loaded.init_params_ == model.init_params_
     assert len(loaded.module.encoders) == len(model.module.encoders)
     np.testing.assert_array_equal(loaded.predict(cells), proba)
 

@@ -205,7 +205,7 @@ def test_models_saved_with_a_dense_prior_still_load(tiny, tmp_path):
     del state["module"]["attention.prior_index"], state["module"]["attention.prior_weight"]
     torch.save(state, tmp_path / "old" / "model_state.pt")
     meta = json.loads((tmp_path / "old" / "model.json").read_text())
-    del meta["init_params"]["attention"], meta["init_params"]["prior"]
+    del meta["init"]["attention"], meta["init"]["prior"]
     (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
     loaded = CSG2A.load(tmp_path / "old")
     assert loaded.module.attention.prior == "sparse"

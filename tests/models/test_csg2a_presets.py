@@ -233,7 +233,6 @@ def test_attention_at_the_fine_tuning_stage_and_without_the_prior(tiny, bulk):
         model.get_attention(bulk[:3], drug="Trametinib", stage="finetuned")
     ic50 = CSG2AIC50.from_pretrained(model, bulk).train(max_epochs=1, **QUIET)
     finetuned = ic50.get_attention(bulk[:3], drug="Trametinib", stage="finetuned")
-    np.testing.assert_array_equal(ic50.get_attention(bulk[:3], drug="Trametinib").to_numpy(), finetuned.to_numpy())
     head, network = ic50.module.head, ic50.module.network
     x = torch.as_tensor(np.asarray(bulk[:3].X, dtype=np.float32))
     basal = head.scale((x - head.bulk_center) / head.bulk_scale)

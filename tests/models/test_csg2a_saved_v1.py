@@ -73,7 +73,7 @@ def test_fine_tuned_save_loads_as_the_fine_tuned_model(bulk, profiles, tmp_path)
     assert len(model.history_["train_loss"]) == 2
     expected = _expected("ic50")
     np.testing.assert_allclose(model.predict(bulk, _drugs(model)).to_numpy(), expected.to_numpy(), atol=ATOL)
-    attention = model.get_attention(bulk[:3], drug="Trametinib")
+    attention = model.get_attention(bulk[:3], drug="Trametinib", stage="finetuned")
     np.testing.assert_allclose(attention.to_numpy(), _expected("attention_finetuned").to_numpy(), atol=ATOL)
     # saved again, in the current layout, it predicts the same
     model.save(tmp_path / "ic50")

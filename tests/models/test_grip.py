@@ -243,7 +243,7 @@ def test_paper_preset_sets_every_stated_choice(split):
     module = model.module
     assert model.preset == "paper"
     assert "preset paper" in model._model_summary_string
-    assert {k: model._model_kwargs[k] for k in ("generator", "discriminator", "condition_input", "scaling")} == {
+    assert {k: model.init_params_[k] for k in ("generator", "discriminator", "condition_input", "scaling")} == {
         "generator": "residual",
         "discriminator": "mlp",
         "condition_input": "add",
@@ -259,10 +259,10 @@ def test_paper_preset_sets_every_stated_choice(split):
     assert type(module.discriminator).__name__ == "MLPDiscriminator"
     assert first.out_features == 128
     assert all(m.p == 0.0 for m in module.modules() if isinstance(m, torch.nn.Dropout))
-    assert GRIP(train, preset="paper", dropout=0.2)._model_kwargs["dropout"] == 0.2  # the user's value wins
+    assert GRIP(train, preset="paper", dropout=0.2).init_params_["dropout"] == 0.2  # the user's value wins
     sctl_model = GRIP(train)
-    assert sctl_model._model_kwargs["scaling"] == "shared"
-    assert sctl_model._model_kwargs["dropout"] == 0.3
+    assert sctl_model.init_params_["scaling"] == "shared"
+    assert sctl_model.init_params_["dropout"] == 0.3
     with pytest.raises(ValueError, match="Unknown preset"):
         GRIP(train, preset="nature")
 
@@ -288,7 +288,7 @@ def test_paper_preset_trains_predicts_and_round_trips(split, tmp_path):
     model.save(tmp_path / "paper")
     loaded = GRIP.load(tmp_path / "paper")
     assert loaded.preset == "paper"
-    assert loaded._model_kwargs == model._model_kwargs
+    assert loaded.init_params_ == model.init_params_
     np.testing.assert_allclose(loaded.predict(split[1]).to_numpy(), pred.to_numpy(), atol=1e-5)
 
 
@@ -306,5 +306,5 @@ def test_models_saved_before_presets_and_separate_scaling_load(tiny, split, tmp_
     torch.save(state, tmp_path / "old" / "model_state.pt")
     loaded = GRIP.load(tmp_path / "old")
     assert loaded.preset == "sctl"
-    assert loaded._model_kwargs["scaling"] == "shared"
+    assert loaded.init_params_["scaling"] == "shared"
     np.testing.assert_allclose(loaded.predict(split[1]).to_numpy(), tiny.predict(split[1]).to_numpy(), atol=1e-5)

@@ -1,5 +1,6 @@
 """One pickle-free save / load for every model: round trips, recorded versions, and what a load refuses."""
 
+import inspect
 import json
 import re
 import warnings
@@ -8,10 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 
 import sctl
-from sctl.models import CSG2A, CSG2AIC50, GRIP, ATSDPNet, PathwayTransfer, SeqPerturb, transfer_data
-from sctl.models._io import FORMAT_VERSION, library_versions, load_model, save_model
+from sctl.models import (
+    CSG2A,
+    CSG2AIC50,
+    GRIP,
+    ATSDPNet,
+    PathwayTransfer,
+    PerturbationEnsemble,
+    SeqPerturb,
+    transfer_data,
+)
+from sctl.models._io import FORMAT_VERSION, SaveLoadMixin, library_versions, load_model, load_state, save_model
 
 from ._transfer_data import DRUG
 
@@ -57,7 +68,7 @@ def _perturbation(cls):
         model = GRIP(treated, n_hidden=8, n_embed=4, n_disc_hidden=8)
         model.train(max_epochs=1)
     else:
-        SeqPerturb.setup_anndata(treated, compound_id_key="pert_id", dose_key="dose")
+        SeqPerturb.setup_anndata(treated, drug_id_key="pert_id", dose_key="dose")
         model = SeqPerturb(treated, encoder="gru")
         model.train(max_epochs=1, batch_size=64)
     return model, treated, lambda m: m.predict(treated).to_numpy()
@@ -123,6 +134,7 @@ def test_round_trip_identical_and_versions_recorded(trained):
         loaded = cls.load(path)
     assert not [w for w in caught if "versions" in str(w.message) or "saved with" in str(w.message)]  # same versions
     np.testing.assert_array_equal(predict(loaded), predict(model))
+    assert loaded.init_params_ == model.init_params_ == meta["init"]
     with pytest.raises(FileExistsError, match="overwrite=True"):
         model.save(path)
 
@@ -175,6 +187,84 @@ def test_missing_or_malformed_files_are_refused(trained, tmp_path):
     (cut / "model_state.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"not a plain tensor file: .*truncated"):
         cls.load(cut)
+
+
+# ---------------------------------------------------------------------------------------------------- the mixin
+@pytest.mark.parametrize("cls", [GRIP, SeqPerturb, PathwayTransfer, ATSDPNet, PerturbationEnsemble, CSG2A, CSG2AIC50])
+def test_every_model_saves_and_loads_through_the_mixin(cls):
+    assert "save" not in cls.__dict__
+    assert "load" not in cls.__dict__
+    before_mixin = cls.__mro__[: cls.__mro__.index(SaveLoadMixin)]  # the model, its sctl bases (TransferModel)
+    assert [klass.__name__ for klass in before_mixin if {"save", "load"} & vars(klass).keys()] == []
+    assert cls.save is SaveLoadMixin.save
+    assert cls.load.__func__ is SaveLoadMixin.load.__func__
+
+
+def test_init_params_are_the_constructor_arguments_with_the_preset_values():
+    plate = sctl.datasets.lincs()[:60, :10].copy()
+    sctl.pp.match_controls(plate, control="DMSO")
+    treated = plate[~plate.obs["is_control"].to_numpy()].copy()
+    GRIP.setup_anndata(treated)
+    model = GRIP(treated, preset="paper", n_hidden=8, seed=3)
+    assert list(model.init_params_) == [p for p in inspect.signature(GRIP).parameters if p != "adata"]
+    assert (model.init_params_["n_hidden"], model.init_params_["seed"]) == (8, 3)  # the user's values
+    assert model.init_params_["scaling"] == "separate"  # the paper preset's, not None
+    with pytest.raises(NotFittedError, match="not trained yet"):  # a load would call it trained
+        model.save("never_written")
+    with pytest.raises(TypeError, match=r"has no setting\(s\) \['width'\]"):
+        model._record_init_params({}, width=3)
+
+
+class TwoStage(SaveLoadMixin):
+    """A model of two parts trained one after the other, as CSG2A is: the hook contract on its own."""
+
+    def __init__(self, n_genes: int = 3, seed: int = 0):
+        self._record_init_params(locals())
+        torch.manual_seed(seed)
+        self.module, self.head, self.is_trained_ = torch.nn.Linear(n_genes, 2), None, False
+
+    def finetune(self) -> None:
+        self.head, self.is_trained_ = torch.nn.Linear(2, 1), True
+
+    def _check_saveable(self) -> None:  # either stage may be saved
+        pass
+
+    def _state_dict(self) -> dict:
+        parts = {"module": self.module, "head": self.head}
+        return {name: part.state_dict() for name, part in parts.items() if part is not None}
+
+    def _extra_state(self) -> dict:
+        return {"finetuned": self.head is not None}
+
+    @classmethod
+    def _rebuild(cls, meta: dict, state: dict) -> "TwoStage":
+        model = cls(**meta["init"])
+        if meta["finetuned"]:
+            model.head = torch.nn.Linear(2, 1)
+        return model
+
+    def _load_state(self, state: dict, path: Path) -> None:
+        load_state(self.module, state["module"], path, "network")
+        if self.head is not None:
+            load_state(self.head, state["head"], path, "head")
+
+    def _restore_extra_state(self, meta: dict, path: Path) -> None:
+        self.is_trained_ = meta["finetuned"]
+
+
+def test_a_two_stage_model_saves_each_stage(tmp_path):
+    model = TwoStage(n_genes=4, seed=1)
+    model.save(tmp_path / "first")
+    first = TwoStage.load(tmp_path / "first")
+    assert (first.head, first.is_trained_, first.init_params_) == (None, False, {"n_genes": 4, "seed": 1})
+    torch.testing.assert_close(first.module.weight, model.module.weight)
+    model.finetune()
+    model.save(tmp_path / "second")
+    second = TwoStage.load(tmp_path / "second")
+    assert second.is_trained_
+    torch.testing.assert_close(second.head.weight, model.head.weight)
+    with pytest.raises(TypeError, match="holds a saved TwoStage, not a GRIP"):
+        GRIP.load(tmp_path / "second")
 
 
 # ------------------------------------------------------------------------------------ the module on its own

@@ -5,8 +5,8 @@ from anndata import AnnData
 
 import sctl
 from sctl.models import PerturbationEnsemble
-from sctl.models._drug_neighbours import neighbour_mean, tanimoto
 from sctl.models.baselines import NearestDrugs, PerDrugMean
+from sctl.models.baselines._drug_neighbours import neighbour_mean, tanimoto
 
 
 @pytest.fixture(scope="module")

@@ -274,7 +274,7 @@ def test_paper_preset_resolves_every_element_and_the_user_wins(tmp_path):
     PathwayTransfer.setup_anndata(data)
     gmt = _gmt(tmp_path, list(data.var_names))
     paper = PathwayTransfer(data, gmt, preset="paper")
-    init = paper._init_kwargs
+    init = paper.init_params_
     assert init["preset"] == "paper"
     assert (init["min_genes"], init["n_extra"], init["r1"], init["r2"]) == (10, 5, 0.1, 0.1)
     assert init["sparse_relu"] is True
@@ -284,7 +284,7 @@ def test_paper_preset_resolves_every_element_and_the_user_wins(tmp_path):
     assert "preset 'paper'" in paper._model_summary_string
     assert PathwayTransfer._data_presets["paper"] == {"n_top_genes": 2500, "key": "auc", "standardize_rows": False}
     sctl_model = PathwayTransfer(data, gmt)
-    assert sctl_model._init_kwargs["preset"] == "sctl"
+    assert sctl_model.init_params_["preset"] == "sctl"
     assert not sctl_model.module.sparse_relu
     assert PathwayTransfer(data, gmt, preset="paper", sparse_relu=False).module.sparse_relu is False
     with pytest.warns(UserWarning, match="GO cellular-component.*genesets="):
@@ -313,8 +313,8 @@ def test_both_presets_train_predict_save_load(preset, tmp_path):
     loaded = PathwayTransfer.load(tmp_path / preset)
     assert loaded.preset == preset
     rebuilt = {"min_genes", "max_genes"}  # the saved mask is rebuilt as it was, whatever its bounds
-    assert {k: v for k, v in loaded._init_kwargs.items() if k not in rebuilt} == {
-        k: v for k, v in model._init_kwargs.items() if k not in rebuilt
+    assert {k: v for k, v in loaded.init_params_.items() if k not in rebuilt} == {
+        k: v for k, v in model.init_params_.items() if k not in rebuilt
     }
     np.testing.assert_array_equal(loaded.predict(cells), proba)
 

@@ -7,7 +7,7 @@ from anndata import AnnData
 import sctl
 from sctl.metrics import direction_accuracy
 from sctl.models import PerturbationEnsemble
-from sctl.models._perturbation_baselines import MeanShift, PerDrugMean, RidgeCondition
+from sctl.models.baselines import MeanShift, PerDrugMean, RidgeCondition
 
 torch.set_num_threads(1)
 
@@ -69,7 +69,7 @@ def test_ensemble_passes_its_preset_to_the_deep_members(treated, tmp_path):
     ensemble.fit(train, train_kwargs={"max_epochs": 1, "enable_progress_bar": False})
     grip, seq = ensemble.models_["GRIP"][0], ensemble.models_["SeqPerturb"][0]
     assert (grip.preset, seq.preset) == ("paper", "paper")
-    assert grip._model_kwargs["scaling"] == "separate"
+    assert grip.init_params_["scaling"] == "separate"
     assert seq.train_settings_["batch_size"] == 20  # Table III, GRU with attention
     assert "pert_id" in seq.categories  # the compound id token the plate has
     ensemble.save(tmp_path / "ens")

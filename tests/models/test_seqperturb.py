@@ -1,3 +1,4 @@
+import json
 import warnings
 
 import numpy as np
@@ -28,7 +29,7 @@ def split() -> tuple[AnnData, AnnData]:
 @pytest.fixture(scope="module")
 def tiny(split) -> SeqPerturb:
     train = split[0].copy()
-    SeqPerturb.setup_anndata(train, compound_id_key="pert_id", dose_key="dose")
+    SeqPerturb.setup_anndata(train, drug_id_key="pert_id", dose_key="dose")
     model = SeqPerturb(train, encoder="gru")
     model.train(max_epochs=1, batch_size=64)
     return model
@@ -88,7 +89,7 @@ def test_own_column_names_in_any_alphabetical_order(split, tmp_path):
     for part in (train, test):
         part.obs = part.obs.rename(columns={"cell_line": "line", "drug": "compound"})
     SeqPerturb.setup_anndata(
-        train, cell_type_key="line", compound_key="compound", compound_id_key=None, smiles_key=None, dose_key="dose"
+        train, cell_line_key="line", drug_key="compound", drug_id_key=None, smiles_key=None, dose_key="dose"
     )
     model = SeqPerturb(train, encoder="gru")
     assert list(model.categories) == ["line", "compound"]
@@ -131,7 +132,7 @@ def test_de_table_target_with_smiles(tmp_path):
     genes = pd.DataFrame(rng.normal(size=(len(pairs), 20)), columns=[f"G{i}" for i in range(20)])
     adata = sctl.pp.de_to_anndata(pd.concat([wide, genes], axis=1))
     SeqPerturb.setup_anndata(
-        adata, layer=None, cell_type_key="cell_type", compound_key="sm_name", compound_id_key=None, smiles_key="SMILES"
+        adata, layer=None, cell_line_key="cell_type", drug_key="sm_name", drug_id_key=None, smiles_key="SMILES"
     )
     assert "sctl_smiles_length" in adata.obs.columns
     model = SeqPerturb(adata, encoder="gru_attention")
@@ -155,7 +156,7 @@ def test_bad_options(split):
 def test_learns_held_out_dose(split):
     """3-stacked GRU with attention, trained on 5 doses and tested on the 6th."""
     train, test = split[0].copy(), split[1]
-    SeqPerturb.setup_anndata(train, compound_id_key="pert_id", dose_key="dose")
+    SeqPerturb.setup_anndata(train, drug_id_key="pert_id", dose_key="dose")
     model = SeqPerturb(train, encoder="gru_attention")
     model.train(max_epochs=60, batch_size=64, lr=3e-3)
     observed = test.layers["sctl_delta"]
@@ -175,7 +176,7 @@ def test_learns_held_out_dose(split):
 def test_the_five_tokens_of_the_paper_by_default():
     """Regression: only cell type and compound were registered unless the id and SMILES columns were named."""
     adata = _de_table()
-    SeqPerturb.setup_anndata(adata, layer=None, cell_type_key="cell_type", compound_key="sm_name")
+    SeqPerturb.setup_anndata(adata, layer=None, cell_line_key="cell_type", drug_key="sm_name")
     model = SeqPerturb(adata)
     assert list(model.categories) == ["cell_type", "sm_name", "sm_lincs_id", "SMILES", "sctl_smiles_length"]
     codes = torch.zeros(2, 5, dtype=torch.long)
@@ -216,14 +217,14 @@ def test_paper_preset_per_encoder(encoder):
         "autoencoder": (500, 70, 3e-3),
     }
     adata = _de_table()
-    SeqPerturb.setup_anndata(adata, layer=None, cell_type_key="cell_type", compound_key="sm_name")
+    SeqPerturb.setup_anndata(adata, layer=None, cell_line_key="cell_type", drug_key="sm_name")
     model = SeqPerturb(adata, preset="paper", encoder=encoder)
     model.train(max_epochs=1)  # the user's value wins
     epochs, batch_size, lr = table[encoder]
     assert model.train_settings_ == {"max_epochs": 1, "batch_size": batch_size, "lr": lr, "weight_decay": 0.0}
-    from sctl.models.seqperturb import _model
+    from sctl.models.seqperturb import _presets
 
-    assert _model.PAPER_TRAINING[encoder]["max_epochs"] == epochs
+    assert _presets.PAPER_TRAINING[encoder]["max_epochs"] == epochs
     head, out = model.module.head, model.module.out
     assert out.out_features == adata.n_vars
     assert head[2].p == 0.5
@@ -242,9 +243,9 @@ def test_paper_preset_per_encoder(encoder):
 
 def test_paper_preset_trains_predicts_and_round_trips(tmp_path):
     adata = _de_table()
-    SeqPerturb.setup_anndata(adata, layer=None, cell_type_key="cell_type", compound_key="sm_name")
+    SeqPerturb.setup_anndata(adata, layer=None, cell_line_key="cell_type", drug_key="sm_name")
     model = SeqPerturb(adata, preset="paper")
-    assert model._model_kwargs["encoder"] == "gru_attention"
+    assert model.init_params_["encoder"] == "gru_attention"
     assert "preset paper" in model._model_summary_string
     assert all(emb.embedding_dim == 16 for emb in model.module.embeddings)
     model.train(max_epochs=3)
@@ -253,9 +254,39 @@ def test_paper_preset_trains_predicts_and_round_trips(tmp_path):
     model.save(tmp_path / "paper")
     loaded = SeqPerturb.load(tmp_path / "paper")
     assert loaded.preset == "paper"
-    assert loaded._model_kwargs == model._model_kwargs
+    assert loaded.init_params_ == model.init_params_
     np.testing.assert_allclose(loaded.predict(adata).to_numpy(), pred.to_numpy(), atol=1e-6)
     sctl_model = SeqPerturb(adata)
     assert isinstance(sctl_model.module.encoder.net, torch.nn.modules.rnn.GRU) is False  # a stack, not one GRU
     with pytest.raises(ValueError, match="Unknown preset"):
         SeqPerturb(adata, preset="kaggle")
+
+
+def test_old_key_names_warn_and_old_saves_load(tmp_path):
+    adata = _de_table()
+    with pytest.warns(FutureWarning) as renamed:
+        SeqPerturb.setup_anndata(
+            adata, layer=None, cell_type_key="cell_type", compound_key="sm_name", compound_id_key="sm_lincs_id",
+            smiles_key=None,
+        )  # fmt: skip
+    messages = [str(warning.message) for warning in renamed]
+    assert len(messages) == 3
+    assert messages[1].startswith("`compound_key=` of sctl.models.seqperturb.SeqPerturb.setup_anndata() is renamed")
+    assert "`drug_key=`" in messages[1]
+    model = SeqPerturb(adata, encoder="gru")
+    assert list(model.categories) == ["cell_type", "sm_name", "sm_lincs_id"]
+    model.train(max_epochs=1, batch_size=4)
+    model.save(tmp_path / "seq")
+    meta_path = tmp_path / "seq" / "model.json"
+    meta = json.loads(meta_path.read_text())  # as sctl 0.1 saved it: the setup under the old names
+    old_names = {"cell_line_key": "cell_type_key", "drug_key": "compound_key", "drug_id_key": "compound_id_key"}
+    meta["setup"] = {old_names.get(k, k): v for k, v in meta["setup"].items()}
+    meta_path.write_text(json.dumps(meta))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # loading an old save is nothing the user must change
+        loaded = SeqPerturb.load(tmp_path / "seq")
+    expected = model.predict(adata, drug="Belinostat", conditions={"sm_lincs_id": "LSM-1"}).to_numpy()
+    got = loaded.predict(adata, drug="Belinostat", conditions={"sm_lincs_id": "LSM-1"}).to_numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    with pytest.raises(TypeError, match="pass `drug_key=` only"):
+        SeqPerturb.setup_anndata(adata, layer=None, drug_key="sm_name", compound_key="sm_name")

@@ -4,36 +4,17 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import pytest
 from anndata import AnnData
 
 import sctl
-from sctl.datasets import state_markers
 
-
-class ShiftModel:
-    predicts = "delta"
-
-    def __init__(self, var_names, shifts):
-        self.var_names, self.shifts = pd.Index(var_names), shifts
-
-    def predict(self, adata, *, drug=None, dose=None):
-        return pd.DataFrame(np.tile(self.shifts[drug], (adata.n_obs, 1)), index=adata.obs_names, columns=self.var_names)
+from ._plot_inputs import ranked_drugs
 
 
 @pytest.fixture(scope="module")
 def ranked() -> AnnData:
-    markers = state_markers()
-    rng = np.random.default_rng(0)
-    genes = [*markers["gene"].unique(), *(f"OTHER{i}" for i in range(200))]
-    adata = AnnData(rng.normal(5, 1, size=(20, len(genes))).astype(np.float32))
-    adata.var_names = genes
-    adata.layers["sctl_basal"] = adata.X.copy()
-    effective = adata.var_names.isin(markers.loc[markers["category"] == "effective", "gene"])
-    shifts = {f"drug{i}": (i - 3) * 0.5 * effective + rng.normal(0, 0.3, len(genes)) for i in range(8)}
-    sctl.tl.rank_drugs(adata, ShiftModel(genes, shifts), list(shifts))
-    return adata
+    return ranked_drugs()
 
 
 def test_drug_ranking_draws_top_drugs_best_first(ranked, tmp_path):

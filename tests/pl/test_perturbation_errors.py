@@ -9,22 +9,15 @@ import pytest
 from matplotlib.collections import PathCollection
 
 import sctl
-from sctl.models._perturbation_baselines import PerDrugMean
+
+from ._plot_inputs import evaluated_perturbation
 
 BASELINES = ["zero_change", "mean_shift", "per_drug_mean", "ridge"]
 
 
 @pytest.fixture(scope="module")
 def evaluated():
-    plate = sctl.datasets.lincs()
-    sctl.pp.match_controls(plate, control="DMSO")
-    sctl.pp.log_fold_change(plate)
-
-    def drug_means(train):  # a stand-in "model": any factory is drawn as a model, not a baseline
-        return PerDrugMean().fit(train)
-
-    sctl.tl.evaluate_perturbation(plate, {"drug_means": drug_means}, scheme="dose", n_folds=3)
-    return plate
+    return evaluated_perturbation()
 
 
 def _points(ax) -> list[PathCollection]:
@@ -33,8 +26,9 @@ def _points(ax) -> list[PathCollection]:
 
 def test_draws_one_dot_per_model_and_group(evaluated, tmp_path):
     path = tmp_path / "errors.png"
-    ax = sctl.pl.perturbation_errors(evaluated, "mean_rowwise_rmse", max_groups=10, save=path, show=False)
+    fig = sctl.pl.perturbation_errors(evaluated, "mean_rowwise_rmse", max_groups=10, save=path, show=False)
     assert path.stat().st_size > 0
+    ax = fig.axes[0]
     points = _points(ax)
     assert len(points) == 5  # the model and the four baselines
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["drug_means", *BASELINES]
@@ -58,7 +52,7 @@ def test_correlations_skip_all_nan_models_and_accept_a_table(evaluated):
     per_group = evaluated.uns["sctl_evaluate_perturbation"]["per_group"]
     fig, ax = plt.subplots()
     out = sctl.pl.perturbation_errors(per_group, "pearson_delta", max_groups=None, ax=ax, show=False)
-    assert out is ax
+    assert out is fig
     names = [text.get_text() for text in ax.get_legend().get_texts()]
     assert "mean_shift" not in names  # no deviation from the mean shift: NaN everywhere
     assert "drug_means" in names
@@ -80,6 +74,6 @@ def test_clear_errors(evaluated):
     two = pd.concat([two, two.assign(scheme="random")])
     with pytest.raises(ValueError, match="scheme="):
         sctl.pl.perturbation_errors(two, show=False)
-    ax = sctl.pl.perturbation_errors(two, scheme="random", show=False)
-    assert len(_points(ax)) == 5  # the model and the four baselines of that scheme
+    fig = sctl.pl.perturbation_errors(two, scheme="random", show=False)
+    assert len(_points(fig.axes[0])) == 5  # the model and the four baselines of that scheme
     plt.close("all")

@@ -3,23 +3,18 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 import pytest
 from anndata import AnnData
 from matplotlib.figure import Figure
 
 import sctl
 
+from ._plot_inputs import called_cells, response_trend
+
 
 @pytest.fixture(scope="module")
 def cells() -> AnnData:
-    cells = sctl.datasets.tumor(n_cells=300, seed=5)
-    cells.obs["sctl_response"] = cells.obs["response"]
-    cells.obs["sctl_response_proba"] = np.where(cells.obs["response"] == "sensitive", 0.8, 0.2) + np.random.default_rng(
-        0
-    ).normal(scale=0.05, size=cells.n_obs)
-    return cells
+    return called_cells()
 
 
 def _check_png(path) -> None:
@@ -76,11 +71,8 @@ def test_gene_scores_plot(cells, tmp_path):
 
 
 def test_response_trajectory_plot(tmp_path):
-    rng = np.random.default_rng(0)
-    t = rng.random(200)
-    X = np.outer(t, rng.normal(size=20)) * 3 + rng.normal(scale=0.3, size=(200, 20))
-    adata = AnnData(X.astype(np.float32), var=pd.DataFrame(index=[f"g{i}" for i in range(20)]))
-    adata.obs["sctl_response_proba"] = t
+    adata = response_trend()
+    t = adata.obs["sctl_response_proba"].to_numpy()
     with pytest.raises(KeyError, match="response_pseudotime"):
         sctl.pl.response_trajectory(adata, show=False)
     sctl.tl.response_pseudotime(adata, root=(t > 0.9), genes=["g0"])

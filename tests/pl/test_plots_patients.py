@@ -2,31 +2,19 @@
 
 import anndata as ad
 import matplotlib
-import numpy as np
 import pandas as pd
 import pytest
 
 import sctl
+
+from ._plot_inputs import evaluated_patients
 
 matplotlib.use("Agg")
 
 
 @pytest.fixture
 def patients():
-    rng = np.random.default_rng(0)
-    n = 40
-    adata = ad.AnnData(obs=pd.DataFrame(index=[f"p{i}" for i in range(n)]))
-    responder = np.arange(n) < 15
-    adata.obsm["pred"] = pd.DataFrame(
-        {"DrugA": rng.normal(0, 1, n) - 1.5 * responder, "DrugB": rng.normal(0, 1, n), "DrugC": rng.normal(0, 1, n)},
-        index=adata.obs_names,
-    )
-    status = np.where(responder, "responder", "non-responder")
-    adata.obsm["resp"] = pd.DataFrame(
-        {"DrugA": status, "DrugB": status, "DrugC": ["non-responder"] * n}, index=adata.obs_names
-    )
-    sctl.tl.evaluate_patients(adata, prediction_key="pred", response_key="resp")
-    return adata
+    return evaluated_patients()
 
 
 def test_patient_response_png(patients, tmp_path):

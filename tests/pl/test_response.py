@@ -4,24 +4,16 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import pytest
-from anndata import AnnData
 
 import sctl
+
+from ._plot_inputs import predicted_response
 
 
 @pytest.fixture
 def predicted():
-    rng = np.random.default_rng(0)
-    proba = rng.uniform(size=80)
-    adata = AnnData(rng.normal(size=(80, 5)).astype(np.float32))
-    adata.obs["sctl_response_proba"] = proba
-    adata.obs["sctl_response"] = pd.Categorical(
-        np.where(proba >= 0.5, "sensitive", "resistant"), categories=["resistant", "sensitive"]
-    )
-    adata.obsm["X_umap"] = rng.normal(size=(80, 2))
-    return adata
+    return predicted_response()
 
 
 def test_response_saves_one_panel_per_colour(predicted, tmp_path):

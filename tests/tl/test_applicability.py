@@ -11,6 +11,7 @@ from anndata import AnnData
 from scipy import sparse
 
 import sctl
+from sctl.models._transfer._data import standardize_domains
 from sctl.tl._applicability import MIN_DETECTED_GENES
 
 
@@ -95,7 +96,7 @@ def test_in_domain_cells_keep_their_probabilities():
     sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", method="logreg")
     classifier = sctl.models.baselines.get_baseline("logreg", seed=0)
     aligned_bulk, aligned = sctl.pp.align_genes(bulk, cells)
-    sctl.models._transfer.standardize_domains(aligned_bulk, aligned, layers=(None, None), standardize_rows=True)
+    standardize_domains(aligned_bulk, aligned, layers=(None, None), standardize_rows=True)
     sctl.pp.binarize_response(aligned_bulk, "DrugA")
     expected = classifier.fit(aligned_bulk).predict(aligned)
     np.testing.assert_allclose(cells.obs["sctl_response_proba"], expected)

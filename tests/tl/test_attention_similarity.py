@@ -128,7 +128,7 @@ def test_bad_input(trained):
     with pytest.raises(ValueError, match="`method`"):
         sctl.tl.attention_similarity(basal, model, DRUGS, method="kendall")
     with pytest.raises(KeyError, match=r"run `sctl\.tl\.attention_similarity"):
-        sctl.pl.attention_similarity(basal.copy(), key_added="nothing", show=False)
+        sctl.pl.attention_similarity(basal.copy(), key="nothing", show=False)
 
 
 def test_plot_renders(trained, tmp_path):
@@ -154,3 +154,9 @@ def test_plot_renders(trained, tmp_path):
     heat = next(ax for ax in plain.axes if ax.get_label() == "correlation")
     assert [t.get_text() for t in heat.get_xticklabels()] == DRUGS
     plt.close(plain)
+
+
+def test_model_knows_its_setup_smiles(trained):
+    basal, model, smiles = trained
+    assert model.drug_smiles_ == smiles
+    assert sctl.tl.drug_smiles(basal, model, ["dasatinib"]) == {"dasatinib": smiles["dasatinib"]}

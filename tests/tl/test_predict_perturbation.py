@@ -6,7 +6,7 @@ from anndata import AnnData
 
 import sctl
 from sctl.models import GRIP, SeqPerturb
-from sctl.models._perturbation_baselines import MeanShift, PerDrugMean, RidgeCondition, ZeroChange
+from sctl.models.baselines import MeanShift, PerDrugMean, RidgeCondition, ZeroChange
 
 torch.set_num_threads(1)
 

@@ -32,7 +32,7 @@ def _bulk_and_cells(seed: int = 0, n_lines: int = 160, n_cells: int = 400, n_gen
     return bulk, cells
 
 
-@pytest.mark.parametrize("method", ["logreg", "signature"])
+@pytest.mark.parametrize("method", ["logreg", "signature", "decomposed_ridge"])
 def test_predict_response_learns_from_reference(method):
     bulk, cells = _bulk_and_cells()
     sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", method=method)
@@ -51,12 +51,22 @@ def test_predict_response_learns_from_reference(method):
     assert params["n_reference_sensitive"] == params["n_reference_resistant"] == 48  # 30 % of 160 each
 
 
-def test_default_ensemble_is_the_mean_of_its_members():
-    """The default averages the probabilities of the signature score, the forest and ATSDPNet, each learnt as on
+def test_default_is_the_decomposed_ridge():
+    bulk, cells = _bulk_and_cells()
+    out = sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", copy=True)
+    assert out.uns["sctl_response"]["params"]["method"] == "decomposed_ridge"
+    with pytest.raises(ValueError, match="does not accept: 'C'"):
+        sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", model_kwargs={"C": 1.0})
+
+
+def test_ensemble_is_the_mean_of_its_members():
+    """The ensemble averages the probabilities of the signature score, the forest and ATSDPNet, each learnt as on
     its own; it beats a constant and records its members."""
     bulk, cells = _bulk_and_cells()
     fast = {"max_epochs": 3, "enable_progress_bar": False}
-    out = sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", seed=2, train_kwargs=fast, copy=True)
+    out = sctl.tl.predict_response(
+        cells, reference=bulk, drug="DrugA", method="ensemble", seed=2, train_kwargs=fast, copy=True
+    )
     params = out.uns["sctl_response"]["params"]
     assert params["method"] == "ensemble"
     assert params["members"] == ["signature", "rf", "atsdp"]
@@ -69,12 +79,19 @@ def test_default_ensemble_is_the_mean_of_its_members():
     np.testing.assert_allclose(out.obs["sctl_response_proba"].to_numpy(), expected, atol=1e-6)
     assert auroc(cells.obs["truth"] == "sensitive", expected) > 0.8
     two = sctl.tl.predict_response(
-        cells, reference=bulk, drug="DrugA", model_kwargs={"members": ["signature", "logreg"]}, copy=True
+        cells,
+        reference=bulk,
+        drug="DrugA",
+        method="ensemble",
+        model_kwargs={"members": ["signature", "logreg"]},
+        copy=True,
     )
     assert two.uns["sctl_response"]["params"]["members"] == ["signature", "logreg"]
     for members in (["signature"], ["signature", "ridge"], ["signature", "forest"]):
         with pytest.raises(ValueError, match="at least two classifiers"):
-            sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", model_kwargs={"members": members})
+            sctl.tl.predict_response(
+                cells, reference=bulk, drug="DrugA", method="ensemble", model_kwargs={"members": members}
+            )
 
 
 def test_standardize_rows_removes_each_cells_level():

@@ -6,7 +6,7 @@ import pytest
 from scipy import sparse
 
 import sctl
-from sctl.tl import _score_states
+from sctl.tl import _state_kernels
 
 N_CELLS, CHUNK = 150, 40
 
@@ -34,7 +34,7 @@ def test_backed_scores_equal_in_memory_and_read_in_chunks(on_disk, method, monke
             blocks.append((start, block.shape[0], sparse.issparse(block)))
             yield start, block
 
-    monkeypatch.setattr(_score_states, "iter_chunks", spy)
+    monkeypatch.setattr(_state_kernels, "iter_chunks", spy)
     backed = ad.read_h5ad(path, backed="r")
     sctl.tl.score_states(backed, method=method, chunk_size=CHUNK)
     assert backed.isbacked  # nothing loaded the matrix into memory

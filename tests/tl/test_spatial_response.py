@@ -14,31 +14,16 @@ import pytest
 
 import sctl
 
+from ..pl._plot_inputs import tissue
+
 KEY = "sctl_spatial_response"
 N_PERMS = 200
-
-
-def _tissue(shuffle: bool = False, side: int = 30, seed: int = 0) -> ad.AnnData:
-    """A jittered square grid of cells; the sensitive ones form a disc (or, shuffled, are scattered at random)."""
-    rng = np.random.default_rng(seed)
-    xy = np.array([(i, j) for i in range(side) for j in range(side)], dtype=float)
-    xy += rng.normal(0, 0.1, xy.shape)
-    patch = ((xy[:, 0] - 10) ** 2 + (xy[:, 1] - 10) ** 2) < 64
-    if shuffle:
-        patch = rng.permutation(patch)
-    adata = ad.AnnData(np.zeros((len(xy), 3), dtype=np.float32))
-    adata.obs_names = [f"cell{i}" for i in range(len(xy))]
-    adata.obs["sctl_response"] = pd.Categorical(
-        np.where(patch, "sensitive", "resistant"), categories=["resistant", "sensitive"]
-    )
-    adata.obsm["spatial"] = xy
-    return adata
 
 
 @pytest.fixture(scope="module")
 def patch():
     pytest.importorskip("squidpy")
-    adata = _tissue()
+    adata = tissue()
     sctl.tl.spatial_response(adata, n_perms=N_PERMS, interval=20)
     return adata
 
@@ -96,7 +81,7 @@ def test_keys_shapes_and_no_foreign_keys(patch):
 
 def test_a_shuffled_layout_does_not_cluster():
     pytest.importorskip("squidpy")
-    adata = _tissue(shuffle=True)
+    adata = tissue(shuffle=True)
     sctl.tl.spatial_response(adata, n_perms=N_PERMS, interval=10)
     join = adata.uns[KEY]["join_count"]
     assert abs(join["zscore"]) < 2
@@ -105,7 +90,7 @@ def test_a_shuffled_layout_does_not_cluster():
 
 
 def test_seeded_copy_and_h5ad_round_trip(patch, tmp_path):
-    adata = _tissue()
+    adata = tissue()
     again = sctl.tl.spatial_response(adata, n_perms=N_PERMS, interval=20, copy=True)
     assert KEY not in adata.uns  # copy=True leaves the input alone
     assert again.uns[KEY]["join_count"] == patch.uns[KEY]["join_count"]
@@ -120,7 +105,7 @@ def test_seeded_copy_and_h5ad_round_trip(patch, tmp_path):
 def test_sections_get_their_own_graph_and_permutations():
     pytest.importorskip("squidpy")
     # two sections placed side by side: one all sensitive, one all resistant
-    adata = _tissue(side=16)
+    adata = tissue(side=16)
     left = adata.obsm["spatial"][:, 0] < 8
     adata.obs["sctl_response"] = pd.Categorical(np.where(left, "sensitive", "resistant"))
     adata.obs["section"] = np.where(left, "A", "B")
@@ -137,7 +122,7 @@ def test_sections_get_their_own_graph_and_permutations():
 
 def test_other_graphs_and_the_pre_1_8_squidpy_api(monkeypatch):
     sq = pytest.importorskip("squidpy")
-    adata = _tissue(side=12)
+    adata = tissue(side=12)
     knn = sctl.tl.spatial_response(adata, n_perms=20, interval=5, copy=True)
     radius = sctl.tl.spatial_response(adata, graph="radius", radius=1.5, n_perms=20, interval=5, copy=True)
     degree = np.diff(radius.obsp[f"{KEY}_connectivities"].indptr)
@@ -151,21 +136,21 @@ def test_other_graphs_and_the_pre_1_8_squidpy_api(monkeypatch):
 
 
 def test_bad_input_errors(monkeypatch):
-    adata = _tissue(side=6)
+    adata = tissue(side=6)
     del adata.obsm["spatial"]
     with pytest.raises(KeyError, match=r"obsm\['spatial'\].*obsm\['spatial'\] = "):
         sctl.tl.spatial_response(adata)
-    adata = _tissue(side=6)
+    adata = tissue(side=6)
     with pytest.raises(KeyError, match="xy"):
         sctl.tl.spatial_response(adata, spatial_key="xy")
     del adata.obs["sctl_response"]
     with pytest.raises(KeyError, match=r"run `sctl\.tl\.predict_response"):
         sctl.tl.spatial_response(adata)
-    adata = _tissue(side=6)
+    adata = tissue(side=6)
     adata.obs["sctl_response"] = "resistant"
     with pytest.raises(ValueError, match="sensitive="):
         sctl.tl.spatial_response(adata)
-    adata = _tissue(side=6)
+    adata = tissue(side=6)
     with pytest.raises(ValueError, match="needs `radius=`"):
         sctl.tl.spatial_response(adata, graph="radius")
     with pytest.raises(ValueError, match="`graph` must be one of"):
@@ -173,13 +158,13 @@ def test_bad_input_errors(monkeypatch):
     adata.obsm["spatial"] = adata.obsm["spatial"][:, :1]
     with pytest.raises(ValueError, match="n_cells x 2"):
         sctl.tl.spatial_response(adata)
-    adata = _tissue(side=6)
+    adata = tissue(side=6)
     adata.obs.loc[adata.obs_names[0], "sctl_response"] = np.nan
     with pytest.raises(ValueError, match="1 of 36 cells have no call"):
         sctl.tl.spatial_response(adata)
     monkeypatch.setitem(sys.modules, "squidpy", None)  # as if squidpy were not installed
     with pytest.raises(ImportError, match=r'pip install "sctl\[spatial\]"'):
-        sctl.tl.spatial_response(_tissue(side=6))
+        sctl.tl.spatial_response(tissue(side=6))
 
 
 def test_plot_renders(patch, tmp_path):
@@ -198,4 +183,12 @@ def test_plot_renders(patch, tmp_path):
     assert len(co_occurrence.lines) == 5  # 2 calls x 2 conditions + the line at 1
     plt.close(fig)
     with pytest.raises(KeyError, match=r"run `sctl\.tl\.spatial_response"):
-        sctl.pl.spatial_response(_tissue(side=4), show=False)
+        sctl.pl.spatial_response(tissue(side=4), show=False)
+
+
+def test_plot_takes_the_old_key_added_with_a_warning():
+    with (
+        pytest.warns(FutureWarning, match=r"`key_added=` of sctl\.pl\.spatial_response\(\) is renamed `key=`"),
+        pytest.raises(KeyError, match=r"adata\.uns\['mine'\].*run `sctl\.tl\.spatial_response"),
+    ):
+        sctl.pl.spatial_response(tissue(side=4), key_added="mine", show=False)

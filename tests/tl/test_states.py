@@ -7,7 +7,7 @@ from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
 import sctl
-from sctl.tl._score_states import ssgsea
+from sctl.tl._state_kernels import ssgsea
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "PerturbationEnsemble": "._perturbation_ensemble",
         "SeqPerturb": ".seqperturb",
         "baselines": ".baselines",
-        "transfer_data": "._transfer",
+        "transfer_data": "._transfer._data",
     },
 )

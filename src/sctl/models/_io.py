@@ -1,36 +1,32 @@
 """One pickle-free save / load for every sctl model: tensors with :func:`torch.save`, everything else as JSON.
 
 scvi-tools' :meth:`~scvi.model.base.BaseModelClass.load` unpickles (``torch.load(weights_only=False)``), which runs
-arbitrary code from an untrusted file. sctl's models save instead, into one directory,
-
-``model_state.pt``
-    the weights: a state dict of tensors (or a dict of such state dicts), written by :func:`torch.save` and read
-    back with ``torch.load(weights_only=True)`` only, so a file holding any other pickled object is refused;
-``model.json``
-    what is needed to rebuild the model: its class, init arguments, registered AnnData setup, gene names and
-    anything model-specific, plus the file-format version and the versions of sctl, scvi-tools and torch that
-    saved it.
-
-On load, a file written for another class, by a newer file format, or that is missing or malformed is refused
-with an error saying what is wrong; versions of sctl, scvi-tools or torch that differ from the saving ones give a
-:class:`UserWarning` naming both.
+arbitrary code from an untrusted file. sctl's models save instead, into one directory, ``model_state.pt``: the
+weights, a state dict of tensors (or a dict of state dicts) read back with ``torch.load(weights_only=True)`` only,
+so that a file holding any other pickled object is refused; and ``model.json``: what rebuilds the model (class,
+init arguments, AnnData setup, genes, anything model-specific), the file-format version and the versions of sctl,
+scvi-tools and torch that saved it. On load, another class, a newer format, or a missing or malformed file is
+refused with an error saying what is wrong; other versions of sctl, scvi-tools or torch than the saving ones give
+a :class:`UserWarning` naming both. :class:`SaveLoadMixin` gives every model its ``save`` and ``load``.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import pickle
 import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
     import torch
+    from anndata import AnnData
 
 WEIGHTS_FILE = "model_state.pt"
 META_FILE = "model.json"
@@ -62,12 +58,7 @@ def _to_json(value: Any) -> Any:
 
 
 def save_model(
-    dir_path: str | Path,
-    cls_name: str,
-    state: Mapping[str, Any],
-    meta: Mapping[str, Any],
-    *,
-    overwrite: bool = False,
+    dir_path: str | Path, cls_name: str, state: Mapping[str, Any], meta: Mapping[str, Any], *, overwrite: bool = False
 ) -> Path:
     """Write ``state`` (tensors) to ``model_state.pt`` and ``meta`` with the versions to ``model.json``.
 
@@ -80,8 +71,7 @@ def save_model(
     state
         A state dict (name -> tensor) or a dict of state dicts, e.g. ``{"module": ..., "head": ...}``.
     meta
-        JSON-serialisable settings: typically ``init`` (constructor arguments), ``setup`` (the registered AnnData
-        setup) and ``var_names`` (genes, in order).
+        JSON-serialisable settings, e.g. ``init`` (constructor arguments), ``setup`` and ``var_names``.
     overwrite
         Replace a model already saved in ``dir_path``; otherwise a non-empty directory is an error.
 
@@ -116,6 +106,10 @@ def load_model(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read the settings and the weights written by :func:`save_model`, refusing anything unsafe or unexpected.
 
+    A missing directory or file raises :class:`FileNotFoundError`, a model of another class :class:`TypeError`;
+    a malformed ``model.json``, a newer format than this sctl reads, or a ``model_state.pt`` holding anything but
+    tensors (never unpickled) :class:`ValueError`.
+
     Parameters
     ----------
     dir_path
@@ -129,15 +123,6 @@ def load_model(
     -------
     ``(meta, state)``: the JSON settings and the tensors (as saved).
 
-    Raises
-    ------
-    FileNotFoundError
-        When the directory, ``model.json`` or ``model_state.pt`` is missing.
-    TypeError
-        When the directory holds a model of another class.
-    ValueError
-        When ``model.json`` is malformed or of a newer format than this sctl reads, or when ``model_state.pt``
-        is not a plain tensor file (e.g. it holds other pickled objects, which are never unpickled).
     """
     path = Path(dir_path)
     if not path.is_dir():
@@ -255,3 +240,160 @@ def load_state(module: torch.nn.Module, state: Mapping[str, torch.Tensor], path:
             "Save the model again."
         ) from error
     module.eval()
+
+
+class SaveLoadMixin:
+    """``save`` and ``load`` of every sctl model: its constructor's settings and its weights, nothing pickled.
+
+    The settings saved are ``init_params_``: the constructor's arguments, captured in ``__init__`` by
+    :meth:`_record_init_params` (scvi-tools' ``_get_init_params`` idea: no hand-kept copy), with the values the
+    preset gave to those left at ``None``, so that a later change of a preset leaves a saved model as it was.
+    :meth:`save` writes them as ``"init"`` of ``model.json`` beside the model's other settings, and the tensors to
+    ``model_state.pt``; :meth:`load` reads both with :func:`load_model`, rebuilds the model and loads the weights.
+    A loaded model's ``init_params_`` are the saved ones: saving it again writes the same ``"init"``.
+
+    Hooks, each with a default; a model overrides only what is its own (in the order of ``save``, then ``load``):
+
+    ``_check_saveable()``
+        Raise when the model cannot be saved (default: when ``is_trained_`` is false).
+    ``_state_dict()``
+        The tensors (default ``self.module.state_dict()``). A model of several parts, e.g. trained in two stages,
+        returns one state dict per part, ``{"module": ..., "head": ...}``, without the parts not built yet.
+    ``_extra_state()``
+        JSON settings besides ``"init"``: registered setup, genes, categories, what training fitted, the stage
+        reached (default none). ``_saved_fields`` lists those ``load`` cannot do without.
+    ``_save_parts(path, overwrite)``
+        What lives beside the two files, e.g. an ensemble's members in sub-directories (default nothing).
+    ``_rebuild(meta, state)``, classmethod
+        A new untrained model the tensors fit, from ``meta`` (all of ``model.json``) and ``state`` (what is read
+        off the tensors, e.g. a mask). Default ``cls(**meta["init"])``; a model bound to an AnnData registers a
+        placeholder with the saved genes and setup and is built on it. The ``_init_data_args`` (data, not in
+        ``init_params_``) are rebuilt here; settings that older files lack take the value those files used. A
+        model of several parts also builds each part ``meta`` says was saved (e.g. a second stage's head).
+    ``_load_state(state, path)``
+        Load the tensors strictly (default into ``self.module``), each part of a model of several; tensors
+        renamed since older files are mapped to their new names here.
+    ``_restore_extra_state(meta, path)``
+        Everything else: fitted attributes, the stage reached, the parts of ``_save_parts``. ``is_trained_`` is
+        set true before it; a model that can be saved untrained sets it from ``meta``.
+    ``_loaded_with(adata)``
+        Called when ``load`` gets ``adata``: check that it fits (its genes), or keep it as the default data.
+
+    A layout older sctl cannot read raises :data:`FORMAT_VERSION`. Older files are migrated in the hooks, those of
+    another layout or class in ``_read`` (classmethod: ``load_model`` by default), or refused saying how to save again.
+    """
+
+    #: constructor arguments that are data, not settings: left out of ``init_params_`` and rebuilt by ``_rebuild``
+    _init_data_args: ClassVar[tuple[str, ...]] = ("adata",)
+    #: keys of ``model.json`` that ``load`` needs besides ``"init"``
+    _saved_fields: ClassVar[tuple[str, ...]] = ()
+    init_params_: dict[str, Any]
+    module: torch.nn.Module
+
+    def _record_init_params(self, arguments: Mapping[str, Any], **resolved: Any) -> None:
+        """Set ``init_params_`` to the constructor's arguments, taken from its ``locals()`` by its signature.
+
+        Every parameter of ``__init__`` but ``self``, ``*args`` / ``**kwargs`` and the data (``_init_data_args``) is
+        kept, in the signature's order; ``resolved`` replace arguments, e.g. the preset's values of those at ``None``.
+        """
+        parameters = inspect.signature(type(self).__init__).parameters.values()
+        variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        names = [p.name for p in parameters if p.name != "self" and p.kind not in variadic]
+        names = [name for name in names if name not in self._init_data_args]
+        unknown = sorted(set(resolved) - set(names))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.__init__ has no setting(s) {unknown} to record.")
+        self.init_params_ = {name: resolved.get(name, arguments[name]) for name in names}
+
+    # ---------------------------------------------------------------------------------------------------- save
+    def save(self, dir_path: str | Path, overwrite: bool = False, **kwargs: Any) -> None:
+        """Save the weights (``model_state.pt``, tensors only) and the settings (``model.json``) into ``dir_path``.
+
+        ``model.json`` also records the file-format version and the versions of sctl, scvi-tools and torch,
+        which :meth:`load` checks.
+
+        Parameters
+        ----------
+        dir_path
+            Directory to write to; created when missing.
+        overwrite
+            Replace a model already saved there; otherwise a non-empty directory is an error.
+        **kwargs
+            Ignored; accepted for compatibility with :meth:`scvi.model.base.BaseModelClass.save`.
+
+        Examples
+        --------
+        >>> model.save("my_model")  # doctest: +SKIP
+        """
+        self._check_saveable()
+        meta = {"init": self.init_params_, **self._extra_state()}
+        path = save_model(dir_path, type(self).__name__, self._state_dict(), meta, overwrite=overwrite)
+        self._save_parts(path, overwrite)
+
+    def _check_saveable(self) -> None:
+        if not getattr(self, "is_trained_", False):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(f"This {type(self).__name__} is not trained yet: call .train() first, then save.")
+
+    def _state_dict(self) -> dict[str, Any]:
+        return self.module.state_dict()
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _save_parts(self, path: Path, overwrite: bool) -> None:
+        return None
+
+    # ---------------------------------------------------------------------------------------------------- load
+    @classmethod
+    def load(cls, dir_path: str | Path, adata: AnnData | None = None, **kwargs: Any) -> Self:
+        """Load a model saved by :meth:`save`; the weights are read with ``torch.load(weights_only=True)``.
+
+        A directory saved by another class, in a newer file format, or with missing or malformed files is refused;
+        other versions of sctl, scvi-tools or torch than the saving ones give a :class:`UserWarning`.
+
+        Parameters
+        ----------
+        dir_path
+            Directory written by :meth:`save`.
+        adata
+            Optional data, checked to fit the model (a model that predicts on any data needs none).
+        **kwargs
+            Ignored; accepted for compatibility with :meth:`scvi.model.base.BaseModelClass.load`.
+
+        Returns
+        -------
+        The trained model, bound to a small placeholder AnnData when it takes one (predict takes any data).
+
+        Examples
+        --------
+        >>> loaded = type(model).load("my_model")  # e.g. sctl.models.GRIP.load  # doctest: +SKIP
+        """
+        meta, state = cls._read(dir_path)
+        path = Path(dir_path)
+        model = cls._rebuild(meta, state)
+        model._load_state(state, path)
+        model.init_params_ = {**model.init_params_, **meta["init"]}
+        model.is_trained_ = True
+        model._restore_extra_state(meta, path)
+        if adata is not None:
+            model._loaded_with(adata)
+        return model
+
+    @classmethod
+    def _read(cls, dir_path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        return load_model(dir_path, cls.__name__, required=("init", *cls._saved_fields))
+
+    @classmethod
+    def _rebuild(cls, meta: dict[str, Any], state: dict[str, Any]) -> Self:
+        return cls(**meta["init"])
+
+    def _load_state(self, state: dict[str, Any], path: Path) -> None:
+        load_state(self.module, state, path, f"saved {type(self).__name__}")
+
+    def _restore_extra_state(self, meta: dict[str, Any], path: Path) -> None:
+        return None
+
+    def _loaded_with(self, adata: AnnData) -> None:
+        return None

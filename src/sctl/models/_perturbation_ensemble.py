@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
 from .._validate import preview, to_dense
-from ._io import load_model, save_model
-from ._perturbation_baselines import PERTURBATION_BASELINES
+from ._io import SaveLoadMixin
 from ._presets import check_preset
+from .baselines._perturbation import PERTURBATION_BASELINES
 
 #: deep perturbation models that :func:`train_named_model` trains by name
 DEEP_MODELS = ("GRIP", "SeqPerturb")
@@ -44,7 +44,7 @@ def train_named_model(
 
     ``adata`` is registered in place (``setup_anndata``); ``train_kwargs`` reach the deep models' ``train``;
     ``preset`` (``"sctl"`` or ``"paper"``) their constructor. Under ``"paper"`` SeqPerturb registers every token
-    of Ali et al. that ``adata.obs`` has (compound id, SMILES); under ``"sctl"`` cell line, drug and dose, as
+    of Ali et al. that ``adata.obs`` has (drug id, SMILES); under ``"sctl"`` cell line, drug and dose, as
     measured in ``benchmarks/perturbation_models.py``.
     """
     from . import GRIP, SeqPerturb
@@ -62,9 +62,9 @@ def train_named_model(
         SeqPerturb.setup_anndata(
             adata,
             layer=delta_layer,
-            cell_type_key=cell_line_key,
-            compound_key=drug_key,
-            compound_id_key=tokens,
+            cell_line_key=cell_line_key,
+            drug_key=drug_key,
+            drug_id_key=tokens,
             smiles_key=tokens,
             dose_key=dose_key,
         )
@@ -107,7 +107,7 @@ def predicted_changes(
     return genes, None if basal is None else basal + values, values, kind
 
 
-class PerturbationEnsemble:
+class PerturbationEnsemble(SaveLoadMixin):
     """Mean of the changes predicted by several perturbation models, each averaged over seeds.
 
     Every member predicts the change ``Δx`` of each profile (GRIP's predicted profile minus the basal profile);
@@ -117,6 +117,8 @@ class PerturbationEnsemble:
     (``benchmarks/perturbation_models.py``): above the ridge on sign accuracy and on the Pearson correlation of
     the deviations from the mean shift, for held-out doses and held-out wells of seen drugs. Like GRIP and
     SeqPerturb, it predicts only drugs and cell lines seen in training unless every member can do more.
+    :meth:`save` stores the baselines' fitted arrays as tensors and every seed of a deep member in a sub-directory
+    by its own ``save``; an ensemble of factories cannot be saved by name (save their models apart).
 
     Parameters
     ----------
@@ -177,6 +179,7 @@ class PerturbationEnsemble:
         self.delta_layer, self.basal_layer = delta_layer, basal_layer
         self.drug_key, self.dose_key, self.cell_line_key = drug_key, dose_key, cell_line_key
         self.preset = check_preset(preset)
+        self._record_init_params(locals(), members=members if isinstance(members, Mapping) else list(members))
 
     def __repr__(self) -> str:
         return (
@@ -233,55 +236,49 @@ class PerturbationEnsemble:
             raise ValueError(f"The members predict no gene in common, e.g. {preview(means[0].columns, 5)}.")
         return sum(mean[genes] for mean in means) / len(means)
 
-    def save(self, dir_path: str | Path, *, overwrite: bool = False) -> None:
-        """Save every trained member into ``dir_path`` (one sub-directory each), without pickling anything.
-
-        The deep members use their own :meth:`save`; the baselines store their fitted arrays as tensors. Members
-        given as factories cannot be saved by name: save their models apart.
-
-        Parameters
-        ----------
-        dir_path
-            Directory to write to.
-        overwrite
-            Replace an ensemble already saved there.
-        """
+    def _check_saveable(self) -> None:
         if not hasattr(self, "models_"):
             raise RuntimeError("The ensemble is not fitted; call `fit(adata)` before `save`.")
         if isinstance(self.members, Mapping):
             raise TypeError("An ensemble of factories cannot be saved by name; save each member's models apart.")
-        state, baselines = {}, {}
-        for name in PERTURBATION_BASELINES.keys() & self.models_.keys():
-            state[name], baselines[name] = self.models_[name][0].get_state()
-        meta = {"init": self._init_args(), "baselines": baselines}
-        path = save_model(dir_path, type(self).__name__, state, meta, overwrite=overwrite)
+
+    def _state_dict(self) -> dict[str, Any]:
+        """The fitted arrays of the baselines, as tensors (the deep members are saved apart, by ``_save_parts``)."""
+        return {name: self.models_[name][0].get_state()[0] for name in _baselines(self.models_)}
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"baselines": {name: self.models_[name][0].get_state()[1] for name in _baselines(self.models_)}}
+
+    def _save_parts(self, path: Path, overwrite: bool) -> None:
+        """Each seed of a deep member in its own sub-directory, ``<member>_<k>``, by its own ``save``."""
         for name, models in self.models_.items():
             if name not in PERTURBATION_BASELINES:
                 for k, model in enumerate(models):
                     model.save(path / f"{name}_{k}", overwrite=overwrite)
 
     @classmethod
-    def load(cls, dir_path: str | Path) -> PerturbationEnsemble:
-        """Load an ensemble saved by :meth:`save` (tensors read with ``weights_only=True``).
-
-        Examples
-        --------
-        >>> ensemble.save("ensemble")  # doctest: +SKIP
-        >>> ensemble = sctl.models.PerturbationEnsemble.load("ensemble")  # doctest: +SKIP
-        """
-        from . import GRIP, SeqPerturb
-
-        path = Path(dir_path)
-        meta, state = load_model(path, cls.__name__, required=("init", "baselines"))
+    def _rebuild(cls, meta: dict[str, Any], state: dict[str, Any]) -> Self:
         ensemble = cls(**meta["init"])
-        deep = {"GRIP": GRIP, "SeqPerturb": SeqPerturb}
         ensemble.models_ = {
             name: [PERTURBATION_BASELINES[name].from_state(state[name], meta["baselines"][name])]
-            if name in PERTURBATION_BASELINES
-            else [deep[name].load(path / f"{name}_{k}") for k in range(ensemble.n_seeds)]
-            for name in ensemble.members
+            for name in _baselines(ensemble.members)
         }
         return ensemble
+
+    def _load_state(self, state: dict[str, Any], path: Path) -> None:
+        """Nothing left to load: ``_rebuild`` built each baseline from its tensors."""
+
+    def _restore_extra_state(self, meta: dict[str, Any], path: Path) -> None:
+        """Load each seed of the deep members from its sub-directory; keep the members in their saved order."""
+        from . import GRIP, SeqPerturb
+
+        deep = {"GRIP": GRIP, "SeqPerturb": SeqPerturb}
+        self.models_ = {
+            name: self.models_[name]
+            if name in PERTURBATION_BASELINES
+            else [deep[name].load(path / f"{name}_{k}") for k in range(self.n_seeds)]
+            for name in self.members
+        }
 
     def _keys(self) -> dict[str, Any]:
         """The layers and ``.obs`` columns every member reads."""
@@ -293,15 +290,6 @@ class PerturbationEnsemble:
             "cell_line_key": self.cell_line_key,
         }
 
-    def _init_args(self) -> dict[str, Any]:
-        return {
-            "members": list(self.members),
-            "n_seeds": self.n_seeds,
-            "seed": self.seed,
-            "preset": self.preset,
-            **self._keys(),
-        }
-
     def _member_mean(self, models: list[Any], adata: AnnData, kwargs: dict[str, Any]) -> pd.DataFrame:
         """Mean predicted change over one member's seeds."""
         genes, _, total, _ = predicted_changes(models[0], adata, kwargs, self.basal_layer)
@@ -309,6 +297,11 @@ class PerturbationEnsemble:
             more, _, delta, _ = predicted_changes(model, adata, kwargs, self.basal_layer)
             total = total + pd.DataFrame(delta, columns=more).reindex(columns=genes).to_numpy()
         return pd.DataFrame(total / len(models), index=adata.obs_names.copy(), columns=genes)
+
+
+def _baselines(names: Sequence[str]) -> list[str]:
+    """The naive baselines among the members ``names``, in order."""
+    return [name for name in names if name in PERTURBATION_BASELINES]
 
 
 def _basal(adata: AnnData, basal_layer: str, genes: pd.Index) -> np.ndarray | None:

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from .._validate import check_anndata
 from ..tl._attention_similarity import map_correlation
+from ..tl._drug_smiles import drug_smiles
 from ._utils import finish
 
 
@@ -49,7 +50,7 @@ def attention_map(
         Basal profiles whose maps are averaged (e.g. the control profiles of a cell line).
     model
         A :class:`sctl.models.CSG2A`, or a :class:`sctl.models.CSG2AIC50` for ``stage="finetuned"`` (anything with
-        ``get_attention(adata, smiles=, dose=, time=, layer=, stage=, include_prior=)``).
+        ``get_attention(adata, smiles=, dose=, time=, layer=)``).
     drug
         Drug name(s) known to the model or to ``adata.uns["sctl_drugs"]``, or a mapping drug name -> SMILES.
     dose, time
@@ -83,13 +84,15 @@ def attention_map(
         raise TypeError(f"`model` must be a CSG2A model with `get_attention`, got {type(model).__name__}.")
     if n_top < 2:
         raise ValueError(f"`n_top` must be at least 2 genes, got {n_top}.")
-    smiles = _smiles(model, adata, drug)
+    smiles = drug_smiles(adata, model, drug)
     fine_tuning = getattr(model, "init_params_", {})  # a fine-tuned model's condition: its dose and time
     if stage == "finetuned" and "dose" in fine_tuning:
         dose = fine_tuning["dose"] if dose is None else dose
         time = fine_tuning["time"] if time is None else time
     dose, time = 10.0 if dose is None else dose, 24.0 if time is None else time
-    condition = {"dose": dose, "time": time, "layer": layer, "stage": stage, "include_prior": include_prior}
+    condition = {"dose": dose, "time": time, "layer": layer}
+    if stage != "pretrained" or not include_prior:  # models with only `get_attention(smiles=, dose=, time=, layer=)`
+        condition.update(stage=stage, include_prior=include_prior)
     maps = {name: model.get_attention(adata, smiles=code, **condition) for name, code in smiles.items()}
     genes = _top_genes(maps, n_top)
     with_corr = correlation and len(maps) > 1
@@ -102,17 +105,6 @@ def attention_map(
     if with_corr:
         _correlations(fig, axes[0, -1], maps)
     return finish(fig, show, save)
-
-
-def _smiles(model: Any, adata: AnnData, drug: str | Sequence[str] | Mapping[str, str]) -> dict[str, str]:
-    if isinstance(drug, Mapping):
-        smiles = {str(k): str(v) for k, v in drug.items()}
-    else:
-        drugs = [drug] if isinstance(drug, str) else list(drug)
-        smiles = model._drug_smiles(adata, drugs)
-    if not smiles:
-        raise ValueError("`drug` is empty: name at least one drug.")
-    return smiles
 
 
 def _top_genes(maps: dict[str, pd.DataFrame], n_top: int) -> pd.Index:

@@ -15,14 +15,16 @@ from matplotlib.patches import Patch
 from scipy.cluster.hierarchy import dendrogram, linkage
 from scipy.spatial.distance import squareform
 
+from .._deprecation import renamed_arguments
 from ..tl._attention_similarity import ATTENTION_SIMILARITY_KEY
 from ._utils import finish, stored_result
 
 
+@renamed_arguments(key_added="key")
 def attention_similarity(
     adata: AnnData,
     *,
-    key_added: str = ATTENTION_SIMILARITY_KEY,
+    key: str = ATTENTION_SIMILARITY_KEY,
     cluster: bool = True,
     annotate: bool | None = None,
     show: bool | None = None,
@@ -39,7 +41,7 @@ def attention_similarity(
     ----------
     adata
         The AnnData that :func:`sctl.tl.attention_similarity` wrote into.
-    key_added
+    key
         The ``key_added`` of :func:`sctl.tl.attention_similarity`.
     cluster
         Order the drugs by hierarchical clustering (else in the order they were given).
@@ -61,7 +63,7 @@ def attention_similarity(
     >>> sctl.tl.attention_similarity(plate[:20], model, drugs)  # doctest: +SKIP
     >>> sctl.pl.attention_similarity(plate, save="attention_similarity.pdf")  # doctest: +SKIP
     """
-    result = stored_result(adata, key_added, "correlation", "attention_similarity")
+    result = stored_result(adata, key, "correlation", "attention_similarity")
     corr: pd.DataFrame = result["correlation"]
     moa = result["moa"]["moa"].reindex(corr.index).astype(str)
     n = len(corr)

@@ -11,14 +11,18 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .._deprecation import renamed_arguments
 from .._validate import check_anndata, get_matrix, to_dense
+from ..tl._perturbation import PREDICTED_DELTA_KEY
+from ._utils import finish
 
 
+@renamed_arguments(predicted_layer="key")
 def pred_vs_obs(
     adata: AnnData,
     *,
+    key: str = PREDICTED_DELTA_KEY,
     observed_layer: str = "sctl_delta",
-    predicted_layer: str = "sctl_predicted_delta",
     obs_mask: np.ndarray | None = None,
     max_points: int = 20000,
     ax: Axes | None = None,
@@ -36,8 +40,10 @@ def pred_vs_obs(
     ----------
     adata
         Profiles x genes with both layers.
-    observed_layer, predicted_layer
-        Layers with the observed and predicted changes.
+    key
+        Layer with the predicted changes: the ``delta_key_added`` of :func:`sctl.tl.predict_perturbation`.
+    observed_layer
+        Layer with the observed changes.
     obs_mask
         Boolean mask of the profiles to draw (e.g. the held-out ones); all by default.
     max_points
@@ -62,7 +68,7 @@ def pred_vs_obs(
     """
     check_anndata(adata)
     observed = to_dense(get_matrix(adata, observed_layer), np.float64)
-    predicted = to_dense(get_matrix(adata, predicted_layer), np.float64)
+    predicted = to_dense(get_matrix(adata, key), np.float64)
     if obs_mask is not None:
         observed, predicted = observed[np.asarray(obs_mask, dtype=bool)], predicted[np.asarray(obs_mask, dtype=bool)]
     keep = np.isfinite(observed) & np.isfinite(predicted)
@@ -78,11 +84,6 @@ def pred_vs_obs(
     low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
     ax.plot([low, high], [low, high], color="grey", linewidth=1, linestyle="--")
     ax.set_xlabel(f"observed ({observed_layer})")
-    ax.set_ylabel(f"predicted ({predicted_layer})")
+    ax.set_ylabel(f"predicted ({key})")
     ax.set_title(f"r = {r:.2f}, sign accuracy = {sign:.2f}, n = {x.size:,}")
-    if save is not None:
-        fig.savefig(save, dpi=150, bbox_inches="tight")
-    if show if show is not None else save is None:
-        plt.show()
-        return None
-    return fig
+    return finish(fig, show, save)

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from .._validate import preview
-from ..models._perturbation_baselines import PERTURBATION_BASELINES
-from ..tl._perturbation import EVALUATE_KEY
+from ..models.baselines._perturbation import PERTURBATION_BASELINES
+from ..tl._evaluate_perturbation import EVALUATE_KEY
 from ._utils import finish, stored_result
 
 #: metrics where lower is better; the others (correlations, sign accuracy) are better high
@@ -33,7 +34,7 @@ def perturbation_errors(
     ax: Axes | None = None,
     show: bool | None = None,
     save: str | Path | None = None,
-) -> Axes | None:
+) -> Figure | None:
     """Error of every model on each drug (or cell line), one row per group, models beside the baselines.
 
     Reads the per-group metrics of :func:`sctl.tl.evaluate_perturbation`: for every held-out fold the profiles
@@ -68,13 +69,13 @@ def perturbation_errors(
     ax
         Axes to draw into; ``None``: a new figure sized to the number of groups.
     show
-        Show the figure (default: when not saving). When not shown, the axes are returned.
+        Show the figure (default: when not saving). When not shown, the figure is returned.
     save
         Path to write the figure to (format from the extension).
 
     Returns
     -------
-    The axes, unless shown.
+    The figure (of ``ax`` when given), unless ``show`` is ``True``.
 
     Examples
     --------
@@ -83,7 +84,7 @@ def perturbation_errors(
     >>> sctl.pp.match_controls(plate, control="DMSO")
     >>> sctl.pp.log_fold_change(plate)
     >>> table = sctl.tl.evaluate_perturbation(plate, ["GRIP"], scheme="dose")  # doctest: +SKIP
-    >>> ax = sctl.pl.perturbation_errors(plate, "mean_rowwise_rmse", max_groups=20, show=False)  # doctest: +SKIP
+    >>> fig = sctl.pl.perturbation_errors(plate, "mean_rowwise_rmse", max_groups=20, show=False)  # doctest: +SKIP
     """
     table = _per_group_table(adata, key)
     table = _select(table, "scheme", scheme, "scheme=")
@@ -148,7 +149,7 @@ def perturbation_errors(
     ax.set_title(f"{metric} per {grouping}{shown}")
     ax.grid(axis="x", linewidth=0.5, alpha=0.5)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return None if finish(ax.figure, show, save) is None else ax
+    return finish(ax.figure, show, save)
 
 
 def _per_group_table(adata: AnnData | pd.DataFrame, key: str) -> pd.DataFrame:

@@ -11,16 +11,18 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._constants import RESISTANT, SENSITIVE
+from .._deprecation import renamed_arguments
 from ..tl._spatial_response import SPATIAL_RESPONSE_KEY
 from ._utils import finish, stored_result
 
 _COLOURS = {SENSITIVE: "#c0392b", RESISTANT: "#2e86c1"}
 
 
+@renamed_arguments(key_added="key")
 def spatial_response(
     adata: AnnData,
     *,
-    key_added: str = SPATIAL_RESPONSE_KEY,
+    key: str = SPATIAL_RESPONSE_KEY,
     size: float | None = None,
     show: bool | None = None,
     save: str | Path | None = None,
@@ -37,7 +39,7 @@ def spatial_response(
     ----------
     adata
         Cells with the output of :func:`sctl.tl.spatial_response`.
-    key_added
+    key
         The ``key_added`` of :func:`sctl.tl.spatial_response`.
     size
         Marker size of the spatial scatters (default: from the number of cells).
@@ -55,7 +57,7 @@ def spatial_response(
     >>> sctl.tl.spatial_response(cells)  # doctest: +SKIP
     >>> sctl.pl.spatial_response(cells, save="spatial_response.pdf")  # doctest: +SKIP
     """
-    result = stored_result(adata, key_added, "join_count", "spatial_response")
+    result = stored_result(adata, key, "join_count", "spatial_response")
     params = result["params"]
     for where, name in (("obs", params["key"]), ("obsm", params["spatial_key"])):
         if name not in getattr(adata, where):
@@ -64,7 +66,7 @@ def spatial_response(
     size = size if size is not None else float(np.clip(12000 / max(adata.n_obs, 1), 2, 60))
     fig, axes = plt.subplots(1, 4, figsize=(19, 4.4))
     _calls(axes[0], coords, adata.obs[params["key"]].astype(str).to_numpy(), size, params["key"])
-    _fraction(fig, axes[1], coords, adata.obs[f"{key_added}_sensitive_fraction"].to_numpy(), size)
+    _fraction(fig, axes[1], coords, adata.obs[f"{key}_sensitive_fraction"].to_numpy(), size)
     _enrichment(fig, axes[2], result)
     _co_occurrence(axes[3], result["co_occurrence"], params["sensitive"])
     return finish(fig, show, save)

@@ -13,6 +13,7 @@ from scipy.stats import rankdata
 
 from .._constants import DRUGS_KEY
 from .._validate import check_anndata, preview
+from ._drug_smiles import drug_smiles
 
 ATTENTION_SIMILARITY_KEY = "sctl_attention_similarity"
 MOA_COLUMN = "pathway"
@@ -58,7 +59,7 @@ def attention_similarity(
         genes. The results are written into its ``.uns``.
     model
         A trained :class:`sctl.models.CSG2A`, or a :class:`sctl.models.CSG2AIC50` for ``stage="finetuned"``
-        (anything with ``get_attention(adata, smiles=, dose=, time=, layer=, stage=, include_prior=)``).
+        (anything with ``get_attention(adata, smiles=, dose=, time=, layer=)``).
     drugs
         Drug names known to the model or to ``adata.uns["sctl_drugs"]``, or a mapping drug name -> SMILES.
         Drugs with the same SMILES share one map (computed once).
@@ -120,13 +121,15 @@ def attention_similarity(
         raise ValueError(f"`method` must be 'pearson' or 'spearman', got {method!r}.")
     if n_perms < 1:
         raise ValueError(f"`n_perms` must be at least 1, got {n_perms}.")
-    smiles = drug_smiles(model, adata, drugs)
+    smiles = drug_smiles(adata, model, drugs)
     if len(smiles) < 2:
         raise ValueError(f"Name at least two drugs to compare their maps, got {len(smiles)}.")
     labels = _moa(adata, list(smiles), moa)
     if stage == "pretrained":
         dose, time = 10.0 if dose is None else dose, 24.0 if time is None else time
-    condition = {"dose": dose, "time": time, "layer": layer, "stage": stage, "include_prior": include_prior}
+    condition = {"dose": dose, "time": time, "layer": layer}
+    if stage != "pretrained" or not include_prior:  # models with only `get_attention(smiles=, dose=, time=, layer=)`
+        condition.update(stage=stage, include_prior=include_prior)
     maps: dict[str, pd.DataFrame] = {}
     for code in dict.fromkeys(smiles.values()):
         maps[code] = model.get_attention(adata, smiles=code, **condition)
@@ -150,20 +153,6 @@ def attention_similarity(
         "test": test,
     }  # fmt: skip
     return adata if copy else None
-
-
-def drug_smiles(model: Any, adata: AnnData, drugs: str | Sequence[str] | Mapping[str, str]) -> dict[str, str]:
-    """Drug name -> SMILES: a mapping as given, names through the model's tables and ``adata.uns["sctl_drugs"]``."""
-    if isinstance(drugs, Mapping | pd.Series):
-        smiles = {str(k): str(v) for k, v in dict(drugs).items()}
-    else:
-        names = [drugs] if isinstance(drugs, str) else [str(d) for d in drugs]
-        if len(set(names)) < len(names):
-            raise ValueError(f"`drugs` names a drug twice: {preview(pd.Index(names)[pd.Index(names).duplicated()])}.")
-        smiles = model._drug_smiles(adata, names) if names else {}
-    if not smiles:
-        raise ValueError("`drugs` is empty: name at least one drug.")
-    return smiles
 
 
 def map_correlation(maps: Mapping[str, pd.DataFrame], method: str = "pearson") -> pd.DataFrame:

@@ -15,7 +15,8 @@ from .._stream import zscore_rows
 from .._validate import check_anndata, check_drug, check_obs_key, closest, float_dtype, get_matrix, preview, to_dense
 from ..metrics import classification_report
 from ..models.baselines import BASELINES, get_baseline
-from ._predict_response import TRANSFER_METHODS, _check_probabilities, predict_response
+from ._predict_response import predict_response
+from ._response_methods import TRANSFER_METHODS, check_probabilities
 
 EVALUATE_RESPONSE_KEY = "sctl_evaluate_response"
 BULK_CV, TRANSFER, CELLS_CV = "bulk_cv", "transfer", "cells_cv"
@@ -285,7 +286,7 @@ def _labelled_bulk(
     standardize_rows: bool,
 ) -> AnnData:
     """The labelled lines only, z-scored gene by gene over all lines, labels in ``obs["sctl_label"]``."""
-    from ..models._transfer import MIN_PER_CLASS, _check_enough_labels
+    from ..models._transfer._data import MIN_PER_CLASS, _check_enough_labels
 
     X = get_matrix(bulk, layer)
     X = zscore_rows(to_dense(X, float_dtype(X))) if standardize_rows else X.copy()
@@ -367,7 +368,7 @@ def _bulk_cv(
                 else:
                     model = get_baseline(method, seed=seed, **model_kwargs.get(method, {}))
                     model.fit(labelled[train], label_key=LABEL_KEY)
-                    proba = _check_probabilities(model.predict(labelled[test]), len(test), method)
+                    proba = check_probabilities(model.predict(labelled[test]), len(test), method)
                 yield _score(truth[test], proba, BULK_CV, method, seed, fold, labelled.obs_names[test], threshold)
 
 
@@ -387,7 +388,7 @@ def _transfer_fold(
     import torch
 
     from ..models import ATSDPNet, PathwayTransfer
-    from ..models._transfer import _check_enough_labels, _stack
+    from ..models._transfer._data import _check_enough_labels, _stack
 
     cls = PathwayTransfer if method == "pathway_transfer" else ATSDPNet
     bulk, target = pp.align_genes(labelled, cells, min_shared=min_shared)
@@ -400,7 +401,7 @@ def _transfer_fold(
     X = np.asarray(bulk[test].X, dtype=np.float32)
     domain = np.zeros(len(test), dtype=np.float32)
     proba = model._batched(lambda x, d: torch.sigmoid(model.module.predict_logits(x, d)), X, domain)
-    return _check_probabilities(proba, len(test), method)
+    return check_probabilities(proba, len(test), method)
 
 
 # ----------------------------------------------------------------------------------------------------- transfer
@@ -439,7 +440,7 @@ def _transfer_proba(
     lines, cells = pp.align_genes(labelled, cells, min_shared=min_shared)
     pp.standardize(cells)
     model = get_baseline(method, seed=seed, **model_kwargs).fit(lines, label_key=LABEL_KEY)
-    return _check_probabilities(model.predict(cells), cells.n_obs, method)
+    return check_probabilities(model.predict(cells), cells.n_obs, method)
 
 
 # ----------------------------------------------------------------------------------------------------- cells CV
@@ -491,7 +492,7 @@ def _cells_cv(
                 else:
                     held_out = aligned[names].copy()
                     pp.standardize(held_out)
-                    proba = _check_probabilities(baselines[method].predict(held_out), len(names), method)
+                    proba = check_probabilities(baselines[method].predict(held_out), len(names), method)
                 fold_truth = truth[names].to_numpy(dtype=np.int64)
                 yield _score(fold_truth, proba, CELLS_CV, method, seed, fold, names, threshold)
 
@@ -528,7 +529,7 @@ def _transfer_cells_fold(
         bulk, light[train].copy(), drug, data_kwargs=data_kwargs, train_kwargs={"seed": seed, **train_kwargs},
         **model_kwargs,
     )  # fmt: skip
-    return _check_probabilities(model.predict(light[test].copy()), len(test), method)
+    return check_probabilities(model.predict(light[test].copy()), len(test), method)
 
 
 # ------------------------------------------------------------------------------------------------------ scoring

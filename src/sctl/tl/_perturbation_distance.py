@@ -11,6 +11,7 @@ from anndata import AnnData
 from scipy import stats
 
 from .._validate import check_anndata, preview
+from ._utils import write_per_drug
 
 DISTANCE_KEY = "sctl_perturbation_distance"
 
@@ -92,21 +93,11 @@ def perturbation_distance(
     )
     table.columns = [str(c) for c in table.columns]
     response = None if sensitivity is None else _response(adata, sensitivity, table)
-    adata = adata.copy() if copy else adata
-    adata.obsm[key_added] = pd.DataFrame(table.to_numpy(), index=adata.obs_names, columns=table.columns)
-    adata.uns[key_added] = {
-        "params": {
-            "model": type(model).__name__,
-            "preset": getattr(model, "init_params_", {}).get("preset"),
-            "drugs": list(table.columns),
-            "smiles": dict(drugs) if isinstance(drugs, Mapping) else None,
-            "dose": float(dose),
-            "time": float(time),
-            "layer": layer,
-            "standardize": standardize,
-            "sensitivity": sensitivity if isinstance(sensitivity, str) else None if sensitivity is None else "table",
-        }
-    }
+    adata = write_per_drug(
+        adata, table, model, drugs, key_added, copy=copy, dose=float(dose), time=float(time), layer=layer,
+        standardize=standardize,
+        sensitivity=sensitivity if isinstance(sensitivity, str) else None if sensitivity is None else "table",
+    )  # fmt: skip
     if response is not None:
         summary, per_line = zero_shot_statistics(table, response)
         adata.uns[key_added]["zero_shot"] = summary

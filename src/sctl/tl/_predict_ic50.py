@@ -9,6 +9,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._validate import check_anndata
+from ._utils import write_per_drug
 
 IC50_KEY = "sctl_ln_ic50"
 
@@ -74,17 +75,5 @@ def predict_ic50(
         )
     extra = {} if drug_features is None else {"drug_features": drug_features}
     table = model.predict(adata, drugs, layer=layer, **extra)
-    adata = adata.copy() if copy else adata
-    adata.obsm[key_added] = pd.DataFrame(
-        table.to_numpy(), index=adata.obs_names, columns=[str(c) for c in table.columns]
-    )
-    adata.uns[key_added] = {
-        "params": {
-            "model": type(model).__name__,
-            "preset": getattr(model, "init_params_", {}).get("preset"),
-            "drugs": [str(c) for c in table.columns],
-            "smiles": dict(drugs) if isinstance(drugs, Mapping) else None,
-            "layer": layer,
-        }
-    }
+    adata = write_per_drug(adata, table, model, drugs, key_added, copy=copy, layer=layer)
     return adata if copy else None

@@ -3,52 +3,16 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
-from scipy import sparse
 
-from .. import pp
-from .._constants import (
-    IN_DOMAIN_KEY,
-    LABEL_KEY,
-    MIN_SHARED_GENES,
-    REFERENCE_SIMILARITY_KEY,
-    RESPONSE_CATEGORIES,
-    RESPONSE_KEY,
-    SENSITIVE,
-    UNCERTAIN,
-)
-from .._stream import describe, rows_of
-from .._validate import (
-    check_anndata,
-    check_obs_key,
-    check_response,
-    check_unique_var_names,
-    is_mudata,
-    preview,
-    pull_obs_columns,
-    resolve_modality,
-)
-from ..models._transfer import (
-    MIN_PER_CLASS,
-    PREDICT_CHUNK,
-    _check_enough_labels,
-    standardization,
-    standardize_domains,
-)
-from ..models.baselines import get_baseline
-from ._applicability import (
-    MIN_CELLS,
-    MIN_DETECTED_GENES,
-    SMALL_SAMPLE_CELLS,
-    applicability_domain,
-    check_log_normalised,
-    detected_genes,
-)
+from .._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, RESPONSE_KEY, UNCERTAIN
+from .._validate import check_anndata, is_mudata, preview, pull_obs_columns, resolve_modality
+from ._response_domain import learn_within_domain
+from ._response_methods import DEFAULT_METHOD, ResponseTask, check_probabilities, learn_response
 
 if TYPE_CHECKING:
     from mudata import MuData
@@ -103,7 +67,7 @@ def predict_response(
     mod: str | None = None,
     reference_mod: str | None = None,
     batch_key: str | None = None,
-    method: str = "ensemble",
+    method: str = DEFAULT_METHOD,
     model: ResponseModel | None = None,
     key: str = "ln_ic50",
     label_method: str = "extremes",
@@ -284,12 +248,8 @@ def predict_response(
     elif reference is not None:
         if drug is None:
             raise ValueError("Name the drug whose response to learn from the reference: `drug=...`.")
-        proba, domain, params = _learn_within_domain(
-            cells,
-            check_anndata(reference, "reference"),
-            drug,
-            batch_key=batch_key,
-            method=method,
+        task = ResponseTask(
+            drug=drug,
             key=key,
             label_rule={"method": label_method, "k": k, "threshold": label_threshold},
             layers=(layer, reference_layer),
@@ -298,6 +258,10 @@ def predict_response(
             seed=seed,
             model_kwargs=model_kwargs,
             train_kwargs=train_kwargs,
+        )
+        reference = check_anndata(reference, "reference")
+        proba, domain, params = learn_within_domain(
+            cells, reference, task, batch_key, lambda scored: learn_response(scored, reference, task, method), [drug]
         )
     else:
         raise ValueError(
@@ -332,140 +296,6 @@ def _check_key_added(cells: AnnData, key_added: str) -> None:
         )
 
 
-def _learn_within_domain(
-    cells: AnnData,
-    reference: AnnData,
-    drug: str,
-    *,
-    batch_key: str | None,
-    layers: tuple[str | None, str | None],
-    min_shared: float | int,
-    seed: int,
-    **learn: Any,
-) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
-    """Check the cells, score those with enough detected genes, and place every cell in the reference's domain.
-
-    Returns the probabilities (NaN for cells not scored), the domain columns and the parameters.
-    """
-    layer, reference_layer = layers
-    what = describe(layer)
-    batches = None if batch_key is None else check_obs_key(cells, batch_key).astype(str).to_numpy()
-    _check_labels(reference, drug, learn["key"], learn["label_rule"])
-    shared = _shared_genes(reference, cells, min_shared)
-    cell_matrix = _shared_matrix(cells, layer, shared)
-    check_log_normalised(cell_matrix, f"{what} (its {len(shared)} genes shared with the reference)")
-    scored = _scorable_cells(cell_matrix, what)
-    subset = cells if scored.all() else cells[scored]
-    subset = subset if subset is cells else (subset.to_memory() if cells.isbacked else subset.copy())
-    proba_scored, params = _learn_from_reference(
-        subset, reference, drug, layers=layers, min_shared=min_shared, seed=seed, **learn
-    )
-    bulk_matrix = _shared_matrix(reference, reference_layer, shared)
-    groups = None if batches is None else batches[scored]
-    similarity_scored, in_domain_scored, domain_params = applicability_domain(
-        bulk_matrix, cell_matrix[scored], groups, seed=seed
-    )
-    _warn_small_sample(int(scored.sum()), batch_key, groups)
-    proba = np.full(cells.n_obs, np.nan)
-    proba[scored] = proba_scored
-    similarity = np.full(cells.n_obs, np.nan)
-    similarity[scored] = similarity_scored
-    in_domain = np.zeros(cells.n_obs, dtype=bool)
-    in_domain[scored] = in_domain_scored
-    n_outside = int(scored.sum() - in_domain_scored.sum())
-    message = (
-        f"{n_outside} of {int(scored.sum())} scored cells ({n_outside / scored.sum():.0%}) resemble no "
-        f"reference line: `obs[{REFERENCE_SIMILARITY_KEY!r}]` below {domain_params['cutoff']:.3f}. Their "
-        f"probabilities are kept but they are called {UNCERTAIN!r}, and `obs[{IN_DOMAIN_KEY!r}]` is False."
-    )
-    if n_outside > OUTSIDE_WARNING_FRACTION * scored.sum():  # a sample the reference cannot judge
-        warnings.warn(message, UserWarning, stacklevel=3)
-    elif n_outside:  # a few outliers, as any tumour has: flagged per cell, not worth a warning
-        logger.info(message)
-    params = {
-        **params,
-        "batch_key": batch_key,
-        "min_detected_genes": MIN_DETECTED_GENES,
-        "n_cells_scored": int(scored.sum()),
-        "n_cells_too_few_genes": int((~scored).sum()),
-        "domain": {**domain_params, "n_in_domain": int(in_domain.sum()), "n_outside": n_outside},
-    }
-    return proba, {REFERENCE_SIMILARITY_KEY: similarity, IN_DOMAIN_KEY: in_domain}, params
-
-
-def _check_labels(reference: AnnData, drug: str, key: str, label_rule: dict[str, Any]) -> None:
-    """Every method trains on at least ``MIN_PER_CLASS`` lines of each class, separated by their response."""
-    check_response(reference, key)
-    table = AnnData(obs=pd.DataFrame(index=reference.obs_names.copy()), obsm={key: reference.obsm[key]})
-    pp.binarize_response(table, drug, key=key, key_added=LABEL_KEY, **label_rule)  # a table only: nothing copied
-    _check_enough_labels(table.obs[LABEL_KEY], drug, MIN_PER_CLASS, response=table.obsm[key][drug])
-
-
-def _shared_genes(reference: AnnData, cells: AnnData, min_shared: float | int) -> pd.Index:
-    """The reference genes also in ``cells``; too few raise :func:`sctl.pp.align_genes`' error."""
-    from ..pp._align import _required_count
-
-    check_unique_var_names(reference, "reference")
-    check_unique_var_names(cells)
-    shared = reference.var_names[reference.var_names.isin(cells.var_names)]
-    if len(shared) == 0 or len(shared) < _required_count(min_shared, reference.n_vars):
-        pp.align_genes(reference, cells, min_shared=min_shared)  # raises, naming the counts and the fix
-    return shared
-
-
-def _shared_matrix(adata: AnnData, layer: str | None, genes: pd.Index) -> Any:
-    """The ``genes`` columns of ``adata``'s expression (backed or not), read in row chunks, as stored (dense/sparse).
-
-    Non-finite values are left for the model's own checks to report.
-    """
-    rows = rows_of(adata, layer, genes)
-    blocks = []
-    for start in range(0, rows.n_obs, PREDICT_CHUNK):
-        block = rows.X[start : start + PREDICT_CHUNK]
-        block = block if sparse.issparse(block) else np.asarray(block)
-        blocks.append(block if rows.columns is None else block[:, rows.columns])
-    return sparse.vstack(blocks, format="csr") if sparse.issparse(blocks[0]) else np.vstack(blocks)
-
-
-def _scorable_cells(cell_matrix: Any, what: str) -> np.ndarray:
-    """Mask of the cells with enough detected shared genes to score; warn about the others.
-
-    Enough is ``MIN_DETECTED_GENES``, or half the genes of a smaller panel.
-    """
-    needed = min(MIN_DETECTED_GENES, max(2, cell_matrix.shape[1] // 2))  # small panels: half their genes
-    scored = detected_genes(cell_matrix) >= needed
-    n_empty = int((~scored).sum())
-    if scored.sum() < MIN_CELLS:
-        raise ValueError(
-            f"Only {int(scored.sum())} of {len(scored)} cells have at least {needed} detected (non-zero) "
-            f"shared genes in {what}; predict_response standardises each gene over the cells scored together and "
-            f"needs at least {MIN_CELLS} of them. Score the cells together with the rest of their sample."
-        )
-    if n_empty:
-        warnings.warn(
-            f"{n_empty} of {len(scored)} cells have fewer than {needed} detected shared genes in {what} "
-            f"(empty or near-empty): they are not scored (probability NaN, call {UNCERTAIN!r}).",
-            UserWarning,
-            stacklevel=4,
-        )
-    return scored
-
-
-def _warn_small_sample(n_scored: int, batch_key: str | None, groups: np.ndarray | None) -> None:
-    """Warn when the cells scored together are too few to stand for more than their own sample."""
-    if n_scored >= SMALL_SAMPLE_CELLS:
-        return
-    samples = "" if groups is None else f" ({len(np.unique(groups))} value(s) of `obs[{batch_key!r}]`)"
-    warnings.warn(
-        f"Only {n_scored} cells are scored together{samples}. Each gene is standardised over the cells scored "
-        "together, so the probabilities are relative to this sample: a sample of one homogeneous group (e.g. "
-        "only resistant cells) is spread around the middle. Score it with other samples in one call "
-        "(`batch_key=` names the samples), so that all are compared on one scale.",
-        UserWarning,
-        stacklevel=4,
-    )
-
-
 def _resolve_reference(
     adata: AnnData | MuData, reference: AnnData | MuData | None, reference_mod: str | None
 ) -> AnnData | None:
@@ -488,185 +318,7 @@ def _predict_with_model(model: ResponseModel, adata: AnnData, layer: str | None)
             f"`model` must have a `predict(adata)` method returning probabilities, got {type(model).__name__}."
         )
     proba = model.predict(adata) if layer is None else model.predict(adata, layer=layer)
-    return _check_probabilities(proba, adata.n_obs, type(model).__name__)
-
-
-def _learn_from_reference(
-    adata: AnnData,
-    reference: AnnData,
-    drug: str,
-    *,
-    method: str,
-    key: str,
-    label_rule: dict[str, Any],
-    layers: tuple[str | None, str | None],
-    min_shared: float | int,
-    standardize_rows: bool | None,
-    seed: int,
-    model_kwargs: dict[str, Any] | None = None,
-    train_kwargs: dict[str, Any] | None = None,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    layer, reference_layer = layers
-    if method == ENSEMBLE:
-        return _learn_ensemble(
-            adata, reference, drug, key=key, label_rule=label_rule, layers=layers, min_shared=min_shared,
-            standardize_rows=standardize_rows, seed=seed, model_kwargs=model_kwargs, train_kwargs=train_kwargs,
-        )  # fmt: skip
-    if method in TRANSFER_METHODS:
-        return _learn_transfer(
-            adata, reference, drug, method=method, key=key, label_rule=label_rule, layers=layers,
-            min_shared=min_shared, standardize_rows=standardize_rows, seed=seed, model_kwargs=model_kwargs,
-            train_kwargs=train_kwargs,
-        )  # fmt: skip
-    classifier = _baseline(method, seed, model_kwargs)
-    standardize_rows = True if standardize_rows is None else standardize_rows
-    bulk, cells = pp.align_genes(reference, adata, min_shared=min_shared)
-    logger.info("predict_response: %s on %d shared genes", method, bulk.n_vars)
-    standardize_domains(bulk, cells, layers=(reference_layer, layer), standardize_rows=standardize_rows)
-    pp.binarize_response(bulk, drug, key=key, key_added=LABEL_KEY, **label_rule)
-    classifier.fit(bulk, label_key=LABEL_KEY)
-    proba = _check_probabilities(classifier.predict(cells), adata.n_obs, method)
-    labels = bulk.obs[LABEL_KEY].value_counts()
-    params = {
-        "method": method,
-        "drug": drug,
-        "key": key,
-        "label_rule": {k: v for k, v in label_rule.items() if v is not None},
-        "layer": layer,
-        "reference_layer": reference_layer,
-        "standardization": standardization(standardize_rows),
-        "n_genes_shared": int(bulk.n_vars),
-        "n_reference_sensitive": int(labels.get(SENSITIVE, 0)),
-        "n_reference_resistant": int(labels.drop(SENSITIVE, errors="ignore").sum()),
-        "seed": seed,
-    }
-    if model_kwargs:
-        params["model_kwargs"] = {k: v for k, v in model_kwargs.items() if isinstance(v, int | float | str | bool)}
-    return proba, params
-
-
-def _baseline(method: str, seed: int, model_kwargs: dict[str, Any] | None) -> Any:
-    """A new baseline; ``model_kwargs`` its estimator's arguments, names checked before anything is fitted."""
-    classifier = get_baseline(method, seed=seed)
-    if not model_kwargs:
-        return classifier
-    import inspect
-
-    estimator = classifier._build_estimator("classification", np.array([0, 1]))
-    estimator = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-    own = [p for p in inspect.signature(type(classifier)).parameters if p not in ("seed", "estimator_kwargs")]
-    accepted = sorted({*own, *(estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {})})
-    accepted = [name for name in accepted if name not in ("random_state", "seed")]
-    unknown = sorted(set(model_kwargs) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"`model_kwargs` has names that {method!r} does not accept: {preview(unknown)}. Accepted names: "
-            f"{preview(accepted, 40)}."
-        )
-    return get_baseline(method, seed=seed, **model_kwargs)
-
-
-#: share of scored cells outside the reference's domain above which the call warns (below it, cells are only flagged:
-#: semi-synthetic tumours of held-out lines had 0-10 % outside, scanpy's pbmc68k_reduced 67 %)
-OUTSIDE_WARNING_FRACTION = 0.2
-TRANSFER_METHODS = ("pathway_transfer", "atsdp")
-ENSEMBLE = "ensemble"
-#: members of ``method="ensemble"``, the default: the best-ranking mix on the realistic-shift benchmark (README)
-ENSEMBLE_MEMBERS = ("signature", "rf", "atsdp")
-
-
-def _learn_ensemble(
-    adata: AnnData, reference: AnnData, drug: str, *, model_kwargs: dict[str, Any] | None, **common: Any
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Mean of the members' probabilities, each learnt exactly as ``predict_response(method=member)`` would.
-
-    ``model_kwargs`` may hold ``"members"`` and, per member name, that member's ``model_kwargs``.
-    """
-    from ..models.baselines import BASELINES
-
-    model_kwargs = dict(model_kwargs or {})
-    members = tuple(model_kwargs.pop("members", ENSEMBLE_MEMBERS))
-    known = (*BASELINES, *TRANSFER_METHODS)
-    if len(members) < 2 or not set(members) <= set(known) or "ridge" in members:
-        raise ValueError(
-            f"An ensemble needs at least two classifiers among {preview([m for m in known if m != 'ridge'])}; got "
-            f"`model_kwargs={{'members': {list(members)!r}}}`."
-        )
-    unknown = sorted(set(model_kwargs) - set(members))
-    if unknown:
-        raise ValueError(
-            f"`model_kwargs` of an ensemble holds 'members' and per-member arguments keyed by member name; "
-            f"{preview(unknown)} is none of them. Accepted names: {preview(['members', *members])}."
-        )
-    probabilities, params = [], {}
-    for member in members:
-        proba, params = _learn_from_reference(
-            adata, reference, drug, method=member, model_kwargs=model_kwargs.get(member), **common
-        )
-        probabilities.append(proba)
-    params = {k: v for k, v in params.items() if k != "model_kwargs"}
-    return np.mean(probabilities, axis=0), {**params, "method": ENSEMBLE, "members": list(members)}
-
-
-def _learn_transfer(
-    adata: AnnData,
-    reference: AnnData,
-    drug: str,
-    *,
-    method: str,
-    key: str,
-    label_rule: dict[str, Any],
-    layers: tuple[str | None, str | None],
-    min_shared: float | int,
-    standardize_rows: bool | None,
-    seed: int,
-    model_kwargs: dict[str, Any] | None,
-    train_kwargs: dict[str, Any] | None,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Train a bulk-to-single-cell model on ``reference`` and the unlabelled cells, then score the cells."""
-    from ..models import ATSDPNet, PathwayTransfer
-
-    cls = PathwayTransfer if method == "pathway_transfer" else ATSDPNet
-    model_kwargs = {"seed": seed, **(model_kwargs or {})}
-    train_kwargs = {"seed": seed, **(train_kwargs or {})}
-    data_kwargs = {
-        "key": key, "label_method": label_rule["method"], "k": label_rule["k"],
-        "label_threshold": label_rule["threshold"], "layer": layers[0], "bulk_layer": layers[1],
-        "min_shared": min_shared, "seed": seed, **model_kwargs.pop("data_kwargs", {}),
-    }  # fmt: skip
-    if standardize_rows is not None:  # else the model's preset decides
-        data_kwargs["standardize_rows"] = standardize_rows
-    model = cls.from_reference(
-        reference, adata, drug, data_kwargs=data_kwargs, train_kwargs=train_kwargs, **model_kwargs
-    )
-    logger.info("predict_response: %s on %d shared genes", method, model.adata.n_vars)
-    proba = _check_probabilities(model.predict(adata, layer=layers[0]), adata.n_obs, method)
-    transfer = model.adata.uns["sctl_transfer"]
-    counts = transfer["counts"]
-    params = {
-        "method": method,
-        "drug": drug,
-        "key": key,
-        "label_rule": {k: v for k, v in label_rule.items() if v is not None},
-        "layer": layers[0],
-        "reference_layer": layers[1],
-        "standardization": transfer["params"]["standardization"],
-        "n_genes_shared": int(model.adata.n_vars),
-        "n_reference_sensitive": counts.get("bulk_sensitive", 0),
-        "n_reference_resistant": counts.get("bulk_resistant", 0),
-        "seed": seed,
-        "model_kwargs": {k: v for k, v in model_kwargs.items() if isinstance(v, int | float | str | bool)},
-    }
-    return proba, params
-
-
-def _check_probabilities(proba: np.ndarray, n_obs: int, source: str) -> np.ndarray:
-    proba = np.asarray(proba, dtype=np.float64).reshape(-1)
-    if proba.shape != (n_obs,):
-        raise ValueError(f"{source} returned {proba.size} probabilities for {n_obs} observations.")
-    if not np.all(np.isfinite(proba)) or proba.min() < 0 or proba.max() > 1:
-        raise ValueError(f"{source} returned values outside [0, 1] or non-finite values; expected probabilities.")
-    return proba
+    return check_probabilities(proba, adata.n_obs, type(model).__name__)
 
 
 def _write_response(

@@ -14,8 +14,9 @@ from scvi.data.fields import LayerField, NumericalObsField
 from ..._constants import LABEL_KEY
 from ..._validate import check_anndata, check_finite, check_obs_key, get_matrix, to_dense
 from .._presets import check_preset, resolve_preset
-from .._transfer import _DOMAIN_CODE, _TARGET, BULK, DOMAIN_KEY, DOMAIN_REG, LABELS_REG, X_KEY, TransferModel
-from ..pathway_transfer._training_plan import PhaseTrainingPlan
+from .._transfer._base import DOMAIN_REG, LABELS_REG, X_KEY, TransferModel
+from .._transfer._data import _DOMAIN_CODE, _TARGET, BULK, DOMAIN_KEY
+from .._transfer._training_plan import PhaseTrainingPlan
 from ._module import CLUSTER_KEY, ATSDPModule
 
 _CLUSTER = "_sctl_cluster_code"
@@ -140,7 +141,7 @@ class ATSDPNet(TransferModel):
         values.update({name: list(value) for name, value in dims.items()})  # JSON-friendly in the saved settings
         if values["n_heads"] < 0:
             raise ValueError(f"`n_heads` must be 0 (plain MLP) or positive, got {values['n_heads']}.")
-        self._init_kwargs = {"preset": preset, **values, "n_tokens": n_tokens, "token_dim": token_dim, "seed": seed}
+        self._record_init_params(locals(), **values)
         torch.manual_seed(seed)
         self.module = self._module_cls(
             n_genes=self.summary_stats.n_vars,
@@ -154,7 +155,6 @@ class ATSDPNet(TransferModel):
             f"{values['n_heads']} attention heads, {encoders}, MMD weight {values['mmd_weight']} "
             f"({values['mmd_kernel']}), cluster weight {values['cluster_weight']}"
         )
-        self.init_params_ = self._get_init_params(locals())
 
     @classmethod
     def setup_anndata(

@@ -12,6 +12,10 @@ Expression-based models share one surface (:class:`ExpressionBaseline`)::
   (``"xgb"``, needs the optional ``xgboost-cpu``): classification for categorical labels, regression for numeric
   ones.
 
+A model of every drug at once: :class:`DecomposedRidge` (``method="decomposed_ridge"`` of
+:func:`sctl.tl.predict_response`, its default) predicts each drug's response as a line's general sensitivity plus
+its drug-specific response.
+
 Naive predictors over (cell line, drug) pairs ignore expression: :class:`DrugMean`, :class:`CellLineMean`,
 :class:`MeanEffects`.
 
@@ -26,16 +30,17 @@ from typing import Any
 
 from sctl._validate import closest
 
-from .. import _perturbation_baselines
-from .._perturbation_baselines import (
+from . import _perturbation
+from ._base import ExpressionBaseline
+from ._decomposed import DecomposedRidge
+from ._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
+from ._perturbation import (
     MeanShift,
     NearestDrugs,
     PerDrugMean,
     RidgeCondition,
     ZeroChange,
 )
-from ._base import ExpressionBaseline
-from ._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
 from ._signature import SignatureScore
 from ._sklearn import (
     DecisionTreeBaseline,
@@ -62,7 +67,7 @@ BASELINES: dict[str, type[ExpressionBaseline]] = {
 #: name -> class of every perturbation baseline, as named in :func:`sctl.tl.evaluate_perturbation` and
 #: :class:`sctl.models.PerturbationEnsemble` (``"zero_change"``, ``"mean_shift"``, ``"per_drug_mean"``,
 #: ``"nearest_drugs"``, ``"ridge"``)
-PERTURBATION_BASELINES = _perturbation_baselines.PERTURBATION_BASELINES
+PERTURBATION_BASELINES = _perturbation.PERTURBATION_BASELINES
 
 
 def get_baseline(name: str, **kwargs: Any) -> ExpressionBaseline:
@@ -97,6 +102,7 @@ __all__ = [
     "PERTURBATION_BASELINES",
     "CellLineMean",
     "DecisionTreeBaseline",
+    "DecomposedRidge",
     "DrugMean",
     "ExpressionBaseline",
     "GradientBoostingBaseline",

@@ -29,15 +29,14 @@ class CSG2AAnalysisMixin:
     """Drug look-up and :meth:`get_attention`, shared by :class:`~sctl.models.CSG2A` and its fine-tuned model.
 
     A model using it has ``var_names_``, a :class:`~sctl.models.csg2a._drugs.DrugCatalogue` ``_drugs``, the
-    pretraining setup's ``_basal_layer``, the network ``_network``, the stage its maps are read at by default and,
-    when fine-tuned, a ``_finetuned_head`` and the fine-tuning ``dose``, ``time`` and ``layer`` in ``init_params_``.
+    pretraining setup's ``_basal_layer``, the network ``_network`` and, when fine-tuned, a ``_finetuned_head``, the
+    fine-tuning ``dose`` and ``time`` in ``init_params_`` and the bulk ``layer`` in its setup.
     """
 
     var_names_: pd.Index
     init_params_: dict[str, Any]
     registry_: dict[str, Any]
     _drugs: DrugCatalogue
-    _default_stage: str
 
     @property
     def _setup(self) -> dict[str, Any]:
@@ -51,6 +50,14 @@ class CSG2AAnalysisMixin:
     @property
     def _basal_layer(self) -> str | None:
         raise NotImplementedError
+
+    @property
+    def drug_smiles_(self) -> dict[str, str]:
+        """Drug name -> SMILES of the drugs the model knows (the setup's; a fine-tuned model's training drugs too).
+
+        A drug embedded by name (``drug_features``) maps to its own name. A copy, read by :func:`sctl.tl.drug_smiles`.
+        """
+        return {**self._drugs.smiles, **{name: name for name in self._embeddings() or {}}}
 
     def _embeddings(self, extra: Mapping[str, Any] | pd.DataFrame | None = None) -> dict[str, list[float]] | None:
         """The drug embeddings known to the model and ``extra``; ``None`` for a model of RDKit features."""
@@ -108,7 +115,7 @@ class CSG2AAnalysisMixin:
             return self._to_z(torch.as_tensor(self._basal_matrix(adata_or_basal, layer)))
         head = self._finetuned_head
         if isinstance(adata_or_basal, AnnData):
-            layer = self.init_params_["layer"] if layer is None else layer
+            layer = self._setup["layer"] if layer is None else layer
             values = _data.aligned(adata_or_basal, layer, self.var_names_)
         else:
             values = self._basal_matrix(adata_or_basal, None)
@@ -130,7 +137,7 @@ class CSG2AAnalysisMixin:
         dose: float | None = None,
         time: float | None = None,
         layer: str | None = None,
-        stage: str | None = None,
+        stage: str = "pretrained",
         include_prior: bool = True,
         drug_features: Mapping[str, Any] | pd.DataFrame | None = None,
         batch_size: int = 8,
@@ -157,8 +164,7 @@ class CSG2AAnalysisMixin:
             ``"pretrained"``: the profiles are in the units of the pretraining profiles and get their stored
             robust z-scoring. ``"finetuned"`` (a :class:`~sctl.models.CSG2AIC50` only): they pass through the
             fine-tuned pipeline (the fine-tuning lines' robust z-scoring, then the learnt scaling layer), as the
-            paper reads the maps of GDSC samples. ``None``: the model's own stage (``"pretrained"`` for
-            :class:`~sctl.models.CSG2A`, ``"finetuned"`` for :class:`~sctl.models.CSG2AIC50`).
+            paper reads the maps of GDSC samples.
         include_prior
             Add ``A_PPI``; ``False`` gives the drug- and profile-dependent scores ``Q Q^T / sqrt(h)`` alone.
         drug_features
@@ -173,9 +179,8 @@ class CSG2AAnalysisMixin:
         Examples
         --------
         >>> model.get_attention(plate[:5], drug="trametinib", dose=10.0, time=24.0)  # doctest: +SKIP
-        >>> ic50_model.get_attention(bulk[:5], drug="Fulvestrant")  # fine-tuned pipeline  # doctest: +SKIP
+        >>> ic50_model.get_attention(bulk[:5], drug="Fulvestrant", stage="finetuned")  # doctest: +SKIP
         """
-        stage = self._default_stage if stage is None else stage
         if stage not in STAGES:
             raise ValueError(f"`stage` must be one of {STAGES}, got {stage!r}.")
         if (smiles is None) == (drug is None):

@@ -17,7 +17,7 @@ from anndata import AnnData
 
 from sctl._validate import preview
 
-from .._drug_neighbours import neighbour_mean, tanimoto
+from ..baselines._drug_neighbours import neighbour_mean, tanimoto
 from ._data import drug_table, embedding_table, featurize
 
 #: RDKit descriptors at the start of a drug's feature row (the Morgan bits follow)

@@ -13,7 +13,7 @@ import torch
 from anndata import AnnData
 from scvi.model.base import BaseModelClass
 
-from sctl._validate import check_anndata, check_response, get_matrix
+from sctl._validate import check_anndata, get_matrix
 
 from . import _data
 from ._analysis import CSG2AAnalysisMixin
@@ -21,12 +21,12 @@ from ._drugs import DrugCatalogue, clip_descriptors, drug_offsets
 from ._finetune import TrainingPairs, prepare
 from ._model import CSG2A
 from ._module import CSG2AIC50Module, CSG2AModule, IC50Head, build_network
-from ._persistence import SaveLoadMixin
+from ._persistence import IC50Persistence
 from ._preset_tables import IC50_TRAIN_PRESETS, head_params, training_settings
 from ._training_plan import IC50Loss, run
 
 
-class CSG2AIC50(CSG2AAnalysisMixin, SaveLoadMixin, BaseModelClass):
+class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):
     """CSG²A fine-tuned on a cell-line response table (ln IC50), the pretrained network frozen.
 
     The transfer stage of CSG²A :cite:p:`bang2025csg2a` (section 3.2, appendix A.2), built from a pretrained
@@ -91,7 +91,6 @@ class CSG2AIC50(CSG2AAnalysisMixin, SaveLoadMixin, BaseModelClass):
     """
 
     predicts = "ln_ic50"  # for :func:`sctl.tl.predict_ic50`
-    _default_stage = "finetuned"
 
     def __init__(
         self,
@@ -129,10 +128,12 @@ class CSG2AIC50(CSG2AAnalysisMixin, SaveLoadMixin, BaseModelClass):
         if not pretrained.is_trained_:
             warnings.warn("The CSG2A given is untrained: fine-tuning reads random weights.", UserWarning, stacklevel=2)
         seed = pretrained.init_params_["seed"] if seed is None else int(seed)
-        init = {**settings, **self._setup, "dose": float(dose), "time": float(time), "seed": seed}
+        self._record_init_params(locals(), **settings, dose=float(dose), time=float(time), seed=seed)
+        init = self.init_params_
         data = prepare(
-            adata, pretrained._drugs, pretrained.var_names_, init, drugs=drugs, pairs=pairs, drug_features=drug_features
-        )
+            adata, pretrained._drugs, pretrained.var_names_, {**init, **self._setup}, drugs=drugs, pairs=pairs,
+            drug_features=drug_features,
+        )  # fmt: skip
         network = copy.deepcopy(pretrained.module).requires_grad_(False)
         network.remove_biases()  # the paper's recipe (section 3.2)
         pretrained_params = {"init_params": pretrained.init_params_, "setup": pretrained._setup}
@@ -192,7 +193,7 @@ class CSG2AIC50(CSG2AAnalysisMixin, SaveLoadMixin, BaseModelClass):
     ) -> None:
         """Register the expression of cell lines (or other bulk samples) with an :class:`~scvi.data.AnnDataManager`.
 
-        Their response table, checked here, is read when the model is built; :meth:`train` registers its pairs.
+        Their response table is read, and checked, when the model is built; :meth:`train` registers its pairs.
 
         Parameters
         ----------
@@ -210,8 +211,7 @@ class CSG2AIC50(CSG2AAnalysisMixin, SaveLoadMixin, BaseModelClass):
         --------
         >>> CSG2AIC50.setup_anndata(bulk, response_key="ln_ic50")  # doctest: +SKIP
         """
-        check_response(check_anndata(adata), response_key)
-        get_matrix(adata, layer)
+        get_matrix(check_anndata(adata), layer)
         cls.register_manager(_data.register_bulk(adata, {"response_key": response_key, "layer": layer}, **kwargs))
 
     @classmethod
@@ -382,7 +382,7 @@ class CSG2AIC50(CSG2AAnalysisMixin, SaveLoadMixin, BaseModelClass):
         init, fitted = self.init_params_, self.fitted_
         embeddings = self._embeddings(drug_features)
         smiles = self._drug_smiles(adata, list(fitted["drugs"]) if drugs is None else drugs, embeddings)
-        x = torch.as_tensor(_data.aligned(adata, init["layer"] if layer is None else layer, self.var_names_))
+        x = torch.as_tensor(_data.aligned(adata, self._setup["layer"] if layer is None else layer, self.var_names_))
         features = clip_descriptors(self._drugs.featurize(smiles, embeddings), fitted["feature_range"])
         offsets = drug_offsets(self._drugs, smiles, features, embeddings, init, fitted)
         self.module.eval()

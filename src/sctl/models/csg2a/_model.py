@@ -18,12 +18,12 @@ from . import _data
 from ._analysis import PerturbationDistanceMixin
 from ._drugs import DrugCatalogue, fit_descriptor_scaling
 from ._module import CSG2AModule, build_network
-from ._persistence import SaveLoadMixin
+from ._persistence import PretrainedPersistence
 from ._preset_tables import TRAIN_PRESETS, network_params, training_settings
 from ._training_plan import PretrainingLoss, run
 
 
-class CSG2A(PerturbationDistanceMixin, SaveLoadMixin, BaseModelClass):
+class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):
     """Condition-Specific Gene-Gene Attention network (CSG²A), pretrained to predict drug-perturbed profiles.
 
     The pretraining stage of CSG²A :cite:p:`bang2025csg2a` (github.com/eugenebang/CSG2A): from the basal (matched
@@ -104,7 +104,6 @@ class CSG2A(PerturbationDistanceMixin, SaveLoadMixin, BaseModelClass):
     """
 
     predicts = "profile"  # for :func:`sctl.tl.predict_perturbation`
-    _default_stage = "pretrained"
 
     def __init__(
         self,
@@ -139,7 +138,8 @@ class CSG2A(PerturbationDistanceMixin, SaveLoadMixin, BaseModelClass):
             n_bits=n_bits,
             seed=seed,
         )
-        self._build(var_names, params, _data.adjacency(ppi, var_names, params["ppi_weights"]))
+        self._record_init_params(locals(), **params)
+        self._build(var_names, self.init_params_, _data.adjacency(ppi, var_names, params["ppi_weights"]))
 
     def _build(self, var_names: pd.Index, params: dict[str, Any], prior: Any) -> None:
         """The network and drug catalogue of ``params`` (the resolved settings, also of a saved model)."""

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -15,18 +14,11 @@ from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LayerField, NumericalObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
-from ..._validate import check_anndata, check_obs_key, drop_unused_categories, get_matrix, to_dense
-from .._conditions import (
-    TrainingRowsSplitter,
-    aligned_matrix,
-    condition_values,
-    dose_values,
-    encode,
-    placeholder_adata,
-    train_seeded,
-)
-from .._io import load_model, load_state, save_model
+from ..._validate import check_anndata, check_obs_key, drop_unused_categories, get_matrix
+from .._conditions import TrainingRowsSplitter, aligned_matrix, dose_values, train_seeded
+from .._io import SaveLoadMixin, load_state
 from .._presets import check_preset, resolve_preset
+from ._data import fitted_scaling, model_inputs, saved_model_data
 from ._module import (
     BASAL_KEY,
     CELL_KEY,
@@ -38,62 +30,11 @@ from ._module import (
     X_KEY,
     GRIPModule,
 )
+from ._presets import INIT_PRESETS, SCALINGS, TRAIN_PRESETS
 from ._training_plan import GRIPTrainingPlan
 
-logger = logging.getLogger(__name__)
 
-SCALINGS = ("shared", "separate")
-
-#: constructor settings of each preset (sources of the "paper" values: docs/methods/grip.md)
-INIT_PRESETS = {
-    "sctl": {
-        "generator": "residual",
-        "discriminator": "mlp",
-        "condition_input": "add",
-        "n_hidden": 256,
-        "n_embed": 128,
-        "n_disc_hidden": 256,
-        "dropout": 0.3,
-        "scaling": "shared",
-    },
-    "paper": {
-        "generator": "residual",  # section 4.3: Residual-MLP was best
-        "discriminator": "mlp",  # section 4.3
-        "condition_input": "add",  # section 4.4
-        "n_hidden": 256,  # section 4.5
-        "n_embed": 128,  # section 4.4
-        "n_disc_hidden": 128,  # paper silent; authors' code
-        "dropout": 0.0,  # paper silent; authors' code has none
-        "scaling": "separate",  # section 4.1
-    },
-}
-#: `train` settings of each preset
-TRAIN_PRESETS = {
-    "sctl": {
-        "max_epochs": 20,
-        "batch_size": 64,
-        "lr": 1e-3,
-        "lambda_mse": 10.0,
-        "adversarial_weight": 1.0,
-        "weight_decay": 1e-6,
-    },
-    "paper": {
-        "max_epochs": 20,  # paper silent; authors' code
-        "batch_size": 32,  # paper silent; authors' code
-        "lr": 1e-3,  # section 4.8
-        "lambda_mse": 1.0,  # section 4.7 leaves lambda open; authors' code: MSE + 0.1 adversarial
-        "adversarial_weight": 0.1,
-        "weight_decay": 0.0,  # section 4.8: Adam, no decay stated; authors' code none
-    },
-}
-
-NEW_DRUG_HINT = (
-    " GRIP embeds drugs by identity and cannot predict an unseen compound; a structure-based model such as "
-    "`sctl.models.CSG2A` (Bang, Koo & Kim 2025), which embeds a new compound from its SMILES, can."
-)
-
-
-class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
+class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Generative model of the response to drug-induced perturbation (GRIP-Lung, Xie et al. 2026).
 
     A conditional GAN maps the basal (matched-control) profile ``x`` of a cell line and a drug to the treated
@@ -169,6 +110,7 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
     _module_cls = GRIPModule
     _training_plan_cls = GRIPTrainingPlan
     _data_splitter_cls = TrainingRowsSplitter
+    _saved_fields = ("setup", "categories", "var_names")
 
     def __init__(
         self,
@@ -209,7 +151,7 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
             raise ValueError(f"Unknown discriminator {discriminator!r}; choose one of {DISCRIMINATORS}.")
         if condition_input not in CONDITION_INPUTS:
             raise ValueError(f"Unknown condition_input {condition_input!r}; choose one of {CONDITION_INPUTS}.")
-        self._model_kwargs = {"preset": preset, **settings, "seed": seed}
+        self._record_init_params(locals(), **settings)
         torch.manual_seed(seed)
         self.module = self._module_cls(
             n_genes=self.summary_stats.n_vars,
@@ -223,7 +165,6 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
             f"{condition_input}, {settings['scaling']} scaling): {self.summary_stats.n_vars} genes, "
             f"{len(self._categories(CELL_KEY))} cell lines, {len(self._categories(DRUG_KEY))} drugs"
         )
-        self.init_params_ = self._get_init_params(locals())
 
     @classmethod
     def setup_anndata(
@@ -401,80 +342,33 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
         Observations x genes, with ``adata``'s obs_names and the model's gene names.
         """
         adata = self.adata if adata is None else check_anndata(adata)
-        setup = self._setup_args
-        basal = aligned_matrix(adata, setup["basal_layer"], self.var_names, "GRIP")
-        drugs = encode(condition_values(adata, setup["drug_key"], drug, "drug"), self.drugs, "drug", NEW_DRUG_HINT)
-        if setup["cell_line_key"] is None and cell_line is None:
-            cells = np.zeros(adata.n_obs, dtype=np.int64)
-        else:
-            values = condition_values(adata, setup["cell_line_key"], cell_line, "cell_line")
-            cells = encode(values, self.cell_lines, "cell line")
-        doses = None if setup["dose_key"] is None else torch.as_tensor(dose_values(adata, setup["dose_key"], dose))
+        known = {CELL_KEY: self.cell_lines, DRUG_KEY: self.drugs}
+        overrides = {"drug": drug, "dose": dose, "cell_line": cell_line}
+        basal, conditions = model_inputs(adata, self._setup_args, known, self.var_names, overrides)
         self.module.eval()
-        pred = (
-            self.module.predict_profiles(torch.as_tensor(basal), torch.as_tensor(cells), torch.as_tensor(drugs), doses)
-            .cpu()
-            .numpy()
-        )
+        pred = self.module.predict_profiles(torch.as_tensor(basal), **conditions).cpu().numpy()
         values = pred - basal if return_delta else pred
         return pd.DataFrame(values, index=adata.obs_names.copy(), columns=pd.Index(self.var_names))
 
-    def save(self, dir_path: str | Path, overwrite: bool = False, **kwargs) -> None:
-        """Save the weights (``model_state.pt``) and settings (``model.json``); no pickled objects.
-
-        Parameters
-        ----------
-        dir_path
-            Directory to write to.
-        overwrite
-            Replace a model already saved there.
-        **kwargs
-            Ignored; accepted for compatibility with :meth:`scvi.model.base.BaseModelClass.save`.
-        """
-        meta = {
-            "init": self._model_kwargs,
-            "setup": self._setup_args,
-            "categories": {CELL_KEY: self.cell_lines, DRUG_KEY: self.drugs},
-            "var_names": list(self.var_names),
-        }
-        save_model(dir_path, type(self).__name__, self.module.state_dict(), meta, overwrite=overwrite)
+    def _extra_state(self) -> dict[str, Any]:
+        categories = {CELL_KEY: self.cell_lines, DRUG_KEY: self.drugs}
+        return {"setup": self._setup_args, "categories": categories, "var_names": self.var_names}
 
     @classmethod
-    def load(cls, dir_path: str | Path, adata: AnnData | None = None, **kwargs) -> GRIP:
-        """Load a model saved by :meth:`save` (weights read with ``weights_only=True``).
-
-        Parameters
-        ----------
-        dir_path
-            Directory written by :meth:`save`.
-        adata
-            Optional data to check against the saved genes; prediction takes any AnnData anyway.
-        **kwargs
-            Ignored.
-
-        Returns
-        -------
-        The trained model.
-        """
-        meta, state = load_model(dir_path, cls.__name__, required=("init", "setup", "categories", "var_names"))
-        setup = meta["setup"]
-        categorical = {setup["drug_key"]: meta["categories"][DRUG_KEY]}
-        if setup["cell_line_key"] is not None:
-            categorical[setup["cell_line_key"]] = meta["categories"][CELL_KEY]
-        numeric = [setup["dose_key"]] if setup["dose_key"] is not None else []
-        layers = [name for name in (setup["basal_layer"], setup["layer"]) if name is not None]
-        placeholder = placeholder_adata(meta["var_names"], categorical, numeric, layers)
-        cls.setup_anndata(placeholder, **setup)
+    def _rebuild(cls, meta: dict[str, Any], state: dict[str, torch.Tensor]) -> Self:
+        placeholder = saved_model_data(meta)
+        cls.setup_anndata(placeholder, **meta["setup"])
         # settings missing from models saved before they existed take the values those models used
-        model = cls(placeholder, **{"condition_input": "none", "scaling": "shared", **meta["init"]})
+        return cls(placeholder, **{"condition_input": "none", "scaling": "shared", **meta["init"]})
+
+    def _load_state(self, state: dict[str, torch.Tensor], path: Path) -> None:
         state = dict(state)
-        for name in ("mean", "std"):
+        for name in ("mean", "std"):  # saved before the basal scaling was separate: the shared one
             state.setdefault(f"basal_{name}", state.get(f"gene_{name}"))
-        load_state(model.module, state, dir_path, "saved GRIP")
-        model.is_trained_ = True
-        if adata is not None:
-            aligned_matrix(adata, setup["basal_layer"], model.var_names, "the saved GRIP")
-        return model
+        load_state(self.module, state, path, "saved GRIP")
+
+    def _loaded_with(self, adata: AnnData) -> None:
+        aligned_matrix(adata, self._setup_args["basal_layer"], self.var_names, "the saved GRIP")
 
     @property
     def var_names(self) -> list[str]:
@@ -490,21 +384,5 @@ class GRIP(UnsupervisedTrainingMixin, BaseModelClass):
 
     def _fit_scaling(self, train_idx: np.ndarray) -> None:
         """Fit the gene (and dose) scaling on the training rows ``train_idx`` and store it in the module."""
-        setup, rows = self._setup_args, np.sort(np.asarray(train_idx))
-        treated = _mean_std(to_dense(get_matrix(self.adata, setup["layer"]), np.float64)[rows])
-        scaling = {"gene_mean": treated[0], "gene_std": treated[1]}
-        if self._model_kwargs["scaling"] == "separate":
-            basal = _mean_std(to_dense(self.adata.layers[setup["basal_layer"]], np.float64)[rows])
-            scaling.update(basal_mean=basal[0], basal_std=basal[1])
-        dose_stats = np.array([0.0, 1.0])
-        if setup["dose_key"] is not None:
-            log_dose = np.log10(dose_values(self.adata, setup["dose_key"], None)[rows] + 1e-3)
-            dose_stats = np.array([log_dose.mean(), max(log_dose.std(), 1e-3)])
-        as_tensor = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in scaling.items()}
-        self.module.set_scaling(dose_stats=torch.as_tensor(dose_stats, dtype=torch.float32), **as_tensor)
-
-
-def _mean_std(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-gene mean and standard deviation, the latter floored at 1 % of its median (at least 1e-3)."""
-    std = X.std(0)
-    return X.mean(0), np.maximum(std, max(1e-3, 0.01 * float(np.median(std))))
+        separate = self.init_params_["scaling"] == "separate"
+        self.module.set_scaling(**fitted_scaling(self.adata, self._setup_args, train_idx, separate))

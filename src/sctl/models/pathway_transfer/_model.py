@@ -15,9 +15,9 @@ from anndata import AnnData
 from ... import pp
 from ..._validate import check_anndata
 from .._presets import check_preset, resolve_preset
-from .._transfer import TransferModel
+from .._transfer._base import TransferModel
+from .._transfer._training_plan import PhaseTrainingPlan
 from ._module import PathwayTransferModule
-from ._training_plan import PhaseTrainingPlan
 
 #: constructor values of each preset (sources: docs/methods/pathway_transfer.md)
 INIT_PRESETS = {
@@ -115,6 +115,7 @@ class PathwayTransfer(TransferModel):
     _module_cls = PathwayTransferModule
     _training_plan_cls = PhaseTrainingPlan
     _phases = ("pretrain", "classifier")
+    _init_data_args = ("adata", "genesets")  # the gene sets are saved as the decoder's mask
     _data_presets: ClassVar[dict[str, dict[str, Any]]] = {
         "sctl": {},
         "paper": {"n_top_genes": 2500, "key": "auc", "standardize_rows": False},
@@ -153,11 +154,7 @@ class PathwayTransfer(TransferModel):
         if pathway_decoder:
             genesets, self.genesets_source_ = _load_genesets(genesets, preset)
             self.mask_ = pp.pathway_mask(genesets, self.var_names, min_genes=values["min_genes"], max_genes=max_genes)
-        self._init_kwargs = {
-            "preset": preset, **values, "max_genes": max_genes, "pathway_decoder": pathway_decoder,
-            "n_latent": n_latent, "shared_encoder": shared_encoder, "adversarial": adversarial,
-            "adversarial_weight": adversarial_weight, "seed": seed,
-        }  # fmt: skip
+        self._record_init_params(locals(), **values)
         torch.manual_seed(seed)
         self.module = self._module_cls(
             n_genes=self.summary_stats.n_vars,
@@ -179,7 +176,6 @@ class PathwayTransfer(TransferModel):
             f"({self.genesets_source_}) + {self.module.n_latent - n_pathways} free latent units, "
             f"shared_encoder={shared_encoder}, adversarial={adversarial}"
         )
-        self.init_params_ = self._get_init_params(locals())
 
     @property
     def latent_names(self) -> list[str]:
@@ -263,14 +259,17 @@ class PathwayTransfer(TransferModel):
             balance=values["balance"],
         )
 
-    def _extra_meta(self) -> dict[str, Any]:
-        return {
-            "pathways": None if self.mask_ is None else [str(c) for c in self.mask_.columns],
-            "genesets_source": self.genesets_source_,
-        }
+    def _extra_state(self) -> dict[str, Any]:
+        pathways = None if self.mask_ is None else [str(c) for c in self.mask_.columns]
+        return {**super()._extra_state(), "pathways": pathways, "genesets_source": self.genesets_source_}
+
+    def _restore_extra_state(self, meta: dict[str, Any], path: Path) -> None:
+        super()._restore_extra_state(meta, path)
+        self.genesets_source_ = meta.get("genesets_source", self.genesets_source_)
 
     @classmethod
     def _init_from_meta(cls, meta: dict[str, Any], state: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """The saved settings, and gene sets that give back the saved mask (each pathway's genes in it)."""
         init = dict(meta["init"])
         if meta.get("pathways"):
             mask = state["sparse_decoder.mask"].numpy()[:, : len(meta["pathways"])]

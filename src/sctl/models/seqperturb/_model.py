@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -16,49 +15,20 @@ from scvi.data.fields import CategoricalJointObsField, LayerField, NumericalJoin
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.train import TrainingPlan
 
+from ..._deprecation import renamed_arguments
 from ..._validate import check_anndata, check_finite, check_obs_key, drop_unused_categories, get_matrix, preview
 from .._conditions import encode, placeholder_adata, train_seeded
-from .._io import load_model, load_state, save_model
+from .._io import SaveLoadMixin
 from .._presets import check_preset, resolve_preset
+from ._data import DRUG_ID_COLUMNS, SMILES_COLUMNS, SMILES_LENGTH_KEY, auto_column, smiles_length, unseen_hint
 from ._module import CAT_KEY, CONT_KEY, ENCODERS, TRANSFORMER_BLOCKS, X_KEY, SeqPerturbModule
+from ._presets import INIT_PRESETS, PAPER_TRAINING, SCTL_TRAINING
 
-SMILES_LENGTH_KEY = "sctl_smiles_length"
-#: columns ``setup_anndata`` looks for when ``compound_id_key`` / ``smiles_key`` are left at ``"auto"``
-COMPOUND_ID_COLUMNS = ("sm_lincs_id", "pert_id", "compound_id", "drug_id")
-SMILES_COLUMNS = ("SMILES", "smiles", "canonical_smiles")
-
-#: constructor settings of each preset (sources of the "paper" values: docs/methods/seqperturb.md)
-INIT_PRESETS = {
-    "sctl": {
-        "encoder": "gru_attention",
-        "n_embed": 16,
-        "n_dense": 256,
-        "dropout": 0.5,
-        "loss": "mse",
-        "transformer_block": "encoder_layer",
-    },
-    "paper": {
-        "encoder": "gru_attention",  # Table IV: best sign accuracy
-        "n_embed": 16,  # section II-B, Table III
-        "n_dense": 256,  # Table III (128, ReLU for the autoencoder)
-        "dropout": 0.5,  # section II-B, Table III
-        "loss": "mse",  # paper silent, no released code: sctl's value
-        "transformer_block": "attention",  # Table III: MultiHeadAttention (2 heads)
-    },
-}
-#: `train` settings: sctl's measured setting for every encoder; the paper's Table III per encoder
-SCTL_TRAINING = {"max_epochs": 40, "batch_size": 64, "lr": 3e-3, "weight_decay": 1e-6}
-PAPER_TRAINING = {
-    "lstm": {"max_epochs": 300, "batch_size": 30, "lr": 1e-3},
-    "gru": {"max_epochs": 300, "batch_size": 30, "lr": 1e-3},
-    "gru3": {"max_epochs": 300, "batch_size": 30, "lr": 1e-3},
-    "gru_attention": {"max_epochs": 300, "batch_size": 20, "lr": 1e-3},
-    "transformer": {"max_epochs": 400, "batch_size": 50, "lr": 3e-3},
-    "autoencoder": {"max_epochs": 500, "batch_size": 70, "lr": 3e-3},
-}
+#: ``setup_anndata`` arguments before sctl 0.2.0 -> their names now, as in GRIP (models saved so still load)
+RENAMED_SETUP = {"cell_type_key": "cell_line_key", "compound_key": "drug_key", "compound_id_key": "drug_id_key"}
 
 
-class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
+class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Predict the change of every gene under a condition from embedded condition labels (Ali et al. 2024).
 
     Following "Deep learning for drug response prediction with gene expression data" (Ali, Omer, Le, Raza,
@@ -107,7 +77,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
     >>> plate = sctl.datasets.lincs()
     >>> sctl.pp.match_controls(plate, control="DMSO")
     >>> sctl.pp.log_fold_change(plate)
-    >>> sctl.models.SeqPerturb.setup_anndata(plate, layer="sctl_delta", compound_id_key="pert_id", dose_key="dose")
+    >>> sctl.models.SeqPerturb.setup_anndata(plate, layer="sctl_delta", drug_id_key="pert_id", dose_key="dose")
     >>> model = sctl.models.SeqPerturb(plate, preset="paper")  # Table III: 300 epochs, batch 20, lr 1e-3
     >>> model.train()  # doctest: +SKIP
     """
@@ -115,6 +85,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
     predicts = "delta"  # what `predict` returns, read by sctl.tl.predict_perturbation
     _module_cls = SeqPerturbModule
     _training_plan_cls = TrainingPlan
+    _saved_fields = ("setup", "categories", "continuous", "var_names")
 
     def __init__(
         self,
@@ -149,7 +120,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
             raise ValueError(
                 f"Unknown transformer_block {settings['transformer_block']!r}; choose one of {TRANSFORMER_BLOCKS}."
             )
-        self._model_kwargs = {"preset": preset, **settings, "seed": seed}
+        self._record_init_params(locals(), **settings)
         torch.manual_seed(seed)
         continuous = self._continuous_keys
         self.module = self._module_cls(
@@ -167,16 +138,16 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
             f"SeqPerturb (preset {preset}; {encoder}): {self.summary_stats.n_vars} genes, tokens "
             f"{list(self.categories)} + {continuous}"
         )
-        self.init_params_ = self._get_init_params(locals())
 
     @classmethod
+    @renamed_arguments(**RENAMED_SETUP)
     def setup_anndata(
         cls,
         adata: AnnData,
         layer: str | None = "sctl_delta",
-        cell_type_key: str | None = "cell_line",
-        compound_key: str = "drug",
-        compound_id_key: str | None = "auto",
+        cell_line_key: str | None = "cell_line",
+        drug_key: str = "drug",
+        drug_id_key: str | None = "auto",
         smiles_key: str | None = "auto",
         extra_keys: Sequence[str] = (),
         dose_key: str | None = None,
@@ -192,8 +163,8 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         layer
             Layer with the targets (``"sctl_delta"`` from :func:`sctl.pp.log_fold_change`); ``None`` uses ``X``
             (e.g. a DE table from :func:`sctl.pp.de_to_anndata`).
-        cell_type_key, compound_key, compound_id_key, smiles_key
-            Columns of ``adata.obs`` with the cell type / line, the compound name, its id and its SMILES string:
+        cell_line_key, drug_key, drug_id_key, smiles_key
+            Columns of ``adata.obs`` with the cell line (or type), the drug name, its id and its SMILES string:
             with the SMILES length (column ``"sctl_smiles_length"`` of ``adata.obs``, added by ``smiles_key``), the
             paper's five tokens. ``"auto"`` takes the first column present among
             ``sm_lincs_id, pert_id, compound_id, drug_id`` (id) and ``SMILES, smiles, canonical_smiles``; a
@@ -208,15 +179,13 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
             Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
         """
         check_anndata(adata)
-        compound_id_key = _auto_column(
-            adata, compound_id_key, COMPOUND_ID_COLUMNS, "compound id", {cell_type_key, compound_key, *extra_keys}
+        drug_id_key = auto_column(
+            adata, drug_id_key, DRUG_ID_COLUMNS, "drug id", {cell_line_key, drug_key, *extra_keys}
         )
-        smiles_key = _auto_column(
-            adata, smiles_key, SMILES_COLUMNS, "SMILES", {cell_type_key, compound_key, *extra_keys}
-        )
+        smiles_key = auto_column(adata, smiles_key, SMILES_COLUMNS, "SMILES", {cell_line_key, drug_key, *extra_keys})
         setup_method_args = cls._get_setup_method_args(**locals())  # the columns "auto" found, not "auto"
         check_finite(get_matrix(adata, layer), f"the target `{layer or 'X'}`")
-        categorical = [k for k in (cell_type_key, compound_key, compound_id_key, smiles_key) if k is not None]
+        categorical = [k for k in (cell_line_key, drug_key, drug_id_key, smiles_key) if k is not None]
         categorical += list(extra_keys)
         continuous = ([dose_key] if dose_key else []) + list(continuous_keys)
         for key in [*categorical, *continuous]:
@@ -229,7 +198,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
                 raise ValueError(f"`adata.obs[{key!r}]` must be numeric without missing values.")
         # everything is checked: only now write to the user's obs
         if smiles_key is not None:
-            adata.obs[SMILES_LENGTH_KEY] = _smiles_length(adata.obs[smiles_key])
+            adata.obs[SMILES_LENGTH_KEY] = smiles_length(adata.obs[smiles_key])
             categorical.append(SMILES_LENGTH_KEY)
         for key in categorical:
             if not isinstance(adata.obs[key].dtype, pd.CategoricalDtype):
@@ -281,7 +250,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
             ``strategy="ddp"`` (one device by default), ``callbacks=[...]``,
             ``enable_progress_bar=False`` (the bar is on by default).
         """
-        encoder = self._model_kwargs["encoder"]
+        encoder = self.init_params_["encoder"]
         table = {"sctl": SCTL_TRAINING, "paper": {**PAPER_TRAINING[encoder], "weight_decay": 0.0}}
         settings = resolve_preset(
             self.preset, table, max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay
@@ -337,7 +306,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         obs = self._conditions_frame(adata, drug, dose, conditions)
         codes = np.column_stack(
             [
-                encode(obs[key].astype(str), known, f"value of {key!r}", _hint(key, self._setup_args))
+                encode(obs[key].astype(str), known, f"value of {key!r}", unseen_hint(key, self._setup_args))
                 for key, known in self.categories.items()
             ]
         )
@@ -346,49 +315,28 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         pred = self.module.predict_values(torch.as_tensor(codes), continuous).cpu().numpy()
         return pd.DataFrame(pred, index=obs.index.copy(), columns=pd.Index(self.var_names))
 
-    def save(self, dir_path: str | Path, overwrite: bool = False, **kwargs) -> None:
-        """Save weights (``model_state.pt``) and settings (``model.json``); nothing is pickled."""
-        meta = {
-            "init": self._model_kwargs,
+    def _extra_state(self) -> dict[str, Any]:
+        return {
             "setup": self._setup_args,
             "categories": self.categories,
             "continuous": self._continuous_keys,
             "var_names": self.var_names,
         }
-        save_model(dir_path, type(self).__name__, self.module.state_dict(), meta, overwrite=overwrite)
 
     @classmethod
-    def load(cls, dir_path: str | Path, adata: AnnData | None = None, **kwargs) -> SeqPerturb:
-        """Load a model saved by :meth:`save` (weights read with ``weights_only=True``).
-
-        Parameters
-        ----------
-        dir_path
-            Directory written by :meth:`save`.
-        adata
-            Ignored (prediction takes any AnnData or condition table); accepted for scvi-tools compatibility.
-        **kwargs
-            Ignored.
-
-        Returns
-        -------
-        The trained model.
-        """
-        meta, state = load_model(
-            dir_path, cls.__name__, required=("init", "setup", "categories", "continuous", "var_names")
-        )
-        setup = dict(meta["setup"])
+    def _rebuild(cls, meta: dict[str, Any], state: dict[str, torch.Tensor]) -> Self:
         categorical = {k: v for k, v in meta["categories"].items() if k != SMILES_LENGTH_KEY}
         placeholder = placeholder_adata(meta["var_names"], categorical, meta["continuous"], [])
-        setup["layer"] = None
-        cls.setup_anndata(placeholder, **setup)
+        setup = {RENAMED_SETUP.get(k, k): v for k, v in meta["setup"].items()}
+        cls.setup_anndata(placeholder, **{**setup, "layer": None})
         model = cls(placeholder, **meta["init"])
         if model.categories != meta["categories"]:
-            raise ValueError(f"Could not rebuild the conditions of the model saved in {dir_path}.")
-        load_state(model.module, state, dir_path, "saved SeqPerturb")
-        model.is_trained_ = True
-        model._saved_setup = meta["setup"]
+            raise ValueError("Could not rebuild the conditions of the saved SeqPerturb; save the model again.")
         return model
+
+    def _restore_extra_state(self, meta: dict[str, Any], path: Path) -> None:
+        # the placeholder was registered without the target layer; setups saved before 0.2.0 use the old names
+        self._saved_setup = {RENAMED_SETUP.get(k, k): v for k, v in meta["setup"].items()}
 
     @property
     def _setup_args(self) -> dict[str, Any]:
@@ -420,7 +368,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         setup = self._setup_args
         overrides = dict(conditions or {})
         if drug is not None:
-            overrides[setup["compound_key"]] = drug
+            overrides[setup["drug_key"]] = drug
         if dose is not None:
             if setup["dose_key"] is None:
                 raise ValueError("This model was set up without `dose_key`, so it cannot take `dose=`.")
@@ -428,7 +376,7 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
         for key, value in overrides.items():
             obs[key] = value if np.ndim(value) == 0 else np.asarray(value)
         if setup.get("smiles_key") is not None and setup["smiles_key"] in obs.columns:
-            obs[SMILES_LENGTH_KEY] = _smiles_length(obs[setup["smiles_key"]])
+            obs[SMILES_LENGTH_KEY] = smiles_length(obs[setup["smiles_key"]])
         missing = [key for key in self.categories if key not in obs.columns]
         if missing:
             raise KeyError(
@@ -436,39 +384,3 @@ class SeqPerturb(UnsupervisedTrainingMixin, BaseModelClass):
                 "them in `conditions=`."
             )
         return obs
-
-
-def _auto_column(
-    adata: AnnData, key: str | None, candidates: Sequence[str], what: str, named: set[str | None]
-) -> str | None:
-    """``key``, or for ``"auto"`` the first of ``candidates`` in ``adata.obs`` (a warning when there is none).
-
-    A candidate already ``named`` as another token (e.g. in ``extra_keys``) counts as found: it is not added twice.
-    """
-    if key != "auto":
-        return key
-    if any(column in named for column in candidates):
-        return None
-    found = next((column for column in candidates if column in adata.obs.columns), None)
-    if found is None:
-        warnings.warn(
-            f"No {what} column ({', '.join(candidates)}) in `adata.obs`: the model gets fewer than the five tokens "
-            "of Ali et al. (cell type, compound, id, SMILES, SMILES length). Name the column, or pass None to leave "
-            "the token out knowingly.",
-            UserWarning,
-            stacklevel=3,
-        )
-    return found
-
-
-def _smiles_length(smiles: pd.Series) -> pd.Series:
-    return smiles.astype(str).str.len().astype(str)
-
-
-def _hint(key: str, setup: dict[str, Any]) -> str:
-    if key in (setup.get("compound_key"), setup.get("compound_id_key"), setup.get("smiles_key")):
-        return (
-            " SeqPerturb embeds compounds by label and cannot predict an unseen one; a structure-based model such as "
-            "`sctl.models.CSG2A` (Bang, Koo & Kim 2025), which embeds a new compound from its SMILES, can."
-        )
-    return ""

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .. import pp
-from .._validate import check_obs_key, get_matrix, to_dense
+from ... import pp
+from ..._validate import check_obs_key, get_matrix, to_dense
 from ._drug_neighbours import neighbour_mean, tanimoto
 
 if TYPE_CHECKING:
@@ -301,6 +301,6 @@ def _obs(adata: AnnData, drug_key: str, drug: str | None, dose_key: str | None, 
 
 def _drug_table(adata: AnnData) -> dict[str, str]:
     """SMILES by drug of ``adata.uns["sctl_drugs"]`` (imported here: the CSG²A package loads torch and scvi-tools)."""
-    from .csg2a._data import drug_table
+    from ..csg2a._data import drug_table
 
     return drug_table(adata)

@@ -1,0 +1,218 @@
+"""Ridge regression of a drug-response table split into each line's general sensitivity and drug-specific response."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import linalg
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+
+from sctl._constants import SENSITIVE
+from sctl._stream import map_rows, rows_of
+from sctl._validate import check_anndata, check_finite, check_response, check_var_names, get_matrix, preview, to_dense
+from sctl.pp._specific import MIN_DRUGS, split_response
+
+#: ridge penalty per gene: the penalty is ``alpha * n_genes`` on rows z-scored over their genes (their squared norm)
+ALPHA = 5.0
+
+
+class DecomposedRidge:
+    r"""Predict every drug's response as a line's general sensitivity plus its drug-specific response (sctl).
+
+    Drug screens such as GDSC share a strong general-sensitivity axis: some lines are sensitive to almost every drug.
+    A classifier of one drug's sensitive and resistant lines learns that axis and cannot tell which drug a
+    sub-population resists. This model writes each tested response as the sum the table supports
+    (:func:`sctl.pp.drug_specific_response`): with :math:`z_{ld}` the response of line :math:`l` to drug
+    :math:`d` z-scored over the lines tested with :math:`d`, :math:`g_l` the line's mean :math:`z` over the drugs
+    (general sensitivity) and :math:`s_{ld} = z_{ld} - g_l` (drug-specific response),
+
+    .. math:: \hat z_d(x) = \hat g(x) + \hat s_d(x),
+
+    each part a ridge regression on the expression profile :math:`x` (kernel form, one linear solve per part,
+    penalty ``alpha`` times the number of genes), fitted on every tested line: the continuous response, not only
+    the extremes. Both parts stay available (:meth:`predict_parts`), so a sub-population can be read as generally
+    resistant or resistant to one drug. With fewer than ``min_drugs`` drugs in the table there is no general part
+    (:math:`\hat g = 0`, :math:`\hat s_d` regresses :math:`z_d`).
+
+    Probabilities come from a logistic fit (Platt) of each drug's labelled lines (``labels``, e.g. the bottom /
+    top 30 % from :func:`sctl.pp.binarize_response`) on their leave-one-out predictions :math:`-\hat z_d`, so the
+    calibration never sees a line's own fit. The model's input is expression already on one scale with the
+    reference (:func:`sctl.tl.predict_response` aligns the genes and standardises each domain first).
+
+    Parameters
+    ----------
+    alpha
+        Ridge penalty per gene.
+    min_drugs
+        Fewest drugs a line must be tested with to have a general sensitivity (as
+        :func:`sctl.pp.drug_specific_response`).
+
+    Examples
+    --------
+    >>> bulk = sctl.datasets.gdsc()
+    >>> model = DecomposedRidge().fit(bulk, "ln_ic50", drugs=["Dabrafenib", "Docetaxel"])
+    >>> proba = model.predict(bulk)  # lines x drugs, probability of "sensitive"
+    >>> general, specific = model.predict_parts(bulk)  # predicted z: general per line, specific per drug
+    """
+
+    def __init__(self, *, alpha: float = ALPHA, min_drugs: int = MIN_DRUGS) -> None:
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha > 0:
+            raise ValueError(f"`alpha` must be a positive number (the ridge penalty per gene), got {alpha!r}.")
+        self.alpha = float(alpha)
+        self.min_drugs = min_drugs
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(alpha={self.alpha:g})"
+
+    def fit(
+        self,
+        adata: AnnData,
+        key: str = "ln_ic50",
+        *,
+        drugs: Sequence[str] | None = None,
+        labels: pd.DataFrame | None = None,
+        layer: str | None = None,
+    ) -> Self:
+        """Fit the general part on every drug of ``adata.obsm[key]`` and a specific part per drug of ``drugs``.
+
+        Parameters
+        ----------
+        adata
+            Cell lines x genes with the response table ``adata.obsm[key]`` (lines x drugs, low = sensitive, NaN =
+            untested). Not modified.
+        key
+            The response table.
+        drugs
+            Drugs to predict (columns of the table); ``None``: all.
+        labels
+            Lines x drugs of ``"sensitive"`` / ``"resistant"`` (anything else unlabelled) for the probability
+            calibration; ``None``: the bottom / top 30 % of each drug's tested lines.
+        layer
+            Layer holding the expression; ``None`` uses ``X``.
+
+        Returns
+        -------
+        The fitted model (``self``), with ``drugs_``, ``var_names_``, ``key_`` and ``has_general_`` set.
+        """
+        check_anndata(adata)
+        response = check_response(adata, key).astype(np.float64)
+        drugs = list(response.columns) if drugs is None else list(drugs)
+        missing = [drug for drug in drugs if drug not in response.columns]
+        if missing:
+            raise ValueError(
+                f"{preview(missing)} not in `adata.obsm[{key!r}]` ({response.shape[1]} drugs, e.g. "
+                f"{preview(list(response.columns))}). Pick drugs of the table."
+            )
+        X = np.asarray(to_dense(get_matrix(adata, layer), np.float64), dtype=np.float64)
+        check_finite(X, f"the reference's expression ({'X' if layer is None else f'layer {layer!r}'})")
+        specific, general = _parts(response, self.min_drugs)
+        self.has_general_ = bool(general.notna().any())
+        self.mean_ = X.mean(axis=0)
+        X = X - self.mean_
+        penalty, kernel = self.alpha * X.shape[1], X @ X.T
+        self.general_ = _RidgePart.fit(X, kernel, general.to_numpy(), penalty)
+        labels = _default_labels(response[drugs]) if labels is None else labels
+        self.specific_, self.calibration_ = {}, {}
+        for drug in drugs:
+            part = _RidgePart.fit(X, kernel, specific[drug].to_numpy(), penalty)
+            loo = part.loo + (self.general_.loo_at(part.rows) if self.has_general_ else 0.0)
+            self.specific_[drug] = part
+            self.calibration_[drug] = _calibrate(-loo, labels[drug].to_numpy()[part.rows], drug)
+        self.drugs_ = drugs
+        self.var_names_ = adata.var_names.copy()
+        self.key_ = key
+        return self
+
+    def predict_parts(self, adata: AnnData, *, layer: str | None = None) -> tuple[pd.Series, pd.DataFrame]:
+        """Predicted general sensitivity (per row) and drug-specific responses (rows x drugs), in z units.
+
+        Low values mean sensitive; their sum per drug is the predicted response (:meth:`predict_response`).
+        """
+        weights = self._weights()
+        rows = self._rows(adata, layer)
+        values = map_rows(
+            rows, lambda _, block: (block - self.mean_) @ weights, 10_000, np.float64, (0, weights.shape[1])
+        )
+        values = values + self._intercepts()
+        general = pd.Series(values[:, 0], index=adata.obs_names, name="general")
+        return general, pd.DataFrame(values[:, 1:], index=adata.obs_names, columns=self.drugs_)
+
+    def predict_response(self, adata: AnnData, *, layer: str | None = None) -> pd.DataFrame:
+        """Predicted response, general + specific part, rows x drugs (z units; low = sensitive)."""
+        general, specific = self.predict_parts(adata, layer=layer)
+        return specific.add(general, axis=0)
+
+    def predict(self, adata: AnnData, *, layer: str | None = None) -> pd.DataFrame:
+        """Probability that each row is sensitive to each drug, rows x drugs."""
+        response = self.predict_response(adata, layer=layer)
+        return response.apply(lambda column: self.calibration_[column.name](-column.to_numpy()))
+
+    def _weights(self) -> np.ndarray:
+        if not hasattr(self, "drugs_"):
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call `fit(bulk, key)` first.")
+        return np.column_stack([self.general_.weights, *(self.specific_[d].weights for d in self.drugs_)])
+
+    def _intercepts(self) -> np.ndarray:
+        return np.asarray([self.general_.intercept, *(self.specific_[d].intercept for d in self.drugs_)])
+
+    def _rows(self, adata: AnnData, layer: str | None) -> Any:
+        check_anndata(adata)
+        check_var_names(adata, self.var_names_, "the fitted reference")
+        return rows_of(adata, layer, self.var_names_)
+
+
+class _RidgePart:
+    """One ridge regression in kernel form over the rows where its target is known, with leave-one-out fits."""
+
+    def __init__(self, weights: np.ndarray, intercept: float, rows: np.ndarray, loo: np.ndarray) -> None:
+        self.weights, self.intercept, self.rows, self.loo = weights, intercept, rows, loo
+
+    @classmethod
+    def fit(cls, X: np.ndarray, kernel: np.ndarray, target: np.ndarray, penalty: float) -> _RidgePart:
+        rows = np.flatnonzero(np.isfinite(target))
+        if rows.size == 0:  # no general part: predicts 0
+            return cls(np.zeros(X.shape[1]), 0.0, rows, np.zeros(0))
+        y = target[rows]
+        intercept = float(y.mean())
+        factor = linalg.cho_factor(kernel[np.ix_(rows, rows)] + penalty * np.eye(rows.size))
+        dual = linalg.cho_solve(factor, y - intercept)
+        # leave-one-out residuals of kernel ridge: dual / diag((K + penalty I)^-1), scaled by the penalty
+        inverse_diagonal = np.diag(linalg.cho_solve(factor, np.eye(rows.size)))
+        loo = y - dual / inverse_diagonal
+        return cls(X[rows].T @ dual, intercept, rows, loo)
+
+    def loo_at(self, rows: np.ndarray) -> np.ndarray:
+        """Leave-one-out fits at ``rows`` (indices of the training matrix); rows it was not fitted on get its fit."""
+        position = {row: i for i, row in enumerate(self.rows)}
+        return np.asarray([self.loo[position[row]] if row in position else self.intercept for row in rows])
+
+
+def _parts(response: pd.DataFrame, min_drugs: int) -> tuple[pd.DataFrame, pd.Series]:
+    """Specific responses and general sensitivity; no general part when the table holds too few drugs."""
+    if response.shape[1] >= min_drugs:
+        return split_response(response, min_drugs)
+    z = (response - response.mean()) / response.std()
+    return z, pd.Series(np.nan, index=response.index)
+
+
+def _default_labels(response: pd.DataFrame, k: float = 0.3) -> pd.DataFrame:
+    low, high = response.quantile(k), response.quantile(1 - k)
+    labels = pd.DataFrame(None, index=response.index, columns=response.columns, dtype=object)
+    return labels.mask(response.le(low), SENSITIVE).mask(response.ge(high), "resistant")
+
+
+def _calibrate(score: np.ndarray, labels: np.ndarray, drug: str) -> Any:
+    """Logistic map from a score to the probability of "sensitive", fitted on the labelled lines."""
+    known = pd.notna(labels) & np.isin(labels, [SENSITIVE, "resistant"])
+    y = labels[known] == SENSITIVE
+    if y.all() or not y.any():
+        raise ValueError(f"Drug {drug!r} has no labelled lines of both classes to calibrate its probabilities.")
+    center, scale = score[known].mean(), score[known].std() or 1.0
+    logistic = LogisticRegression(class_weight="balanced").fit(((score[known] - center) / scale)[:, None], y)
+    return lambda values: logistic.predict_proba(((np.asarray(values) - center) / scale)[:, None])[:, 1]

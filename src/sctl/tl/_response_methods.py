@@ -1,0 +1,224 @@
+"""The methods of :func:`sctl.tl.predict_response`: a registry of names, each fitted on the reference, scoring cells."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from anndata import AnnData
+
+from .. import pp
+from .._constants import LABEL_KEY, RESISTANT, SENSITIVE
+from .._validate import closest, preview
+from ..models._transfer._data import standardization, standardize_domains
+from ..models.baselines import BASELINES, get_baseline
+
+logger = logging.getLogger(__name__)
+
+TRANSFER_METHODS = ("pathway_transfer", "atsdp")
+ENSEMBLE = "ensemble"
+DECOMPOSED = "decomposed_ridge"
+#: the method of :func:`sctl.tl.predict_response` and :func:`sctl.tl.screen_drugs` when none is named
+DEFAULT_METHOD = DECOMPOSED
+#: members of ``method="ensemble"``: the best-ranking mix on the realistic-shift benchmark of sctl 0.2 (README)
+ENSEMBLE_MEMBERS = ("signature", "rf", "atsdp")
+
+
+@dataclass(frozen=True)
+class ResponseTask:
+    """What every method learns from: the drug, the reference's response table and label rule, how data are read."""
+
+    drug: str
+    key: str
+    label_rule: dict[str, Any]
+    layers: tuple[str | None, str | None]
+    min_shared: float | int
+    standardize_rows: bool | None
+    seed: int
+    model_kwargs: dict[str, Any] | None = None
+    train_kwargs: dict[str, Any] | None = None
+
+    def params(self, method: str, n_genes: int, counts: tuple[int, int], standardized: str) -> dict[str, Any]:
+        """The parameters every method records in ``uns``; ``counts``: labelled sensitive and resistant lines."""
+        params = {
+            "method": method,
+            "drug": self.drug,
+            "key": self.key,
+            "label_rule": {k: v for k, v in self.label_rule.items() if v is not None},
+            "layer": self.layers[0],
+            "reference_layer": self.layers[1],
+            "standardization": standardized,
+            "n_genes_shared": int(n_genes),
+            "n_reference_sensitive": int(counts[0]),
+            "n_reference_resistant": int(counts[1]),
+            "seed": self.seed,
+        }
+        if self.model_kwargs:
+            simple = {k: v for k, v in self.model_kwargs.items() if isinstance(v, int | float | str | bool)}
+            params["model_kwargs"] = simple
+        return params
+
+
+Fitter = Callable[[AnnData, AnnData, ResponseTask, str], tuple[np.ndarray, dict[str, Any]]]
+
+
+def method_names() -> tuple[str, ...]:
+    """Every name ``method=`` accepts (the regression baseline ``"ridge"`` excluded)."""
+    return tuple(METHODS)
+
+
+def learn_response(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
+    """Fit ``method`` on the reference and return the cells' probabilities of "sensitive" and the parameters."""
+    if method not in METHODS:
+        hint = " `'ridge'` is a regression baseline; classify with another." if method == "ridge" else ""
+        raise ValueError(
+            f"Unknown method {method!r}.{closest(method, METHODS)}{hint} Valid names: {preview(list(METHODS), 20)}."
+        )
+    return METHODS[method](cells, reference, task, method)
+
+
+def _standardized_pair(cells: AnnData, reference: AnnData, task: ResponseTask) -> tuple[AnnData, AnnData, bool]:
+    """Gene-aligned copies of reference and cells, each standardised on its own; and whether rows were z-scored."""
+    rows = True if task.standardize_rows is None else task.standardize_rows
+    bulk, aligned = pp.align_genes(reference, cells, min_shared=task.min_shared)
+    standardize_domains(bulk, aligned, layers=(task.layers[1], task.layers[0]), standardize_rows=rows)
+    pp.binarize_response(bulk, task.drug, key=task.key, key_added=LABEL_KEY, **task.label_rule)
+    return bulk, aligned, rows
+
+
+def _learn_baseline(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
+    classifier = _baseline(method, task.seed, task.model_kwargs)
+    bulk, aligned, rows = _standardized_pair(cells, reference, task)
+    logger.info("predict_response: %s on %d shared genes", method, bulk.n_vars)
+    classifier.fit(bulk, label_key=LABEL_KEY)
+    proba = check_probabilities(classifier.predict(aligned), cells.n_obs, method)
+    return proba, task.params(method, bulk.n_vars, _label_counts(bulk), standardization(rows))
+
+
+def _learn_decomposed(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
+    from ..models.baselines import DecomposedRidge
+
+    model = DecomposedRidge(**_accepted(DecomposedRidge, task.model_kwargs, method))
+    bulk, aligned, rows = _standardized_pair(cells, reference, task)
+    logger.info("predict_response: %s on %d shared genes", method, bulk.n_vars)
+    labels = bulk.obs[[LABEL_KEY]].rename(columns={LABEL_KEY: task.drug})
+    model.fit(bulk, task.key, drugs=[task.drug], labels=labels)
+    proba = check_probabilities(model.predict(aligned)[task.drug].to_numpy(), cells.n_obs, method)
+    return proba, task.params(method, bulk.n_vars, _label_counts(bulk), standardization(rows))
+
+
+def _label_counts(bulk: AnnData) -> tuple[int, int]:
+    """Reference lines labelled sensitive and resistant."""
+    labels = bulk.obs[LABEL_KEY]
+    return int((labels == SENSITIVE).sum()), int((labels == RESISTANT).sum())
+
+
+def _accepted(cls: type, model_kwargs: dict[str, Any] | None, method: str) -> dict[str, Any]:
+    """``model_kwargs`` checked against the keyword arguments of ``cls``."""
+    model_kwargs = model_kwargs or {}
+    accepted = [name for name in inspect.signature(cls).parameters if name != "seed"]
+    unknown = sorted(set(model_kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"`model_kwargs` has names that {method!r} does not accept: {preview(unknown)}. Accepted names: "
+            f"{preview(accepted, 40)}."
+        )
+    return model_kwargs
+
+
+def _baseline(method: str, seed: int, model_kwargs: dict[str, Any] | None) -> Any:
+    """A new baseline; ``model_kwargs`` its estimator's arguments, names checked before anything is fitted."""
+    classifier = get_baseline(method, seed=seed)
+    if not model_kwargs:
+        return classifier
+    estimator = classifier._build_estimator("classification", np.array([0, 1]))
+    estimator = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    own = [p for p in inspect.signature(type(classifier)).parameters if p not in ("seed", "estimator_kwargs")]
+    accepted = sorted({*own, *(estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {})})
+    accepted = [name for name in accepted if name not in ("random_state", "seed")]
+    unknown = sorted(set(model_kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"`model_kwargs` has names that {method!r} does not accept: {preview(unknown)}. Accepted names: "
+            f"{preview(accepted, 40)}."
+        )
+    return get_baseline(method, seed=seed, **model_kwargs)
+
+
+def _learn_ensemble(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
+    """Mean of the members' probabilities, each learnt exactly as ``predict_response(method=member)`` would.
+
+    ``model_kwargs`` may hold ``"members"`` and, per member name, that member's ``model_kwargs``.
+    """
+    model_kwargs = dict(task.model_kwargs or {})
+    members = tuple(model_kwargs.pop("members", ENSEMBLE_MEMBERS))
+    known = [name for name in METHODS if name != ENSEMBLE]
+    if len(members) < 2 or not set(members) <= set(known):
+        raise ValueError(
+            f"An ensemble needs at least two classifiers among {preview(known, 20)}; got "
+            f"`model_kwargs={{'members': {list(members)!r}}}`."
+        )
+    unknown = sorted(set(model_kwargs) - set(members))
+    if unknown:
+        raise ValueError(
+            f"`model_kwargs` of an ensemble holds 'members' and per-member arguments keyed by member name; "
+            f"{preview(unknown)} is none of them. Accepted names: {preview(['members', *members])}."
+        )
+    probabilities, params = [], {}
+    for member in members:
+        member_task = ResponseTask(**{**task.__dict__, "model_kwargs": model_kwargs.get(member)})
+        proba, params = METHODS[member](cells, reference, member_task, member)
+        probabilities.append(proba)
+    params = {k: v for k, v in params.items() if k != "model_kwargs"}
+    return np.mean(probabilities, axis=0), {**params, "method": ENSEMBLE, "members": list(members)}
+
+
+def _learn_transfer(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
+    """Train a bulk-to-single-cell model on ``reference`` and the unlabelled cells, then score the cells."""
+    from ..models import ATSDPNet, PathwayTransfer
+
+    cls = PathwayTransfer if method == "pathway_transfer" else ATSDPNet
+    model_kwargs = {"seed": task.seed, **(task.model_kwargs or {})}
+    train_kwargs = {"seed": task.seed, **(task.train_kwargs or {})}
+    rule = task.label_rule
+    data_kwargs = {
+        "key": task.key, "label_method": rule["method"], "k": rule["k"], "label_threshold": rule["threshold"],
+        "layer": task.layers[0], "bulk_layer": task.layers[1], "min_shared": task.min_shared, "seed": task.seed,
+        **model_kwargs.pop("data_kwargs", {}),
+    }  # fmt: skip
+    if task.standardize_rows is not None:  # else the model's preset decides
+        data_kwargs["standardize_rows"] = task.standardize_rows
+    model = cls.from_reference(
+        reference, cells, task.drug, data_kwargs=data_kwargs, train_kwargs=train_kwargs, **model_kwargs
+    )
+    logger.info("predict_response: %s on %d shared genes", method, model.adata.n_vars)
+    proba = check_probabilities(model.predict(cells, layer=task.layers[0]), cells.n_obs, method)
+    transfer = model.adata.uns["sctl_transfer"]
+    counts = transfer["counts"]
+    counts = (counts.get("bulk_sensitive", 0), counts.get("bulk_resistant", 0))
+    params = task.params(method, model.adata.n_vars, counts, transfer["params"]["standardization"])
+    params["model_kwargs"] = {k: v for k, v in model_kwargs.items() if isinstance(v, int | float | str | bool)}
+    return proba, params
+
+
+def check_probabilities(proba: np.ndarray, n_obs: int, source: str) -> np.ndarray:
+    """``proba`` as a float array of ``n_obs`` finite values in [0, 1], or an error naming ``source``."""
+    proba = np.asarray(proba, dtype=np.float64).reshape(-1)
+    if proba.shape != (n_obs,):
+        raise ValueError(f"{source} returned {proba.size} probabilities for {n_obs} observations.")
+    if not np.all(np.isfinite(proba)) or proba.min() < 0 or proba.max() > 1:
+        raise ValueError(f"{source} returned values outside [0, 1] or non-finite values; expected probabilities.")
+    return proba
+
+
+#: name -> fitter of every method of :func:`sctl.tl.predict_response`
+METHODS: dict[str, Fitter] = {
+    DECOMPOSED: _learn_decomposed,
+    ENSEMBLE: _learn_ensemble,
+    **dict.fromkeys(TRANSFER_METHODS, _learn_transfer),
+    **{name: _learn_baseline for name in BASELINES if name != "ridge"},
+}
