@@ -16,9 +16,9 @@ shared with the L1000 plate. For each seed, CSG²A is pretrained on the L1000 pl
 ``sctl.pp.match_controls``; the treated profiles of the 14 plate drugs with a SMILES; STRING prior of
 ``sctl.datasets.ppi()``; model seed = seed), then, for each scheme (``mixed``, ``cell_blind``, ``drug_blind``,
 ``disjoint`` of ``sctl.pp.split``, 5 folds drawn with that seed), fold 0 is held out and a copy of the pretrained
-network is fine-tuned on the training pairs (frozen network, new head). ``CSG2A`` has the default settings
-(``preset="sctl"``: attention restricted to the PPI edges; ``finetune_ic50`` with a drug offset from the
-Tanimoto-nearest training drugs and descriptors clipped to the training drugs' range), pretrained with lr 3e-3,
+network is fine-tuned on the training pairs (``CSG2AIC50.from_pretrained``: frozen network, new head). ``CSG2A`` has
+the default settings (``preset="sctl"``: attention restricted to the PPI edges; ``CSG2AIC50`` with a drug offset from
+the Tanimoto-nearest training drugs and descriptors clipped to the training drugs' range), pretrained with lr 3e-3,
 batch 16 and fine-tuned with lr 1e-3; ``CSG2A[full]`` scores every gene pair as the paper does (otherwise as
 ``CSG2A``); ``CSG2A[paper]`` is ``preset="paper"`` in both stages (the paper's network and fine-tuning, the
 authors' optimiser settings and early stopping; ``pretrain_epochs`` and ``finetune_epochs`` cap its epochs);
@@ -52,7 +52,6 @@ epochs, 200 random lines), about 3 min per seed. Every fold at full size, drug-b
 The paper preset beside the sctl one on the same splits: ``--models=MeanEffects,CSG2A,CSG2A[paper]``.
 """
 
-import copy
 import sys
 import time
 import warnings
@@ -66,7 +65,7 @@ from sklearn.ensemble import RandomForestRegressor
 
 import sctl
 from sctl.metrics import regression_report
-from sctl.models import CSG2A
+from sctl.models import CSG2A, CSG2AIC50
 from sctl.models.baselines import MeanEffects
 from sctl.models.csg2a._data import featurize
 
@@ -83,8 +82,9 @@ PRETRAIN = {
     "CSG2A[paper]": ({"preset": "paper"}, {}),
 }
 METRICS = ("rmse", "pearson", "per_drug_pearson")
-PAPER_HEAD = {"offset": "none", "clip_features": False, "lr": 1e-3}  # the paper's head on the sctl network
-SCTL_FINETUNE = {"lr": 1e-3}
+# fine-tuning recipes: (CSG2AIC50 settings, CSG2AIC50.train settings)
+PAPER_HEAD = ({"offset": "none", "clip_features": False}, {"lr": 1e-3})  # the paper's head on the sctl network
+SCTL_FINETUNE = ({}, {"lr": 1e-3})
 pd.set_option("display.width", 200)
 
 
@@ -170,19 +170,14 @@ def run(
 
         return fit
 
-    def csg2a(network: CSG2A, recipe: dict) -> Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]:
+    def csg2a(network: CSG2A, recipe: tuple[dict, dict]) -> Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]:
+        settings, fit_settings = recipe
+
         def fit(train_pairs: pd.DataFrame, test_pairs: pd.DataFrame) -> np.ndarray:
-            model = copy.deepcopy(network)
             train_drugs = list(dict.fromkeys(train_pairs["drug"].astype(str)))
-            model.finetune_ic50(
-                bulk,
-                drugs=train_drugs,
-                pairs=train_pairs,
-                max_epochs=finetune_epochs,
-                enable_progress_bar=False,
-                **recipe,
-            )
-            table = model.predict_ic50(bulk, drugs)  # unseen (drug_blind, disjoint) drugs through their SMILES
+            model = CSG2AIC50.from_pretrained(network, bulk, drugs=train_drugs, pairs=train_pairs, **settings)
+            model.train(max_epochs=finetune_epochs, enable_progress_bar=False, **fit_settings)
+            table = model.predict(bulk, drugs)  # unseen (drug_blind, disjoint) drugs through their SMILES
             return table.to_numpy()[
                 bulk.obs_names.get_indexer(test_pairs["cell_line"]), table.columns.get_indexer(test_pairs["drug"])
             ]
@@ -195,7 +190,7 @@ def run(
             "RF[expr+fp]": lambda: forest(seed),
             "CSG2A": lambda: csg2a(pretrained["CSG2A"], SCTL_FINETUNE),
             "CSG2A[full]": lambda: csg2a(pretrained["CSG2A[full]"], SCTL_FINETUNE),
-            "CSG2A[paper]": lambda: csg2a(pretrained["CSG2A[paper]"], {}),  # the preset's fine-tuning
+            "CSG2A[paper]": lambda: csg2a(pretrained["CSG2A[paper]"], ({}, {})),  # the preset's fine-tuning
             "CSG2A[paper head]": lambda: csg2a(pretrained["CSG2A"], PAPER_HEAD),
         }
         return [(name, fits[name]()) for name in model_names]

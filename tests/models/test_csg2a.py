@@ -9,7 +9,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 import sctl
-from sctl.models import CSG2A
+from sctl.models import CSG2A, CSG2AIC50
 
 ASPIRIN = "CC(=O)OC1=CC=CC=C1C(=O)O"  # not on the plate: an unseen drug
 
@@ -93,10 +93,12 @@ def test_dropout_in_pretraining_and_frozen_network_without_it_in_fine_tuning(tin
     model.train(max_epochs=1, callbacks=[Modes()], enable_progress_bar=False)
     assert set(modes) == {(True, None)}
     modes.clear()
-    model.finetune_ic50(_bulk(plate), max_epochs=1, callbacks=[Modes()], enable_progress_bar=False)
+    ic50 = CSG2AIC50.from_pretrained(model, _bulk(plate))
+    ic50.train(max_epochs=1, callbacks=[Modes()], enable_progress_bar=False)
     assert set(modes) == {(False, True)}
     assert not model.module.training  # both predict in evaluation mode
-    assert not model.head.training
+    assert not ic50.module.network.training
+    assert not ic50.module.head.training
 
 
 def test_accelerator_is_chosen_and_checked(tiny):
@@ -113,7 +115,8 @@ def test_accelerator_is_chosen_and_checked(tiny):
             model.train(max_epochs=1, accelerator="gpu")
 
 
-def test_smiles_column_setup_survives_h5ad(plate, tmp_path):
+def test_set_up_anndata_writes_to_h5ad_and_is_set_up_again_after_reading(plate, tmp_path):
+    """As with every scvi-tools model, the setup is registered for one AnnData object: a read-back copy is set up."""
     import anndata as ad
 
     adata = plate[:20, :30].copy()
@@ -123,6 +126,9 @@ def test_smiles_column_setup_survives_h5ad(plate, tmp_path):
     CSG2A.setup_anndata(adata, smiles_key="smiles")
     adata.write_h5ad(tmp_path / "setup.h5ad")
     adata = ad.read_h5ad(tmp_path / "setup.h5ad")
+    with pytest.raises(ValueError, match="Did you make a copy"):
+        CSG2A(adata)
+    CSG2A.setup_anndata(adata, smiles_key="smiles")
     model = CSG2A(adata, n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
     assert model.predict().shape == (20, 30)
     with pytest.raises(ValueError, match="SMILES column"):
@@ -199,7 +205,7 @@ def test_models_saved_with_a_dense_prior_still_load(tiny, tmp_path):
     del state["module"]["attention.prior_index"], state["module"]["attention.prior_weight"]
     torch.save(state, tmp_path / "old" / "model_state.pt")
     meta = json.loads((tmp_path / "old" / "model.json").read_text())
-    del meta["init_params"]["attention"], meta["init_params"]["prior"]
+    del meta["init"]["attention"], meta["init"]["prior"]
     (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
     loaded = CSG2A.load(tmp_path / "old")
     assert loaded.module.attention.prior == "sparse"
@@ -237,15 +243,15 @@ def test_held_out_drugs_of_the_setup_mapping_are_predicted_by_name(plate):
     drugs = pd.DataFrame({"smiles": pd.Series(plate.uns["smiles"])})
     train.uns["sctl_drugs"], test.uns["sctl_drugs"] = drugs, drugs
     CSG2A.setup_anndata(train, drug_key="drug")
-    assert set(train.uns["_sctl_csg2a_setup"]["smiles"]) == set(train.obs["drug"].astype(str))
     model = CSG2A(train, n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
+    assert set(model.get_setup_arg("smiles")) == set(train.obs["drug"].astype(str))
     assert model.predict(test).shape == test.shape
 
 
 def test_drug_names_work_with_predict_perturbation(tiny):
     model = CSG2A(tiny, n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
     by_name = model.predict(tiny[:4], drug="trametinib")
-    by_smiles = model.predict(tiny[:4], smiles=tiny.uns["_sctl_csg2a_setup"]["smiles"]["trametinib"])
+    by_smiles = model.predict(tiny[:4], smiles=model.get_setup_arg("smiles")["trametinib"])
     assert np.allclose(by_name, by_smiles)
     sctl.tl.predict_perturbation(tiny, model, "trametinib", dose=1.0)
     assert tiny.layers["sctl_predicted"].shape == tiny.shape
@@ -261,43 +267,55 @@ def test_same_seed_same_numbers(tiny):
     assert not np.allclose(first, other)
 
 
+def test_both_models_are_scvi_tools_models():
+    from scvi.model.base import BaseModelClass
+
+    assert issubclass(CSG2A, BaseModelClass)
+    assert issubclass(CSG2AIC50, BaseModelClass)
+
+
 def test_save_load_round_trip(tiny, plate, tmp_path):
     model = CSG2A(tiny, ppi=sctl.datasets.ppi(), n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
     bulk = _bulk(plate)
-    model.finetune_ic50(bulk, drugs=["Trametinib", "Dasatinib"], max_epochs=1)
+    ic50 = CSG2AIC50.from_pretrained(model, bulk, drugs=["Trametinib", "Dasatinib"]).train(max_epochs=1)
     model.save(tmp_path / "model")
+    ic50.save(tmp_path / "ic50")
     with pytest.raises(FileExistsError, match="overwrite=True"):
         model.save(tmp_path / "model")
-    # the weights file holds tensors only: it loads without unpickling arbitrary objects
+    # the weights files hold tensors only: they load without unpickling arbitrary objects
     torch.load(tmp_path / "model" / "model_state.pt", weights_only=True)
+    torch.load(tmp_path / "ic50" / "model_state.pt", weights_only=True)
     loaded = CSG2A.load(tmp_path / "model")
     assert np.array_equal(model.predict(tiny).to_numpy(), loaded.predict(tiny).to_numpy())
-    assert np.array_equal(model.predict_ic50(bulk).to_numpy(), loaded.predict_ic50(bulk).to_numpy())
+    loaded_ic50 = CSG2AIC50.load(tmp_path / "ic50")
+    assert np.array_equal(ic50.predict(bulk).to_numpy(), loaded_ic50.predict(bulk).to_numpy())
     unseen = {"aspirin": ASPIRIN}  # through the stored drug offsets and descriptor range
-    assert np.array_equal(model.predict_ic50(bulk, unseen).to_numpy(), loaded.predict_ic50(bulk, unseen).to_numpy())
-    assert loaded.finetune_["dose"] == 10.0
-    assert loaded.finetune_["time"] == 72.0
+    assert np.array_equal(ic50.predict(bulk, unseen).to_numpy(), loaded_ic50.predict(bulk, unseen).to_numpy())
+    assert loaded_ic50.init_params_["dose"] == 10.0
+    assert loaded_ic50.init_params_["time"] == 72.0
+    assert loaded_ic50.history_ == ic50.history_
     with pytest.raises(ValueError, match="adata="):
         loaded.predict()
+    with pytest.raises(RuntimeError, match="keeps no training pairs"):
+        loaded_ic50.train(max_epochs=1)
+    # with data: set up with the saved setup, the default of `predict` and of further training
+    with_data = CSG2A.load(tmp_path / "model", adata=tiny.copy())
+    np.testing.assert_array_equal(with_data.predict().to_numpy(), model.predict(tiny).to_numpy())
+    with_data.train(max_epochs=1, enable_progress_bar=False)
+    with pytest.raises(ValueError, match="saved model's 40 genes, in its order"):
+        CSG2A.load(tmp_path / "model", adata=tiny[:, ::-1].copy())
 
 
-def test_models_fine_tuned_before_drug_offsets_load_as_the_paper_recipe(tiny, plate, tmp_path):
-    """Settings saved before ``offset`` / ``clip_features`` existed: no offset, no clipping, same predictions."""
-    import json
-
-    model = CSG2A(tiny, n_hidden=4, n_condition_hidden=8).train(max_epochs=1, enable_progress_bar=False)
-    bulk = _bulk(plate)
-    model.finetune_ic50(bulk, max_epochs=1, offset="none", clip_features=False, enable_progress_bar=False)
-    model.save(tmp_path / "old")
-    meta = json.loads((tmp_path / "old" / "model.json").read_text())
-    for key in ("offset", "drug_means", "n_neighbours", "shrinkage", "feature_range"):
-        del meta["finetune"][key]
-    (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
-    loaded = CSG2A.load(tmp_path / "old")
-    drugs = {"Trametinib": bulk.uns["sctl_drugs"].loc["Trametinib", "smiles"], "aspirin": ASPIRIN}
-    np.testing.assert_array_equal(
-        loaded.predict_ic50(bulk, drugs).to_numpy(), model.predict_ic50(bulk, drugs).to_numpy()
-    )
+def test_fine_tuning_leaves_the_pretrained_model_unchanged(tiny, plate):
+    model = CSG2A(tiny, n_hidden=4, n_condition_hidden=8, bias=True).train(max_epochs=1, enable_progress_bar=False)
+    before = {k: v.clone() for k, v in model.module.state_dict().items()}
+    ic50 = CSG2AIC50.from_pretrained(model, _bulk(plate)).train(max_epochs=1, freeze=False, enable_progress_bar=False)
+    assert all(torch.equal(before[k], v) for k, v in model.module.state_dict().items())
+    assert all(p.requires_grad for p in model.module.parameters())
+    biases = [p for name, p in ic50.module.network.named_parameters() if name.endswith("bias")]
+    assert biases
+    assert all(not p.requires_grad and not p.any() for p in biases)  # removed in the fine-tuned copy
+    assert "fine-tuned" in repr(ic50)
 
 
 def test_drug_blind_ic50_is_stable_and_beats_mean_effects(plate):
@@ -337,8 +355,8 @@ def test_drug_blind_ic50_is_stable_and_beats_mean_effects(plate):
     for seed in range(3):
         model = CSG2A(tiny, ppi=sctl.datasets.ppi(), n_hidden=4, n_condition_hidden=16, seed=seed)
         model.train(max_epochs=2, enable_progress_bar=False)
-        model.finetune_ic50(bulk, pairs=train, max_epochs=5, enable_progress_bar=False)
-        table = model.predict_ic50(bulk, held_out)
+        ic50 = CSG2AIC50.from_pretrained(model, bulk, pairs=train).train(max_epochs=5, enable_progress_bar=False)
+        table = ic50.predict(bulk, held_out)
         assert table.mean().between(drug_means.min(), drug_means.max()).all(), table.mean()
         scores.append(
             rmse(
@@ -362,7 +380,7 @@ def test_errors_are_clear(tiny, plate):
         )
     with pytest.raises(ValueError, match="exactly one"):
         CSG2A.setup_anndata(bad)
-    with pytest.raises(ValueError, match="not set up"):
+    with pytest.raises(ValueError, match=r"set up your AnnData with CSG2A\.setup_anndata first"):
         CSG2A(bad)
     no_dose = bad.copy()
     del no_dose.obs["dose"]
@@ -380,12 +398,16 @@ def test_errors_are_clear(tiny, plate):
         model.get_attention(tiny[:1], smiles=ASPIRIN, time=24.0)
     with pytest.raises(ValueError, match="negative dose"):
         model.predict(tiny[:2], dose=-1.0)
-    with pytest.raises(RuntimeError, match="finetune_ic50"):
-        model.predict_ic50(_bulk(plate))
+    with pytest.raises(TypeError, match=r"predicts perturbed profiles.*CSG2AIC50\.from_pretrained"):
+        sctl.tl.predict_ic50(_bulk(plate), model)
     with pytest.raises(ValueError, match="`offset` must be one of"):
-        model.finetune_ic50(_bulk(plate), offset="nearest")
+        CSG2AIC50.from_pretrained(model, _bulk(plate), offset="nearest")
     with pytest.raises(ValueError, match="`n_neighbours`"):
-        model.finetune_ic50(_bulk(plate), n_neighbours=0)
+        CSG2AIC50.from_pretrained(model, _bulk(plate), n_neighbours=0)
+    with pytest.raises(TypeError, match=r"`pretrained` must be a pretrained sctl\.models\.CSG2A"):
+        CSG2AIC50.from_pretrained(object(), _bulk(plate))
+    with pytest.warns(UserWarning, match="untrained"):
+        CSG2AIC50.from_pretrained(model, _bulk(plate))
     with pytest.raises(KeyError, match="No SMILES known"):
         model.perturbation_distance(_bulk(plate), ["no such drug"], dose=10.0, time=72.0)
     with pytest.raises(ValueError, match="genes"):

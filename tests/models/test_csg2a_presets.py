@@ -1,7 +1,5 @@
 """CSG²A as its paper describes it (preset="paper") and the switches behind it; regression tests of issue 18."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,8 +8,8 @@ from lightning.pytorch.callbacks import Callback
 from scipy import stats
 
 import sctl
-from sctl.models import CSG2A
-from sctl.models.csg2a._model import FINETUNE_PRESETS, INIT_PRESETS, TRAIN_PRESETS
+from sctl.models import CSG2A, CSG2AIC50
+from sctl.models.csg2a._preset_tables import IC50_INIT_PRESETS, IC50_TRAIN_PRESETS, INIT_PRESETS, TRAIN_PRESETS
 
 QUIET = {"enable_progress_bar": False}
 SMALL = {"n_hidden": 4, "n_condition_hidden": 8}
@@ -89,7 +87,7 @@ def test_paper_preset_sets_the_paper_network_and_user_values_win(tiny):
     assert sctl_model.module.residual is True
     assert CSG2A(tiny, preset="paper", n_hidden=8, residual=True).module.attention.n_hidden == 8
     assert TRAIN_PRESETS["paper"]["lr"] == 1e-4
-    assert FINETUNE_PRESETS["paper"]["scaling"] == "scalar"
+    assert IC50_INIT_PRESETS["paper"]["scaling"] == "scalar"
     with pytest.raises(ValueError, match="Unknown preset"):
         CSG2A(tiny, preset="published")
 
@@ -130,23 +128,23 @@ def test_fine_tuning_freezes_the_network_or_trains_it(tiny, bulk):
 
     model = CSG2A(tiny, ppi=sctl.datasets.ppi(), **SMALL).train(max_epochs=1, **QUIET)
     before = {k: v.clone() for k, v in model.module.state_dict().items()}
-    model.finetune_ic50(bulk, max_epochs=2, callbacks=[Grads()], **QUIET)
+    frozen = CSG2AIC50.from_pretrained(model, bulk).train(max_epochs=2, callbacks=[Grads()], **QUIET)
     assert {(frozenset(a), frozenset(b)) for a, b in grads} == {(frozenset({False}), frozenset({True}))}
-    assert all(torch.equal(before[k], v) for k, v in model.module.state_dict().items())
-    model.finetune_ic50(bulk, max_epochs=2, freeze=False, **QUIET)
-    assert not torch.equal(before["attention.w_gene"], model.module.attention.w_gene)
-    assert model.finetune_["freeze"] is False
-    assert not any(p.requires_grad for p in model.module.parameters())  # frozen again once fine-tuned
+    assert all(torch.equal(before[k], v) for k, v in frozen.module.network.state_dict().items())
+    trained = CSG2AIC50.from_pretrained(model, bulk).train(max_epochs=2, freeze=False, **QUIET)
+    assert not torch.equal(before["attention.w_gene"], trained.module.network.attention.w_gene)
+    assert trained.train_params_["freeze"] is False
+    assert not any(p.requires_grad for p in trained.module.network.parameters())  # frozen again once fine-tuned
 
 
 def test_scaling_layer_is_two_scalars_in_the_paper_and_per_gene_in_sctl(tiny, bulk):
     model = CSG2A(tiny, **SMALL).train(max_epochs=1, **QUIET)
-    model.finetune_ic50(bulk, max_epochs=1, **QUIET)
-    assert model.head.mu.shape == model.head.log_sigma.shape == (40,)
-    model.finetune_ic50(bulk, max_epochs=1, scaling="scalar", **QUIET)
-    assert model.head.mu.shape == model.head.log_sigma.shape == (1,)
+    head = CSG2AIC50.from_pretrained(model, bulk).train(max_epochs=1, **QUIET).module.head
+    assert head.mu.shape == head.log_sigma.shape == (40,)
+    head = CSG2AIC50.from_pretrained(model, bulk, scaling="scalar").train(max_epochs=1, **QUIET).module.head
+    assert head.mu.shape == head.log_sigma.shape == (1,)
     with pytest.raises(ValueError, match="`scaling` must be one of"):
-        model.finetune_ic50(bulk, max_epochs=1, scaling="pathway", **QUIET)
+        CSG2AIC50.from_pretrained(model, bulk, scaling="pathway")
 
 
 def test_cosine_schedule_of_the_authors_fine_tuning(tiny, bulk):
@@ -157,14 +155,15 @@ def test_cosine_schedule_of_the_authors_fine_tuning(tiny, bulk):
             rates.append(trainer.optimizers[0].param_groups[0]["lr"])
 
     model = CSG2A(tiny, **SMALL).train(max_epochs=1, **QUIET)
+    ic50 = CSG2AIC50.from_pretrained(model, bulk)
     kwargs = {"lr": 1e-3, "lr_final": 1e-5, "lr_epochs": 2, "max_epochs": 4, "callbacks": [Rates()], **QUIET}
-    model.finetune_ic50(bulk, lr_schedule="cosine", **kwargs)
+    ic50.train(lr_schedule="cosine", **kwargs)
     np.testing.assert_allclose(rates, [1e-3, (1e-3 + 1e-5) / 2, 1e-5, 1e-5], rtol=1e-6)
     rates.clear()
-    model.finetune_ic50(bulk, **kwargs)  # sctl: constant
+    ic50.train(**kwargs)  # sctl: constant
     np.testing.assert_allclose(rates, [1e-3] * 4)
     with pytest.raises(ValueError, match="`lr_schedule`"):
-        model.finetune_ic50(bulk, lr_schedule="step", **QUIET)
+        ic50.train(lr_schedule="step", **QUIET)
 
 
 def test_paper_preset_trains_predicts_and_round_trips(tiny, bulk, tmp_path):
@@ -172,43 +171,29 @@ def test_paper_preset_trains_predicts_and_round_trips(tiny, bulk, tmp_path):
     model.train(max_epochs=3, **QUIET)
     assert model.train_params_ == {**TRAIN_PRESETS["paper"], "max_epochs": 3}
     assert len(model.history_["validation_loss"]) >= 1  # the paper preset validates on 10 % (early stopping)
-    model.finetune_ic50(bulk, max_epochs=3, **QUIET)
-    for name, value in FINETUNE_PRESETS["paper"].items():
-        assert model.finetune_[name] == (3 if name == "max_epochs" else value), name
-    assert model.head.mu.shape == (1,)
-    assert len(model.head.regressor) == 7  # 3 x 512 -> 512 -> 64 -> 1 (authors' code)
-    predicted = model.predict_ic50(bulk)
+    ic50 = CSG2AIC50.from_pretrained(model, bulk).train(max_epochs=3, **QUIET)  # the pretrained model's preset
+    for name, value in IC50_INIT_PRESETS["paper"].items():
+        assert ic50.init_params_[name] == value, name
+    for name, value in IC50_TRAIN_PRESETS["paper"].items():
+        assert ic50.train_params_[name] == (3 if name == "max_epochs" else value), name
+    assert ic50.module.head.mu.shape == (1,)
+    assert len(ic50.module.head.regressor) == 7  # 3 x 512 -> 512 -> 64 -> 1 (authors' code)
+    predicted = ic50.predict(bulk)
     assert predicted.shape == (30, 4)
     assert np.isfinite(predicted.to_numpy()).all()
     model.save(tmp_path / "paper")
+    ic50.save(tmp_path / "paper_ic50")
     loaded = CSG2A.load(tmp_path / "paper")
     assert loaded.init_params_["preset"] == "paper"
     assert "preset='paper'" in repr(loaded)
     assert loaded.train_params_ == model.train_params_
-    np.testing.assert_array_equal(loaded.predict_ic50(bulk).to_numpy(), predicted.to_numpy())
+    loaded_ic50 = CSG2AIC50.load(tmp_path / "paper_ic50")
+    assert loaded_ic50.train_params_ == ic50.train_params_
+    np.testing.assert_array_equal(loaded_ic50.predict(bulk).to_numpy(), predicted.to_numpy())
     np.testing.assert_array_equal(loaded.predict(tiny).to_numpy(), model.predict(tiny).to_numpy())
-    out = sctl.tl.predict_ic50(bulk, loaded, copy=True)
+    out = sctl.tl.predict_ic50(bulk, loaded_ic50, copy=True)
     assert out.uns["sctl_ln_ic50"]["params"]["preset"] == "paper"
-
-
-def test_models_saved_before_presets_load_with_their_old_settings(tiny, bulk, tmp_path):
-    """No preset, ppi_weights, residual or scaling in old settings: raw stored prior, residual, per-gene scaling."""
-    model = CSG2A(tiny, ppi=sctl.datasets.ppi(), **SMALL).train(max_epochs=1, **QUIET)
-    model.finetune_ic50(bulk, max_epochs=1, **QUIET)
-    model.save(tmp_path / "old")
-    meta = json.loads((tmp_path / "old" / "model.json").read_text())
-    for key in ("preset", "ppi_weights", "residual"):
-        del meta["init_params"][key]
-    for key in ("scaling", "freeze", "lr_schedule", "lr_final", "lr_epochs", "drug_features"):
-        del meta["finetune"][key]
-    del meta["train_params"]
-    (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
-    loaded = CSG2A.load(tmp_path / "old")
-    assert loaded.init_params_["preset"] == "sctl"
-    assert loaded.init_params_["ppi_weights"] == "raw"
-    assert loaded.module.residual is True
-    assert loaded.head.mu.shape == (40,)
-    np.testing.assert_array_equal(loaded.predict_ic50(bulk).to_numpy(), model.predict_ic50(bulk).to_numpy())
+    assert CSG2AIC50.from_pretrained(model, bulk, preset="sctl").init_params_["offset"] == "neighbours"
 
 
 def test_precomputed_drug_embeddings_replace_rdkit(plate, bulk, monkeypatch):
@@ -229,49 +214,57 @@ def test_precomputed_drug_embeddings_replace_rdkit(plate, bulk, monkeypatch):
         model.predict(adata[:3], drug="Paclitaxel")
     with pytest.raises(ValueError, match="all of 6 values"):
         model.predict(adata[:3], drug="Paclitaxel", drug_features={"Paclitaxel": [1.0, 2.0]})
-    model.finetune_ic50(
-        bulk, drugs=["Trametinib", "Dasatinib", "Erlotinib"], drug_features=table.loc[["Paclitaxel"]], max_epochs=2,
-        **QUIET,
-    )  # fmt: skip
-    predicted = model.predict_ic50(bulk, ["Trametinib", "Paclitaxel"])  # an unseen drug through its embedding
+    ic50 = CSG2AIC50.from_pretrained(
+        model, bulk, drugs=["Trametinib", "Dasatinib", "Erlotinib"], drug_features=table.loc[["Paclitaxel"]]
+    ).train(max_epochs=2, **QUIET)
+    predicted = ic50.predict(bulk, ["Trametinib", "Paclitaxel"])  # an unseen drug through its embedding
     assert predicted.shape == (30, 2)
     assert np.isfinite(predicted.to_numpy()).all()
-    sctl.tl.perturbation_distance(bulk, model, ["Paclitaxel"], dose=10.0, time=72.0)
+    # the fine-tuned model keeps the embeddings given to it; the pretrained one takes them again
+    with pytest.raises(KeyError, match="No drug embedding for 'Paclitaxel'"):
+        sctl.tl.perturbation_distance(bulk, model, {"Paclitaxel": "Paclitaxel"}, dose=10.0, time=72.0)
+    extra = table.loc[["Paclitaxel"]]
+    sctl.tl.perturbation_distance(bulk, model, ["Paclitaxel"], dose=10.0, time=72.0, drug_features=extra)
 
 
 def test_attention_at_the_fine_tuning_stage_and_without_the_prior(tiny, bulk):
     model = CSG2A(tiny, ppi=sctl.datasets.ppi(), **SMALL).train(max_epochs=1, **QUIET)
     with pytest.raises(RuntimeError, match="fine-tuned"):
         model.get_attention(bulk[:3], drug="Trametinib", stage="finetuned")
-    model.finetune_ic50(bulk, max_epochs=1, **QUIET)
-    finetuned = model.get_attention(bulk[:3], drug="Trametinib", stage="finetuned")
-    head = model.head
+    ic50 = CSG2AIC50.from_pretrained(model, bulk).train(max_epochs=1, **QUIET)
+    finetuned = ic50.get_attention(bulk[:3], drug="Trametinib", stage="finetuned")
+    head, network = ic50.module.head, ic50.module.network
     x = torch.as_tensor(np.asarray(bulk[:3].X, dtype=np.float32))
     basal = head.scale((x - head.bulk_center) / head.bulk_scale)
-    features = sctl.models.csg2a._data.featurize({"t": model.finetune_["drugs"]["Trametinib"]}, 1024)
+    features = sctl.models.csg2a._data.featurize({"t": ic50.fitted_["drugs"]["Trametinib"]}, 1024)
     with torch.no_grad():
-        condition = model.module.encoder(features.expand(3, -1), torch.full((3,), 10.0), torch.full((3,), 72.0))
-        expected = model.module.attention.weights(basal, condition).mean(0).numpy()
+        condition = network.encoder(features.expand(3, -1), torch.full((3,), 10.0), torch.full((3,), 72.0))
+        expected = network.attention.weights(basal, condition).mean(0).numpy()
     np.testing.assert_allclose(finetuned.to_numpy(), expected, atol=1e-5)
     pretrained = model.get_attention(bulk[:3], drug="Trametinib", dose=10.0, time=72.0)
     assert not np.allclose(pretrained.to_numpy(), finetuned.to_numpy(), atol=1e-3)
-    without = model.get_attention(bulk[:3], drug="Trametinib", stage="finetuned", include_prior=False)
-    prior = model.module.attention.prior_matrix().numpy()
+    np.testing.assert_allclose(
+        ic50.get_attention(bulk[:3], drug="Trametinib", stage="pretrained", dose=10.0, time=72.0).to_numpy(),
+        pretrained.to_numpy(),
+        atol=1e-6,
+    )  # the same network (no biases: sctl's preset has none) behind the pretraining z-scores
+    without = ic50.get_attention(bulk[:3], drug="Trametinib", stage="finetuned", include_prior=False)
+    prior = network.attention.prior_matrix().numpy()
     assert not np.allclose(without.to_numpy(), finetuned.to_numpy())
     np.testing.assert_allclose(finetuned.to_numpy() - without.to_numpy(), prior, atol=1e-4)
     with pytest.raises(ValueError, match="`stage` must be one of"):
-        model.get_attention(bulk[:3], drug="Trametinib", stage="pretraining")
+        ic50.get_attention(bulk[:3], drug="Trametinib", stage="pretraining")
     # the paper's comparison of maps by mechanism, at the fine-tuning stage
     drugs = ["Trametinib", "Dasatinib", "Erlotinib"]
     moa = {"Trametinib": "MEK", "Dasatinib": "kinase", "Erlotinib": "kinase"}
-    out = sctl.tl.attention_similarity(bulk[:3], model, drugs, moa=moa, stage="finetuned", n_perms=5, copy=True)
-    maps = {d: model.get_attention(bulk[:3], drug=d, stage="finetuned") for d in drugs}
+    out = sctl.tl.attention_similarity(bulk[:3], ic50, drugs, moa=moa, stage="finetuned", n_perms=5, copy=True)
+    maps = {d: ic50.get_attention(bulk[:3], drug=d, stage="finetuned") for d in drugs}
     expected = sctl.tl._attention_similarity.map_correlation(maps)
     result = out.uns["sctl_attention_similarity"]
     np.testing.assert_allclose(result["correlation"].to_numpy(), expected.to_numpy(), atol=1e-6)
     assert result["params"]["stage"] == "finetuned"
     assert result["params"]["time"] is None
-    figure = sctl.pl.attention_map(bulk[:3], model, drugs[:2], stage="finetuned", n_top=5, show=False)
+    figure = sctl.pl.attention_map(bulk[:3], ic50, drugs[:2], stage="finetuned", n_top=5, show=False)
     assert figure.axes[0].get_title() == "Trametinib (10 µM, 72 h)"
 
 

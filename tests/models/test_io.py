@@ -12,15 +12,24 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 import sctl
-from sctl.models import CSG2A, GRIP, ATSDPNet, PathwayTransfer, PerturbationEnsemble, SeqPerturb, transfer_data
+from sctl.models import (
+    CSG2A,
+    CSG2AIC50,
+    GRIP,
+    ATSDPNet,
+    PathwayTransfer,
+    PerturbationEnsemble,
+    SeqPerturb,
+    transfer_data,
+)
 from sctl.models._io import FORMAT_VERSION, SaveLoadMixin, library_versions, load_model, load_state, save_model
 
 from ._transfer_data import DRUG
 
 FAST = {"enable_progress_bar": False}
-FAMILIES = ("PathwayTransfer", "ATSDPNet", "GRIP", "SeqPerturb", "CSG2A")
+FAMILIES = ("PathwayTransfer", "ATSDPNet", "GRIP", "SeqPerturb", "CSG2A", "CSG2AIC50")
 OTHER = {"PathwayTransfer": ATSDPNet, "ATSDPNet": PathwayTransfer, "GRIP": SeqPerturb, "SeqPerturb": GRIP}
-OTHER["CSG2A"] = GRIP
+OTHER["CSG2A"] = OTHER["CSG2AIC50"] = GRIP
 
 
 class Payload:
@@ -65,7 +74,7 @@ def _perturbation(cls):
     return model, treated, lambda m: m.predict(treated).to_numpy()
 
 
-def _csg2a():
+def _csg2a(fine_tuned: bool = False):
     lincs, bulk = sctl.datasets.lincs(), sctl.datasets.gdsc()
     sctl.pp.match_controls(lincs, control="DMSO")
     table = bulk.uns["sctl_drugs"].dropna(subset=["lincs_name"])
@@ -73,8 +82,13 @@ def _csg2a():
     genes = bulk.var_names[bulk.var["landmark"].to_numpy()].intersection(lincs.var_names)[:20]
     plate = lincs[lincs.obs["drug"].astype(str).isin(smiles), genes].copy()
     CSG2A.setup_anndata(plate, drug_key="drug", smiles=smiles)
-    model = CSG2A(plate, n_hidden=4, n_condition_hidden=8).train(max_epochs=1)
-    return model, plate, lambda m: m.predict(plate).to_numpy()
+    model = CSG2A(plate, n_hidden=4, n_condition_hidden=8).train(max_epochs=1, **FAST)
+    if not fine_tuned:
+        return model, plate, lambda m: m.predict(plate).to_numpy()
+    bulk = bulk[:30, genes].copy()
+    bulk.obsm["ln_ic50"] = bulk.obsm["ln_ic50"][["Trametinib", "Dasatinib"]]
+    ic50 = CSG2AIC50.from_pretrained(model, bulk, n_projection=8, n_head_hidden=4).train(max_epochs=1, **FAST)
+    return ic50, bulk, lambda m: m.predict(bulk, {**m.fitted_["drugs"], "aspirin": "CC(=O)OC1=CC=CC=C1C(=O)O"})
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
@@ -88,8 +102,8 @@ def trained(request, tmp_path_factory):
         cls = GRIP if name == "GRIP" else SeqPerturb
         model, _, predict = _perturbation(cls)
     else:
-        cls = CSG2A
-        model, _, predict = _csg2a()
+        cls = CSG2A if name == "CSG2A" else CSG2AIC50
+        model, _, predict = _csg2a(fine_tuned=cls is CSG2AIC50)
     path = tmp_path_factory.mktemp(name) / "model"
     model.save(path)
     return cls, model, predict, path
@@ -113,14 +127,14 @@ def test_round_trip_identical_and_versions_recorded(trained):
     assert meta["format_version"] == FORMAT_VERSION
     assert meta["versions"] == library_versions()
     assert set(meta["versions"]) == {"sctl", "scvi-tools", "torch"}
-    assert meta["var_names"] == list(model.var_names_ if cls is CSG2A else model.var_names)
+    assert meta["var_names"] == list(model.var_names_ if cls in (CSG2A, CSG2AIC50) else model.var_names)
     torch.load(path / "model_state.pt", weights_only=True)  # tensors only
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loaded = cls.load(path)
     assert not [w for w in caught if "versions" in str(w.message) or "saved with" in str(w.message)]  # same versions
     np.testing.assert_array_equal(predict(loaded), predict(model))
-    assert loaded.init_params_ == model.init_params_ == meta["init_params" if cls is CSG2A else "init"]
+    assert loaded.init_params_ == model.init_params_ == meta["init"]
     with pytest.raises(FileExistsError, match="overwrite=True"):
         model.save(path)
 
@@ -176,7 +190,7 @@ def test_missing_or_malformed_files_are_refused(trained, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------- the mixin
-@pytest.mark.parametrize("cls", [GRIP, SeqPerturb, PathwayTransfer, ATSDPNet, PerturbationEnsemble])
+@pytest.mark.parametrize("cls", [GRIP, SeqPerturb, PathwayTransfer, ATSDPNet, PerturbationEnsemble, CSG2A, CSG2AIC50])
 def test_every_model_saves_and_loads_through_the_mixin(cls):
     assert "save" not in cls.__dict__
     assert "load" not in cls.__dict__

@@ -6,7 +6,7 @@ from lightning.pytorch.callbacks import Callback
 from scvi.train import TrainRunner
 
 import sctl
-from sctl.models import CSG2A, ATSDPNet, PathwayTransfer, transfer_data
+from sctl.models import CSG2A, CSG2AIC50, ATSDPNet, PathwayTransfer, transfer_data
 
 from ._transfer_data import DRUG, bulk_and_cells
 
@@ -115,10 +115,10 @@ def csg2a_data():
 
 
 def _stages(model, bulk):
-    """Both stages of CSG2A, each with the given keyword arguments."""
+    """Both stages of CSG2A, each trained with the given keyword arguments; each returns its trained model."""
     return {
         "pretraining": lambda **kwargs: model.train(**kwargs),
-        "fine-tuning": lambda **kwargs: model.finetune_ic50(bulk, **kwargs),
+        "fine-tuning": lambda **kwargs: CSG2AIC50.from_pretrained(model, bulk).train(**kwargs),
     }
 
 
@@ -159,7 +159,7 @@ def test_csg2a_callbacks_validation_and_early_stopping(stage, csg2a_data):
     plate, bulk = csg2a_data
     model = CSG2A(plate, n_hidden=4, n_condition_hidden=8)
     fits = _Fits()
-    _stages(model, bulk)[stage](
+    trained = _stages(model, bulk)[stage](
         max_epochs=4,
         train_size=0.75,
         early_stopping=True,
@@ -171,9 +171,8 @@ def test_csg2a_callbacks_validation_and_early_stopping(stage, csg2a_data):
     )
     assert fits.fits == 1
     assert fits.val_epochs == 2  # every second epoch
-    prefix = "" if stage == "pretraining" else "finetune_"
-    assert len(model.history_[f"{prefix}validation_loss"]) == 2
-    assert len(model.history_[f"{prefix}loss" if prefix else "train_loss"]) == 4
+    assert len(trained.history_["validation_loss"]) == 2
+    assert len(trained.history_["train_loss"]) == 4
     with pytest.raises(ValueError, match="validation set: pass `train_size` < 1"):
         _stages(model, bulk)[stage](max_epochs=1, early_stopping=True, enable_progress_bar=False)
 
@@ -213,7 +212,7 @@ def test_csg2a_trial_as_scvi_autotune_runs_it(csg2a_data):
     assert len(report.values) == 2
     assert model.is_trained_
     unset = plate.copy()
-    del unset.uns["_sctl_csg2a_setup"]
+    del unset.uns["_scvi_uuid"]
     assert CSG2A._get_most_recent_anndata_manager(unset) is None
     with pytest.raises(ValueError, match="setup_anndata"):
         CSG2A._get_most_recent_anndata_manager(unset, required=True)

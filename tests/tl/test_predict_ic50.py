@@ -8,7 +8,7 @@ import torch
 
 import sctl
 from sctl.metrics import pearson, rmse
-from sctl.models import CSG2A
+from sctl.models import CSG2A, CSG2AIC50
 from sctl.models.baselines import MeanEffects
 
 DRUGS = ["Trametinib", "Dasatinib", "Erlotinib", "PLX-4720", "Buparlisib"]
@@ -47,17 +47,26 @@ def bulk(pretrained):
     return adata
 
 
-def test_finetune_beats_global_mean(pretrained, bulk):
+@pytest.fixture(scope="module")
+def fine_tuned(pretrained, bulk):
+    """The pretrained network fine-tuned (30 epochs) on the training pairs of mixed fold 0, and the fold's pairs."""
     model, _ = pretrained
     pairs = bulk.uns["sctl_split"]["pairs"]
     train, test = next(sctl.pp.iter_folds(bulk))
     train_pairs, test_pairs = pairs.iloc[train], pairs.iloc[test]
     start = time.perf_counter()
-    model.finetune_ic50(bulk, drugs=DRUGS, pairs=train_pairs, max_epochs=30)
-    elapsed = time.perf_counter() - start
-    assert not any(p.requires_grad for p in model.module.parameters())  # pretrained weights frozen
+    ic50 = CSG2AIC50.from_pretrained(model, bulk, drugs=DRUGS, pairs=train_pairs).train(max_epochs=30)
+    ic50.finetune_seconds = time.perf_counter() - start
+    return ic50, train_pairs, test_pairs
 
-    sctl.tl.predict_ic50(bulk, model, DRUGS)
+
+def test_finetune_beats_global_mean(pretrained, fine_tuned, bulk):
+    model, _ = pretrained
+    ic50, train_pairs, test_pairs = fine_tuned
+    assert not any(p.requires_grad for p in ic50.module.network.parameters())  # pretrained weights frozen
+    assert all(p.requires_grad for p in model.module.parameters())  # the pretrained model is left as it was
+
+    sctl.tl.predict_ic50(bulk, ic50, DRUGS)
     table = bulk.obsm["sctl_ln_ic50"]
     assert table.shape == (bulk.n_obs, len(DRUGS))
     assert list(table.columns) == DRUGS
@@ -75,24 +84,25 @@ def test_finetune_beats_global_mean(pretrained, bulk):
     }
     print(
         f"\nCSG2A fine-tuning (300 lines x 5 drugs, mixed fold 0, {len(test_pairs)} test pairs; pretrain "
-        f"{model.pretrain_seconds:.1f} s, fine-tune {elapsed:.1f} s): (RMSE, PCC) {scores}"
+        f"{model.pretrain_seconds:.1f} s, fine-tune {ic50.finetune_seconds:.1f} s): (RMSE, PCC) {scores}"
     )
     assert scores["csg2a"][0] < scores["global_mean"][0]
     assert scores["csg2a"][1] > 0.3
 
 
-def test_unseen_smiles_and_errors(pretrained, bulk):
+def test_unseen_smiles_and_errors(pretrained, fine_tuned, bulk):
     model, _ = pretrained
-    if model.head is None:
-        model.finetune_ic50(bulk, drugs=DRUGS[:2], max_epochs=1)
-    out = sctl.tl.predict_ic50(bulk, model, {"aspirin": ASPIRIN}, copy=True)
+    ic50, _, _ = fine_tuned
+    out = sctl.tl.predict_ic50(bulk, ic50, {"aspirin": ASPIRIN}, copy=True)
     assert list(out.obsm["sctl_ln_ic50"].columns) == ["aspirin"]
     assert np.isfinite(out.obsm["sctl_ln_ic50"].to_numpy()).all()
     assert "sctl_ln_ic50" not in bulk.obsm or "aspirin" not in bulk.obsm["sctl_ln_ic50"]
     with pytest.raises(ValueError, match="'broken': 'C1CC\\(\\('"):
-        sctl.tl.predict_ic50(bulk, model, {"broken": "C1CC(("})
-    with pytest.raises(TypeError, match="predict_ic50"):
+        sctl.tl.predict_ic50(bulk, ic50, {"broken": "C1CC(("})
+    with pytest.raises(TypeError, match=r"must predict ln IC50 .*got object\.$"):
         sctl.tl.predict_ic50(bulk, object(), DRUGS)
+    with pytest.raises(TypeError, match=r"got CSG2A\. It predicts perturbed profiles: fine-tune it"):
+        sctl.tl.predict_ic50(bulk, model, DRUGS)
 
 
 def test_perturbation_distance(pretrained, bulk):

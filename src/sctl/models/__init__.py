@@ -4,6 +4,7 @@
   :func:`transfer_data` preparing bulk and cells for both;
 - perturbation: :class:`GRIP` (GRIP-Lung), :class:`SeqPerturb` (Ali et al.), :class:`CSG2A` (Bang et al.), and
   :class:`PerturbationEnsemble` (seeds of the deep models averaged with the ridge baseline);
+- drug response from a perturbation model: :class:`CSG2AIC50`, a pretrained :class:`CSG2A` fine-tuned on ln IC50;
 - :mod:`sctl.models.baselines`: naive and classical baselines reported beside every deep model.
 """
 
@@ -14,6 +15,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "CSG2A": ".csg2a",
+        "CSG2AIC50": ".csg2a",
         "GRIP": ".grip",
         "ATSDPNet": ".atsdp",
         "PathwayTransfer": ".pathway_transfer",

@@ -279,8 +279,8 @@ class SaveLoadMixin:
     ``_loaded_with(adata)``
         Called when ``load`` gets ``adata``: check that it fits (its genes), or keep it as the default data.
 
-    A layout that older sctl cannot read raises :data:`FORMAT_VERSION`; older files are then migrated in the hooks,
-    or refused with a message saying how to save them again.
+    A layout older sctl cannot read raises :data:`FORMAT_VERSION`. Older files are migrated in the hooks, those of
+    another layout or class in ``_read`` (classmethod: ``load_model`` by default), or refused saying how to save again.
     """
 
     #: constructor arguments that are data, not settings: left out of ``init_params_`` and rebuilt by ``_rebuild``
@@ -294,8 +294,7 @@ class SaveLoadMixin:
         """Set ``init_params_`` to the constructor's arguments, taken from its ``locals()`` by its signature.
 
         Every parameter of ``__init__`` but ``self``, ``*args`` / ``**kwargs`` and the data (``_init_data_args``) is
-        kept, in the signature's order; ``resolved`` replace arguments, e.g. with the preset's values of those
-        left at ``None``.
+        kept, in the signature's order; ``resolved`` replace arguments, e.g. the preset's values of those at ``None``.
         """
         parameters = inspect.signature(type(self).__init__).parameters.values()
         variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
@@ -371,7 +370,7 @@ class SaveLoadMixin:
         --------
         >>> loaded = type(model).load("my_model")  # e.g. sctl.models.GRIP.load  # doctest: +SKIP
         """
-        meta, state = load_model(dir_path, cls.__name__, required=("init", *cls._saved_fields))
+        meta, state = cls._read(dir_path)
         path = Path(dir_path)
         model = cls._rebuild(meta, state)
         model._load_state(state, path)
@@ -381,6 +380,10 @@ class SaveLoadMixin:
         if adata is not None:
             model._loaded_with(adata)
         return model
+
+    @classmethod
+    def _read(cls, dir_path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        return load_model(dir_path, cls.__name__, required=("init", *cls._saved_fields))
 
     @classmethod
     def _rebuild(cls, meta: dict[str, Any], state: dict[str, Any]) -> Self:

@@ -49,7 +49,8 @@ def attention_map(
     adata
         Basal profiles whose maps are averaged (e.g. the control profiles of a cell line).
     model
-        A :class:`sctl.models.CSG2A` (anything with ``get_attention(adata, smiles=, dose=, time=, layer=)``).
+        A :class:`sctl.models.CSG2A`, or a :class:`sctl.models.CSG2AIC50` for ``stage="finetuned"`` (anything with
+        ``get_attention(adata, smiles=, dose=, time=, layer=)``).
     drug
         Drug name(s) known to the model or to ``adata.uns["sctl_drugs"]``, or a mapping drug name -> SMILES.
     dose, time
@@ -84,9 +85,10 @@ def attention_map(
     if n_top < 2:
         raise ValueError(f"`n_top` must be at least 2 genes, got {n_top}.")
     smiles = drug_smiles(adata, model, drug)
-    if stage == "finetuned" and getattr(model, "finetune_", None):
-        dose = model.finetune_["dose"] if dose is None else dose
-        time = model.finetune_["time"] if time is None else time
+    fine_tuning = getattr(model, "init_params_", {})  # a fine-tuned model's condition: its dose and time
+    if stage == "finetuned" and "dose" in fine_tuning:
+        dose = fine_tuning["dose"] if dose is None else dose
+        time = fine_tuning["time"] if time is None else time
     dose, time = 10.0 if dose is None else dose, 24.0 if time is None else time
     condition = {"dose": dose, "time": time, "layer": layer}
     if stage != "pretrained" or not include_prior:  # models with only `get_attention(smiles=, dose=, time=, layer=)`

@@ -58,8 +58,8 @@ def attention_similarity(
         Basal profiles whose maps are averaged (e.g. the control profiles of some cell lines), with the model's
         genes. The results are written into its ``.uns``.
     model
-        A trained :class:`sctl.models.CSG2A` (anything with ``get_attention(adata, smiles=, dose=, time=,
-        layer=)``).
+        A trained :class:`sctl.models.CSG2A`, or a :class:`sctl.models.CSG2AIC50` for ``stage="finetuned"``
+        (anything with ``get_attention(adata, smiles=, dose=, time=, layer=)``).
     drugs
         Drug names known to the model or to ``adata.uns["sctl_drugs"]``, or a mapping drug name -> SMILES.
         Drugs with the same SMILES share one map (computed once).

@@ -26,16 +26,17 @@ def predict_ic50(
 ) -> AnnData | None:
     """Predict the ln IC50 of every observation for every drug, into ``adata.obsm[key_added]``.
 
-    Works with any model that has ``predict_ic50(adata, drugs, layer=...)`` returning observations x drugs,
-    such as :class:`sctl.models.CSG2A` after :meth:`~sctl.models.CSG2A.finetune_ic50` (Bang, Koo & Kim 2025).
-    A drug never seen in training can be given by its SMILES.
+    Works with any model that predicts ln IC50 (``predicts = "ln_ic50"``) with ``predict(adata, drugs, layer=...)``
+    returning observations x drugs, such as :class:`sctl.models.CSG2AIC50`, a :class:`sctl.models.CSG2A`
+    fine-tuned on a response table :cite:p:`bang2025csg2a`. A drug never seen in training can be given by its
+    SMILES.
 
     Parameters
     ----------
     adata
         Cell lines (or tumours) x genes with the model's genes; expression from ``layer``.
     model
-        A fine-tuned response model.
+        A fine-tuned response model, e.g. ``sctl.models.CSG2AIC50.from_pretrained(csg2a, bulk).train()``.
     drugs
         Drug names (whose SMILES the model or ``adata.uns["sctl_drugs"]`` knows) or a mapping name -> SMILES;
         ``None``: the drugs the model was fine-tuned on.
@@ -55,15 +56,24 @@ def predict_ic50(
 
     Examples
     --------
-    >>> sctl.tl.predict_ic50(bulk, model, ["Trametinib", "Dasatinib"])  # doctest: +SKIP
+    >>> ic50 = sctl.models.CSG2AIC50.from_pretrained(csg2a, bulk).train()  # doctest: +SKIP
+    >>> sctl.tl.predict_ic50(bulk, ic50, ["Trametinib", "Dasatinib"])  # doctest: +SKIP
     >>> bulk.obsm["sctl_ln_ic50"].head()  # doctest: +SKIP
     """
     check_anndata(adata)
-    if not hasattr(model, "predict_ic50"):
+    predicts = getattr(model, "predicts", None)
+    if predicts != "ln_ic50":
+        hint = (
+            " It predicts perturbed profiles: fine-tune it on a response table first, "
+            "`sctl.models.CSG2AIC50.from_pretrained(model, bulk).train()`."
+            if predicts in ("profile", "delta")
+            else ""
+        )
         raise TypeError(
-            f"`model` must have a `predict_ic50` method (e.g. a fine-tuned CSG2A), got {type(model).__name__}."
+            f"`model` must predict ln IC50 (`predicts = 'ln_ic50'`, e.g. a `sctl.models.CSG2AIC50`), got "
+            f"{type(model).__name__}.{hint}"
         )
     extra = {} if drug_features is None else {"drug_features": drug_features}
-    table = model.predict_ic50(adata, drugs, layer=layer, **extra)
+    table = model.predict(adata, drugs, layer=layer, **extra)
     adata = write_per_drug(adata, table, model, drugs, key_added, copy=copy, layer=layer)
     return adata if copy else None

@@ -1,6 +1,10 @@
-"""CSG²A: condition-specific gene-gene attention (Bang, Koo & Kim 2025), pretrained on perturbations."""
+"""CSG²A :cite:p:`bang2025csg2a`: condition-specific gene-gene attention, in two models.
 
+:class:`CSG2A` is pretrained on perturbation profiles; :class:`CSG2AIC50`, built from it, is fine-tuned on ln IC50.
+"""
+
+from ._ic50 import CSG2AIC50
 from ._model import CSG2A
-from ._module import ChemicalConditionEncoder, CSG2AModule, IC50Head
+from ._module import ChemicalConditionEncoder, CSG2AIC50Module, CSG2AModule, IC50Head
 
-__all__ = ["CSG2A", "CSG2AModule", "ChemicalConditionEncoder", "IC50Head"]
+__all__ = ["CSG2A", "CSG2AIC50", "CSG2AIC50Module", "CSG2AModule", "ChemicalConditionEncoder", "IC50Head"]

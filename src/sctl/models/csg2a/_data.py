@@ -1,6 +1,7 @@
 """Inputs of CSG²A read from AnnData: SMILES, doses, times, drug features, PPI prior, robust scaling, registration.
 
-The training data are registered with scvi-tools: profiles for pretraining, (cell line, drug) pairs for fine-tuning.
+The training data are registered with scvi-tools: profiles for pretraining, the bulk expression and response table
+for fine-tuning, and its (cell line, drug) pairs, which index the expression, so no profile is copied per pair.
 """
 
 from __future__ import annotations
@@ -226,11 +227,72 @@ def adjacency(
     return matrix
 
 
-def register_profiles(adata: AnnData, setup: dict[str, Any], codes: np.ndarray) -> AnnDataManager:
+def resolve_setup(
+    adata: AnnData,
+    basal_layer: str,
+    layer: str | None,
+    smiles_key: str | None,
+    drug_key: str | None,
+    smiles: Mapping[str, str] | pd.Series | None,
+    dose_key: str,
+    time_key: str,
+    drug_features: Mapping[str, Any] | pd.DataFrame | None,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The setup of perturbation profiles (SMILES mapping and embeddings resolved) and each profile's drug row.
+
+    Checks the layers and that every profile's drug has a valid SMILES (or an embedding); the dose and time are
+    checked when registered (:func:`register_profiles`).
+    """
+    if (smiles_key is None) == (drug_key is None):
+        raise ValueError(
+            "Give exactly one of `smiles_key` (a SMILES column) or `drug_key` (drug names) with `smiles=`."
+        )
+    get_matrix(adata, basal_layer)
+    get_matrix(adata, layer)
+    embeddings = None
+    if drug_features is not None:
+        if drug_key is None:
+            raise ValueError("`drug_features` are looked up by drug name: pass `drug_key=` (not `smiles_key=`).")
+        embeddings = embedding_table(drug_features)
+    mapping = None
+    if drug_key is not None and embeddings is not None:
+        mapping = {str(k): v for k, v in dict(smiles).items()} if smiles is not None else {}
+    elif drug_key is not None:
+        mapping = drug_table(adata) if smiles is None else {str(k): v for k, v in dict(smiles).items()}
+        if not mapping:
+            raise ValueError(
+                "No SMILES mapping: pass `smiles=` (drug name -> SMILES) or store them in "
+                "`adata.uns['sctl_drugs']['smiles']`."
+            )
+    setup = {
+        "basal_layer": basal_layer,
+        "layer": layer,
+        "smiles_key": smiles_key,
+        "drug_key": drug_key,
+        "smiles": mapping,
+        "dose_key": dose_key,
+        "time_key": time_key,
+        "drug_features": embeddings,
+    }
+    labels, values = obs_smiles(adata, setup, None)
+    _, codes = unique_features(labels, values, 8, embeddings)  # checks every drug, naming the bad ones
+    if mapping is not None and smiles is None:  # a whole table from `uns`: keep these profiles' drugs only
+        used = set(pd.unique(labels.astype(str)))
+        setup["smiles"] = {k: v for k, v in mapping.items() if k in used}
+    return setup, codes.numpy()
+
+
+def setup_method_args(model_name: str, setup: dict[str, Any]) -> dict[str, Any]:
+    """What scvi-tools records of a ``setup_anndata`` call: the model, the method and its (resolved) arguments."""
+    return {"model_name": model_name, "setup_method_name": "setup_anndata", "setup_args": setup}
+
+
+def register_profiles(adata: AnnData, setup: dict[str, Any], codes: np.ndarray, **kwargs: Any) -> AnnDataManager:
     """Register perturbation profiles with scvi-tools: perturbed and basal layers, drug row, dose and time.
 
     ``codes`` is each profile's row in the drug feature table; it is written with the validated dose and time into
-    the numeric columns :data:`OBS_COLUMNS` of ``adata.obs``, which the manager registers.
+    the numeric columns :data:`OBS_COLUMNS` of ``adata.obs``, which the manager registers. ``kwargs`` go to
+    :meth:`~scvi.data.AnnDataManager.register_fields` (e.g. the ``source_registry`` of a saved model).
     """
     adata.obs[OBS_COLUMNS[DRUG_KEY]] = np.asarray(codes, dtype=np.float32)
     for key, what, unit in ((DOSE_KEY, "dose", "µM"), (TIME_KEY, "time", "hours")):
@@ -241,10 +303,20 @@ def register_profiles(adata: AnnData, setup: dict[str, Any], codes: np.ndarray) 
         LayerField(BASAL_KEY, setup["basal_layer"], is_count_data=False),
         *(NumericalObsField(key, column) for key, column in OBS_COLUMNS.items()),
     ]
-    manager = AnnDataManager(
-        fields=fields, setup_method_args={"setup_method_name": "setup_anndata", "setup_args": setup}
-    )
-    manager.register_fields(adata)
+    manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args("CSG2A", setup))
+    manager.register_fields(adata, **kwargs)
+    return manager
+
+
+def register_bulk(adata: AnnData, setup: dict[str, Any], **kwargs: Any) -> AnnDataManager:
+    """Register the expression of bulk samples (``setup["layer"]``); the setup names their response table.
+
+    The response table is read as a whole, checked, by the model: the training pairs are registered on their own
+    (:func:`register_pairs`).
+    """
+    fields = [LayerField(X_KEY, setup["layer"], is_count_data=False)]
+    manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args("CSG2AIC50", setup))
+    manager.register_fields(adata, **kwargs)
     return manager
 
 
@@ -260,3 +332,19 @@ def register_pairs(lines: np.ndarray, drugs: np.ndarray, target: np.ndarray) -> 
     manager = AnnDataManager(fields=[NumericalObsField(key, key) for key in obs.columns])
     manager.register_fields(AnnData(obs=obs))
     return manager
+
+
+def placeholder(var_names: Sequence[str], setup: dict[str, Any]) -> AnnData:
+    """One empty observation with the saved genes and the setup's layers and columns.
+
+    Registering it gives a loaded model the registry of its training data without that data.
+    """
+    adata = AnnData(np.zeros((1, len(var_names)), dtype=np.float32))
+    adata.var_names = pd.Index(list(var_names), dtype=str)
+    for name in (setup.get("layer"), setup.get("basal_layer")):
+        if name is not None:
+            adata.layers[name] = adata.X.copy()
+    for key in (setup.get("dose_key"), setup.get("time_key")):
+        if key is not None:
+            adata.obs[key] = 0.0
+    return adata

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -201,6 +202,10 @@ class IC50Head(nn.Module):
         if scaling not in SCALINGS:
             raise ValueError(f"`scaling` must be one of {SCALINGS}, got {scaling!r}.")
         n_scale = n_genes if scaling == "gene" else 1
+        # robust z-scoring of the fine-tuning lines and standardisation of the target, fitted on the training data
+        self.register_buffer("bulk_center", torch.zeros(n_genes))
+        self.register_buffer("bulk_scale", torch.ones(n_genes))
+        self.register_buffer("target", torch.tensor([0.0, 1.0]))
         self.mu = nn.Parameter(torch.zeros(n_scale))
         self.log_sigma = nn.Parameter(torch.zeros(n_scale))
         self.projections = nn.ModuleList(
@@ -212,6 +217,16 @@ class IC50Head(nn.Module):
             layers += [nn.Linear(n_in, n_out), nn.ReLU(), nn.Dropout(dropout)]
         self.regressor = nn.Sequential(*layers, nn.Linear(sizes[-1], 1))
 
+    def set_scalings(self, center: np.ndarray, scale: np.ndarray, target: tuple[float, float]) -> None:
+        """Store the training lines' robust z-scoring and the target's mean and standard deviation."""
+        self.bulk_center.copy_(torch.as_tensor(center))
+        self.bulk_scale.copy_(torch.as_tensor(scale))
+        self.target.copy_(torch.tensor(target))
+
+    def standardize(self, expression: torch.Tensor) -> torch.Tensor:
+        """Robust z-scores of basal profiles with the fine-tuning lines' median and MAD."""
+        return (expression - self.bulk_center) / self.bulk_scale
+
     def scale(self, basal: torch.Tensor) -> torch.Tensor:
         """The scaling layer ``(g0 - mu) / sigma``."""
         return (basal - self.mu) * torch.exp(-self.log_sigma)
@@ -220,6 +235,10 @@ class IC50Head(nn.Module):
         """Standardised ln IC50 of each sample, shape ``(batch,)``."""
         parts = [project(x) for project, x in zip(self.projections, (basal, predicted, condition), strict=True)]
         return self.regressor(torch.cat(parts, dim=-1)).squeeze(-1)
+
+    def ln_ic50(self, standardized: torch.Tensor) -> torch.Tensor:
+        """Natural-log IC50 from the head's standardised output."""
+        return standardized * self.target[1] + self.target[0]
 
 
 def ic50_forward(
@@ -234,3 +253,52 @@ def ic50_forward(
     scaled = head.scale(basal)
     out = module(scaled, features, dose, time)
     return head.output(scaled, out["predicted"], out["condition"])
+
+
+class CSG2AIC50Module(nn.Module):
+    """The fine-tuned CSG²A: the pretrained network (frozen by default) behind the scaling layer, and the head.
+
+    Parameters
+    ----------
+    network
+        The pretrained :class:`CSG2AModule`, its biases removed (Bang, Koo & Kim 2025, 3.2).
+    head
+        The :class:`IC50Head`.
+
+    Examples
+    --------
+    >>> module = CSG2AIC50Module(CSG2AModule(6, 10), IC50Head(6))
+    >>> module(torch.randn(2, 6), torch.rand(2, 10), torch.full((2,), 10.0), torch.full((2,), 72.0)).shape
+    torch.Size([2])
+    """
+
+    def __init__(self, network: CSG2AModule, head: IC50Head) -> None:
+        super().__init__()
+        self.network, self.head = network, head
+
+    def forward(
+        self, expression: torch.Tensor, features: torch.Tensor, dose: torch.Tensor, time: torch.Tensor
+    ) -> torch.Tensor:
+        """Natural-log IC50 of each sample from its basal expression (in the units of the fine-tuning data)."""
+        standardized = ic50_forward(self.network, self.head, self.head.standardize(expression), features, dose, time)
+        return self.head.ln_ic50(standardized)
+
+
+def build_network(n_genes: int, n_drug_features: int, params: dict[str, Any], adjacency: Any = None) -> CSG2AModule:
+    """The :class:`CSG2AModule` of a model's settings (``CSG2A.init_params_``), its weights drawn with their seed."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(params["seed"])
+        network = CSG2AModule(
+            n_genes,
+            n_drug_features,
+            n_hidden=params["n_hidden"],
+            n_condition_hidden=params["n_condition_hidden"],
+            adjacency=adjacency,
+            prior=params["prior"],
+            attention=params["attention"],
+            dropout=params["dropout"],
+            bias=params["bias"],
+            residual=params["residual"],
+            use_prior=params["ppi_weights"] != "zero",
+        )
+    return network.eval()
