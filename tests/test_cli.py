@@ -33,7 +33,10 @@ def test_no_command_prints_help(capsys):
         (["--n-cells", "0"], ["argument --n-cells: must be at least 100", "got 0"]),
         (["--n-cells", "many"], ["argument --n-cells: must be an integer, got 'many'"]),
         (["--threads", "0"], ["argument --threads: must be at least 1, got 0"]),
-        (["--methods", "foo"], ["argument --methods: unknown method(s) 'foo'.", "Choose among: decomposed_ridge, ensemble, ", "logreg"]),
+        (
+            ["--methods", "foo"],
+            ["argument --methods: unknown method(s) 'foo'.", "Choose among: decomposed_ridge, ensemble, ", "logreg"],
+        ),
         (["--methods", " , "], ["argument --methods: names no method.", "atsdp"]),
     ],
 )

@@ -138,18 +138,18 @@ def predict_response(
     drug
         Drug whose response is learnt from ``reference`` (a column of ``reference.obsm[key]``).
     method
-        ``"ensemble"`` (default): the mean probability of the signature score, the random forest and ATSDPNet,
-        each learnt as on its own (members set by ``model_kwargs={"members": [...]}``, any two or more of the
-        names below; per-member arguments as ``model_kwargs={"atsdp": {...}}``). It ranked cells best on the
-        realistic-shift benchmark (one-line tumours with sensitive and resistant sub-populations, unseen
-        tissues, 16-line tumours, all on a droplet-like platform; ``benchmarks/realistic_shift.py``, figures in
-        the README), at the cost of training ATSDPNet (seconds to a minute on a CPU; use
-        ``model_kwargs={"members": ["signature", "rf"]}`` for a baseline-only ensemble in seconds). Otherwise a
-        classifier fitted on the reference, a name of :func:`sctl.models.baselines.get_baseline`
-        (``"signature"``, ``"rf"``, ``"logreg"``, ``"gb"``, ``"svm"``, ``"dt"``, ``"xgb"``), or a transfer model
-        trained on the reference and the (unlabelled) cells together: ``"pathway_transfer"``
-        (:class:`sctl.models.PathwayTransfer`, He et al. 2025) or ``"atsdp"`` (:class:`sctl.models.ATSDPNet`,
-        Zhou et al. 2025).
+        ``"decomposed_ridge"`` (default; :class:`sctl.models.baselines.DecomposedRidge`, sctl): every tested
+        line's response as its general sensitivity (mean z-scored response over the reference's drugs) plus its
+        response specific to ``drug``, each a ridge regression on expression, so that cells resistant to this
+        drug are told apart from cells resistant to every drug; why it is the default is in the README
+        (drug-specificity and realistic-shift benchmarks). ``"ensemble"``: the mean probability of the
+        signature score, the random forest and ATSDPNet, each learnt as on its own (members set by
+        ``model_kwargs={"members": [...]}``, any two or more of the names here; per-member arguments as
+        ``model_kwargs={"atsdp": {...}}``). A classifier fitted on the reference's labelled lines, a name of
+        :func:`sctl.models.baselines.get_baseline` (``"signature"``, ``"rf"``, ``"logreg"``, ``"gb"``,
+        ``"svm"``, ``"dt"``, ``"xgb"``), or a transfer model trained on the reference and the (unlabelled) cells
+        together: ``"pathway_transfer"`` (:class:`sctl.models.PathwayTransfer`, He et al. 2025) or ``"atsdp"``
+        (:class:`sctl.models.ATSDPNet`, Zhou et al. 2025).
     model
         A trained model with ``predict(adata) -> probabilities`` (:class:`ResponseModel`), used instead of
         learning from ``reference``. It receives ``adata`` as it is and does its own preprocessing.
@@ -205,8 +205,8 @@ def predict_response(
 
     ``adata.obs[f"{key_added}_proba"]``
         probability of sensitivity, in [0, 1], as the reference's labels define it. It is fitted on the
-        reference lines (the signature score through a Platt fit, the forest as its share of trees, the ensemble
-        as their mean; the transfer models through their sigmoid output, which tends to be over-confident: see
+        reference lines (the decomposed ridge and the signature score through a Platt fit, the forest as its share
+        of trees, the ensemble as their mean; the transfer models through their sigmoid output, which tends to be over-confident: see
         the Brier scores of the realistic-shift benchmark in the README). On cells from another platform, read it
         as a ranking first (which cells look most like the sensitive lines), then as a probability: its level
         shifts with the sample (a tumour of one line has no "average line"), so compare cells within a sample and
