@@ -204,13 +204,13 @@ def predict_response(
     (``adata``, or ``adata.mod[mod]`` for a MuData)
 
     ``adata.obs[f"{key_added}_proba"]``
-        probability of sensitivity, in [0, 1], as the reference's labels define it. It is fitted on the
-        reference lines (the decomposed ridge and the signature score through a Platt fit, the forest as its share
-        of trees, the ensemble as their mean; the transfer models through their sigmoid output, which tends to be over-confident: see
-        the Brier scores of the realistic-shift benchmark in the README). On cells from another platform, read it
-        as a ranking first (which cells look most like the sensitive lines), then as a probability: its level
-        shifts with the sample (a tumour of one line has no "average line"), so compare cells within a sample and
-        treat ``threshold`` as a convention, not a boundary learnt on the cells;
+        probability of sensitivity, in [0, 1], as the reference's labels define it. It is fitted on the reference lines
+        (the decomposed ridge and the signature score through a Platt fit, the forest as its share of trees, the
+        ensemble as their mean; the transfer models through their sigmoid output, which tends to be over-confident: see
+        the Brier scores of the realistic-shift benchmark in the README). On cells from another platform, read it as a
+        ranking first (which cells look most like the sensitive lines), then as a probability: its level shifts with the
+        sample (a tumour of one line has no "average line"), so compare cells within a sample and treat ``threshold`` as
+        a convention, not a boundary learnt on the cells;
     ``adata.obs[key_added]``
         categorical call, ``"sensitive"`` / ``"resistant"``, and ``"uncertain"`` (a third category, present only
         when used) for cells outside the reference's domain or not scored;
