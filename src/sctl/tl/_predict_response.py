@@ -12,10 +12,21 @@ from anndata import AnnData
 from .._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, RESPONSE_KEY, UNCERTAIN
 from .._validate import check_anndata, is_mudata, preview, pull_obs_columns, resolve_modality
 from ._response_domain import learn_within_domain
-from ._response_methods import DEFAULT_METHOD, ResponseTask, check_probabilities, learn_response
+from ._response_methods import (
+    DECOMPOSED,
+    DEFAULT_METHOD,
+    ResponseTask,
+    check_probabilities,
+    learn_response,
+    stream_decomposed,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mudata import MuData
+
+    from ._response_stream import CellScan
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +272,13 @@ def predict_response(
         )
         reference = check_anndata(reference, "reference")
         proba, domain, params = learn_within_domain(
-            cells, reference, task, batch_key, lambda scored: learn_response(scored, reference, task, method), [drug]
+            cells,
+            reference,
+            task,
+            batch_key,
+            lambda scored: learn_response(scored, reference, task, method),
+            [drug],
+            _streamed(reference, task) if method == DECOMPOSED else None,
         )
     else:
         raise ValueError(
@@ -282,6 +299,16 @@ def predict_response(
     if mdata is not None:
         pull_obs_columns(mdata, cells, columns)
     return (cells if mdata is None else mdata) if copy else None
+
+
+def _streamed(reference: AnnData, task: ResponseTask) -> Callable[[CellScan], tuple[np.ndarray, dict[str, Any]]]:
+    """The decomposed ridge scoring a large input's scan chunk by chunk: probabilities of its scored cells."""
+
+    def learn(scan: CellScan) -> tuple[np.ndarray, dict[str, Any]]:
+        proba, _, params = stream_decomposed(scan, reference, task, [task.drug])
+        return proba[:, 0], params
+
+    return learn
 
 
 def _check_key_added(cells: AnnData, key_added: str) -> None:

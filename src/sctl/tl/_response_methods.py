@@ -15,8 +15,9 @@ from anndata import AnnData
 from .. import pp
 from .._constants import LABEL_KEY, RESISTANT, SENSITIVE
 from .._validate import closest, preview
-from ..models._transfer._data import standardization, standardize_domains
+from ..models._transfer._data import standardization, standardize_domain, standardize_domains
 from ..models.baselines import BASELINES, get_baseline
+from ._response_stream import CellScan, linear_scores
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +126,39 @@ def screen_decomposed(
     params = task.params(DECOMPOSED, bulk.n_vars, _label_counts(bulk), standardization(rows))
     params["alpha"] = model.alpha
     return proba, model.predict_parts(aligned), params
+
+
+def stream_decomposed(
+    scan: CellScan, reference: AnnData, task: ResponseTask, drugs: list[str]
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """:func:`screen_decomposed` on a large input: fitted on the reference alone, the cells scored chunk by chunk.
+
+    The scanned cells (:func:`~sctl.tl._response_stream.scan_cells`, their scored cells) are standardised as
+    :func:`screen_decomposed` standardises them, through their exact per-gene statistics, and never held whole.
+
+    Returns
+    -------
+    ``(probabilities, parts, params)``: scored cells x drugs, and scored cells x (general, one column per drug)
+    in z units (low = sensitive).
+    """
+    from ..models.baselines import DecomposedRidge
+
+    model = DecomposedRidge(**_accepted(DecomposedRidge, task.model_kwargs, DECOMPOSED))
+    rows = True if task.standardize_rows is None else task.standardize_rows
+    genes_only = AnnData(var=pd.DataFrame(index=scan.genes))
+    bulk, _ = pp.align_genes(reference, genes_only, min_shared=task.min_shared)
+    standardize_domain(bulk, task.layers[1], rows)
+    pp.binarize_response(bulk, task.drug, key=task.key, key_added=LABEL_KEY, **task.label_rule)
+    logger.info("%s on %d shared genes, %d drug(s), cells scored chunk by chunk", DECOMPOSED, bulk.n_vars, len(drugs))
+    labels = pd.DataFrame({drug: _labels(bulk, drug, task) for drug in drugs}, index=bulk.obs_names)
+    model.fit(bulk, task.key, drugs=drugs, labels=labels)
+    parts = linear_scores(scan, *model.linear_parts())
+    proba = model.proba_from_parts(parts)
+    for column in proba.T:
+        check_probabilities(column, scan.n_scored, DECOMPOSED)
+    params = task.params(DECOMPOSED, bulk.n_vars, _label_counts(bulk), standardization(rows))
+    params["alpha"] = model.alpha
+    return proba, parts, params
 
 
 def _labels(bulk: AnnData, drug: str, task: ResponseTask) -> pd.Series:
