@@ -204,7 +204,7 @@ def bounded_reference_similarity(
     """
     groups = np.zeros(cells.n_scored, dtype=int) if groups is None else np.asarray(groups)
     lines = _unit_rows(bulk)
-    projection = _sample_pca(cells.sample, seed)
+    projection = _sample_pca(cells.zscored_sample(), seed)
     similarity = np.empty(cells.n_scored)
     for first, profiles in cells.zscored_blocks():
         rows = slice(first, first + len(profiles))
@@ -225,16 +225,15 @@ def _best_correlation(profiles: np.ndarray, lines: np.ndarray) -> np.ndarray:
     return np.divide(best, norms, out=np.zeros(len(best)), where=norms > 0)
 
 
-def _sample_pca(sample: np.ndarray | sparse.spmatrix, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """PCA of the sample's row-z-scored profiles as ``(components, shift)``, or ``None`` (too few cells or genes).
+def _sample_pca(profiles: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """PCA of row-z-scored profiles as ``(components, shift)``, or ``None`` (too few cells or genes to smooth).
 
-    A profile's embedding is ``profile @ components - shift``.
+    A profile's embedding is ``profile @ components - shift``. ``profiles`` is centred in place.
     """
-    n_pcs = min(DOMAIN_N_PCS, sample.shape[0] - 1, sample.shape[1] - 1)
-    if min(DOMAIN_NEIGHBOURS, sample.shape[0]) <= 1 or n_pcs < 1:
+    n_pcs = min(DOMAIN_N_PCS, profiles.shape[0] - 1, profiles.shape[1] - 1)
+    if min(DOMAIN_NEIGHBOURS, profiles.shape[0]) <= 1 or n_pcs < 1:
         return None
-    profiles = zscore_rows(to_dense(sample, float_dtype(sample))).astype(np.float32, copy=False)
-    pca = PCA(n_components=n_pcs, random_state=seed).fit(profiles)
+    pca = PCA(n_components=n_pcs, copy=False, random_state=seed).fit(profiles)
     return pca.components_.T.astype(np.float32), (pca.mean_ @ pca.components_.T).astype(np.float32)
 
 

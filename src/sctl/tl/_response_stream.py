@@ -57,6 +57,8 @@ class CellScan:
         Per-gene mean and standard deviation of the model's input over the scored cells.
     sample
         The rows, as stored, of a seeded sample of the scored cells (at most ``DOMAIN_SAMPLE_CELLS``).
+    sample_rows
+        Their positions among all cells.
     """
 
     rows: Rows
@@ -71,6 +73,7 @@ class CellScan:
     gene_mean: np.ndarray
     gene_sd: np.ndarray
     sample: np.ndarray | sparse.spmatrix
+    sample_rows: np.ndarray
 
     @property
     def n_scored(self) -> int:
@@ -92,14 +95,16 @@ class CellScan:
 
     def zscored_blocks(self) -> Iterator[tuple[int, np.ndarray]]:
         """:meth:`scored_blocks` with each row z-scored across the shared genes, a new dense float32 array."""
-        a, b = (values.astype(np.float32) for values in self.coefficients(standardize_rows=True))
+        a, b = self.coefficients(standardize_rows=True)
         for first, block in self.scored_blocks():
             rows = slice(first, first + block.shape[0])
-            dense = block.toarray() if sparse.issparse(block) else np.array(block)  # a copy: never the user's X
-            dense = dense.astype(np.float32, copy=False)
-            dense *= a[rows, None]
-            dense -= b[rows, None]
-            yield first, dense
+            yield first, _zscored(block, a[rows], b[rows])
+
+    def zscored_sample(self) -> np.ndarray:
+        """The rows of :attr:`sample`, each z-scored across the shared genes (dense float32)."""
+        rows = self.sample_rows
+        a, b = _row_coefficients(self.row_mean[rows], self.row_sd[rows], standardize_rows=True)
+        return _zscored(self.sample, a, b)
 
 
 def scan_cells(
@@ -132,7 +137,7 @@ def scan_cells(
     detected = np.zeros(n_obs, dtype=np.int64)
     row_mean, row_sd = np.zeros(n_obs), np.zeros(n_obs)
     picked = _sample(n_obs, seed)
-    values, moments, sample = None, _Moments(rows.n_vars), []
+    values, moments, sample, sample_rows = None, _Moments(rows.n_vars), [], []
     for start, block in iter_chunks(rows, chunk_size):
         stop = start + block.shape[0]
         values = value_range(block, values)
@@ -145,6 +150,7 @@ def scan_cells(
         chosen = picked[np.searchsorted(picked, start) : np.searchsorted(picked, stop)] - start
         chosen = chosen[detected[start + chosen] >= min_detected]
         sample.append(block[chosen].astype(np.float32))
+        sample_rows.append(start + chosen)
     gene_mean, gene_sd = moments.result()
     return CellScan(
         rows=rows,
@@ -159,6 +165,7 @@ def scan_cells(
         gene_mean=gene_mean,
         gene_sd=gene_sd,
         sample=sparse.vstack(sample, format="csr") if sparse.issparse(sample[0]) else np.vstack(sample),
+        sample_rows=np.concatenate(sample_rows),
     )
 
 
@@ -189,6 +196,15 @@ def _sample(n_obs: int, seed: int) -> np.ndarray:
     if n_obs <= DOMAIN_SAMPLE_CELLS:
         return np.arange(n_obs)
     return np.sort(np.random.default_rng(seed).choice(n_obs, DOMAIN_SAMPLE_CELLS, replace=False))
+
+
+def _zscored(block: np.ndarray | sparse.spmatrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a * block - b`` row by row, a new dense float32 array (never a view of the user's matrix)."""
+    dense = block.toarray() if sparse.issparse(block) else np.array(block)
+    dense = dense.astype(np.float32, copy=False)
+    dense *= a.astype(np.float32)[:, None]
+    dense -= b.astype(np.float32)[:, None]
+    return dense
 
 
 def _row_mean_sd(block: np.ndarray | sparse.spmatrix) -> tuple[np.ndarray, np.ndarray]:

@@ -64,6 +64,10 @@ def screen_drugs(
     that resists the top drug can be read as resistant in general or to that drug only. Any other method of
     :func:`~sctl.tl.predict_response` is trained once per drug.
 
+    Above 50,000 cells (in memory or backed), the cells are read in chunks as :func:`~sctl.tl.predict_response`
+    reads them: the default method scores every drug at once, chunk by chunk, and the domain takes its
+    bounded-cost path; any other method loads the scored cells.
+
     With ``groupby`` (clusters, samples, patients), the drugs are ranked for each group by the mean probability of
     its trusted cells (scored and inside the reference's domain), beside the fraction called sensitive and the
     drug-specific score of the group: its mean probability minus that of the other groups' cells (positive: the
