@@ -6,7 +6,9 @@ sctl's own rules (no paper defines them), used by :func:`sctl.tl.predict_respons
 - a cell needs :data:`MIN_DETECTED_GENES` detected shared genes to be scored (:func:`detected_genes`);
 - each cell's similarity to the reference (:func:`reference_similarity`) is compared with the similarity of the
   reference lines to each other (:func:`applicability_domain`): a cell far below it resembles no reference line
-  and gets no confident call.
+  and gets no confident call;
+- above a size (:data:`sctl.tl._response_stream.LARGE_INPUT_CELLS`), the similarity is approximated at a cost
+  linear in the number of cells (:func:`bounded_reference_similarity`).
 """
 
 from __future__ import annotations
@@ -77,21 +79,19 @@ def value_range(X: np.ndarray | sparse.spmatrix, previous: ValueRange | None = N
     return ValueRange(largest, smallest, integer)
 
 
-def check_log_normalised(X: np.ndarray | sparse.spmatrix, what: str) -> None:
+def check_log_normalised(values: ValueRange | None, n_cells: int, what: str) -> None:
     """Refuse counts and values beyond any log scale; warn on negative (scaled) values.
 
     Parameters
     ----------
-    X
-        The cells' expression matrix (dense or sparse).
+    values
+        The :class:`ValueRange` of the cells' expression (:func:`value_range`, of the whole matrix or merged
+        chunk by chunk).
+    n_cells
+        Number of cells (rows) it covers.
     what
-        How to name ``X`` in the messages, e.g. ``"`adata.X`"``.
+        How to name the matrix in the messages, e.g. ``"`adata.X`"``.
     """
-    check_value_range(value_range(X), X.shape[0], what, stacklevel=4)
-
-
-def check_value_range(values: ValueRange | None, n_cells: int, what: str, *, stacklevel: int = 3) -> None:
-    """:func:`check_log_normalised` on the :class:`ValueRange` of ``n_cells`` cells (e.g. read chunk by chunk)."""
     if values is None:  # no value, or only NaN and infinite ones: the model's checks report those
         return
     fix = (
@@ -110,7 +110,7 @@ def check_value_range(values: ValueRange | None, n_cells: int, what: str, *, sta
             "each cell across the genes and assumes unscaled log-normalised input; pass the log-normalised data "
             "(e.g. `adata.raw.to_adata()` or a layer) for a faithful score.",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=5,  # the call of predict_response / screen_drugs
         )
 
 

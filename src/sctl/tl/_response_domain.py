@@ -24,8 +24,8 @@ from ._applicability import (
     SMALL_SAMPLE_CELLS,
     applicability_domain,
     check_log_normalised,
-    check_value_range,
     detected_genes,
+    value_range,
 )
 from ._response_methods import ResponseTask
 from ._response_stream import CellScan, scan_cells
@@ -60,36 +60,15 @@ def learn_within_domain(
     ``learn_streamed(scan)`` when given (else ``learn`` gets the scored cells, loaded), and placed in the domain
     at bounded cost (:func:`~sctl.tl._applicability.applicability_domain`).
     """
-    layer, reference_layer = task.layers
-    what = describe(layer)
     batches = None if batch_key is None else check_obs_key(cells, batch_key).astype(str).to_numpy()
     for drug in drugs:
         check_labels(reference, drug, task.key, task.label_rule)
     shared = _shared_genes(reference, cells, task.min_shared)
-    shared_what = f"{what} (its {len(shared)} genes shared with the reference)"
-    needed = min(MIN_DETECTED_GENES, max(2, len(shared) // 2))  # small panels: half their genes
-    large = cells.n_obs > _response_stream.LARGE_INPUT_CELLS
-    if large:
-        rows = True if task.standardize_rows is None else task.standardize_rows
-        scan = scan_cells(
-            rows_of(cells, layer, shared),
-            shared,
-            needed,
-            standardize_rows=rows,
-            seed=task.seed,
-            chunk_size=_response_stream.STREAM_CHUNK,
-        )
-        check_value_range(scan.values, cells.n_obs, shared_what)
-        scored = _scorable_cells(scan.detected, needed, what)
-        proba_scored, params = learn(_load(cells, scored)) if learn_streamed is None else learn_streamed(scan)
-        domain_input = scan
+    if cells.n_obs > _response_stream.LARGE_INPUT_CELLS:
+        scored, proba_scored, params, domain_input = _learn_chunked(cells, shared, task, learn, learn_streamed)
     else:
-        cell_matrix = _shared_matrix(cells, layer, shared)
-        check_log_normalised(cell_matrix, shared_what)
-        scored = _scorable_cells(detected_genes(cell_matrix), needed, what)
-        proba_scored, params = learn(_load(cells, scored))
-        domain_input = cell_matrix[scored]
-    bulk_matrix = _shared_matrix(reference, reference_layer, shared)
+        scored, proba_scored, params, domain_input = _learn_in_memory(cells, shared, task, learn)
+    bulk_matrix = _shared_matrix(reference, task.layers[1], shared)
     groups = None if batches is None else batches[scored]
     similarity_scored, in_domain_scored, domain_params = applicability_domain(
         bulk_matrix, domain_input, groups, seed=task.seed
@@ -116,13 +95,54 @@ def learn_within_domain(
         "n_cells_too_few_genes": int((~scored).sum()),
         "domain": {**domain_params, "n_in_domain": int(in_domain.sum()), "n_outside": n_outside},
     }
-    if large:
-        params["large_input"] = {
-            "above_n_cells": _response_stream.LARGE_INPUT_CELLS,
-            "cells_scored_in_chunks": learn_streamed is not None,
-            "chunk_size": _response_stream.STREAM_CHUNK,
-        }
     return proba, {REFERENCE_SIMILARITY_KEY: similarity, IN_DOMAIN_KEY: in_domain}, params
+
+
+def _learn_in_memory(
+    cells: AnnData, shared: pd.Index, task: ResponseTask, learn: Callable[[AnnData], tuple[np.ndarray, dict[str, Any]]]
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], Any]:
+    """Check and score the cells held in memory: ``(scored mask, their probabilities, params, their matrix)``."""
+    what = describe(task.layers[0])
+    cell_matrix = _shared_matrix(cells, task.layers[0], shared)
+    shared_what = f"{what} (its {len(shared)} genes shared with the reference)"
+    check_log_normalised(value_range(cell_matrix), cell_matrix.shape[0], shared_what)
+    scored = _scorable_cells(detected_genes(cell_matrix), _min_detected(len(shared)), what)
+    proba, params = learn(_load(cells, scored))
+    return scored, proba, params, cell_matrix[scored]
+
+
+def _learn_chunked(
+    cells: AnnData,
+    shared: pd.Index,
+    task: ResponseTask,
+    learn: Callable[[AnnData], tuple[np.ndarray, dict[str, Any]]],
+    learn_streamed: Callable[[CellScan], tuple[np.ndarray, dict[str, Any]]] | None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], CellScan]:
+    """:func:`_learn_in_memory` on a large input, read in chunks: the last item is the cells' scan."""
+    what = describe(task.layers[0])
+    needed = _min_detected(len(shared))
+    scan = scan_cells(
+        rows_of(cells, task.layers[0], shared),
+        shared,
+        needed,
+        standardize_rows=True if task.standardize_rows is None else task.standardize_rows,
+        seed=task.seed,
+        chunk_size=_response_stream.STREAM_CHUNK,
+    )
+    check_log_normalised(scan.values, cells.n_obs, f"{what} (its {len(shared)} genes shared with the reference)")
+    scored = _scorable_cells(scan.detected, needed, what)
+    proba, params = learn(_load(cells, scored)) if learn_streamed is None else learn_streamed(scan)
+    params["large_input"] = {
+        "above_n_cells": _response_stream.LARGE_INPUT_CELLS,
+        "cells_scored_in_chunks": learn_streamed is not None,
+        "chunk_size": _response_stream.STREAM_CHUNK,
+    }
+    return scored, proba, params, scan
+
+
+def _min_detected(n_genes: int) -> int:
+    """Detected shared genes a cell needs to be scored: ``MIN_DETECTED_GENES``, or half the genes of a small panel."""
+    return min(MIN_DETECTED_GENES, max(2, n_genes // 2))
 
 
 def _load(cells: AnnData, scored: np.ndarray) -> AnnData:
@@ -191,7 +211,7 @@ def _scorable_cells(detected: np.ndarray, needed: int, what: str) -> np.ndarray:
             f"{n_empty} of {len(scored)} cells have fewer than {needed} detected shared genes in {what} "
             f"(empty or near-empty): they are not scored (probability NaN, call {UNCERTAIN!r}).",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     return scored
 
