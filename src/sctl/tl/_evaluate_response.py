@@ -1,4 +1,4 @@
-"""Evaluate drug-response classifiers: CV on bulk lines, transfer to labelled cells, CV over labelled cells."""
+"""Evaluate drug-response methods: CV on bulk lines, transfer to labelled cells, CV over labelled cells."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ DEFAULT_FOLDS_SEEDS = {REFERENCE: (5, (0, 1, 2, 3, 4)), CELLS_CV: (10, tuple(ran
 DEFAULT_METHODS = (DECOMPOSED, "logreg", "signature", "rf")
 _FOLD_KEY = "_sctl_evaluate_fold"
 Scored = Iterator[tuple[pd.DataFrame, pd.DataFrame]]  # the raw scores and the predictions of each fold
+Tasks = dict[int, dict[str, ResponseTask]]  # seed -> method -> what it learns, with its arguments
 
 
 def evaluate_response(
@@ -61,12 +62,12 @@ def evaluate_response(
     ``"bulk_cv"``
         stratified ``n_folds``-fold cross-validation on the labelled reference lines. The lines are labelled
         once, on all tested lines, by :func:`sctl.pp.binarize_response` (the label rule defines the truth, as in
-        He et al. 2025 and Zhou et al. 2025; lines left unlabelled by ``"extremes"`` are neither trained on nor
-        tested); folds come from :func:`sctl.pp.split` (``scheme="stratified"``). Every gene is z-scored over
-        all reference lines (label-free, as :func:`sctl.tl.predict_response` does); each method is fitted on
-        the training folds and scores the held-out fold. The decomposed ridge fits the response table of the
-        training lines (every drug; the lines the rule leaves unlabelled too, which are never scored) and
-        calibrates on their labels: a held-out line's responses, to any drug, are never seen.
+        He et al. 2025 and Zhou et al. 2025; lines left unlabelled by ``"extremes"`` are never tested); folds
+        come from :func:`sctl.pp.split` (``scheme="stratified"``). Every gene is z-scored over all reference
+        lines (label-free, as :func:`sctl.tl.predict_response` does); each method is fitted on the training
+        folds and scores the held-out fold. The decomposed ridge fits the response table of the training lines
+        (every drug, and the unlabelled lines' continuous responses too, as in :func:`sctl.tl.predict_response`)
+        and calibrates on their labels: a held-out line's responses, to any drug, are never seen.
     ``"transfer"``
         only when cells with known labels are given (``reference`` and ``truth_key``): each method learns from
         the reference and scores the cells exactly as :func:`sctl.tl.predict_response` learns (with the
@@ -207,8 +208,9 @@ def evaluate_response(
     # the cells are read from `layer` once (EvaluationData.raw_cells); the methods see them in X
     task = ResponseTask(drug, key, label_rule, (None, reference_layer), min_shared, standardize_rows, seed=0)
     tasks = {
-        (method, seed): replace(task, seed=seed, model_kwargs=model_kwargs.get(method), train_kwargs=train_kwargs)
-        for method in methods
+        seed: {
+            m: replace(task, seed=seed, model_kwargs=model_kwargs.get(m), train_kwargs=train_kwargs) for m in methods
+        }
         for seed in seeds
     }
 
@@ -271,52 +273,43 @@ def _check_seeds(seeds: Sequence[int]) -> list[int]:
 
 
 # ----------------------------------------------------------------------------------------------------- settings
-def _bulk_cv(
-    data: EvaluationData, tasks: dict[tuple[str, int], ResponseTask], n_folds: int, threshold: float
-) -> Scored:
+def _bulk_cv(data: EvaluationData, tasks: Tasks, n_folds: int, threshold: float) -> Scored:
     """The scores and out-of-fold predictions of each seed, method and fold over the labelled lines."""
     labelled = data.labelled
     truth = (labelled.obs[LABEL_KEY].astype(object) == SENSITIVE).to_numpy(dtype=np.int64)
-    for seed in dict.fromkeys(seed for _, seed in tasks):
+    for seed, of_method in tasks.items():
         pp.split(labelled, "stratified", n_folds=n_folds, seed=seed, label_key=LABEL_KEY, key_added=_FOLD_KEY)
         folds = list(pp.iter_folds(labelled, key_added=_FOLD_KEY))
-        for (method, _), task in _of_seed(tasks, seed):
+        for method, task in of_method.items():
             probabilities = LEARNERS[method].lines_folds(data, task, folds)
             for fold, ((_, test), proba) in enumerate(zip(folds, probabilities, strict=True)):
                 yield score(truth[test], proba, BULK_CV, method, seed, fold, labelled.obs_names[test], threshold)
 
 
-def _transfer(
-    data: EvaluationData, tasks: dict[tuple[str, int], ResponseTask], truth: pd.Series, threshold: float
-) -> Scored:
-    """The scores and predictions of each method and seed learnt on the reference, on every labelled cell."""
+def _transfer(data: EvaluationData, tasks: Tasks, truth: pd.Series, threshold: float) -> Scored:
+    """The scores and predictions of each seed and method learnt on the reference, on every labelled cell."""
     known = truth.notna().to_numpy()
-    for (method, seed), task in tasks.items():
-        proba = learn_response(data.raw_cells, data.bulk, task, method)[0]
-        yield score(truth[known].to_numpy(dtype=np.int64), proba[known], TRANSFER, method, seed, -1,
-                    data.raw_cells.obs_names[known], threshold)  # fmt: skip
+    for seed, of_method in tasks.items():
+        for method, task in of_method.items():
+            proba = learn_response(data.raw_cells, data.bulk, task, method)[0]
+            yield score(truth[known].to_numpy(dtype=np.int64), proba[known], TRANSFER, method, seed, -1,
+                        data.raw_cells.obs_names[known], threshold)  # fmt: skip
 
 
-def _cells_cv(
-    data: EvaluationData, tasks: dict[tuple[str, int], ResponseTask], truth: pd.Series, n_folds: int, threshold: float
-) -> Scored:
+def _cells_cv(data: EvaluationData, tasks: Tasks, truth: pd.Series, n_folds: int, threshold: float) -> Scored:
     """The scores and held-out predictions of each seed, method and fold of the cells' cross-validation."""
     cells = cell_folds(truth, n_folds)
-    for seed in dict.fromkeys(seed for _, seed in tasks):
+    for seed, of_method in tasks.items():
         pp.split(cells, "stratified", n_folds=n_folds, seed=seed, label_key=LABEL_KEY, key_added=_FOLD_KEY)
         folds = [(cells.obs_names[train], cells.obs_names[test]) for train, test in pp.iter_folds(cells, _FOLD_KEY)]
-        for (method, _), task in _of_seed(tasks, seed):
+        for method, task in of_method.items():
             probabilities = LEARNERS[method].cells_folds(data, task, folds)
             for fold, ((_, test), proba) in enumerate(zip(folds, probabilities, strict=True)):
                 yield score(truth[test].to_numpy(dtype=np.int64), proba, CELLS_CV, method, seed, fold, test, threshold)
 
 
-def _of_seed(tasks: dict[tuple[str, int], ResponseTask], seed: int) -> list[tuple[tuple[str, int], ResponseTask]]:
-    return [(run, task) for run, task in tasks.items() if run[1] == seed]
-
-
 def _params(
-    labelled: AnnData,
+    lines: AnnData,
     drug: str,
     key: str,
     label_rule: dict[str, Any],
@@ -329,7 +322,7 @@ def _params(
     protocol: str,
     truth: pd.Series | None,
 ) -> dict[str, Any]:
-    label_params = labelled.uns[LABEL_KEY]["params"]
+    label_params = lines.uns[LABEL_KEY]["params"]
     params = {
         "protocol": protocol,
         "drug": drug,
@@ -346,7 +339,10 @@ def _params(
         },
         "n_sensitive": int(label_params.get("n_sensitive", 0)),
         "n_resistant": int(label_params.get("n_resistant", 0)),
-        "split": "stratified k-fold over the labelled lines (sctl.pp.split), labels set once on all tested lines",
+        "split": (
+            "stratified k-fold over the labelled lines (sctl.pp.split), labels set once on all tested lines; the "
+            "decomposed ridge fits the training lines' response table (every drug, unlabelled lines too)"
+        ),
         "standardization": "per-gene z-score over all reference lines (label-free); cells on their own",
     }
     if protocol == CELLS_CV:
@@ -354,7 +350,8 @@ def _params(
         params["n_cells_resistant"] = int((truth == 0).sum())
         params["split"] = (
             "stratified k-fold over the labelled cells (sctl.pp.split); transfer models train on all labelled "
-            "lines + the training folds' cells, unlabelled; baselines on the lines alone; the held-out cells scored"
+            "lines + the training folds' cells, unlabelled; the other methods on the lines alone; the held-out "
+            "cells scored"
         )
         params["standardization"] = "per-gene z-score over all reference lines; each held-out fold on its own"
     return params
