@@ -514,7 +514,9 @@ def test_evaluate_response_same_seed_same_scores(reference):
     runs = []
     for seed in (4, 4, 5):
         bulk = reference.copy()
-        sctl.tl.evaluate_response(bulk, drug="Dabrafenib", methods=["decomposed_ridge", "rf"], seeds=[seed], n_folds=3)
+        sctl.tl.evaluate_response(
+            bulk, drug="Dabrafenib", methods=["decomposed_ridge", "logreg"], seeds=[seed], n_folds=3
+        )
         runs.append(bulk.uns["sctl_evaluate_response"]["predictions"])
     pd.testing.assert_frame_equal(runs[0], runs[1])
     folds = [run.set_index(["method", "obs_name"])["fold"].sort_index() for run in (runs[0], runs[2])]
