@@ -173,31 +173,16 @@ def _baseline(method: str, seed: int, model_kwargs: dict[str, Any] | None) -> An
 
 
 def _learn_ensemble(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
-    """Mean of the members' probabilities, each learnt exactly as ``predict_response(method=member)`` would.
-
-    ``model_kwargs`` may hold ``"members"`` and, per member name, that member's ``model_kwargs``.
-    """
-    model_kwargs = dict(task.model_kwargs or {})
-    members = tuple(model_kwargs.pop("members", ENSEMBLE_MEMBERS))
-    known = [name for name in METHODS if name != ENSEMBLE]
-    if len(members) < 2 or not set(members) <= set(known):
-        raise ValueError(
-            f"An ensemble needs at least two classifiers among {preview(known, 20)}; got "
-            f"`model_kwargs={{'members': {list(members)!r}}}`."
-        )
-    unknown = sorted(set(model_kwargs) - set(members))
-    if unknown:
-        raise ValueError(
-            f"`model_kwargs` of an ensemble holds 'members' and per-member arguments keyed by member name; "
-            f"{preview(unknown)} is none of them. Accepted names: {preview(['members', *members])}."
-        )
+    """Mean of the members' probabilities, each learnt exactly as ``predict_response(method=member)`` would."""
     probabilities, params = [], {}
-    for member in members:
-        member_task = ResponseTask(**{**task.__dict__, "model_kwargs": model_kwargs.get(member)})
-        proba, params = METHODS[member](cells, reference, member_task, member)
+    for member, member_kwargs in ensemble_members(task.model_kwargs).items():
+        proba, params = METHODS[member](
+            cells, reference, ResponseTask(**{**task.__dict__, "model_kwargs": member_kwargs}), member
+        )
         probabilities.append(proba)
     params = {k: v for k, v in params.items() if k != "model_kwargs"}
-    return np.mean(probabilities, axis=0), {**params, "method": ENSEMBLE, "members": list(members)}
+    members = list(ensemble_members(task.model_kwargs))
+    return np.mean(probabilities, axis=0), {**params, "method": ENSEMBLE, "members": members}
 
 
 def ensemble_members(model_kwargs: dict[str, Any] | None) -> dict[str, dict[str, Any] | None]:
