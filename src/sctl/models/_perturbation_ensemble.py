@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import preview, to_dense
 from ._io import SaveLoadMixin
 from ._presets import check_preset
@@ -107,6 +108,7 @@ def predicted_changes(
     return genes, None if basal is None else basal + values, values, kind
 
 
+@doc_params()
 class PerturbationEnsemble(SaveLoadMixin):
     """Mean of the changes predicted by several perturbation models, each averaged over seeds.
 
@@ -142,10 +144,7 @@ class PerturbationEnsemble(SaveLoadMixin):
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> treated = plate[~plate.obs["is_control"]].copy()
     >>> ensemble = sctl.models.PerturbationEnsemble().fit(treated)  # doctest: +SKIP
     >>> sctl.tl.predict_perturbation(treated, ensemble, "vemurafenib", dose=1.0)  # doctest: +SKIP

@@ -12,6 +12,7 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .._docs import doc_params
 from .._validate import preview
 from ..models.baselines._perturbation import PERTURBATION_BASELINES
 from ..tl._evaluate_perturbation import EVALUATE_KEY
@@ -22,6 +23,7 @@ LOWER_IS_BETTER = ("mean_rowwise_rmse", "mae", "mae_correct_sign", "mae_wrong_si
 _COLUMNS = ("model", "grouping", "group", "metric", "value")
 
 
+@doc_params()
 def perturbation_errors(
     adata: AnnData | pd.DataFrame,
     metric: str = "mean_rowwise_rmse",
@@ -68,10 +70,7 @@ def perturbation_errors(
         accuracy); ``None``: all.
     ax
         Axes to draw into; ``None``: a new figure sized to the number of groups.
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
 
     Returns
     -------
@@ -79,10 +78,7 @@ def perturbation_errors(
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> table = sctl.tl.evaluate_perturbation(plate, ["GRIP"], scheme="dose")  # doctest: +SKIP
     >>> fig = sctl.pl.perturbation_errors(plate, "mean_rowwise_rmse", max_groups=20, show=False)  # doctest: +SKIP
     """

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
 from ..metrics import perturbation_report
 from ..models._perturbation_ensemble import DEEP_MODELS, PerturbationEnsemble, predicted_changes, train_named_model
@@ -28,6 +29,7 @@ TABLE_COLUMNS = ["scheme", "fold", "model", "metric", "value", "n_train", "n_tes
 PER_GROUP_COLUMNS = ["scheme", "fold", "model", "grouping", "group", "metric", "value", "n_test"]
 
 
+@doc_params()
 def evaluate_perturbation(
     adata: AnnData,
     models: Mapping[str, Callable[[AnnData], PerturbationModel]] | Sequence[str] = ("ensemble", "GRIP", "SeqPerturb"),
@@ -120,10 +122,7 @@ def evaluate_perturbation(
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> table = sctl.tl.evaluate_perturbation(plate, models=[], scheme="dose", n_folds=3)
     >>> sorted(table["model"].unique())
     ['mean_shift', 'per_drug_mean', 'ridge', 'zero_change']

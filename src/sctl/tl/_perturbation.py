@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import check_anndata, check_finite, preview
 from ..models._perturbation_ensemble import predicted_changes
 
@@ -66,6 +67,7 @@ class PerturbationModel(Protocol):
         ...
 
 
+@doc_params()
 def predict_perturbation(
     adata: AnnData,
     model: PerturbationModel,
@@ -122,9 +124,7 @@ def predict_perturbation(
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
+    {plate_with_basal}
     >>> sctl.models.GRIP.setup_anndata(plate, dose_key="dose")
     >>> model = sctl.models.GRIP(plate)
     >>> model.train(max_epochs=1)  # doctest: +SKIP

@@ -14,6 +14,7 @@ import pandas as pd
 from anndata import AnnData
 
 from ... import pp
+from ..._docs import doc_params
 from ..._validate import check_obs_key, get_matrix, to_dense
 from ._drug_neighbours import neighbour_mean, tanimoto
 
@@ -102,15 +103,13 @@ class _DeltaBaseline:
         raise NotImplementedError
 
 
+@doc_params()
 class ZeroChange(_DeltaBaseline):
     """Predict no change at all: the treated profile equals its basal profile.
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> float(ZeroChange().fit(plate).predict(plate).abs().to_numpy().max())
     0.0
     """
@@ -150,6 +149,7 @@ class PerDrugMean(_DeltaBaseline):
         return table.fillna(pd.Series(self.mean_shift_)).to_numpy()
 
 
+@doc_params()
 class NearestDrugs(PerDrugMean):
     """The drug's mean training change; for an unseen drug, that of its structurally nearest training drugs.
 
@@ -175,10 +175,7 @@ class NearestDrugs(PerDrugMean):
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> drugs = sctl.datasets.gdsc().uns["sctl_drugs"].dropna(subset=["lincs_name"])
     >>> smiles = dict(zip(drugs["lincs_name"], drugs["smiles"]))  # 14 of the plate's drugs
     >>> treated = plate[plate.obs["drug"].isin(smiles)]

@@ -14,6 +14,7 @@ from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LayerField, NumericalObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
+from ..._docs import doc_params
 from ..._validate import check_anndata, check_obs_key, drop_unused_categories, get_matrix
 from .._conditions import TrainingRowsSplitter, aligned_matrix, dose_values, train_seeded
 from .._io import SaveLoadMixin, load_state
@@ -34,6 +35,7 @@ from ._presets import INIT_PRESETS, SCALINGS, TRAIN_PRESETS
 from ._training_plan import GRIPTrainingPlan
 
 
+@doc_params()
 class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Generative model of the response to drug-induced perturbation (GRIP-Lung, Xie et al. 2026).
 
@@ -95,9 +97,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
+    {plate_with_basal}
     >>> treated = plate[~plate.obs["is_control"]].copy()
     >>> sctl.models.GRIP.setup_anndata(treated, cell_line_key="cell_line", drug_key="drug", dose_key="dose")
     >>> model = sctl.models.GRIP(treated)  # or GRIP(treated, preset="paper")

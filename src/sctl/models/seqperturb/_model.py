@@ -16,6 +16,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.train import TrainingPlan
 
 from ..._deprecation import renamed_arguments
+from ..._docs import doc_params
 from ..._validate import check_anndata, check_finite, check_obs_key, drop_unused_categories, get_matrix, preview
 from .._conditions import encode, placeholder_adata, train_seeded
 from .._io import SaveLoadMixin
@@ -28,6 +29,7 @@ from ._presets import INIT_PRESETS, PAPER_TRAINING, SCTL_TRAINING
 RENAMED_SETUP = {"cell_type_key": "cell_line_key", "compound_key": "drug_key", "compound_id_key": "drug_id_key"}
 
 
+@doc_params()
 class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Predict the change of every gene under a condition from embedded condition labels (Ali et al. 2024).
 
@@ -73,10 +75,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> sctl.models.SeqPerturb.setup_anndata(plate, layer="sctl_delta", drug_id_key="pert_id", dose_key="dose")
     >>> model = sctl.models.SeqPerturb(plate, preset="paper")  # Table III: 300 epochs, batch 20, lr 1e-3
     >>> model.train()  # doctest: +SKIP
