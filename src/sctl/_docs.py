@@ -55,6 +55,13 @@ FRAGMENTS: dict[str, str] = {
             Return a copy instead of writing into ``adata``.
         """
     ),
+    "returns_copy": _fragment(
+        """
+        Returns
+        -------
+        ``None``, or the copy of ``adata`` when ``copy=True``.
+        """
+    ),
     "layer": _fragment(
         """
         layer
@@ -122,19 +129,27 @@ def fill_doc(doc: str, fragments: dict[str, str]) -> str:
 
     Returns
     -------
-    The filled docstring. A :class:`KeyError` names a placeholder without a fragment.
+    The filled docstring. A :class:`KeyError` names a placeholder without a fragment, a :class:`ValueError` a
+    fragment that holds itself.
 
     Examples
     --------
     >>> fill_doc("Summary.\n\n    {a}\n", {"a": "x\n    Value."})
     'Summary.\n\n    x\n        Value.\n'
     """
+    return _fill(doc, fragments, ())
+
+
+def _fill(doc: str, fragments: dict[str, str], filling: tuple[str, ...]) -> str:
+    """:func:`fill_doc` inside the fragments ``filling`` (outermost first)."""
 
     def indented(match: re.Match[str]) -> str:
         indent, name = match.groups()
         if name not in fragments:
             raise KeyError(f"No docstring fragment {{{name}}}: add it to sctl._docs.FRAGMENTS or pass it.")
-        return textwrap.indent(fill_doc(fragments[name], fragments), indent)
+        if name in filling:
+            raise ValueError(f"The docstring fragment {{{name}}} holds itself (through {' -> '.join(filling)}).")
+        return textwrap.indent(_fill(fragments[name], fragments, (*filling, name)), indent)
 
     return _PLACEHOLDER.sub(indented, doc)
 

@@ -17,6 +17,7 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
+from ._docs import doc_params
 from ._validate import check_finite, float_dtype, get_matrix
 
 
@@ -58,6 +59,7 @@ def describe(layer: str | None) -> str:
     return "`adata.X`" if layer is None else f"`adata.layers[{layer!r}]`"
 
 
+@doc_params()
 def rows_of(adata: AnnData, layer: str | None = None, var_names: Any | None = None) -> Rows:
     """Return the expression of ``adata`` (backed or not) as :class:`Rows`, its genes ordered as ``var_names``.
 
@@ -69,8 +71,7 @@ def rows_of(adata: AnnData, layer: str | None = None, var_names: Any | None = No
     adata
         Any AnnData, e.g. from ``anndata.read_h5ad(path, backed="r")``; it must hold every gene of
         ``var_names`` (checked by the caller).
-    layer
-        Layer with the expression (``None``: ``X``).
+    {layer}
     var_names
         Genes to keep, in order; ``None`` keeps every gene.
     """

@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import check_anndata, check_finite, check_obs_key, float_dtype, get_matrix, preview, to_dense
 
 BASAL_KEY = "sctl_basal"
 DELTA_KEY = "sctl_delta"
 
 
+@doc_params()
 def match_controls(
     adata: AnnData,
     *,
@@ -58,12 +60,9 @@ def match_controls(
     key_added
         The basal profiles go to ``adata.layers[key_added]``, the number of matched controls to
         ``adata.obs[key_added + "_n_controls"]`` and the parameters to ``adata.uns[key_added]["params"]``.
-    copy
-        Return a copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the copy when ``copy=True``.
+    {returns_copy}
 
     Raises
     ------

@@ -23,11 +23,14 @@ from sctl._constants import (
 )
 from sctl._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
 
+from .._docs import doc_params
+
 UNCHANGED = "unchanged"
 CURATED_CATEGORIES = (SENSITIVE, RESISTANT, INTRINSIC_RESISTANT, NORMAL_CELL)
 _SILHOUETTE_SAMPLE = 3000
 
 
+@doc_params()
 def curate_labels(
     adata: AnnData,
     *,
@@ -92,12 +95,10 @@ def curate_labels(
         Seed of PCA, Leiden and the ASW subsample (at most 3,000 cells).
     key_added
         Name of the curated-label column; the clusters go to ``f"{key_added}_cluster"``.
-    copy
-        Return a curated copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the curated copy when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obs[key_added]``
         ``"sensitive"`` (control), ``"resistant"`` (treated), ``"intrinsically_resistant"`` or ``"normal"``;

@@ -44,12 +44,9 @@ def log_fold_change(
         Added to both profiles before the ratio of ``"log2fc"``.
     key_added
         Layer that receives the changes; parameters go to ``adata.uns[key_added]["params"]``.
-    copy
-        Return a copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the copy when ``copy=True``.
+    {returns_copy}
 
     Examples
     --------

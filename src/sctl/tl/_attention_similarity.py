@@ -12,6 +12,7 @@ from anndata import AnnData
 from scipy.stats import rankdata
 
 from .._constants import DRUGS_KEY
+from .._docs import doc_params
 from .._validate import check_anndata, preview
 from ._drug_smiles import drug_smiles
 
@@ -19,6 +20,7 @@ ATTENTION_SIMILARITY_KEY = "sctl_attention_similarity"
 MOA_COLUMN = "pathway"
 
 
+@doc_params()
 def attention_similarity(
     adata: AnnData,
     model: Any,
@@ -86,12 +88,10 @@ def attention_similarity(
         Seed of the permutations.
     key_added
         Results go to ``adata.uns[key_added]``.
-    copy
-        Return a modified copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or a copy of ``adata`` when ``copy=True``. Sets ``adata.uns[key_added]``, a dict with
+    {returns_copy}
+    Sets ``adata.uns[key_added]``, a dict with
 
     ``params``
         the arguments (SMILES included);

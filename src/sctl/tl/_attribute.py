@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import check_anndata
 
 ATTRIBUTION_KEY = "sctl_attribution"
@@ -18,6 +19,7 @@ BY = ("pathway", "gene")
 ROWS_AT_ONCE = 256
 
 
+@doc_params()
 def attribute(
     adata: AnnData,
     model: Any,
@@ -51,18 +53,15 @@ def attribute(
         ``"pathway"`` or ``"gene"``.
     method
         ``"integrated_gradients"``.
-    layer
-        Layer of ``adata`` with the expression (``None``: ``X``).
+    {layer}
     n_steps
         Steps of the integral's Riemann approximation.
     key_added
         Where results go, see below.
-    copy
-        Return a modified copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the copy when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obsm[key_added]``
         DataFrame, cells x pathways (or genes), the attribution to the logit of sensitivity;

@@ -18,12 +18,14 @@ from .._constants import (
     SENSITIVE,
     SENSITIVE_SCORE_KEY,
 )
+from .._docs import doc_params
 from .._validate import check_anndata, check_finite, get_matrix, preview
 
 SIDES = (SENSITIVE, RESISTANT)
 _SCORE_KEYS = {SENSITIVE: SENSITIVE_SCORE_KEY, RESISTANT: RESISTANT_SCORE_KEY}
 
 
+@doc_params()
 def response_gene_scores(
     adata: AnnData,
     groupby: str = RESPONSE_KEY,
@@ -75,12 +77,10 @@ def response_gene_scores(
         Seed of the control genes and of the random gene sets.
     key_added
         Results go to ``adata.uns[key_added]``.
-    copy
-        Return a modified copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or a copy of ``adata`` when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obs["sctl_sensitive_score"]``, ``adata.obs["sctl_resistant_score"]``
         scores on the DEGs of the predicted groups;

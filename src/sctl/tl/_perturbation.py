@@ -107,14 +107,12 @@ def predict_perturbation(
     delta_key_added
         Layer for the predicted changes. Not ``"sctl_delta"`` by default so that the observed changes of
         :func:`sctl.pp.log_fold_change` are kept for comparison.
-    copy
-        Return a copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None`` or the copy. Sets ``adata.layers[key_added]`` (when the basal layer is there or the model predicts
-    profiles), ``adata.layers[delta_key_added]`` and ``adata.uns["sctl_predict_perturbation"]["params"]``.
-    Genes the model does not know are NaN in both layers.
+    {returns_copy}
+    Sets ``adata.layers[key_added]`` (when the basal layer is there or the model predicts profiles),
+    ``adata.layers[delta_key_added]`` and ``adata.uns["sctl_predict_perturbation"]["params"]``. Genes the model
+    does not know are NaN in both layers.
 
     Raises
     ------

@@ -18,6 +18,7 @@ from .._constants import (
     STATE_CALLS,
     STATES_KEY,
 )
+from .._docs import doc_params
 from .._stream import Rows, describe
 from .._validate import (
     check_finite,
@@ -41,6 +42,7 @@ STATE_OBS_KEYS = (EFFECTIVE_SCORE_KEY, INEFFECTIVE_SCORE_KEY, RESISTANCE_INDEX_K
 GeneSets = pd.DataFrame | Mapping[str, Sequence[str]]
 
 
+@doc_params()
 def score_states(
     adata: AnnData | MuData,
     *,
@@ -114,13 +116,10 @@ def score_states(
         stream (load the cells first, ``adata.to_memory()``, or use another method).
     key_added
         State scores go to ``adata.obsm[key_added]`` and the parameters to ``adata.uns[key_added]``.
-    copy
-        Return a modified copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or a copy of ``adata`` (AnnData or MuData) when ``copy=True``. Sets, on ``adata`` (or on
-    ``adata.mod[mod]`` for a MuData)
+    {returns_copy}
+    Sets, on ``adata`` (or on ``adata.mod[mod]`` for a MuData)
 
     ``adata.obsm[key_added]``
         DataFrame, cells x states, the raw score of each state (ssGSEA: enrichment score);

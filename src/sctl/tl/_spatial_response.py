@@ -11,6 +11,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._constants import RESPONSE_KEY, SENSITIVE
+from .._docs import doc_params
 from .._validate import check_anndata, preview
 
 SPATIAL_RESPONSE_KEY = "sctl_spatial_response"
@@ -19,6 +20,7 @@ _GRAPHS = ("knn", "radius", "delaunay", "grid")
 _INSTALL = 'pip install "sctl[spatial]"'
 
 
+@doc_params()
 def spatial_response(
     adata: AnnData,
     *,
@@ -94,12 +96,10 @@ def spatial_response(
         Seed of the permutations and of the co-occurrence subset.
     key_added
         Prefix of every key written.
-    copy
-        Return a modified copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or a copy of ``adata`` when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obsp[f"{key_added}_connectivities"]``, ``adata.obsp[f"{key_added}_distances"]``
         the spatial graph as squidpy builds it (before symmetrisation);

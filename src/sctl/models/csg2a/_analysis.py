@@ -18,6 +18,7 @@ from anndata import AnnData
 
 from sctl._validate import check_anndata, preview
 
+from ..._docs import doc_params
 from . import _data
 from ._drugs import DrugCatalogue
 from ._module import CSG2AModule, IC50Head
@@ -209,6 +210,7 @@ class CSG2AAnalysisMixin:
 class PerturbationDistanceMixin(CSG2AAnalysisMixin):
     """:meth:`perturbation_distance`, the zero-shot test of a pretrained :class:`~sctl.models.CSG2A`."""
 
+    @doc_params()
     def perturbation_distance(
         self,
         adata: AnnData,
@@ -233,8 +235,7 @@ class PerturbationDistanceMixin(CSG2AAnalysisMixin):
             Names (SMILES from the setup or ``adata.uns["sctl_drugs"]``) or a mapping name -> SMILES.
         dose, time
             The condition (µM, hours); both required (the paper uses 10 µM and 72 h).
-        layer
-            Layer with the expression (``None``: ``X``).
+        {layer}
         standardize
             Robust z-score the profiles over the observations of ``adata`` first (as the paper does for GDSC);
             ``False``: the profiles are in the units of the pretraining data and get its stored scaling.
