@@ -72,17 +72,17 @@ FRAGMENTS: dict[str, str] = {
     "trainer_args": _fragment(
         """
         accelerator
-            Lightning accelerator: ``"auto"`` takes a GPU when there is one, else the CPU; ``"cpu"``, ``"gpu"``,
-            ``"mps"``. The trained module stays on that device; predictions come back on the CPU.
+            Lightning accelerator: ``"auto"`` (a GPU when there is one, else the CPU), ``"cpu"``, ``"gpu"``,
+            ``"mps"``.
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (Lightning's ``Trainer``), e.g. ``devices=2`` (one device by
-            default) with ``strategy="ddp"``, ``callbacks=[...]``, ``enable_progress_bar=False``.
+            default) with a ``strategy``, ``callbacks=[...]``, ``logger``.
         """
     ),
-    "early_stopping_args": _fragment(
+    "validation_args": _fragment(
         """
         train_size
-            Share of the rows trained on; the rest is the validation set (``validation_loss``) that early
+            Share of the rows trained on; the rest is the validation set (``validation_loss``), which early
             stopping watches.
         early_stopping
             Stop when ``validation_loss`` has not improved for ``patience`` epochs (needs ``train_size < 1``).
@@ -97,6 +97,14 @@ FRAGMENTS: dict[str, str] = {
         """
     ),
     # ----------------------------------------------------------------------------------- example preambles
+    "bulk_without_tumor_lines": _fragment(
+        """
+        >>> import sctl
+        >>> bulk = sctl.datasets.gdsc()
+        >>> cells = sctl.datasets.tumor("Dabrafenib", n_cells=300)
+        >>> bulk = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
+        """
+    ),
     "plate_with_basal": _fragment(
         """
         >>> import sctl

@@ -95,8 +95,7 @@ class TransferModel(SaveLoadMixin, PhasedTrainingMixin, StreamedPredictionMixin,
         {layer}
         bulk_value
             Value of ``adata.obs[domain_key]`` marking bulk rows; every other value is a cell.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        {register_kwargs}
         """
         check_anndata(adata)
         check_finite(get_matrix(adata, layer), "the expression")  # before writing anything into `adata`

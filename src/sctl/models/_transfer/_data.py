@@ -14,6 +14,7 @@ from anndata import AnnData
 
 from ... import pp
 from ..._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, SENSITIVE
+from ..._docs import doc_params
 from ..._stream import (
     Rows,
     column_mean_std,
@@ -42,6 +43,7 @@ _DOMAIN_CODE = "_sctl_domain_code"
 _TARGET = "_sctl_target"
 
 
+@doc_params()
 def transfer_data(
     bulk: AnnData,
     cells: AnnData,
@@ -125,10 +127,7 @@ def transfer_data(
 
     Examples
     --------
-    >>> import sctl
-    >>> bulk = sctl.datasets.gdsc()
-    >>> cells = sctl.datasets.tumor("Dabrafenib", n_cells=200)
-    >>> bulk = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
+    {bulk_without_tumor_lines}
     >>> data = sctl.models.transfer_data(bulk, cells, "Dabrafenib")
     >>> data.obs["sctl_domain"].value_counts().to_dict()  # doctest: +SKIP
     {'bulk': 903, 'cells': 200}

@@ -12,10 +12,12 @@ from scvi.data import AnnDataManager
 from scvi.data.fields import LayerField, NumericalObsField
 
 from ..._constants import LABEL_KEY
+from ..._docs import doc_params
 from ..._validate import check_anndata, check_finite, check_obs_key, get_matrix, to_dense
 from .._presets import check_preset, resolve_preset
 from .._transfer._base import DOMAIN_REG, LABELS_REG, X_KEY, TransferModel
 from .._transfer._data import _DOMAIN_CODE, _TARGET, BULK, DOMAIN_KEY
+from .._transfer._training import TRAIN_ARGS
 from .._transfer._training_plan import PhaseTrainingPlan
 from ._module import CLUSTER_KEY, ATSDPModule
 
@@ -36,6 +38,7 @@ TRAIN_PRESETS = {
 }  # fmt: skip
 
 
+@doc_params()
 class ATSDPNet(TransferModel):
     """Denoising autoencoders, an attention predictor and MMD alignment of bulk and cells (Zhou et al. 2025).
 
@@ -94,10 +97,7 @@ class ATSDPNet(TransferModel):
 
     Examples
     --------
-    >>> import sctl
-    >>> bulk = sctl.datasets.gdsc()
-    >>> cells = sctl.datasets.tumor("Dabrafenib", n_cells=300)
-    >>> bulk = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
+    {bulk_without_tumor_lines}
     >>> data = sctl.models.transfer_data(bulk, cells, "Dabrafenib", standardize_rows=False)
     >>> sctl.models.ATSDPNet.setup_anndata(data)  # doctest: +SKIP
     >>> model = sctl.models.ATSDPNet(data, preset="paper")  # doctest: +SKIP
@@ -157,6 +157,7 @@ class ATSDPNet(TransferModel):
         )
 
     @classmethod
+    @doc_params()
     def setup_anndata(
         cls,
         adata: AnnData,
@@ -183,8 +184,7 @@ class ATSDPNet(TransferModel):
             Leiden resolution.
         seed
             Seed of the PCA and Leiden.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        {register_kwargs}
         """
         check_anndata(adata)
         check_finite(get_matrix(adata, layer), "the expression")  # checks before writing anything into `adata`
@@ -209,6 +209,7 @@ class ATSDPNet(TransferModel):
     def _extra_setup(cls, meta: dict[str, Any]) -> dict[str, Any]:
         return {"cluster_key": False}
 
+    @doc_params(transfer_train_args=TRAIN_ARGS)
     def train(
         self,
         max_epochs: int | None = None,
@@ -226,7 +227,8 @@ class ATSDPNet(TransferModel):
     ) -> None:
         """Pretrain both denoising autoencoders, then train predictor and encoders with MMD and cluster terms.
 
-        Arguments left at ``None`` take the value of the model's preset.
+        Settings left at ``None`` come from the model's preset. The validation rows are labelled bulk lines;
+        several GPUs need ``strategy="ddp_find_unused_parameters_true"``, as for :class:`PathwayTransfer`.
 
         Parameters
         ----------
@@ -235,8 +237,12 @@ class ATSDPNet(TransferModel):
         pretrain_epochs
             Epochs of the autoencoder phase (``None``: ``max_epochs // 2`` under ``"sctl"``, ``max_epochs``
             under ``"paper"``).
-        batch_size, lr, train_size, early_stopping, patience, balance, accelerator, seed, **trainer_kwargs
-            As in :meth:`sctl.models.PathwayTransfer.train` (Adam learning rate ``lr`` for both phases).
+        batch_size
+            Minibatch size.
+        lr
+            Adam learning rate of both phases.
+        {validation_args}
+        {transfer_train_args}
         """
         values = resolve_preset(
             self.preset, TRAIN_PRESETS, max_epochs=max_epochs, batch_size=batch_size, lr=lr, train_size=train_size,

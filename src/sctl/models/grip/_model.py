@@ -167,6 +167,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         )
 
     @classmethod
+    @doc_params()
     def setup_anndata(
         cls,
         adata: AnnData,
@@ -194,8 +195,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
             condition as a log dose and is needed at prediction.
         layer
             Layer with the treated expression; ``None`` uses ``adata.X``.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        {register_kwargs}
         """
         check_anndata(adata)
         if basal_layer not in adata.layers:
@@ -224,6 +224,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         manager.register_fields(adata, **kwargs)
         cls.register_manager(manager)
 
+    @doc_params()
     def train(
         self,
         max_epochs: int | None = None,
@@ -241,6 +242,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         """Fit the gene scaling on the training rows, then train generator and discriminator alternately.
 
         Arguments left at ``None`` take the value of the model's preset (methods page: ``docs/methods/grip.md``).
+        The trained module stays on the accelerator's device; predictions come back on the CPU.
 
         Parameters
         ----------
@@ -262,13 +264,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
             The gene scaling is fitted on the training fraction only.
         seed
             Seed of minibatch order and dropout: the same seed gives the same model. Sets ``scvi.settings.seed``.
-        accelerator
-            Lightning accelerator: ``"auto"`` takes a GPU when there is one (as the transfer models do), ``"cpu"``
-            forces the CPU. The trained module stays on that device; predictions come back on the CPU.
-        **trainer_kwargs
-            Passed to :class:`scvi.train.Trainer` (Lightning's ``Trainer``), e.g. ``devices=2`` with
-            ``strategy="ddp"`` (one device by default), ``callbacks=[...]``,
-            ``enable_progress_bar=False`` (the bar is on by default).
+        {trainer_args}
         """
         settings = resolve_preset(
             self.preset,

@@ -140,6 +140,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     @classmethod
     @renamed_arguments(**RENAMED_SETUP)
+    @doc_params()
     def setup_anndata(
         cls,
         adata: AnnData,
@@ -174,8 +175,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
             Numeric column with the dose; a log-scaled continuous token.
         continuous_keys
             Further numeric columns, each a standardised continuous token.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        {register_kwargs}
         """
         check_anndata(adata)
         drug_id_key = auto_column(
@@ -210,6 +210,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         manager.register_fields(adata, **kwargs)
         cls.register_manager(manager)
 
+    @doc_params()
     def train(
         self,
         max_epochs: int | None = None,
@@ -225,7 +226,8 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         """Train with Adam on the MSE (or MAE) of the gene vectors.
 
         Arguments left at ``None`` take the value of the model's preset; under ``"paper"`` they depend on the
-        encoder (Ali et al. 2024, Table III).
+        encoder (Ali et al. 2024, Table III). The trained module stays on the accelerator's device; predictions
+        come back on the CPU.
 
         Parameters
         ----------
@@ -241,13 +243,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
             Fraction used for training; the rest is validation.
         seed
             Seed of minibatch order and dropout (sets ``scvi.settings.seed``).
-        accelerator
-            Lightning accelerator: ``"auto"`` takes a GPU when there is one (as the transfer models do), ``"cpu"``
-            forces the CPU. The trained module stays on that device; predictions come back on the CPU.
-        **trainer_kwargs
-            Passed to :class:`scvi.train.Trainer` (Lightning's ``Trainer``), e.g. ``devices=2`` with
-            ``strategy="ddp"`` (one device by default), ``callbacks=[...]``,
-            ``enable_progress_bar=False`` (the bar is on by default).
+        {trainer_args}
         """
         encoder = self.init_params_["encoder"]
         table = {"sctl": SCTL_TRAINING, "paper": {**PAPER_TRAINING[encoder], "weight_decay": 0.0}}
