@@ -90,6 +90,14 @@ FRAGMENTS: dict[str, str] = {
             Epochs without improvement before stopping.
         """
     ),
+    "adata_preset": _fragment(
+        """
+        adata
+            AnnData registered with :meth:`setup_anndata`.
+        preset
+            ``"sctl"`` or ``"paper"``: where the arguments left at ``None`` take their values.
+        """
+    ),
     "register_kwargs": _fragment(
         """
         **kwargs

@@ -20,8 +20,10 @@ from .._validate import check_anndata, check_obs_key, preview
 from ._utils import finish, stored_result
 
 EVALUATE_RESPONSE_KEY = "sctl_evaluate_response"
-#: the parameters of :func:`roc` and :func:`pr`
+#: the Parameters section of :func:`roc` and :func:`pr`
 _CURVE_PARAMETERS = """
+Parameters
+----------
 adata
     AnnData evaluated by :func:`sctl.tl.evaluate_response`, or cells with scores and true labels in ``.obs``.
 key
@@ -60,8 +62,6 @@ def roc(
     the AUROC of the table (mean ± sd over folds x seeds). With ``truth_key``, one curve per ``score_keys`` column
     of ``adata.obs`` (e.g. ``"sctl_response_proba"`` of :func:`sctl.tl.predict_response`).
 
-    Parameters
-    ----------
     {curve_parameters}
 
     {returns_figure}
@@ -93,8 +93,6 @@ def pr(
 
     As :func:`roc`, with the average precision of the table in the legend.
 
-    Parameters
-    ----------
     {curve_parameters}
 
     {returns_figure}

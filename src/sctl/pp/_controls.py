@@ -74,8 +74,8 @@ def match_controls(
     >>> import sctl
     >>> plate = sctl.datasets.lincs()
     >>> sctl.pp.match_controls(plate, control="DMSO", batch_key="plate")
-    >>> plate.layers["sctl_basal"].shape
-    (377, 978)
+    >>> plate.layers["sctl_basal"].shape, int(plate.obs["sctl_basal_n_controls"].max())  # 26 DMSO wells
+    ((377, 978), 26)
     """
     check_anndata(adata)
     matrix = get_matrix(adata, layer)

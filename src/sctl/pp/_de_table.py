@@ -37,7 +37,7 @@ def de_to_anndata(
     Parameters
     ----------
     table
-        The DE table.
+        The DE table, in either layout.
     cell_type_key, compound_key
         Columns with the cell type and the compound.
     gene_key

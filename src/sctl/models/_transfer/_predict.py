@@ -165,6 +165,8 @@ class StreamedPredictionMixin:
     ) -> np.ndarray:
         """Embedding the classifier reads, one row per observation (same inputs as :meth:`predict`).
 
+        Each row goes through the encoder of its own domain, standardised as :meth:`predict` standardises it.
+
         Returns
         -------
         Array of shape ``(n_obs, n_latent)``.

@@ -324,6 +324,8 @@ class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):
     ) -> pd.DataFrame:
         """Predict the perturbed profile of every observation, in the units of the training profiles.
 
+        Each observation's basal profile goes through the network under its condition: drug, dose and time.
+
         Parameters
         ----------
         adata

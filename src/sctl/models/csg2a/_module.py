@@ -110,8 +110,9 @@ class CSG2AModule(nn.Module):
     Examples
     --------
     >>> module = CSG2AModule(6, 10)
-    >>> module(torch.randn(2, 6), torch.rand(2, 10), torch.ones(2), torch.ones(2))["predicted"].shape
-    torch.Size([2, 6])
+    >>> out = module(torch.randn(2, 6), torch.rand(2, 10), torch.ones(2), torch.ones(2))
+    >>> tuple(out["predicted"].shape)  # two samples x six genes
+    (2, 6)
     """
 
     def __init__(

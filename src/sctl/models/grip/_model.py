@@ -69,10 +69,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     Parameters
     ----------
-    adata
-        AnnData registered with :meth:`setup_anndata`.
-    preset
-        ``"sctl"`` or ``"paper"``: where the arguments left at ``None`` take their values.
+    {adata_preset}
     generator
         ``"residual"`` (FiLM + residual block), ``"cae"`` or ``"transformer"``.
     discriminator

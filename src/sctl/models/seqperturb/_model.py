@@ -53,10 +53,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     Parameters
     ----------
-    adata
-        AnnData registered with :meth:`setup_anndata`.
-    preset
-        ``"sctl"`` or ``"paper"``: where the arguments left at ``None`` take their values.
+    {adata_preset}
     encoder
         Sequence encoder, see above.
     n_embed
