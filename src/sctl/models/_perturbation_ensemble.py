@@ -45,8 +45,8 @@ def train_named_model(
 
     ``adata`` is registered in place (``setup_anndata``); ``train_kwargs`` reach the deep models' ``train``;
     ``preset`` (``"sctl"`` or ``"paper"``) their constructor. Under ``"paper"`` SeqPerturb registers every token
-    of Ali et al. that ``adata.obs`` has (drug id, SMILES); under ``"sctl"`` cell line, drug and dose, as
-    measured in ``benchmarks/perturbation_models.py``.
+    of Ali et al. that ``adata.obs`` has (drug id, SMILES); under ``"sctl"`` cell line, drug and dose (why:
+    ``docs/methods/seqperturb.md``).
     """
     from . import GRIP, SeqPerturb
 
@@ -114,13 +114,12 @@ class PerturbationEnsemble(SaveLoadMixin):
 
     Every member predicts the change ``Δx`` of each profile (GRIP's predicted profile minus the basal profile);
     a deep member is trained ``n_seeds`` times with seeds ``seed, seed + 1, ...`` and its predictions averaged
-    first, then the members are averaged with equal weights. The default members, GRIP and SeqPerturb (3 seeds
-    each) beside the ridge regression on the condition, measured best on the L1000 plate
-    (``benchmarks/perturbation_models.py``): above the ridge on sign accuracy and on the Pearson correlation of
-    the deviations from the mean shift, for held-out doses and held-out wells of seen drugs. Like GRIP and
-    SeqPerturb, it predicts only drugs and cell lines seen in training unless every member can do more.
-    :meth:`save` stores the baselines' fitted arrays as tensors and every seed of a deep member in a sub-directory
-    by its own ``save``; an ensemble of factories cannot be saved by name (save their models apart).
+    first, then the members are averaged with equal weights. The default members are GRIP and SeqPerturb (3
+    seeds each) beside the ridge regression on the condition; how they compare on the L1000 plate is in
+    ``docs/methods/evaluation.md``. Like GRIP and SeqPerturb, it predicts only drugs and cell lines seen in
+    training unless every member can do more. :meth:`save` stores the baselines' fitted arrays as tensors and
+    every seed of a deep member in a sub-directory by its own ``save``; an ensemble of factories cannot be saved
+    by name (save their models apart).
 
     Parameters
     ----------

@@ -232,8 +232,8 @@ def _edge_list(adjacency: Any, n_genes: int) -> tuple[torch.Tensor, torch.Tensor
 class _SparseProduct(torch.autograd.Function):
     """``S @ dense`` with ``S`` in CSR; the backward multiplies by the stored CSR of ``S^T``.
 
-    torch's own backward of a CSR product transposes ``S`` on every call, which grew faster than the edges in
-    ``benchmarks/perturbation_speed.py``; the transpose's structure is computed once per layer instead.
+    torch's own backward of a CSR product transposes ``S`` on every call; here the transpose's structure is
+    computed once per layer (why: ``docs/methods/csg2a.md``, implementation notes).
     """
 
     @staticmethod

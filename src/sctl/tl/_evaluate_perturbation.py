@@ -82,9 +82,8 @@ def evaluate_perturbation(
         Names (``"GRIP"`` and ``"SeqPerturb"``, trained with ``preset``; ``"ensemble"``,
         :class:`sctl.models.PerturbationEnsemble` with its default members, 3 seeds of GRIP and of SeqPerturb
         beside the ridge baseline; ``train_kwargs`` passed to ``train`` override the preset), or a mapping
-        from name to a factory ``f(train_adata) -> trained model``. The default
-        scores the ensemble, the best on held-out doses and wells of the L1000 plate
-        (``benchmarks/perturbation_models.py``), beside the two models it averages.
+        from name to a factory ``f(train_adata) -> trained model``. The default scores the ensemble beside the
+        two models it averages (how they compare on the L1000 plate: ``docs/methods/evaluation.md``).
     scheme
         One of ``"mixed"``, ``"dose"``, ``"drug_blind"``, ``"cell_blind"``, ``"disjoint"``.
     n_folds

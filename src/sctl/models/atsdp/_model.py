@@ -59,8 +59,8 @@ class ATSDPNet(TransferModel):
     :meth:`from_reference`); the paper gives no value for ω, the learning rate or the batch size, which come
     from scDEAL's released code. ``preset="sctl"`` (default) embeds both domains with ONE encoder (each keeps
     its decoder), sets ω = 0 (no alignment; a linear kernel if turned on), a bottleneck of 32 and dropout 0.1,
-    and z-scores every profile first: on sctl's semi-synthetic tumours the paper's alignment cost AUROC. Each
-    value, its source and the measurements: ``docs/methods/atsdp.md``. Choices of ours in both presets: the
+    and z-scores every profile first. Each value, its source and the measurements behind sctl's choices:
+    ``docs/methods/atsdp.md``. Choices of ours in both presets: the
     attention runs over ``n_tokens`` learnt tokens of the embedding (one vector has no sequence to attend
     over); the bulk stages are merged into the transfer phase; the Gaussian kernel is a sum over bandwidths
     scaled by the median distance (:func:`sctl.nn.mmd`); the cluster term is ``1 -`` the mean within-cluster

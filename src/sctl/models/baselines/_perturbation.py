@@ -157,9 +157,8 @@ class NearestDrugs(PerDrugMean):
     mean change of its ``n_neighbours`` most similar training drugs (Tanimoto similarity of 1,024-bit Morgan
     fingerprints), weighted by the similarity and shrunk toward the mean shift: ``(sum_k s_k m_k + shrinkage *
     mean_shift) / (sum_k s_k + shrinkage)``, the estimate CSG²A's IC50 head uses for an unseen drug's offset. An
-    unseen drug without a SMILES gets the mean shift. On the 14 SMILES drugs of the L1000 plate, each held out
-    whole (``benchmarks/perturbation_models.py``), it beats the mean shift on sign accuracy, direction accuracy
-    and RMSE.
+    unseen drug without a SMILES gets the mean shift. How it compares with the other baselines on drugs held
+    out of the L1000 plate: ``docs/methods/evaluation.md``.
 
     Parameters
     ----------

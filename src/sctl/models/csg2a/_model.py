@@ -45,7 +45,7 @@ class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):
     Cost: training and prediction never build the attention map. The scores are weights without a softmax, so
     ``Q (Q^T g0)`` costs ``O(N_gene h)`` per sample, and the PPI prior, an edge list, ``O(E)`` for ``E`` edges.
     What stays quadratic is the paper's dense output layer (``N_gene^2`` weights) and :meth:`get_attention`, which
-    materialises the map (``O(N_gene^2 h)`` time per sample); ``benchmarks/perturbation_speed.py`` measures both.
+    materialises the map (``O(N_gene^2 h)`` time per sample).
 
     An scvi-tools model: :meth:`setup_anndata` registers the profiles with an :class:`~scvi.data.AnnDataManager`
     and :meth:`train` runs a :class:`~scvi.train.TrainingPlan` with :class:`~scvi.train.TrainRunner`, so

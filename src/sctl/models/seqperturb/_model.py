@@ -37,7 +37,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
     Choo; Open Problems single-cell perturbations), each categorical condition (cell type, compound, compound
     id, SMILES string, SMILES length and any other obs keys named) is ordinally encoded and embedded in 16
     dimensions; the embeddings form a short sequence that a sequence encoder reads (``encoder=``: ``"lstm"``,
-    ``"gru"``, ``"gru3"`` (3 stacked GRUs), ``"gru_attention"`` (the paper's best, 79 % sign accuracy),
+    ``"gru"``, ``"gru3"`` (3 stacked GRUs), ``"gru_attention"`` (the paper's best),
     ``"transformer"`` or ``"autoencoder"``), followed by a dense layer (256, tanh), dropout 0.5 and one output
     per gene. Continuous conditions (``dose_key``, log-scaled, and ``continuous_keys``) are added as tokens by a
     linear map, an extension that lets the model interpolate to unseen doses.
