@@ -145,7 +145,7 @@ def _block_moments(block: np.ndarray | sparse.spmatrix) -> tuple[np.ndarray, np.
 def column_mean_std(rows: Rows, chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (population) standard deviation of every column over all rows, in one chunked pass.
 
-    Blocks are merged with Chan et al.'s pairwise update in float64, so the result matches
+    Blocks are merged with the pairwise update of :cite:t:`chan1982variance` in float64, so the result matches
     ``X.mean(0, dtype=float64)`` / ``X.std(0, dtype=float64)`` to rounding without holding ``X``.
 
     Returns

@@ -1,6 +1,6 @@
 """Metrics for predicted versus observed per-gene changes (samples x genes), e.g. drug-induced changes.
 
-The sign metrics follow Ali et al. (Open Problems single-cell perturbations): a prediction is *right* for an
+The sign metrics follow :cite:t:`ali2024deep` (Open Problems single-cell perturbations): a prediction is *right* for an
 entry when it gets the direction of the change (up, down or none) right, and the MAE is split between the
 entries whose direction was right and those whose direction was wrong. The mean row-wise RMSE is the
 competition's own score.
@@ -70,9 +70,9 @@ def sign_accuracy(true: ArrayLike, pred: ArrayLike, *, atol: float = 0.0) -> flo
 def direction_accuracy(true: ArrayLike, pred: ArrayLike, *, min_change: float = 0.5) -> float:
     """Fraction of the clearly changed entries (``|observed| > min_change``) whose predicted change has their sign.
 
-    Unlike :func:`sign_accuracy`, which scores every entry (most of them noise around zero), as Ali et al. (2024,
-    Eq. 1) do over all 18,211 genes, this scores only the genes that moved: sctl's variant for data where most
-    genes do not change. A predicted zero is never right.
+    Unlike :func:`sign_accuracy`, which scores every entry (most of them noise around zero), as
+    :cite:t:`ali2024deep{Eq. 1}` do over all 18,211 genes, this scores only the genes that moved: sctl's variant for
+    data where most genes do not change. A predicted zero is never right.
 
     Parameters
     ----------

@@ -1,8 +1,8 @@
 """Train perturbation models by name, turn any model's prediction into changes, and average several models.
 
-The ensemble follows the lesson of Ahlmann-Eltze et al. (2025, *Nature Methods*) that a linear model of the
-condition is hard to beat: averaging it with seeds of the deep models (GRIP, Xie et al. 2026; the stacked
-recurrent model of Ali et al.) keeps the linear model's directions and adds what the deep models learn beyond
+The ensemble follows the lesson of :cite:t:`ahlmanneltze2025linear` that a linear model of the condition is
+hard to beat: averaging it with seeds of the deep models (GRIP :cite:p:`xie2026griplung`; the stacked recurrent
+model of :cite:t:`ali2024deep`) keeps the linear model's directions and adds what the deep models learn beyond
 the average drug effect.
 """
 
@@ -45,7 +45,7 @@ def train_named_model(
 
     ``adata`` is registered in place (``setup_anndata``); ``train_kwargs`` reach the deep models' ``train``;
     ``preset`` (``"sctl"`` or ``"paper"``) their constructor. Under ``"paper"`` SeqPerturb registers every token
-    of Ali et al. that ``adata.obs`` has (drug id, SMILES); under ``"sctl"`` cell line, drug and dose (why:
+    of :cite:t:`ali2024deep` that ``adata.obs`` has (drug id, SMILES); under ``"sctl"`` cell line, drug and dose (why:
     ``docs/methods/seqperturb.md``).
     """
     from . import GRIP, SeqPerturb

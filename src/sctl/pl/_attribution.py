@@ -27,7 +27,7 @@ def attribution(
 ) -> Figure | None:
     """Heatmap of the attributions of the top features over cells grouped by predicted response.
 
-    Reads what :func:`sctl.tl.attribute` wrote (as in Fig. 6b of He et al. 2025): the ``n_top`` features of
+    Reads what :func:`sctl.tl.attribute` wrote (as in :cite:t:`he2025transfer{Fig. 6b}`): the ``n_top`` features of
     largest mean absolute attribution (rows) over the cells (columns), cells ordered by ``groupby``.
 
     Parameters

@@ -30,9 +30,9 @@ def gene_scores(
     """Show the sensitive and resistant gene scores by group and, with true labels, their validation.
 
     One row per side (sensitive, resistant). The first panel draws the score of each cell by group; when
-    :func:`sctl.tl.response_gene_scores` was given ``truth_key``, two more panels reproduce ATSDP-NET's
-    Figure 5c-d (Zhou et al. 2025): the scores from predicted against those from true DEGs, with Pearson R, and
-    the R of the random gene sets with the observed R as a dashed line and the permutation p-value.
+    :func:`sctl.tl.response_gene_scores` was given ``truth_key``, two more panels reproduce ATSDP-NET's Figure 5c-d of
+    :cite:t:`zhou2025atsdpnet`: the scores from predicted against those from true DEGs, with Pearson R, and the R of the
+    random gene sets with the observed R as a dashed line and the permutation p-value.
 
     Parameters
     ----------

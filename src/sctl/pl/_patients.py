@@ -32,7 +32,7 @@ def patient_response(
 ) -> Figure | None:
     """Draw each drug's predictions for responders and non-responders with the test's p-value and AUROC.
 
-    One panel per tested drug (as in Bang, Koo & Kim 2024, Fig. 4): a box and the individual patients for
+    One panel per tested drug (as in :cite:t:`bang2025csg2a{Fig. 4}`): a box and the individual patients for
     each group, titled with the one-sided Mann-Whitney p-value and the AUROC.
 
     Parameters

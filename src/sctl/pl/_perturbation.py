@@ -36,7 +36,7 @@ def pred_vs_obs(
 
     Reads the observed changes of :func:`sctl.pp.log_fold_change` and the predictions of
     :func:`sctl.tl.predict_perturbation`. Points are (profile, gene) entries; entries that a model does not
-    predict (NaN) are left out. The title also gives the sign accuracy (Ali et al. 2024).
+    predict (NaN) are left out. The title also gives the sign accuracy :cite:p:`ali2024deep`.
 
     Parameters
     ----------

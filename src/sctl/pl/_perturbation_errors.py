@@ -45,7 +45,7 @@ def perturbation_errors(
     than one value. Models are filled dots, the naive baselines (``zero_change``, ``mean_shift``,
     ``per_drug_mean``, ``ridge``) open ones. Groups are sorted by the mean of the metric over the models, the
     hardest on top; the axis label says which way is better. Per drug is where the per-perturbation view of
-    Ali et al. (2024) locates a model's failures that a pooled mean hides.
+    :cite:t:`ali2024deep` locates a model's failures that a pooled mean hides.
 
     Parameters
     ----------

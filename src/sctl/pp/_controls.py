@@ -34,7 +34,7 @@ def match_controls(
     A profile's controls are the control profiles (vehicle such as DMSO) of the same cell line or cell type
     (``group_keys``) and, when ``batch_key`` is given, of the same plate or batch. Their mean is the basal
     state from which the drug moved the cell: the input of conditional generators such as GRIP-Lung
-    (Xie et al. 2026, *Int. J. Mol. Sci.*), where "baseline gene expression profiles correspond to
+    :cite:p:`xie2026griplung`, where "baseline gene expression profiles correspond to
     pre-treatment expression measurements ... under untreated control conditions", and the reference of
     fold changes (:func:`sctl.pp.log_fold_change`). Control profiles get the mean of their own group's
     controls (themselves included).

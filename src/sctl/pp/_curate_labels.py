@@ -49,13 +49,13 @@ def curate_labels(
     """Curate the sensitive / resistant labels of a treated-vs-control single-cell experiment.
 
     Single-cell drug-response studies usually label control cells sensitive and drug-treated (surviving) cells
-    resistant. He et al. (2025, Int. J. Mol. Sci., section 4.1.2) refine this: control cells whose profile
+    resistant. :cite:t:`he2025transfer{section 4.1.2}` refine this: control cells whose profile
     resembles the treated population are intrinsically resistant and must not count as sensitive, and
     normal (non-tumour) cells recognised by marker genes are set apart. Here:
 
-    1. the cells are clustered with Leiden (Traag, Waltman & van Eck 2019) on the scanpy neighbour graph
-       at each ``resolution``, and each clustering's average silhouette width (ASW, Rousseeuw 1987) on the
-       representation is reported; the clustering with the highest ASW is used;
+    1. the cells are clustered with Leiden :cite:p:`traag2019leiden` on the scanpy neighbour graph at each
+       ``resolution``, and each clustering's average silhouette width (ASW, :cite:t:`rousseeuw1987silhouettes`) on
+       the representation is reported; the clustering with the highest ASW is used;
     2. in each cluster, the share of treated cells is computed after weighting both conditions equally
        (``(t / T) / (t / T + c / C)``, with ``t``, ``c`` the cluster's treated and control cells and ``T``,
        ``C`` all of them), so unequal group sizes do not bias it. Control cells of clusters at or above
@@ -112,7 +112,7 @@ def curate_labels(
 
     When they are absent, ``X_pca`` (with ``.varm["PCs"]``, ``.uns["pca"]``) and the neighbour graph
     (``.obsp["connectivities"]``, ``["distances"]``, ``.uns["neighbors"]``; 15 exact neighbours, Gaussian
-    kernel, as He et al. build theirs) are computed and kept.
+    kernel, as :cite:t:`he2025transfer` build theirs) are computed and kept.
 
     Examples
     --------

@@ -35,7 +35,7 @@ def binarize_response(
 
     Low LN_IC50 and low AUC both mean sensitive. The rules, applied to the lines tested with ``drug``:
 
-    ``"extremes"`` (He et al. 2025)
+    ``"extremes"`` :cite:p:`he2025transfer`
         rank the lines by response; the ``floor(k * n)`` lowest are ``"sensitive"``, the ``floor(k * n)``
         highest ``"resistant"``, the lines in between stay unlabelled (NaN). Ties are broken by the order of
         ``adata.obs_names``, so the counts are exact.

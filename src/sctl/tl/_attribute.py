@@ -33,9 +33,9 @@ def attribute(
 ) -> AnnData | None:
     """Integrated-gradient attribution of each cell's predicted sensitivity to pathways or genes.
 
-    Integrated gradients (Sundararajan, Taly & Yan 2017, ICML; computed with captum) integrate the gradient of
+    Integrated gradients :cite:p:`sundararajan2017ig` (computed with captum) integrate the gradient of
     the logit of sensitivity along the straight path from a baseline to the input; per cell, the attributions
-    sum to ``logit(input) - logit(baseline)``. As in He et al. 2025 (Int. J. Mol. Sci. 26:4365), features are
+    sum to ``logit(input) - logit(baseline)``. As in :cite:t:`he2025transfer`, features are
     then ranked by their mean absolute attribution over the cells.
 
     ``by="pathway"`` attributes the classifier of a :class:`sctl.models.PathwayTransfer` to the units of its

@@ -34,7 +34,7 @@ def perturbation_distance(
 ) -> AnnData | None:
     """Euclidean distance between each basal profile and its predicted perturbed profile, per drug.
 
-    The zero-shot test of Bang, Koo & Kim (2025, appendix C.2): a model pretrained on perturbation profiles only
+    The zero-shot test of :cite:t:`bang2025csg2a{appendix C.2}`: a model pretrained on perturbation profiles only
     predicts each cell line's profile after treatment (10 µM, 72 h in the paper); sensitive lines (low ln IC50)
     should move further than resistant ones. No response enters the distances.
 

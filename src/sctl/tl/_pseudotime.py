@@ -36,8 +36,8 @@ def response_pseudotime(
 ) -> AnnData | None:
     """Order the cells by diffusion pseudotime and correlate it with the probability of sensitivity.
 
-    As in ATSDP-NET (Zhou et al. 2025, Front. Med. 12:1631898, section 3.7), the pseudotime is scanpy's
-    diffusion pseudotime (Haghverdi et al. 2016, Nat Methods) on a k-nearest-neighbour graph; its Spearman
+    As in ATSDP-NET :cite:p:`zhou2025atsdpnet{section 3.7}`, the pseudotime is scanpy's
+    diffusion pseudotime :cite:p:`haghverdi2016dpt` on a k-nearest-neighbour graph; its Spearman
     correlation with the predicted probability of sensitivity tells whether the response changes along the
     trajectory, and that of given genes whether they rise or fall with it. Pseudotime is an ordering by
     transcriptional similarity, not treatment time: a correlation is an association, not a cause.

@@ -42,11 +42,11 @@ def score_pathways(
 ) -> AnnData | None:
     """Score the activity of pathways or gene sets in every observation with decoupler.
 
-    A thin, checked front to decoupler 2 (Badia-i-Mompel et al. 2022, Bioinformatics Advances 2:vbac016):
+    A thin, checked front to decoupler 2 :cite:p:`badia2022decoupler`:
     the network is a shipped resource chosen by name or any decoupler-style DataFrame, ``method`` is any
     decoupler method. The default, the univariate linear model (``"ulm"``) with the PROGENy footprints
-    (Schubert et al. 2018, Nat. Commun. 9:20), is what decoupler recommends for pathway activities; gene-set
-    collections suit ``"aucell"`` (Aibar et al. 2017) or ``"ulm"`` alike. Scores are the numbers decoupler
+    :cite:p:`schubert2018progeny`, is what decoupler recommends for pathway activities; gene-set
+    collections suit ``"aucell"`` :cite:p:`aibar2017scenic` or ``"ulm"`` alike. Scores are the numbers decoupler
     returns, in a DataFrame (observations x sources) that keeps the observation names.
 
     The scores make compact, interpretable features for the models: build an AnnData from them and train

@@ -71,14 +71,14 @@ def score_states(
     is called ``"effective"`` when ``RI <= 0``, ``"ineffective"`` otherwise. The z-scores make RI relative to
     the cells scored together: score the treated cells of one experiment in one call.
 
-    ssGSEA (Barbie et al. 2009, Nature) is computed exactly, vectorised over cells: for a sample whose genes have
+    ssGSEA :cite:p:`barbie2009ssgsea` is computed exactly, vectorised over cells: for a sample whose genes have
     ranks ``r`` (1 = lowest) among ``N`` genes and a set ``S`` of ``k`` genes, the enrichment score (the area under
     the running sum, as in GSVA and gseapy) is
     ``sum_S r^(1+a) / sum_S r^a - (N(N+1)/2 - sum_S r) / (N - k)``, with weight ``a = alpha`` (0.25).
     It equals gseapy's ``ES``; tied values (e.g. zeros) get their average rank, which is the expected score
-    over random orderings of the ties. The other methods are those of decoupler 2 (Badia-i-Mompel et al. 2022,
-    Bioinformatics Advances): ``"ulm"``, ``"aucell"`` (Aibar et al. 2017), ``"gsva"`` (Hänzelmann et al. 2013),
-    ``"zscore"``, ``"mlm"``, ``"viper"``.
+    over random orderings of the ties. The other methods are those of decoupler 2 :cite:p:`badia2022decoupler`:
+    ``"ulm"``, ``"aucell"`` :cite:p:`aibar2017scenic`, ``"gsva"`` :cite:p:`hanzelmann2013gsva`, ``"zscore"``,
+    ``"mlm"``, ``"viper"``.
 
     A :class:`~mudata.MuData` works too: ``score_states(mdata, mod="cells")`` scores the modality ``mod`` and
     writes the results there; the four new ``obs`` columns are pulled to ``mdata.obs`` as ``f"{mod}:{column}"``

@@ -42,7 +42,7 @@ def spatial_response(
 
     GRIP-Lung's discussion names spatial transcriptomics as the way to see intratumour heterogeneity of response;
     neither it nor ATSDP-NET defines a spatial test, so sctl uses the standard ones, computed with squidpy
-    (Palla et al. 2022, Nat Methods 19:171-178):
+    :cite:p:`palla2022squidpy`:
 
     1. **Spatial graph**: the neighbours of every cell from its coordinates ``adata.obsm[spatial_key]``
        (squidpy's ``spatial_neighbors``; ``graph="knn"``: the ``n_neighs`` nearest cells, ``"radius"``: the
@@ -55,7 +55,7 @@ def spatial_response(
        Its cost grows with the square of the number of cells, so at most ``co_occurrence_max_cells`` cells
        (a seeded random subset) are used.
     4. **Statistics a reader can quote**: every cell's fraction of sensitive neighbours, and the global
-       sensitive-sensitive join count (Cliff & Ord 1981, *Spatial Processes*): the number of graph edges joining
+       sensitive-sensitive join count :cite:p:`cliff1981spatial`: the number of graph edges joining
        two sensitive cells, against ``n_perms`` seeded permutations of the calls (within each library when
        ``library_key`` is given), giving a z-score and a one-sided permutation p-value
        ``(1 + #{perm >= observed}) / (1 + n_perms)``. A large positive z (small p) means the sensitive cells

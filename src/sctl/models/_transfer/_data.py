@@ -1,7 +1,7 @@
 """Data of the transfer models: bulk lines and cells aligned, standardised per domain, labelled and stacked.
 
 :func:`transfer_data` builds the input of :class:`~sctl.models.PathwayTransfer` and :class:`~sctl.models.ATSDPNet`
-(He et al. 2025, Int. J. Mol. Sci. 26:4365; Zhou et al. 2025, Front. Med. 12:1631898).
+:cite:p:`he2025transfer,zhou2025atsdpnet`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def transfer_data(
 ) -> AnnData:
     """Join labelled bulk cell lines and unlabelled cells into one AnnData for a transfer model.
 
-    The steps, as in He et al. 2025 and Zhou et al. 2025:
+    The steps, as in :cite:t:`he2025transfer` and :cite:t:`zhou2025atsdpnet`:
 
     1. restrict both to their shared genes, in bulk order (:func:`sctl.pp.align_genes`), optionally to ``genes``
        first (e.g. the L1000 landmark genes ``bulk.var_names[bulk.var["landmark"]]``), optionally then to the

@@ -40,12 +40,10 @@ TRAIN_PRESETS = {
 
 @doc_params()
 class ATSDPNet(TransferModel):
-    """Denoising autoencoders, an attention predictor and MMD alignment of bulk and cells (Zhou et al. 2025).
+    """Denoising autoencoders, an attention predictor and MMD alignment of bulk and cells :cite:p:`zhou2025atsdpnet`.
 
-    Zhou, Sun, Liu, Long & Li (2025), "A drug response prediction method for single-cell tumors combining
-    attention networks and transfer learning", Front. Med. 12:1631898 (ATSDP-NET, building on scDEAL, Chen et al.
-    2022, Nat. Commun. 13:6735). Trained on labelled bulk lines and unlabelled cells
-    (:func:`sctl.models.transfer_data`):
+    ATSDP-NET of :cite:t:`zhou2025atsdpnet`, building on scDEAL :cite:p:`chen2022scdeal`. Trained on labelled bulk
+    lines and unlabelled cells (:func:`sctl.models.transfer_data`):
 
     1. *pretrain*: one denoising autoencoder per domain (``E_g, D_g`` bulk; ``E_t, D_t`` cells), inputs corrupted
        by binomial masking (each value zeroed with probability ``noise``), MSE reconstruction (Eq. 1-3, 12-14);

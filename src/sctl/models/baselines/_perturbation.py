@@ -1,7 +1,7 @@
 """Naive predictors of per-gene drug-induced changes: the bar every perturbation model must clear.
 
-They follow the advice of drevalpy (Bernett et al. 2024) to report naive baselines beside every deep model and
-the observation of Ahlmann-Eltze et al. (2025, *Nature Methods*) that simple linear baselines often match deep
+They follow the advice of drevalpy :cite:p:`bernett2026dreval` to report naive baselines beside every deep
+model and the observation of :cite:t:`ahlmanneltze2025linear` that simple linear baselines often match deep
 perturbation models. Each predicts the change ``Δx`` (``predicts = "delta"``) of every observation.
 """
 

@@ -1,6 +1,6 @@
 """Analyses of a CSG²A model: its gene-gene attention maps and zero-shot perturbation distances.
 
-Both read the network as Bang, Koo & Kim :cite:p:`bang2025csg2a` do: the attention map of a chemical condition
+Both read the network as :cite:t:`bang2025csg2a` do: the attention map of a chemical condition
 averaged over basal profiles (appendix A.6), and the Euclidean distance between each basal profile and its predicted
 perturbed profile (appendix C.2). :class:`~sctl.models.CSG2A` has both; :class:`~sctl.models.CSG2AIC50` the maps, read
 through its fine-tuned pipeline.

@@ -37,7 +37,7 @@ from ._training_plan import GRIPTrainingPlan
 
 @doc_params()
 class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
-    """Generative model of the response to drug-induced perturbation (GRIP-Lung, Xie et al. 2026).
+    """Generative model of the response to drug-induced perturbation (GRIP-Lung, :cite:t:`xie2026griplung`).
 
     A conditional GAN maps the basal (matched-control) profile ``x`` of a cell line and a drug to the treated
     profile ``x + Δx``. The default generator is the paper's best one. The cell-line and drug embeddings

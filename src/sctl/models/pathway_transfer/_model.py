@@ -41,11 +41,10 @@ DEFAULT_GENESETS = "go_bp"
 
 @doc_params()
 class PathwayTransfer(TransferModel):
-    """Shared / private autoencoder with a pathway-guided sparse decoder, then a classifier (He et al. 2025).
+    """Shared / private autoencoder with a pathway-guided sparse decoder, then a classifier :cite:p:`he2025transfer`.
 
-    He, Li, Lan, Long, Zhai, Li & Wen (2025), "A transfer learning framework for predicting and interpreting drug
-    responses via single-cell RNA-seq data", Int. J. Mol. Sci. 26:4365. The model, trained on labelled bulk cell
-    lines and unlabelled cells (:func:`sctl.models.transfer_data`):
+    The model of :cite:t:`he2025transfer`, trained on labelled bulk cell lines and unlabelled cells
+    (:func:`sctl.models.transfer_data`):
 
     1. *pretraining* (all rows): a shared encoder ``S`` and one private encoder per domain ``P_bulk``, ``P_cells``
        (two layers, ReLU; Eq. 1-2); a dense decoder reconstructs ``x`` from ``[P(x), S(x)]`` (Eq. 4) and a sparse
@@ -65,8 +64,8 @@ class PathwayTransfer(TransferModel):
     sparse decoder linear (z-scored genes are negative half the time) and uses every shared gene. Each value and
     its source: ``docs/methods/pathway_transfer.md``. Ablations of the paper's Table 3:
     ``pathway_decoder=False`` ("share AE"), ``shared_encoder=False`` (one plain encoder, "base AE"),
-    ``adversarial=True`` (a domain discriminator on the shared code trained by gradient reversal, Ganin &
-    Lempitsky 2015, in place of CODE-AE-ADV's critic).
+    ``adversarial=True`` (a domain discriminator on the shared code trained by gradient reversal,
+    :cite:t:`ganin2015dann`, in place of CODE-AE-ADV's critic).
 
     Parameters
     ----------

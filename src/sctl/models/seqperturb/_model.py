@@ -1,4 +1,4 @@
-"""SeqPerturb: per-condition gene-change prediction from embedded categorical conditions (Ali et al. 2024)."""
+"""SeqPerturb: per-condition gene-change prediction from embedded categorical conditions :cite:p:`ali2024deep`."""
 
 from __future__ import annotations
 
@@ -31,16 +31,15 @@ RENAMED_SETUP = {"cell_type_key": "cell_line_key", "compound_key": "drug_key", "
 
 @doc_params()
 class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
-    """Predict the change of every gene under a condition from embedded condition labels (Ali et al. 2024).
+    """Predict the change of every gene under a condition from embedded condition labels :cite:p:`ali2024deep`.
 
-    Following "Deep learning for drug response prediction with gene expression data" (Ali, Omer, Le, Raza,
-    Choo; Open Problems single-cell perturbations), each categorical condition (cell type, compound, compound
-    id, SMILES string, SMILES length and any other obs keys named) is ordinally encoded and embedded in 16
-    dimensions; the embeddings form a short sequence that a sequence encoder reads (``encoder=``: ``"lstm"``,
-    ``"gru"``, ``"gru3"`` (3 stacked GRUs), ``"gru_attention"`` (the paper's best),
-    ``"transformer"`` or ``"autoencoder"``), followed by a dense layer (256, tanh), dropout 0.5 and one output
-    per gene. Continuous conditions (``dose_key``, log-scaled, and ``continuous_keys``) are added as tokens by a
-    linear map, an extension that lets the model interpolate to unseen doses.
+    Following :cite:t:`ali2024deep` (Open Problems single-cell perturbations), each categorical condition (cell type,
+    compound, compound id, SMILES string, SMILES length and any other obs keys named) is ordinally encoded and embedded
+    in 16 dimensions; the embeddings form a short sequence that a sequence encoder reads (``encoder=``: ``"lstm"``,
+    ``"gru"``, ``"gru3"`` (3 stacked GRUs), ``"gru_attention"`` (the paper's best), ``"transformer"`` or
+    ``"autoencoder"``), followed by a dense layer (256, tanh), dropout 0.5 and one output per gene. Continuous
+    conditions (``dose_key``, log-scaled, and ``continuous_keys``) are added as tokens by a linear map, an extension
+    that lets the model interpolate to unseen doses.
 
     ``preset="paper"`` sets every choice as the paper states it, training settings per encoder as in its
     Table III; ``preset="sctl"`` (default) uses sctl's measured defaults. Every argument left at ``None`` takes
@@ -223,7 +222,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         """Train with Adam on the MSE (or MAE) of the gene vectors.
 
         Arguments left at ``None`` take the value of the model's preset; under ``"paper"`` they depend on the
-        encoder (Ali et al. 2024, Table III). The trained module stays on the accelerator's device; predictions
+        encoder :cite:p:`ali2024deep{Table III}`. The trained module stays on the accelerator's device; predictions
         come back on the CPU.
 
         Parameters
