@@ -143,7 +143,7 @@ def test_realistic_tumor_states_the_platform_it_applies():
 
 def test_ensemble_page_names_the_default_and_accepted_members():
     from sctl.models.baselines import BASELINES
-    from sctl.tl._response_methods import ENSEMBLE_MEMBERS, TRANSFER_METHODS
+    from sctl.tl._response_methods import DECOMPOSED, ENSEMBLE_MEMBERS, TRANSFER_METHODS
 
     text = (API.parent / "methods" / "ensemble.md").read_text()
     table = [line.split("|")[1].strip() for line in text.split("\n\n## ", 1)[0].splitlines() if line.startswith("| `")]
@@ -151,7 +151,7 @@ def test_ensemble_page_names_the_default_and_accepted_members():
     accepted = next(line for line in text.splitlines() if line.startswith('- `model_kwargs["members"]`'))
     accepted += text.split(accepted, 1)[1].split("\n- ", 1)[0]
     named = set(re.findall(r'`"(\w+)"`', accepted))
-    assert named == {*BASELINES, *TRANSFER_METHODS}, "list every classifier, and ridge as refused"
+    assert named == {*BASELINES, *TRANSFER_METHODS, DECOMPOSED}, "list every classifier, and ridge as refused"
 
 
 # ------------------------------------------------------------------------------------ shared docstring fragments

@@ -19,7 +19,7 @@ def landmark_bulk():
 def bulk_cv(landmark_bulk):
     bulk = landmark_bulk.copy()
     table = sctl.tl.evaluate_response(
-        bulk, drug="Dabrafenib", methods=["logreg", "rf"], seeds=[0, 1], n_folds=3,
+        bulk, drug="Dabrafenib", methods=["decomposed_ridge", "logreg", "rf"], seeds=[0, 1], n_folds=3,
         model_kwargs={"rf": {"n_estimators": 50}},
     )  # fmt: skip
     return bulk, table
@@ -44,11 +44,11 @@ def test_bulk_cv_table_is_tidy_and_matches_raw_scores(bulk_cv):
     bulk, table = bulk_cv
     assert list(table.columns) == ["setting", "method", "metric", "mean", "std", "n"]
     assert set(table["setting"]) == {"bulk_cv"}
-    assert list(table["method"].unique()) == ["logreg", "rf"]
+    assert list(table["method"].unique()) == ["decomposed_ridge", "logreg", "rf"]
     assert list(table["metric"].unique()) == METRICS
     assert (table["n"] == 6).all()  # 3 folds x 2 seeds
     scores = bulk.uns["sctl_evaluate_response"]["scores"]
-    for method in ("logreg", "rf"):
+    for method in ("decomposed_ridge", "logreg", "rf"):
         raw = scores[(scores["method"] == method) & (scores["metric"] == "auroc")]["value"]
         row = table[(table["method"] == method) & (table["metric"] == "auroc")].iloc[0]
         assert row["mean"] == pytest.approx(raw.mean())

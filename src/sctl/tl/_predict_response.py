@@ -138,17 +138,16 @@ def predict_response(
     drug
         Drug whose response is learnt from ``reference`` (a column of ``reference.obsm[key]``).
     method
-        ``"decomposed_ridge"`` (default; :class:`sctl.models.baselines.DecomposedRidge`, sctl): every tested
-        line's response as its general sensitivity (mean z-scored response over the reference's drugs) plus its
-        response specific to ``drug``, each a ridge regression on expression, so that cells resistant to this
-        drug are told apart from cells resistant to every drug; why it is the default is in the README
-        (drug-specificity and realistic-shift benchmarks). ``"ensemble"``: the mean probability of the
+        ``"decomposed_ridge"`` (default; :class:`sctl.models.baselines.DecomposedRidge`, sctl): the drug's z-scored
+        response of every tested line (not only the labelled extremes), regressed on expression as the line's general
+        sensitivity plus its response specific to ``drug``, each part a ridge regression; why it is the default is in
+        the README (drug-specificity and realistic-shift benchmarks). ``"ensemble"``: the mean probability of the
         signature score, the random forest and ATSDPNet, each learnt as on its own (members set by
         ``model_kwargs={"members": [...]}``, any two or more of the names here; per-member arguments as
         ``model_kwargs={"atsdp": {...}}``). A classifier fitted on the reference's labelled lines, a name of
-        :func:`sctl.models.baselines.get_baseline` (``"signature"``, ``"rf"``, ``"logreg"``, ``"gb"``,
-        ``"svm"``, ``"dt"``, ``"xgb"``), or a transfer model trained on the reference and the (unlabelled) cells
-        together: ``"pathway_transfer"`` (:class:`sctl.models.PathwayTransfer`, He et al. 2025) or ``"atsdp"``
+        :func:`sctl.models.baselines.get_baseline` (``"signature"``, ``"rf"``, ``"logreg"``, ``"gb"``, ``"svm"``,
+        ``"dt"``, ``"xgb"``), or a transfer model trained on the reference and the (unlabelled) cells together:
+        ``"pathway_transfer"`` (:class:`sctl.models.PathwayTransfer`, He et al. 2025) or ``"atsdp"``
         (:class:`sctl.models.ATSDPNet`, Zhou et al. 2025).
     model
         A trained model with ``predict(adata) -> probabilities`` (:class:`ResponseModel`), used instead of

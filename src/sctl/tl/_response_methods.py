@@ -200,6 +200,29 @@ def _learn_ensemble(cells: AnnData, reference: AnnData, task: ResponseTask, meth
     return np.mean(probabilities, axis=0), {**params, "method": ENSEMBLE, "members": list(members)}
 
 
+def ensemble_members(model_kwargs: dict[str, Any] | None) -> dict[str, dict[str, Any] | None]:
+    """Member name -> its ``model_kwargs``, for ``method="ensemble"``; checked as :func:`_learn_ensemble` checks them.
+
+    ``model_kwargs`` may hold ``"members"`` (default :data:`ENSEMBLE_MEMBERS`) and, per member name, that member's
+    ``model_kwargs``.
+    """
+    model_kwargs = dict(model_kwargs or {})
+    members = tuple(model_kwargs.pop("members", ENSEMBLE_MEMBERS))
+    known = [name for name in METHODS if name != ENSEMBLE]
+    if len(members) < 2 or not set(members) <= set(known):
+        raise ValueError(
+            f"An ensemble needs at least two classifiers among {preview(known, 20)}; got "
+            f"`model_kwargs={{'members': {list(members)!r}}}`."
+        )
+    unknown = sorted(set(model_kwargs) - set(members))
+    if unknown:
+        raise ValueError(
+            f"`model_kwargs` of an ensemble holds 'members' and per-member arguments keyed by member name; "
+            f"{preview(unknown)} is none of them. Accepted names: {preview(['members', *members])}."
+        )
+    return {member: model_kwargs.get(member) for member in members}
+
+
 def _learn_transfer(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
     """Train a bulk-to-single-cell model on ``reference`` and the unlabelled cells, then score the cells."""
     from ..models import ATSDPNet, PathwayTransfer

@@ -36,8 +36,10 @@ class DecomposedRidge:
 
     each part a ridge regression on the expression profile :math:`x` (kernel form, one linear solve per part,
     penalty ``alpha`` times the number of genes), fitted on every tested line: the continuous response, not only
-    the extremes. Both parts stay available (:meth:`predict_parts`), so a sub-population can be read as generally
-    resistant or resistant to one drug. With fewer than ``min_drugs`` drugs in the table there is no general part
+    the extremes. For a line tested with the drug and with a general sensitivity, the sum equals one ridge
+    regression of :math:`z_d` on the same lines (both parts are linear): the split does not change the ranking,
+    it keeps the two parts (:meth:`predict_parts`), so that a sub-population can be read as generally resistant
+    or resistant to one drug. With fewer than ``min_drugs`` drugs in the table there is no general part
     (:math:`\hat g = 0`, :math:`\hat s_d` regresses :math:`z_d`).
 
     Probabilities come from a logistic fit (Platt) of each drug's labelled lines (``labels``, e.g. the bottom /
