@@ -21,6 +21,7 @@ _PLACEHOLDER = re.compile(r"^([ \t]*)\{(\w+)\}[ \t]*$", re.M)
 
 
 def _fragment(text: str) -> str:
+    """The fragment written as an indented triple-quoted block, without its indentation and outer blank lines."""
     return textwrap.dedent(text).strip("\n")
 
 
