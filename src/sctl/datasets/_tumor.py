@@ -318,9 +318,10 @@ def realistic_tumor(
     dropout only (``dropout=0, dropout_midpoint=0.3``), and a panel of the 800 most variable genes, 40 % of the
     reference's (``n_genes=800``). Pass any of them to override it.
     By default ``mode="within_line"``: one parental line with sensitive and resistant sub-populations, the case
-    where bulk-to-single-cell transfer is hardest and that published sets share. ``benchmarks/realistic_shift.py``
-    scores every method of :func:`sctl.tl.predict_response` on all three modes; ``benchmarks/drug_specificity.py``
-    scores them on ``mode="drug_pair"`` (``realistic_tumor(["Trametinib", "Olaparib"], mode="drug_pair")``).
+    where bulk-to-single-cell transfer is hardest and that published sets share. How the methods of
+    :func:`sctl.tl.predict_response` fare on these tumours: ``docs/methods/ensemble.md``; for drug specificity,
+    score ``realistic_tumor(["Trametinib", "Olaparib"], mode="drug_pair")`` with
+    :func:`sctl.metrics.drug_specificity`.
 
     Parameters
     ----------

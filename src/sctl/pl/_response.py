@@ -11,10 +11,12 @@ from anndata import AnnData
 from matplotlib.figure import Figure
 
 from .._constants import IN_DOMAIN_KEY, RESPONSE_KEY
+from .._docs import doc_params
 from .._validate import check_anndata
 from ._utils import finish
 
 
+@doc_params()
 def response(
     adata: AnnData,
     *,
@@ -45,16 +47,11 @@ def response(
     show_domain
         Grey out, on the probability panel, the cells outside the reference's domain (when
         ``adata.obs["sctl_in_domain"]`` exists, i.e. after a prediction from a reference).
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
     **kwargs
         Passed on to :func:`scanpy.pl.embedding`.
 
-    Returns
-    -------
-    The figure, unless ``show`` is ``True``.
+    {returns_figure}
 
     Examples
     --------

@@ -22,6 +22,17 @@ from ._data import _DOMAIN_CODE, _TARGET, TRANSFER_KEY
 #: values of ``train(balance=...)``; ``"none"`` turns off a balancing the data or the preset asks for
 BALANCE_METHODS = ("none", "smote", "oversample")
 
+#: the last arguments of the transfer models' ``train``, a docstring fragment (:func:`sctl._docs.doc_params`)
+TRAIN_ARGS = """
+    balance
+        ``"smote"``, ``"oversample"`` or ``"none"``: balance the labelled TRAINING lines after the validation lines
+        are held out (:func:`sctl.pp.balance`). ``None``: what :func:`~sctl.models.transfer_data` recorded (its
+        ``balance=``), else the preset's.
+    seed
+        Seed of the split, balancing, minibatch order and dropout: the same seed gives the same numbers.
+    {trainer_args}
+    """
+
 
 def _phase_history(history: dict | None, n_before: dict[str, int], check_val: int) -> pd.DataFrame:
     """One row per epoch of the phase just trained: the rows each logged series gained, by epoch.
