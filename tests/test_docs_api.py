@@ -227,16 +227,11 @@ BENCHMARK_FIGURE = re.compile(
     r"|\bon the [\w-]+ benchmark\b",
     re.IGNORECASE,
 )
+
+
 #: docstrings being rewritten on another branch (sctl issue 20): drop a name once its docstring passes
-BEING_REWRITTEN = {"sctl.tl.predict_response"}
-
-
 def test_no_docstring_quotes_benchmark_figures():
-    quoted = {
-        name: match.group()
-        for name, doc in PUBLIC_DOCS.items()
-        if name not in BEING_REWRITTEN and (match := BENCHMARK_FIGURE.search(doc))
-    }
+    quoted = {name: match.group() for name, doc in PUBLIC_DOCS.items() if (match := BENCHMARK_FIGURE.search(doc))}
     assert not quoted, (
         f"Docstrings quote benchmark figures {quoted}: move each statement to its docs/methods page and point "
         "there (e.g. 'see docs/methods/grip.md'); figures go stale, docstrings are read for how to call a function."

@@ -60,14 +60,14 @@ def evaluate_response(
     ``protocol="reference"`` (default) runs two settings, each repeated for every seed:
 
     ``"bulk_cv"``
-        stratified ``n_folds``-fold cross-validation on the labelled reference lines. The lines are labelled
-        once, on all tested lines, by :func:`sctl.pp.binarize_response` (the label rule defines the truth, as in
-        He et al. 2025 and Zhou et al. 2025; lines left unlabelled by ``"extremes"`` are never tested); folds
-        come from :func:`sctl.pp.split` (``scheme="stratified"``). Every gene is z-scored over all reference
-        lines (label-free, as :func:`sctl.tl.predict_response` does); each method is fitted on the training
-        folds and scores the held-out fold. The decomposed ridge fits the response table of the training lines
-        (every drug, and the unlabelled lines' continuous responses too, as in :func:`sctl.tl.predict_response`)
-        and calibrates on their labels: a held-out line's responses, to any drug, are never seen.
+        stratified ``n_folds``-fold cross-validation on the labelled reference lines. The lines are labelled once, on
+        all tested lines, by :func:`sctl.pp.binarize_response` (the label rule defines the truth, as in
+        :cite:t:`he2025transfer` and :cite:t:`zhou2025atsdpnet`; lines left unlabelled by ``"extremes"`` are never
+        tested); folds come from :func:`sctl.pp.split` (``scheme="stratified"``). Every gene is z-scored over all
+        reference lines (label-free, as :func:`sctl.tl.predict_response` does); each method is fitted on the training
+        folds and scores the held-out fold. The decomposed ridge fits the response table of the training lines (every
+        drug, and the unlabelled lines' continuous responses too, as in :func:`sctl.tl.predict_response`) and calibrates
+        on their labels: a held-out line's responses, to any drug, are never seen.
     ``"transfer"``
         only when cells with known labels are given (``reference`` and ``truth_key``): each method learns from
         the reference and scores the cells exactly as :func:`sctl.tl.predict_response` learns (with the
@@ -75,8 +75,8 @@ def evaluate_response(
         :func:`sctl.tl.predict_response` are not part of the evaluation). The cells' labels are used for scoring
         only.
 
-    ``protocol="cells_cv"`` runs the protocol of ATSDP-NET (Zhou et al. 2025, Section 3.2, Table 3) on cells with
-    known labels (``reference`` and ``truth_key`` required), setting ``"cells_cv"``:
+    ``protocol="cells_cv"`` runs the protocol of ATSDP-NET (:cite:t:`zhou2025atsdpnet`, Section 3.2, Table 3) on cells
+    with known labels (``reference`` and ``truth_key`` required), setting ``"cells_cv"``:
 
     ``"cells_cv"``
         stratified ``n_folds``-fold cross-validation over the labelled cells (:func:`sctl.pp.split`,

@@ -25,7 +25,7 @@ ENSEMBLE = "ensemble"
 DECOMPOSED = "decomposed_ridge"
 #: the method of :func:`sctl.tl.predict_response` and :func:`sctl.tl.screen_drugs` when none is named
 DEFAULT_METHOD = DECOMPOSED
-#: members of ``method="ensemble"``: the best-ranking mix on the realistic-shift benchmark of sctl 0.2 (README)
+#: members of ``method="ensemble"`` (the default of sctl 0.2; docs/methods/ensemble.md)
 ENSEMBLE_MEMBERS = ("signature", "rf", "atsdp")
 
 
