@@ -49,8 +49,11 @@ def evaluated_response() -> ad.AnnData:
     rng = np.random.default_rng(0)
     n_lines, n_genes = 80, 15
     x = rng.normal(size=(n_lines, n_genes))
-    bulk = ad.AnnData(x.astype(np.float32), obs=pd.DataFrame(index=[f"l{i}" for i in range(n_lines)]),
-                      var=pd.DataFrame(index=[f"g{i}" for i in range(n_genes)]))  # fmt: skip
+    bulk = ad.AnnData(
+        x.astype(np.float32),
+        obs=pd.DataFrame(index=[f"l{i}" for i in range(n_lines)]),
+        var=pd.DataFrame(index=[f"g{i}" for i in range(n_genes)]),
+    )
     bulk.obsm["ln_ic50"] = pd.DataFrame({"A": -x[:, :3].sum(1) + rng.normal(size=n_lines)}, index=bulk.obs_names)
     sctl.tl.evaluate_response(bulk, drug="A", methods=["logreg", "signature"], n_folds=3, seeds=[0, 1])
     return bulk

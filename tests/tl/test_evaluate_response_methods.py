@@ -21,8 +21,11 @@ def _screen(n_lines: int = 80, n_genes: int = 30, n_drugs: int = 6, seed: int = 
     table = {f"D{d}": general + 1.5 * x[:, 2 + d] + rng.normal(scale=0.5, size=n_lines) for d in range(n_drugs)}
     if shuffle:  # expression no longer tells anything about the response
         x = x[rng.permutation(n_lines)]
-    bulk = AnnData(x.astype(np.float32), obs=pd.DataFrame(index=[f"l{i}" for i in range(n_lines)]),
-                   var=pd.DataFrame(index=[f"g{i}" for i in range(n_genes)]))  # fmt: skip
+    bulk = AnnData(
+        x.astype(np.float32),
+        obs=pd.DataFrame(index=[f"l{i}" for i in range(n_lines)]),
+        var=pd.DataFrame(index=[f"g{i}" for i in range(n_genes)]),
+    )
     bulk.obsm["ln_ic50"] = pd.DataFrame(table, index=bulk.obs_names)
     return bulk
 
@@ -72,9 +75,13 @@ def test_defaults_include_the_decomposed_ridge():
 def test_ensemble_in_bulk_cv_is_the_mean_of_its_members():
     bulk = _screen()
     sctl.tl.evaluate_response(
-        bulk, drug="D0", methods=["ensemble", "decomposed_ridge", "logreg"], seeds=[0, 1], n_folds=3,
+        bulk,
+        drug="D0",
+        methods=["ensemble", "decomposed_ridge", "logreg"],
+        seeds=[0, 1],
+        n_folds=3,
         model_kwargs={"ensemble": {"members": ["decomposed_ridge", "logreg"]}},
-    )  # fmt: skip
+    )
     pred = bulk.uns["sctl_evaluate_response"]["predictions"].set_index(["seed", "fold", "obs_name"])
     proba = {
         method: pred.query(f"method == '{method}'")["proba"] for method in ("ensemble", "decomposed_ridge", "logreg")
@@ -86,9 +93,15 @@ def test_ensemble_in_bulk_cv_is_the_mean_of_its_members():
 def test_decomposed_ridge_and_ensemble_in_transfer_and_cells_cv():
     bulk, cells = _toy()
     sctl.tl.evaluate_response(
-        cells, bulk, "A", methods=["decomposed_ridge", "ensemble"], truth_key="truth", cv=False, seeds=[0],
+        cells,
+        bulk,
+        "A",
+        methods=["decomposed_ridge", "ensemble"],
+        truth_key="truth",
+        cv=False,
+        seeds=[0],
         model_kwargs={"ensemble": {"members": ["decomposed_ridge", "signature"]}},
-    )  # fmt: skip
+    )
     transfer = cells.uns["sctl_evaluate_response"]["predictions"]
     # the transfer setting learns exactly as predict_response does
     sctl.tl.predict_response(cells, reference=bulk, drug="A", method="decomposed_ridge", min_shared=10)
@@ -97,9 +110,16 @@ def test_decomposed_ridge_and_ensemble_in_transfer_and_cells_cv():
     assert auroc(cells.obs["truth"], decomposed) > 0.8
 
     table = sctl.tl.evaluate_response(
-        cells, bulk, "A", methods=["decomposed_ridge", "ensemble"], truth_key="truth", protocol="cells_cv",
-        n_folds=3, seeds=[0, 1], model_kwargs={"ensemble": {"members": ["decomposed_ridge", "signature"]}},
-    )  # fmt: skip
+        cells,
+        bulk,
+        "A",
+        methods=["decomposed_ridge", "ensemble"],
+        truth_key="truth",
+        protocol="cells_cv",
+        n_folds=3,
+        seeds=[0, 1],
+        model_kwargs={"ensemble": {"members": ["decomposed_ridge", "signature"]}},
+    )
     assert set(table["setting"]) == {"cells_cv"}
     assert (table["n"] == 6).all()
     assert (_auroc(table) > 0.8).all()

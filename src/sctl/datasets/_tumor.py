@@ -255,9 +255,15 @@ def tumor(
     else:
         design = _of_lines(bulk, *_pick_lines(response, n_lines // 2, n_lines - n_lines // 2, k, rng), n_cells, rng)
     counts = _sample_counts(
-        design.cell_z, rng, platform_shift=platform_shift, library_size=library_size, library_sd=library_sd,
-        dispersion=dispersion, dropout=dropout, dropout_midpoint=dropout_midpoint,
-    )  # fmt: skip
+        design.cell_z,
+        rng,
+        platform_shift=platform_shift,
+        library_size=library_size,
+        library_sd=library_sd,
+        dispersion=dispersion,
+        dropout=dropout,
+        dropout_midpoint=dropout_midpoint,
+    )
     lognorm = _log_normalize(counts)
     genes = _panel(lognorm, n_genes)
     obs = pd.DataFrame(
@@ -280,17 +286,27 @@ def tumor(
     adata.uns[TUMOR_KEY] = {
         "params": {
             "drug": drug if isinstance(drug, str) else drugs,
-            "n_cells": int(n_cells), "n_lines": int(n_lines), "mode": mode, "seed": int(seed),
-            "key": key, "k": float(k), "effect": float(effect), "nuisance": float(nuisance),
-            "platform_shift": float(platform_shift), "library_size": float(library_size),
-            "library_sd": float(library_sd), "dispersion": float(dispersion), "dropout": float(dropout),
-            "dropout_midpoint": dropout_midpoint, "n_genes": n_genes,
+            "n_cells": int(n_cells),
+            "n_lines": int(n_lines),
+            "mode": mode,
+            "seed": int(seed),
+            "key": key,
+            "k": float(k),
+            "effect": float(effect),
+            "nuisance": float(nuisance),
+            "platform_shift": float(platform_shift),
+            "library_size": float(library_size),
+            "library_sd": float(library_sd),
+            "dispersion": float(dispersion),
+            "dropout": float(dropout),
+            "dropout_midpoint": dropout_midpoint,
+            "n_genes": n_genes,
             "subpopulations": subpopulations if mode == "drug_pair" else None,
             "general_shift": float(general_shift) if mode == "drug_pair" and subpopulations == "specific" else None,
         },
         **design.info,
         "note": f"semi-synthetic ({mode}): cells simulated from real GDSC lines; response = the simulated truth",
-    }  # fmt: skip
+    }
     adata.uns[TUMOR_KEY]["params"] = {k_: v for k_, v in adata.uns[TUMOR_KEY]["params"].items() if v is not None}
     return adata
 

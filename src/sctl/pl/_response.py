@@ -87,7 +87,13 @@ def _grey_out_of_domain(ax: plt.Axes, adata: AnnData, basis: str) -> None:
     if outside.any():
         coordinates = adata.obsm[f"X_{basis}"][outside]
         ax.scatter(
-            coordinates[:, 0], coordinates[:, 1], s=12, c="lightgrey", marker="x", linewidths=0.6,
-            label="outside the reference's domain", zorder=3,
-        )  # fmt: skip
+            coordinates[:, 0],
+            coordinates[:, 1],
+            s=12,
+            c="lightgrey",
+            marker="x",
+            linewidths=0.6,
+            label="outside the reference's domain",
+            zorder=3,
+        )
         ax.legend(loc="lower right", fontsize="small", frameon=False)

@@ -140,18 +140,25 @@ def attention_similarity(
     adata = adata.copy() if copy else adata
     adata.uns[key_added] = {
         "params": {
-            "model": type(model).__name__, "preset": getattr(model, "init_params_", {}).get("preset"),
-            "drugs": list(smiles), "smiles": list(smiles.values()), "moa": moa if isinstance(moa, str) else (
-                MOA_COLUMN if moa is None else "mapping"
-            ), "dose": None if dose is None else float(dose), "time": None if time is None else float(time),
-            "layer": layer, "stage": stage, "include_prior": include_prior, "method": method,
-            "n_perms": int(n_perms), "seed": int(seed),
+            "model": type(model).__name__,
+            "preset": getattr(model, "init_params_", {}).get("preset"),
+            "drugs": list(smiles),
+            "smiles": list(smiles.values()),
+            "moa": moa if isinstance(moa, str) else (MOA_COLUMN if moa is None else "mapping"),
+            "dose": None if dose is None else float(dose),
+            "time": None if time is None else float(time),
+            "layer": layer,
+            "stage": stage,
+            "include_prior": include_prior,
+            "method": method,
+            "n_perms": int(n_perms),
+            "seed": int(seed),
         },
         "correlation": corr,
         "moa": labels.to_frame("moa"),
         "pairs": pairs,
         "test": test,
-    }  # fmt: skip
+    }
     return adata if copy else None
 
 
@@ -250,9 +257,13 @@ def _within_between(corr: np.ndarray, labels: np.ndarray, n_perms: int, rng: np.
         )
         nan = float("nan")
         return {
-            **result, "within_mean": nan, "between_mean": nan, "difference": nan, "median_difference": nan,
+            **result,
+            "within_mean": nan,
+            "between_mean": nan,
+            "difference": nan,
+            "median_difference": nan,
             "pvalue": nan,
-        }  # fmt: skip
+        }
     finite = np.isfinite(values)
     if not finite.all():
         warnings.warn(

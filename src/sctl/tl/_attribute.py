@@ -93,10 +93,17 @@ def attribute(
     adata = adata.copy() if copy else adata
     adata.obsm[key_added] = table
     adata.uns[key_added] = {
-        "params": {"by": by, "method": method, "model": type(model).__name__, "layer": layer, "n_steps": n_steps,
-                   "target": "logit of sensitivity", "baseline": "average cell (zero z-scores)"},
+        "params": {
+            "by": by,
+            "method": method,
+            "model": type(model).__name__,
+            "layer": layer,
+            "n_steps": n_steps,
+            "target": "logit of sensitivity",
+            "baseline": "average cell (zero z-scores)",
+        },
         "ranking": ranking,
-    }  # fmt: skip
+    }
     return adata if copy else None
 
 

@@ -169,13 +169,26 @@ def score(
     """The metrics of one fold (or transfer) as raw scores, and its predictions."""
     report = classification_report(truth, proba, threshold=threshold)
     scores = pd.DataFrame(
-        {"setting": setting, "method": method, "seed": seed, "fold": fold, "metric": list(METRICS),
-         "value": [report[m] for m in METRICS]}
-    )  # fmt: skip
+        {
+            "setting": setting,
+            "method": method,
+            "seed": seed,
+            "fold": fold,
+            "metric": list(METRICS),
+            "value": [report[m] for m in METRICS],
+        }
+    )
     predictions = pd.DataFrame(
-        {"setting": setting, "method": method, "seed": seed, "fold": fold, "obs_name": np.asarray(names, dtype=str),
-         "truth": truth.astype(np.int64), "proba": proba}
-    )  # fmt: skip
+        {
+            "setting": setting,
+            "method": method,
+            "seed": seed,
+            "fold": fold,
+            "obs_name": np.asarray(names, dtype=str),
+            "truth": truth.astype(np.int64),
+            "proba": proba,
+        }
+    )
     return scores, predictions
 
 

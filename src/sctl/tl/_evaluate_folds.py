@@ -144,16 +144,26 @@ class TransferModel:
         model_kwargs = {"seed": task.seed, **(task.model_kwargs or {})}
         rule = task.label_rule
         data_kwargs = {
-            "key": task.key, "label_method": rule["method"], "k": rule["k"], "label_threshold": rule["threshold"],
-            "bulk_layer": task.layers[1], "min_shared": task.min_shared, "standardize_rows": task.standardize_rows,
-            "seed": task.seed, **model_kwargs.pop("data_kwargs", {}),
-        }  # fmt: skip
+            "key": task.key,
+            "label_method": rule["method"],
+            "k": rule["k"],
+            "label_threshold": rule["threshold"],
+            "bulk_layer": task.layers[1],
+            "min_shared": task.min_shared,
+            "standardize_rows": task.standardize_rows,
+            "seed": task.seed,
+            **model_kwargs.pop("data_kwargs", {}),
+        }
         train_kwargs = {"seed": task.seed, **(task.train_kwargs or {})}
         for train, test in folds:
             model = self._class().from_reference(
-                data.bulk, data.raw_cells[train].copy(), task.drug, data_kwargs=data_kwargs,
-                train_kwargs=train_kwargs, **model_kwargs,
-            )  # fmt: skip
+                data.bulk,
+                data.raw_cells[train].copy(),
+                task.drug,
+                data_kwargs=data_kwargs,
+                train_kwargs=train_kwargs,
+                **model_kwargs,
+            )
             yield check_probabilities(model.predict(data.raw_cells[test].copy()), len(test), self.method)
 
     def _class(self) -> type:

@@ -201,10 +201,16 @@ def evaluate_response(
     truth = None if truth_key is None else cell_truth(adata, truth_key)
     label_rule = {"method": label_method, "k": k, "threshold": label_threshold}
     data = evaluation_data(
-        adata, reference, drug, key=key, label_rule=label_rule, layers=(layer, reference_layer),
-        min_shared=min_shared, standardize_rows=standardize_rows,
+        adata,
+        reference,
+        drug,
+        key=key,
+        label_rule=label_rule,
+        layers=(layer, reference_layer),
+        min_shared=min_shared,
+        standardize_rows=standardize_rows,
         min_per_class=n_folds if protocol == REFERENCE and cv else 2,
-    )  # fmt: skip
+    )
     # the cells are read from `layer` once (EvaluationData.raw_cells); the methods see them in X
     task = ResponseTask(drug, key, label_rule, (None, reference_layer), min_shared, standardize_rows, seed=0)
     tasks = {
@@ -292,8 +298,16 @@ def _transfer(data: EvaluationData, tasks: Tasks, truth: pd.Series, threshold: f
     for seed, of_method in tasks.items():
         for method, task in of_method.items():
             proba = learn_response(data.raw_cells, data.bulk, task, method)[0]
-            yield score(truth[known].to_numpy(dtype=np.int64), proba[known], TRANSFER, method, seed, -1,
-                        data.raw_cells.obs_names[known], threshold)  # fmt: skip
+            yield score(
+                truth[known].to_numpy(dtype=np.int64),
+                proba[known],
+                TRANSFER,
+                method,
+                seed,
+                -1,
+                data.raw_cells.obs_names[known],
+                threshold,
+            )
 
 
 def _cells_cv(data: EvaluationData, tasks: Tasks, truth: pd.Series, n_folds: int, threshold: float) -> Scored:

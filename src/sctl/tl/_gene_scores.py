@@ -123,9 +123,16 @@ def response_gene_scores(
         if truth_key is not None:
             adata.obs[_SCORE_KEYS[side].replace("sctl_", "sctl_true_")] = true_scores[side]
     params = {
-        "groupby": groupby, "truth_key": truth_key, "n_genes": int(n_genes), "n_permutations": int(n_permutations),
-        "layer": layer, "method": method, "ctrl_size": int(ctrl_size), "n_bins": int(n_bins), "seed": int(seed),
-    }  # fmt: skip
+        "groupby": groupby,
+        "truth_key": truth_key,
+        "n_genes": int(n_genes),
+        "n_permutations": int(n_permutations),
+        "layer": layer,
+        "method": method,
+        "ctrl_size": int(ctrl_size),
+        "n_bins": int(n_bins),
+        "seed": int(seed),
+    }
     adata.uns[key_added] = {"params": params, **result}
     return adata if copy else None
 

@@ -93,10 +93,18 @@ def perturbation_distance(
     table.columns = [str(c) for c in table.columns]
     response = None if sensitivity is None else _response(adata, sensitivity, table)
     adata = write_per_drug(
-        adata, table, model, drugs, key_added, copy=copy, dose=float(dose), time=float(time), layer=layer,
+        adata,
+        table,
+        model,
+        drugs,
+        key_added,
+        copy=copy,
+        dose=float(dose),
+        time=float(time),
+        layer=layer,
         standardize=standardize,
         sensitivity=sensitivity if isinstance(sensitivity, str) else None if sensitivity is None else "table",
-    )  # fmt: skip
+    )
     if response is not None:
         summary, per_line = zero_shot_statistics(table, response)
         adata.uns[key_added]["zero_shot"] = summary

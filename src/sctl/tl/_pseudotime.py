@@ -137,14 +137,18 @@ def response_pseudotime(
     rho, pvalue = _spearman(pseudotime[finite], proba[finite])
     adata.uns[key_added] = {
         "params": {
-            "key": key, "root": str(root) if not isinstance(root, np.ndarray | pd.Series) else "mask",
-            "root_cell": str(adata.obs_names[iroot]), "root_index": int(iroot), "circular_root": circular,
-            "n_dcs": int(n_dcs), "layer": layer,
+            "key": key,
+            "root": str(root) if not isinstance(root, np.ndarray | pd.Series) else "mask",
+            "root_cell": str(adata.obs_names[iroot]),
+            "root_index": int(iroot),
+            "circular_root": circular,
+            "n_dcs": int(n_dcs),
+            "layer": layer,
         },
         "spearman_rho": float(rho),
         "spearman_pvalue": float(pvalue),
         "n_unreachable": int((~finite).sum()),
-    }  # fmt: skip
+    }
     if expression is not None:
         adata.uns[key_added]["genes"] = _gene_correlations(expression, pseudotime, finite)
     return adata if copy else None

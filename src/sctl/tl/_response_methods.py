@@ -217,10 +217,16 @@ def _learn_transfer(cells: AnnData, reference: AnnData, task: ResponseTask, meth
     train_kwargs = {"seed": task.seed, **(task.train_kwargs or {})}
     rule = task.label_rule
     data_kwargs = {
-        "key": task.key, "label_method": rule["method"], "k": rule["k"], "label_threshold": rule["threshold"],
-        "layer": task.layers[0], "bulk_layer": task.layers[1], "min_shared": task.min_shared, "seed": task.seed,
+        "key": task.key,
+        "label_method": rule["method"],
+        "k": rule["k"],
+        "label_threshold": rule["threshold"],
+        "layer": task.layers[0],
+        "bulk_layer": task.layers[1],
+        "min_shared": task.min_shared,
+        "seed": task.seed,
         **model_kwargs.pop("data_kwargs", {}),
-    }  # fmt: skip
+    }
     if task.standardize_rows is not None:  # else the model's preset decides
         data_kwargs["standardize_rows"] = task.standardize_rows
     model = cls.from_reference(

@@ -159,9 +159,16 @@ def spatial_response(
     zscore, count = _enrichment_arrays(enrichment)
     adata.uns[key_added] = {
         "params": {
-            "key": key, "spatial_key": spatial_key, "sensitive": sensitive, "library_key": library_key,
-            "graph": graph, "n_neighs": int(n_neighs), "radius": None if radius is None else float(radius),
-            "n_perms": int(n_perms), "co_occurrence_max_cells": co_occurrence_max_cells, "seed": int(seed),
+            "key": key,
+            "spatial_key": spatial_key,
+            "sensitive": sensitive,
+            "library_key": library_key,
+            "graph": graph,
+            "n_neighs": int(n_neighs),
+            "radius": None if radius is None else float(radius),
+            "n_perms": int(n_perms),
+            "co_occurrence_max_cells": co_occurrence_max_cells,
+            "seed": int(seed),
         },
         "join_count": join,
         "nhood_enrichment": {
@@ -169,7 +176,7 @@ def spatial_response(
             "count": pd.DataFrame(count, index=categories, columns=categories),
         },
         "co_occurrence": {"occ": occ, "interval": thresholds, "categories": categories},
-    }  # fmt: skip
+    }
     return adata if copy else None
 
 

@@ -90,8 +90,17 @@ class PhasedTrainingMixin(UnsupervisedTrainingMixin):
         if training_data is not own_data:
             self.adata = training_data
         try:
-            self._run_phases(epochs, train_idx, val_idx, batch_size, early_stopping, patience, accelerator,
-                             plan_kwargs, trainer_kwargs)  # fmt: skip
+            self._run_phases(
+                epochs,
+                train_idx,
+                val_idx,
+                batch_size,
+                early_stopping,
+                patience,
+                accelerator,
+                plan_kwargs,
+                trainer_kwargs,
+            )
         finally:
             if training_data is not own_data:
                 self.adata = own_data

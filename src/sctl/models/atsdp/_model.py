@@ -24,18 +24,52 @@ from ._module import CLUSTER_KEY, ATSDPModule
 _CLUSTER = "_sctl_cluster_code"
 #: constructor values of each preset (sources: docs/methods/atsdp.md)
 INIT_PRESETS = {
-    "sctl": {"n_latent": 32, "encoder_dims": (256, 128), "predictor_dims": (128, 64), "n_heads": 8, "dropout": 0.1,
-             "noise": 0.1, "mmd_weight": 0.0, "mmd_kernel": "linear", "cluster_weight": 0.1, "shared_encoder": True},
-    "paper": {"n_latent": 512, "encoder_dims": (256, 128), "predictor_dims": (128, 64), "n_heads": 8, "dropout": 0.3,
-              "noise": 0.1, "mmd_weight": 0.25, "mmd_kernel": "rbf", "cluster_weight": 0.1, "shared_encoder": False},
-}  # fmt: skip
+    "sctl": {
+        "n_latent": 32,
+        "encoder_dims": (256, 128),
+        "predictor_dims": (128, 64),
+        "n_heads": 8,
+        "dropout": 0.1,
+        "noise": 0.1,
+        "mmd_weight": 0.0,
+        "mmd_kernel": "linear",
+        "cluster_weight": 0.1,
+        "shared_encoder": True,
+    },
+    "paper": {
+        "n_latent": 512,
+        "encoder_dims": (256, 128),
+        "predictor_dims": (128, 64),
+        "n_heads": 8,
+        "dropout": 0.3,
+        "noise": 0.1,
+        "mmd_weight": 0.25,
+        "mmd_kernel": "rbf",
+        "cluster_weight": 0.1,
+        "shared_encoder": False,
+    },
+}
 #: ``train`` values of each preset
 TRAIN_PRESETS = {
-    "sctl": {"max_epochs": 100, "batch_size": 128, "lr": 1e-3, "train_size": 0.9, "early_stopping": True,
-             "patience": 10, "balance": "none"},
-    "paper": {"max_epochs": 500, "batch_size": 200, "lr": 1e-2, "train_size": 0.8, "early_stopping": True,
-              "patience": 10, "balance": "oversample"},
-}  # fmt: skip
+    "sctl": {
+        "max_epochs": 100,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "train_size": 0.9,
+        "early_stopping": True,
+        "patience": 10,
+        "balance": "none",
+    },
+    "paper": {
+        "max_epochs": 500,
+        "batch_size": 200,
+        "lr": 1e-2,
+        "train_size": 0.8,
+        "early_stopping": True,
+        "patience": 10,
+        "balance": "oversample",
+    },
+}
 
 
 @doc_params()
@@ -131,10 +165,19 @@ class ATSDPNet(TransferModel):
         self.preset = check_preset(preset)
         self._check_data_preset(preset)
         values = resolve_preset(
-            preset, INIT_PRESETS, n_latent=n_latent, encoder_dims=encoder_dims, predictor_dims=predictor_dims,
-            n_heads=n_heads, dropout=dropout, noise=noise, mmd_weight=mmd_weight, mmd_kernel=mmd_kernel,
-            cluster_weight=cluster_weight, shared_encoder=shared_encoder,
-        )  # fmt: skip
+            preset,
+            INIT_PRESETS,
+            n_latent=n_latent,
+            encoder_dims=encoder_dims,
+            predictor_dims=predictor_dims,
+            n_heads=n_heads,
+            dropout=dropout,
+            noise=noise,
+            mmd_weight=mmd_weight,
+            mmd_kernel=mmd_kernel,
+            cluster_weight=cluster_weight,
+            shared_encoder=shared_encoder,
+        )
         dims = {name: tuple(values[name]) for name in ("encoder_dims", "predictor_dims")}
         values.update({name: list(value) for name, value in dims.items()})  # JSON-friendly in the saved settings
         if values["n_heads"] < 0:
@@ -243,9 +286,16 @@ class ATSDPNet(TransferModel):
         {transfer_train_args}
         """
         values = resolve_preset(
-            self.preset, TRAIN_PRESETS, max_epochs=max_epochs, batch_size=batch_size, lr=lr, train_size=train_size,
-            early_stopping=early_stopping, patience=patience, balance=balance,
-        )  # fmt: skip
+            self.preset,
+            TRAIN_PRESETS,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            train_size=train_size,
+            early_stopping=early_stopping,
+            patience=patience,
+            balance=balance,
+        )
         values["balance"] = self._resolve_balance(balance, values["balance"])
         if pretrain_epochs is None:
             pretrain_epochs = values["max_epochs"] if self.preset == "paper" else values["max_epochs"] // 2

@@ -131,10 +131,8 @@ class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):
         seed = pretrained.init_params_["seed"] if seed is None else int(seed)
         self._record_init_params(locals(), **settings, dose=float(dose), time=float(time), seed=seed)
         init = self.init_params_
-        data = prepare(
-            adata, pretrained._drugs, pretrained.var_names_, {**init, **self._setup}, drugs=drugs, pairs=pairs,
-            drug_features=drug_features,
-        )  # fmt: skip
+        known = (pretrained._drugs, pretrained.var_names_, {**init, **self._setup})
+        data = prepare(adata, *known, drugs=drugs, pairs=pairs, drug_features=drug_features)
         network = copy.deepcopy(pretrained.module).requires_grad_(False)
         network.remove_biases()  # the paper's recipe (section 3.2)
         pretrained_params = {"init_params": pretrained.init_params_, "setup": pretrained._setup}

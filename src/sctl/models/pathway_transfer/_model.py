@@ -23,18 +23,50 @@ from ._module import PathwayTransferModule
 
 #: constructor values of each preset (sources: docs/methods/pathway_transfer.md)
 INIT_PRESETS = {
-    "sctl": {"min_genes": 10, "n_extra": 5, "n_hidden": 256, "dropout": 0.1, "r1": 0.1, "r2": 0.1,
-             "sparse_relu": False},
-    "paper": {"min_genes": 10, "n_extra": 5, "n_hidden": 256, "dropout": 0.1, "r1": 0.1, "r2": 0.1,
-              "sparse_relu": True},
-}  # fmt: skip
+    "sctl": {
+        "min_genes": 10,
+        "n_extra": 5,
+        "n_hidden": 256,
+        "dropout": 0.1,
+        "r1": 0.1,
+        "r2": 0.1,
+        "sparse_relu": False,
+    },
+    "paper": {
+        "min_genes": 10,
+        "n_extra": 5,
+        "n_hidden": 256,
+        "dropout": 0.1,
+        "r1": 0.1,
+        "r2": 0.1,
+        "sparse_relu": True,
+    },
+}
 #: ``train`` values of each preset
 TRAIN_PRESETS = {
-    "sctl": {"max_epochs": 100, "batch_size": 128, "lr": 1e-3, "classifier_lr": 1e-3, "train_size": 0.9,
-             "early_stopping": True, "patience": 10, "finetune_encoder": True, "balance": "none"},
-    "paper": {"max_epochs": 100, "batch_size": 128, "lr": 1e-3, "classifier_lr": 1e-3, "train_size": 0.9,
-              "early_stopping": True, "patience": 10, "finetune_encoder": False, "balance": "none"},
-}  # fmt: skip
+    "sctl": {
+        "max_epochs": 100,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "classifier_lr": 1e-3,
+        "train_size": 0.9,
+        "early_stopping": True,
+        "patience": 10,
+        "finetune_encoder": True,
+        "balance": "none",
+    },
+    "paper": {
+        "max_epochs": 100,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "classifier_lr": 1e-3,
+        "train_size": 0.9,
+        "early_stopping": True,
+        "patience": 10,
+        "finetune_encoder": False,
+        "balance": "none",
+    },
+}
 #: the sctl.datasets.genesets collection used when no gene sets are given
 DEFAULT_GENESETS = "go_bp"
 
@@ -145,9 +177,16 @@ class PathwayTransfer(TransferModel):
         self.preset = check_preset(preset)
         self._check_data_preset(preset)
         values = resolve_preset(
-            preset, INIT_PRESETS, min_genes=min_genes, n_extra=n_extra, n_hidden=n_hidden, dropout=dropout,
-            r1=r1, r2=r2, sparse_relu=sparse_relu,
-        )  # fmt: skip
+            preset,
+            INIT_PRESETS,
+            min_genes=min_genes,
+            n_extra=n_extra,
+            n_hidden=n_hidden,
+            dropout=dropout,
+            r1=r1,
+            r2=r2,
+            sparse_relu=sparse_relu,
+        )
         self.mask_ = None
         self.genesets_source_ = None
         if pathway_decoder:
@@ -223,10 +262,18 @@ class PathwayTransfer(TransferModel):
         {transfer_train_args}
         """
         values = resolve_preset(
-            self.preset, TRAIN_PRESETS, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
-            classifier_lr=classifier_lr, train_size=train_size, early_stopping=early_stopping, patience=patience,
-            finetune_encoder=finetune_encoder, balance=balance,
-        )  # fmt: skip
+            self.preset,
+            TRAIN_PRESETS,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            classifier_lr=classifier_lr,
+            train_size=train_size,
+            early_stopping=early_stopping,
+            patience=patience,
+            finetune_encoder=finetune_encoder,
+            balance=balance,
+        )
         values["balance"] = self._resolve_balance(balance, values["balance"])
         pretrain = values["max_epochs"] if pretrain_epochs is None else pretrain_epochs
         self.train_params_ = {**values, "pretrain_epochs": pretrain, "seed": seed}
