@@ -136,13 +136,15 @@ def test_signature_screen_equals_predict_response_per_drug():
     assert "sctl_drug_screen_specific" not in out.obsm
 
 
-def test_decomposed_screen_equals_predict_response_on_one_drug():
+def test_decomposed_screen_equals_predict_response_per_drug():
+    """One fit for every drug gives each drug the probabilities of its own predict_response call."""
     bulk, cells = _bulk_and_cells()
-    out = sctl.tl.screen_drugs(cells, bulk, ["DrugA"], copy=True)
-    single = sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", copy=True)
-    np.testing.assert_allclose(
-        out.obsm["sctl_drug_screen"]["DrugA"].to_numpy(), single.obs["sctl_response_proba"].to_numpy(), atol=1e-9
-    )
+    out = _screen(cells, bulk, copy=True)
+    for drug in ("DrugA", "DrugB", "DrugC"):
+        single = sctl.tl.predict_response(cells, reference=bulk, drug=drug, copy=True)
+        np.testing.assert_allclose(
+            out.obsm["sctl_drug_screen"][drug].to_numpy(), single.obs["sctl_response_proba"].to_numpy(), atol=1e-9
+        )
 
 
 def test_empty_cells_are_nan_rows_counted_as_uncertain():
