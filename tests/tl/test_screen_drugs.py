@@ -181,6 +181,19 @@ def test_small_group_is_not_trusted():
     assert (table.loc[table["group"] == "rare", "n_cells"] == 6).all()
 
 
+def test_cells_without_group_are_in_none():
+    bulk, cells = _bulk_and_cells()
+    cells.obs["cluster"] = cells.obs["cluster"].astype(object)
+    cells.obs.loc[cells.obs_names[10:30], "cluster"] = np.nan
+    _screen(cells, bulk, groupby="cluster")
+    table = cells.uns["sctl_drug_screen"]["groups"]
+    assert set(table["group"]) == {"A", "B", "rare"}
+    assert table.groupby("group")["n_cells"].first().sum() == cells.n_obs - 20
+    cells.obs["empty"] = np.nan
+    with pytest.raises(ValueError, match=r"`adata.obs\['empty'\]` holds no group"):
+        _screen(cells, bulk, groupby="empty")
+
+
 def test_rank_groups_trust_rules():
     """Trusted: at least 10 scored cells in the domain and at least 80 % of the group's cells; a group without a
     trusted cell gets NaN means and the last ranks."""

@@ -16,7 +16,7 @@ from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from .._constants import IN_DOMAIN_KEY
 from .._validate import check_anndata, closest, preview
-from ..tl._screen_drugs import MIN_GROUP_CELLS, MIN_GROUP_IN_DOMAIN, SCREEN_KEY, rank_groups
+from ..tl._screen_drugs import MIN_GROUP_CELLS, MIN_GROUP_IN_DOMAIN, SCREEN_KEY, group_column, rank_groups
 from ._utils import finish, stored_result
 
 #: dot area (points²) of a group whose every trusted cell is called sensitive
@@ -125,16 +125,12 @@ def _group_table(adata: AnnData, key: str, groupby: str | None) -> tuple[pd.Data
             f"`sctl.tl.screen_drugs(adata, reference{hint}, or pass `groupby=` here to group the stored "
             "probabilities."
         )
-    if groupby not in adata.obs.columns:
-        raise KeyError(
-            f"`adata.obs[{groupby!r}]` not found.{closest(groupby, adata.obs.columns)} Pass an existing column as "
-            f"`groupby=`, or None for the screen's own groups."
-        )
+    groups = group_column(adata, groupby)
     if key not in adata.obsm or IN_DOMAIN_KEY not in adata.obs.columns:
         raise KeyError(f"No probabilities `adata.obsm[{key!r}]` with `obs[{IN_DOMAIN_KEY!r}]`: run the screen first.")
     screen = pd.DataFrame(adata.obsm[key], index=adata.obs_names)
-    groups = adata.obs[groupby].astype(str)
-    return rank_groups(screen, groups, adata.obs[IN_DOMAIN_KEY].to_numpy(), params.get("threshold", 0.5)), groupby
+    in_domain = adata.obs[IN_DOMAIN_KEY].to_numpy()
+    return rank_groups(screen, groups, in_domain, params.get("threshold", 0.5)), groupby
 
 
 def _group_order(adata: AnnData, groupby: str, table: pd.DataFrame) -> list[str]:
