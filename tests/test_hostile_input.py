@@ -737,6 +737,21 @@ def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
             ValueError,
         ),
         "predict_response_threshold": (cells, lambda: predict(cells, reference, "Dabrafenib", threshold=2), ValueError),
+        "screen_drugs_nan_cells": (
+            nan_cells,
+            lambda: sctl.tl.screen_drugs(nan_cells, reference, min_shared=10),
+            ValueError,
+        ),
+        "screen_drugs_unknown_drug": (
+            cells,
+            lambda: sctl.tl.screen_drugs(cells, reference, ["Dabrafenip"], min_shared=10),
+            ValueError,
+        ),
+        "screen_drugs_missing_groupby": (
+            cells,
+            lambda: sctl.tl.screen_drugs(cells, reference, groupby="leiden", min_shared=10),
+            KeyError,
+        ),
         "predict_response_unknown_drug": (
             reference,
             lambda: predict(cells, reference, "Nodrug", method="logreg", min_shared=10),
@@ -835,6 +850,9 @@ FAILING = [
     "predict_response_nan_reference",
     "predict_response_threshold",
     "predict_response_unknown_drug",
+    "screen_drugs_nan_cells",
+    "screen_drugs_unknown_drug",
+    "screen_drugs_missing_groupby",
     "predict_perturbation_nan_basal",
     "score_states_zero_cells",
     "qc_nan",

@@ -72,7 +72,7 @@ def screen_drugs(
         Drugs to screen (columns of the table). ``None``: every drug with at least 5 labelled lines of each class
         under the label rule (the others are listed in a warning and in the parameters).
     groupby
-        Column of ``adata.obs`` whose groups get a ranked table of drugs.
+        Column of ``adata.obs`` whose groups get a ranked table of drugs (cells with no group, NaN, are in none).
     method
         A method of :func:`sctl.tl.predict_response`; ``"decomposed_ridge"`` by default.
     key, label_method, k, label_threshold
@@ -126,7 +126,7 @@ def screen_drugs(
     reference = check_anndata(reference, "reference")
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"`threshold` must lie strictly between 0 and 1, got {threshold}.")
-    groups = None if groupby is None else check_obs_key(adata, groupby).astype(str)
+    groups = None if groupby is None else group_column(adata, groupby)
     task = ResponseTask(
         drug="",
         key=key,
@@ -224,6 +224,14 @@ def _write_parts(adata: AnnData, key_added: str, parts: tuple[pd.Series, pd.Data
     adata.obsm[f"{key_added}_specific"] = pd.DataFrame(table, index=adata.obs_names, columns=specific.columns)
 
 
+def group_column(adata: AnnData, groupby: str) -> pd.Series:
+    """``adata.obs[groupby]``, refused when it is missing or names no group."""
+    groups = check_obs_key(adata, groupby)
+    if groups.isna().all():
+        raise ValueError(f"`adata.obs[{groupby!r}]` holds no group (every value is missing); pass a column of groups.")
+    return groups
+
+
 def rank_groups(screen: pd.DataFrame, groups: pd.Series, in_domain: np.ndarray, threshold: float) -> pd.DataFrame:
     """One row per group and drug, ranked by the mean probability of the group's trusted cells.
 
@@ -232,7 +240,7 @@ def rank_groups(screen: pd.DataFrame, groups: pd.Series, in_domain: np.ndarray, 
     screen
         Cells x drugs probabilities (NaN: not scored).
     groups
-        Group of each cell.
+        Group of each cell (NaN: in no group).
     in_domain
         Whether each cell lies in the reference's domain.
     threshold
@@ -245,8 +253,9 @@ def rank_groups(screen: pd.DataFrame, groups: pd.Series, in_domain: np.ndarray, 
     trusted = screen.notna().all(axis=1).to_numpy() & np.asarray(in_domain, dtype=bool)
     values = screen.to_numpy()
     rows = []
-    for group in pd.unique(groups):
-        member = (groups == group).to_numpy()
+    labels = groups.astype(str).where(groups.notna()).to_numpy()
+    for group in pd.unique(labels[pd.notna(labels)]):
+        member = labels == group
         mine, rest = member & trusted, ~member & trusted
         mean = values[mine].mean(axis=0) if mine.any() else np.full(screen.shape[1], np.nan)
         other = values[rest].mean(axis=0) if rest.any() else np.full(screen.shape[1], np.nan)
