@@ -119,12 +119,13 @@ def screen_decomposed(
     logger.info("%s on %d shared genes, %d drug(s)", DECOMPOSED, bulk.n_vars, len(drugs))
     labels = pd.DataFrame({drug: _labels(bulk, drug, task) for drug in drugs}, index=bulk.obs_names)
     model.fit(bulk, task.key, drugs=drugs, labels=labels)
-    proba = model.predict(aligned)
+    general, specific = model.predict_parts(aligned)
+    proba = model.to_probability(specific.add(general, axis=0))
     for drug in drugs:
         check_probabilities(proba[drug].to_numpy(), cells.n_obs, DECOMPOSED)
     params = task.params(DECOMPOSED, bulk.n_vars, _label_counts(bulk), standardization(rows))
     params["alpha"] = model.alpha
-    return proba, model.predict_parts(aligned), params
+    return proba, (general, specific), params
 
 
 def _labels(bulk: AnnData, drug: str, task: ResponseTask) -> pd.Series:

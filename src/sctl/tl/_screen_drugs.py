@@ -153,7 +153,7 @@ def screen_drugs(
             columns.append(proba)
         return np.column_stack(columns), params
 
-    proba, domain, params = learn_within_domain(adata, reference, task, batch_key, learn, drugs)
+    proba, domain, params = learn_within_domain(adata, reference, task, batch_key, learn, [])  # labels checked
     adata = adata.copy() if copy else adata
     screen = pd.DataFrame(proba, index=adata.obs_names, columns=drugs)
     adata.obsm[key_added] = screen
@@ -191,6 +191,8 @@ def _screened_drugs(reference: AnnData, drugs: Sequence[str] | None, task: Respo
             )
         if not drugs or len(set(drugs)) != len(drugs):
             raise ValueError(f"`drugs` must name distinct drugs, got {drugs!r}.")
+        for drug in drugs:  # a named drug without enough labelled lines is an error, not a skip
+            check_labels(reference, drug, task.key, task.label_rule)
         return drugs, []
     kept, skipped = [], []
     for drug in table.columns:

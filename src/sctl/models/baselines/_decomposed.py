@@ -152,7 +152,10 @@ class DecomposedRidge:
 
     def predict(self, adata: AnnData, *, layer: str | None = None) -> pd.DataFrame:
         """Probability that each row is sensitive to each drug, rows x drugs."""
-        response = self.predict_response(adata, layer=layer)
+        return self.to_probability(self.predict_response(adata, layer=layer))
+
+    def to_probability(self, response: pd.DataFrame) -> pd.DataFrame:
+        """Predicted responses (rows x drugs, as :meth:`predict_response` returns them) as probabilities."""
         return response.apply(lambda column: self.calibration_[column.name](-column.to_numpy()))
 
     def _weights(self) -> np.ndarray:
