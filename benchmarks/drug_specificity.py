@@ -48,14 +48,19 @@ import pandas as pd
 from _common import quiet_single_thread
 from _seeds import seeds_arg  # benchmarks/ is on the path of a script run from it
 from anndata import AnnData
+from transfer_baselines import PAPER_VARIANTS
 
 import sctl
 from sctl.pp._specific import split_response
 
 #: pairs whose drug-specific responses are anti-correlated across the GDSC lines (printed at the start)
 PAIRS = "Trametinib:Olaparib,Venetoclax:Dactolisib,Dabrafenib:Afatinib,Dabrafenib:Docetaxel"
-METHODS = "signature,rf,logreg,ensemble,atsdp,pathway_transfer"
+METHODS = "decomposed_ridge,signature,rf,logreg,ensemble,atsdp,atsdp_paper,pathway_transfer,pathway_transfer_paper"
 DEEP = ("pathway_transfer", "atsdp", "ensemble")
+#: paper presets of the transfer models, with the paper's input; the label rule stays the row's (both are measured)
+VARIANT_METHODS = {
+    name: (method, {k: v for k, v in extra.items() if k != "key"}) for name, (method, extra) in PAPER_VARIANTS.items()
+}
 #: label variant -> suffix of the response key written by ``sctl.pp.drug_specific_response``
 VARIANTS = {"raw": "", "specific": "_specific", "general": "_general"}
 #: fewest tested lines for a drug of the wide panel (a z-score over fewer lines is noise)
@@ -127,8 +132,9 @@ def describe_pairs(bulk, pairs: list[tuple[str, str]]) -> None:
     print()
 
 
-def predict(cells, reference, drug: str, method: str, key: str, seed: int, epochs: int) -> np.ndarray:
-    kwargs = {}
+def predict(cells, reference, drug: str, name: str, key: str, seed: int, epochs: int) -> np.ndarray:
+    method, kwargs = VARIANT_METHODS.get(name, (name, {}))
+    kwargs = dict(kwargs)
     if method in DEEP:
         kwargs["train_kwargs"] = {"max_epochs": epochs, "enable_progress_bar": False}
     sctl.tl.predict_response(cells, reference=reference, drug=drug, method=method, key=key, seed=seed, **kwargs)

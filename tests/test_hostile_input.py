@@ -510,6 +510,19 @@ def test_split_same_seed_same_folds(reference):
     assert not np.array_equal(runs[0], runs[2])
 
 
+def test_evaluate_response_same_seed_same_scores(reference):
+    runs = []
+    for seed in (4, 4, 5):
+        bulk = reference.copy()
+        sctl.tl.evaluate_response(
+            bulk, drug="Dabrafenib", methods=["decomposed_ridge", "logreg"], seeds=[seed], n_folds=3
+        )
+        runs.append(bulk.uns["sctl_evaluate_response"]["predictions"])
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    folds = [run.set_index(["method", "obs_name"])["fold"].sort_index() for run in (runs[0], runs[2])]
+    assert not folds[0].equals(folds[1])  # another seed, other folds
+
+
 @pytest.mark.parametrize("cls", [PathwayTransfer, ATSDPNet])
 def test_transfer_model_same_seed_same_numbers(cls):
     bulk = sctl.datasets.gdsc()
@@ -704,7 +717,7 @@ def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
     one_class.obs["sctl_label"] = "sensitive"
     gct_id = plate[:4, :5].copy()
     gct_id.obs["id"] = "x"
-    predict = sctl.tl.predict_response
+    predict, evaluate = sctl.tl.predict_response, sctl.tl.evaluate_response
     return {
         "standardize_nan": (nan_cells, lambda: sctl.pp.standardize(nan_cells), ValueError),
         "standardize_clip": (cells, lambda: sctl.pp.standardize(cells, clip=-1), ValueError),
@@ -724,6 +737,21 @@ def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
             ValueError,
         ),
         "predict_response_threshold": (cells, lambda: predict(cells, reference, "Dabrafenib", threshold=2), ValueError),
+        "screen_drugs_nan_cells": (
+            nan_cells,
+            lambda: sctl.tl.screen_drugs(nan_cells, reference, min_shared=10),
+            ValueError,
+        ),
+        "screen_drugs_unknown_drug": (
+            cells,
+            lambda: sctl.tl.screen_drugs(cells, reference, ["Dabrafenip"], min_shared=10),
+            ValueError,
+        ),
+        "screen_drugs_missing_groupby": (
+            cells,
+            lambda: sctl.tl.screen_drugs(cells, reference, groupby="leiden", min_shared=10),
+            KeyError,
+        ),
         "predict_response_unknown_drug": (
             reference,
             lambda: predict(cells, reference, "Nodrug", method="logreg", min_shared=10),
@@ -754,6 +782,21 @@ def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
         "predict_response_unknown_method": (
             cells,
             lambda: predict(cells, reference, "Dabrafenib", method="nonsense", min_shared=10),
+            ValueError,
+        ),
+        "evaluate_response_nan_reference": (
+            nan_reference,
+            lambda: evaluate(nan_reference, drug="Dabrafenib", methods=["decomposed_ridge"], seeds=[0], n_folds=3),
+            ValueError,
+        ),
+        "evaluate_response_unknown_method": (
+            reference,
+            lambda: evaluate(reference, drug="Dabrafenib", methods=["decomposed_ridge", "nonsense"]),
+            ValueError,
+        ),
+        "evaluate_response_ensemble_without_cells": (
+            reference,
+            lambda: evaluate(reference, drug="Dabrafenib", methods=["ensemble"]),
             ValueError,
         ),
         "binarize_bad_k": (reference, lambda: sctl.pp.binarize_response(reference, "Dabrafenib", k=3), ValueError),
@@ -807,12 +850,18 @@ FAILING = [
     "predict_response_nan_reference",
     "predict_response_threshold",
     "predict_response_unknown_drug",
+    "screen_drugs_nan_cells",
+    "screen_drugs_unknown_drug",
+    "screen_drugs_missing_groupby",
     "predict_perturbation_nan_basal",
     "score_states_zero_cells",
     "qc_nan",
     "score_states_nan",
     "harmonize_nan",
     "predict_response_unknown_method",
+    "evaluate_response_nan_reference",
+    "evaluate_response_unknown_method",
+    "evaluate_response_ensemble_without_cells",
     "binarize_bad_k",
     "split_too_many_folds",
     "match_controls_unknown_group",

@@ -63,6 +63,7 @@ BENCHMARKS = (
     Benchmark("score_states_throughput", "semi-synthetic tumour: seed 0"),
     Benchmark("resistance_index_agreement", "random gene-set control: seed 0"),
     Benchmark("million_cells", "synthetic cells: numpy seed 0; bulk labels and models: seed 0"),
+    Benchmark("drug_screen", "drug-pair tumour simulation: seed 0; methods: seed 0"),
     Benchmark("import_time", "none (no randomness)"),
 )
 _KNOWN = {b.name: b for b in BENCHMARKS}

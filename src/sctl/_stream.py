@@ -17,6 +17,7 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
+from ._docs import doc_params
 from ._validate import check_finite, float_dtype, get_matrix
 
 
@@ -58,6 +59,7 @@ def describe(layer: str | None) -> str:
     return "`adata.X`" if layer is None else f"`adata.layers[{layer!r}]`"
 
 
+@doc_params()
 def rows_of(adata: AnnData, layer: str | None = None, var_names: Any | None = None) -> Rows:
     """Return the expression of ``adata`` (backed or not) as :class:`Rows`, its genes ordered as ``var_names``.
 
@@ -69,8 +71,7 @@ def rows_of(adata: AnnData, layer: str | None = None, var_names: Any | None = No
     adata
         Any AnnData, e.g. from ``anndata.read_h5ad(path, backed="r")``; it must hold every gene of
         ``var_names`` (checked by the caller).
-    layer
-        Layer with the expression (``None``: ``X``).
+    {layer}
     var_names
         Genes to keep, in order; ``None`` keeps every gene.
     """
@@ -144,7 +145,7 @@ def _block_moments(block: np.ndarray | sparse.spmatrix) -> tuple[np.ndarray, np.
 def column_mean_std(rows: Rows, chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (population) standard deviation of every column over all rows, in one chunked pass.
 
-    Blocks are merged with Chan et al.'s pairwise update in float64, so the result matches
+    Blocks are merged with the pairwise update of :cite:t:`chan1982variance` in float64, so the result matches
     ``X.mean(0, dtype=float64)`` / ``X.std(0, dtype=float64)`` to rounding without holding ``X``.
 
     Returns

@@ -6,10 +6,26 @@ import sctl.datasets as ds
 from sctl._constants import DRUGS_KEY, RESPONSE_KEYS
 
 KEY_DRUGS = [
-    "Cisplatin", "Docetaxel", "Paclitaxel", "Gefitinib", "Erlotinib", "Lapatinib", "Dabrafenib", "Trametinib",
-    "Selumetinib", "Nutlin-3a (-)", "Olaparib", "Afatinib", "Crizotinib", "Sorafenib", "Vorinostat",
-    "5-Fluorouracil", "Gemcitabine", "Bortezomib", "PLX-4720",
-]  # fmt: skip
+    "Cisplatin",
+    "Docetaxel",
+    "Paclitaxel",
+    "Gefitinib",
+    "Erlotinib",
+    "Lapatinib",
+    "Dabrafenib",
+    "Trametinib",
+    "Selumetinib",
+    "Nutlin-3a (-)",
+    "Olaparib",
+    "Afatinib",
+    "Crizotinib",
+    "Sorafenib",
+    "Vorinostat",
+    "5-Fluorouracil",
+    "Gemcitabine",
+    "Bortezomib",
+    "PLX-4720",
+]
 
 
 @pytest.fixture(scope="module")

@@ -92,9 +92,13 @@ def test_learns_on_tumour_beats_constant():
 def test_predict_response_plugs_in():
     bulk, cells = bulk_and_cells()
     sctl.tl.predict_response(
-        cells, reference=bulk, drug=DRUG, method="atsdp", model_kwargs={"n_heads": 2},
+        cells,
+        reference=bulk,
+        drug=DRUG,
+        method="atsdp",
+        model_kwargs={"n_heads": 2},
         train_kwargs={"max_epochs": 1, **FAST},
-    )  # fmt: skip
+    )
     assert cells.uns["sctl_response"]["params"]["method"] == "atsdp"
     assert cells.obs["sctl_response_proba"].between(0, 1).all()
 
@@ -190,9 +194,13 @@ def test_both_presets_train_predict_save_load(preset, tmp_path):
 def test_predict_response_runs_and_records_the_paper_preset():
     bulk, cells = bulk_and_cells()
     sctl.tl.predict_response(
-        cells, reference=bulk, drug=DRUG, method="atsdp", model_kwargs={"preset": "paper", "n_latent": 16},
+        cells,
+        reference=bulk,
+        drug=DRUG,
+        method="atsdp",
+        model_kwargs={"preset": "paper", "n_latent": 16},
         train_kwargs={"max_epochs": 1, **FAST},
-    )  # fmt: skip
+    )
     params = cells.uns["sctl_response"]["params"]
     assert params["model_kwargs"]["preset"] == "paper"
     # the paper's preprocessing (per-gene z-scores only), not predict_response's own default

@@ -322,9 +322,14 @@ def test_both_presets_train_predict_save_load(preset, tmp_path):
 def test_from_reference_routes_the_paper_preset_to_the_data():
     bulk, cells = bulk_and_cells()
     model = PathwayTransfer.from_reference(
-        bulk, cells, DRUG, preset="paper", pathway_decoder=False, data_kwargs={"n_top_genes": 200},
+        bulk,
+        cells,
+        DRUG,
+        preset="paper",
+        pathway_decoder=False,
+        data_kwargs={"n_top_genes": 200},
         train_kwargs={"max_epochs": 1, **FAST},
-    )  # fmt: skip
+    )
     params = model.adata.uns["sctl_transfer"]["params"]
     assert (params["key"], params["standardize_rows"]) == ("auc", False)  # the preset's
     assert params["n_top_genes"] == 200

@@ -266,9 +266,13 @@ def test_old_key_names_warn_and_old_saves_load(tmp_path):
     adata = _de_table()
     with pytest.warns(FutureWarning) as renamed:
         SeqPerturb.setup_anndata(
-            adata, layer=None, cell_type_key="cell_type", compound_key="sm_name", compound_id_key="sm_lincs_id",
+            adata,
+            layer=None,
+            cell_type_key="cell_type",
+            compound_key="sm_name",
+            compound_id_key="sm_lincs_id",
             smiles_key=None,
-        )  # fmt: skip
+        )
     messages = [str(warning.message) for warning in renamed]
     assert len(messages) == 3
     assert messages[1].startswith("`compound_key=` of sctl.models.seqperturb.SeqPerturb.setup_anndata() is renamed")

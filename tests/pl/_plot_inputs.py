@@ -49,8 +49,11 @@ def evaluated_response() -> ad.AnnData:
     rng = np.random.default_rng(0)
     n_lines, n_genes = 80, 15
     x = rng.normal(size=(n_lines, n_genes))
-    bulk = ad.AnnData(x.astype(np.float32), obs=pd.DataFrame(index=[f"l{i}" for i in range(n_lines)]),
-                      var=pd.DataFrame(index=[f"g{i}" for i in range(n_genes)]))  # fmt: skip
+    bulk = ad.AnnData(
+        x.astype(np.float32),
+        obs=pd.DataFrame(index=[f"l{i}" for i in range(n_lines)]),
+        var=pd.DataFrame(index=[f"g{i}" for i in range(n_genes)]),
+    )
     bulk.obsm["ln_ic50"] = pd.DataFrame({"A": -x[:, :3].sum(1) + rng.normal(size=n_lines)}, index=bulk.obs_names)
     sctl.tl.evaluate_response(bulk, drug="A", methods=["logreg", "signature"], n_folds=3, seeds=[0, 1])
     return bulk
@@ -143,6 +146,35 @@ def evaluated_patients() -> ad.AnnData:
     return adata
 
 
+def screened_cells() -> ad.AnnData:
+    """300 cells in clusters ``"A"`` (sensitive to drug A), ``"B"`` (to drug B) and ``"rare"`` (6 cells, not
+    trusted), after ``sctl.tl.screen_drugs`` of a 120-line reference of three drugs (C is noise) on 30 genes."""
+    rng = np.random.default_rng(0)
+    n_lines, n_cells, n_genes = 120, 300, 30
+    genes = [f"g{i}" for i in range(n_genes)]
+    bulk_x = rng.normal(size=(n_lines, n_genes))
+    response = pd.DataFrame(
+        {
+            "A": -bulk_x[:, :4].sum(1) + rng.normal(scale=0.5, size=n_lines),
+            "B": -bulk_x[:, 4:8].sum(1) + rng.normal(scale=0.5, size=n_lines),
+            "C": rng.normal(size=n_lines),
+        },
+        index=[f"l{i}" for i in range(n_lines)],
+    )
+    bulk = ad.AnnData(bulk_x.astype(np.float32), obs=pd.DataFrame(index=response.index),
+                      var=pd.DataFrame(index=genes), obsm={"ln_ic50": response})  # fmt: skip
+    z = rng.normal(size=(n_cells, n_genes))
+    cluster = np.where(z[:, :4].sum(1) > z[:, 4:8].sum(1), "A", "B").astype(object)
+    cluster[:6] = "rare"
+    cells = ad.AnnData(
+        np.log1p(np.exp(1.0 + 0.4 * z)).astype(np.float32),
+        obs=pd.DataFrame({"cluster": pd.Categorical(cluster)}, index=[f"c{i}" for i in range(n_cells)]),
+        var=pd.DataFrame(index=genes),
+    )
+    sctl.tl.screen_drugs(cells, bulk, groupby="cluster")
+    return cells
+
+
 def tissue(shuffle: bool = False, side: int = 30, seed: int = 0) -> ad.AnnData:
     """A jittered square grid of cells; the sensitive ones form a disc (or, shuffled, are scattered at random)."""
     rng = np.random.default_rng(seed)
@@ -231,6 +263,7 @@ PLOT_CALLS: dict[str, Callable[[], Call]] = {
     "attention_similarity": _attention_similarity,
     "attribution": _attribution,
     "drug_ranking": lambda: ((ranked_drugs(),), {}),
+    "drug_screen": lambda: ((screened_cells(),), {}),
     "gene_scores": _gene_scores,
     "metrics_radar": lambda: ((evaluated_response(),), {}),
     "pathways": _pathways,

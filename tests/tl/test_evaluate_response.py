@@ -19,9 +19,13 @@ def landmark_bulk():
 def bulk_cv(landmark_bulk):
     bulk = landmark_bulk.copy()
     table = sctl.tl.evaluate_response(
-        bulk, drug="Dabrafenib", methods=["logreg", "rf"], seeds=[0, 1], n_folds=3,
+        bulk,
+        drug="Dabrafenib",
+        methods=["decomposed_ridge", "logreg", "rf"],
+        seeds=[0, 1],
+        n_folds=3,
         model_kwargs={"rf": {"n_estimators": 50}},
-    )  # fmt: skip
+    )
     return bulk, table
 
 
@@ -30,13 +34,17 @@ def _toy(n_lines: int = 60, n_cells: int = 120, n_genes: int = 20, seed: int = 0
     genes = [f"g{i}" for i in range(n_genes)]
     x = rng.normal(size=(n_lines, n_genes))
     ic50 = -x[:, :3].sum(1) + rng.normal(scale=0.5, size=n_lines)
-    bulk = AnnData(x.astype(np.float32), obs=pd.DataFrame(index=[f"l{i}" for i in range(n_lines)]),
-                   var=pd.DataFrame(index=genes))  # fmt: skip
+    bulk = AnnData(
+        x.astype(np.float32), obs=pd.DataFrame(index=[f"l{i}" for i in range(n_lines)]), var=pd.DataFrame(index=genes)
+    )
     bulk.obsm["ln_ic50"] = pd.DataFrame({"A": ic50}, index=bulk.obs_names)
     z = rng.normal(size=(n_cells, n_genes))
     truth = np.where(z[:, :3].sum(1) > 0, "sensitive", "resistant")
-    cells = AnnData((2 + 0.5 * z).astype(np.float32), obs=pd.DataFrame({"truth": truth},
-                    index=[f"c{i}" for i in range(n_cells)]), var=pd.DataFrame(index=genes))  # fmt: skip
+    cells = AnnData(
+        (2 + 0.5 * z).astype(np.float32),
+        obs=pd.DataFrame({"truth": truth}, index=[f"c{i}" for i in range(n_cells)]),
+        var=pd.DataFrame(index=genes),
+    )
     return bulk, cells
 
 
@@ -44,11 +52,11 @@ def test_bulk_cv_table_is_tidy_and_matches_raw_scores(bulk_cv):
     bulk, table = bulk_cv
     assert list(table.columns) == ["setting", "method", "metric", "mean", "std", "n"]
     assert set(table["setting"]) == {"bulk_cv"}
-    assert list(table["method"].unique()) == ["logreg", "rf"]
+    assert list(table["method"].unique()) == ["decomposed_ridge", "logreg", "rf"]
     assert list(table["metric"].unique()) == METRICS
     assert (table["n"] == 6).all()  # 3 folds x 2 seeds
     scores = bulk.uns["sctl_evaluate_response"]["scores"]
-    for method in ("logreg", "rf"):
+    for method in ("decomposed_ridge", "logreg", "rf"):
         raw = scores[(scores["method"] == method) & (scores["metric"] == "auroc")]["value"]
         row = table[(table["method"] == method) & (table["metric"] == "auroc")].iloc[0]
         assert row["mean"] == pytest.approx(raw.mean())
@@ -79,9 +87,15 @@ def test_transfer_scores_labelled_cells(landmark_bulk):
     ref = landmark_bulk[~landmark_bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
     obs_before, uns_before = list(cells.obs.columns), list(cells.uns)
     table = sctl.tl.evaluate_response(
-        cells, ref, "Dabrafenib", methods=["logreg", "signature"], truth_key="response", cv=False, seeds=[0],
+        cells,
+        ref,
+        "Dabrafenib",
+        methods=["logreg", "signature"],
+        truth_key="response",
+        cv=False,
+        seeds=[0],
         key_added="eval",
-    )  # fmt: skip
+    )
     assert set(table["setting"]) == {"transfer"}
     assert (table["n"] == 1).all()
     assert table["std"].isna().all()
@@ -100,9 +114,15 @@ def test_transfer_scores_labelled_cells(landmark_bulk):
 def test_estimator_arguments_reach_both_settings():
     bulk, cells = _toy()
     table = sctl.tl.evaluate_response(
-        cells, bulk, "A", methods=["rf"], truth_key="truth", n_folds=2, seeds=[3],
+        cells,
+        bulk,
+        "A",
+        methods=["rf"],
+        truth_key="truth",
+        n_folds=2,
+        seeds=[3],
         model_kwargs={"rf": {"n_estimators": 5, "max_depth": 1}},
-    )  # fmt: skip
+    )
     assert set(table["setting"]) == {"bulk_cv", "transfer"}
     assert cells.uns["sctl_evaluate_response"]["params"]["seeds"] == [3]
 
@@ -110,10 +130,16 @@ def test_estimator_arguments_reach_both_settings():
 def test_both_settings_and_transfer_model_in_cv():
     bulk, cells = _toy()
     table = sctl.tl.evaluate_response(
-        cells, bulk, "A", methods=["logreg", "pathway_transfer"], truth_key="truth", n_folds=2, seeds=[0],
+        cells,
+        bulk,
+        "A",
+        methods=["logreg", "pathway_transfer"],
+        truth_key="truth",
+        n_folds=2,
+        seeds=[0],
         model_kwargs={"pathway_transfer": {"pathway_decoder": False, "n_hidden": 16, "n_latent": 8}},
         train_kwargs={"max_epochs": 1, "enable_progress_bar": False, "accelerator": "cpu"},
-    )  # fmt: skip
+    )
     assert set(table["setting"]) == {"bulk_cv", "transfer"}
     assert set(table["method"]) == {"logreg", "pathway_transfer"}
     assert table["mean"].between(0, 1).all()
@@ -143,9 +169,16 @@ def test_cells_cv_scores_every_labelled_cell_once_per_seed():
     bulk, cells = _toy()
     cells.obs.loc[cells.obs_names[:6], "truth"] = np.nan  # unknown labels: neither trained on nor scored
     table = sctl.tl.evaluate_response(
-        cells, bulk, "A", methods=["logreg", "dt", "xgb"], truth_key="truth", protocol="cells_cv", n_folds=3,
-        seeds=[0, 1], model_kwargs={"xgb": {"n_estimators": 20}},
-    )  # fmt: skip
+        cells,
+        bulk,
+        "A",
+        methods=["logreg", "dt", "xgb"],
+        truth_key="truth",
+        protocol="cells_cv",
+        n_folds=3,
+        seeds=[0, 1],
+        model_kwargs={"xgb": {"n_estimators": 20}},
+    )
     assert set(table["setting"]) == {"cells_cv"}  # no bulk CV, no transfer to all cells
     assert list(table["method"].unique()) == ["logreg", "dt", "xgb"]
     assert (table["n"] == 6).all()  # 3 folds x 2 seeds
@@ -184,10 +217,17 @@ def test_cells_cv_transfer_model_never_sees_held_out_cells_or_cell_labels(monkey
 
     monkeypatch.setattr(sctl.models.PathwayTransfer, "from_reference", classmethod(spy))
     table = sctl.tl.evaluate_response(
-        cells, bulk, "A", methods=["pathway_transfer"], truth_key="truth", protocol="cells_cv", n_folds=2,
-        seeds=[0], model_kwargs={"pathway_transfer": {"pathway_decoder": False, "n_hidden": 16, "n_latent": 8}},
+        cells,
+        bulk,
+        "A",
+        methods=["pathway_transfer"],
+        truth_key="truth",
+        protocol="cells_cv",
+        n_folds=2,
+        seeds=[0],
+        model_kwargs={"pathway_transfer": {"pathway_decoder": False, "n_hidden": 16, "n_latent": 8}},
         train_kwargs={"max_epochs": 1, "enable_progress_bar": False, "accelerator": "cpu"},
-    )  # fmt: skip
+    )
     assert (table["n"] == 2).all()
     pred = cells.uns["sctl_evaluate_response"]["predictions"]
     assert len(seen) == 2  # one model per fold

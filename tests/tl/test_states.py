@@ -136,10 +136,12 @@ def test_parent_states_of_custom_sets(markers):
     adata = _planted(markers, "apoptosis", n_cells=40)
     filler = [f"FILLER{i}" for i in range(40)]
     sets = pd.DataFrame(
-        [("a1", "effective", "A", g) for g in filler[:8]] + [("a2", "effective", "A", g) for g in filler[8:16]]
-        + [("b", "effective", "b", g) for g in filler[16:24]] + [("c", "ineffective", "c", g) for g in filler[24:32]],
+        [("a1", "effective", "A", g) for g in filler[:8]]
+        + [("a2", "effective", "A", g) for g in filler[8:16]]
+        + [("b", "effective", "b", g) for g in filler[16:24]]
+        + [("c", "ineffective", "c", g) for g in filler[24:32]],
         columns=["state", "category", "parent_state", "gene"],
-    )  # fmt: skip
+    )
     sctl.tl.score_states(adata, genesets=sets)
     z = adata.obsm["sctl_states"].pipe(lambda s: (s - s.mean()) / s.std(ddof=0))
     expected = ((z["a1"] + z["a2"]) / 2 + z["b"]) / 2
@@ -163,9 +165,11 @@ def test_custom_sets_without_categories_warn_and_skip_index(markers):
     assert list(adata.obsm["sctl_custom"].columns) == ["mine"]
     assert "sctl_resistance_index" not in adata.obs
     sctl.tl.score_states(
-        adata, genesets={**sets, "other": [f"FILLER{i}" for i in range(10, 16)]}, effective=["mine"],
+        adata,
+        genesets={**sets, "other": [f"FILLER{i}" for i in range(10, 16)]},
+        effective=["mine"],
         ineffective=["other"],
-    )  # fmt: skip
+    )
     assert "sctl_resistance_index" in adata.obs
 
 

@@ -62,8 +62,8 @@ def gdsc() -> AnnData:
     - ``uns["sctl_dataset"]``: source, licence and build parameters; ``uns["sctl_matching"]``: how expression
       rows were matched to response lines.
 
-    Data: Wellcome Sanger Institute GDSC, freely available without restriction (cite Yang et al. 2013 NAR and
-    Iorio et al. 2016 Cell).
+    Data: Wellcome Sanger Institute GDSC, freely available without restriction; cite
+    :cite:t:`yang2013gdsc` and :cite:t:`iorio2016landscape`.
 
     Examples
     --------
@@ -188,7 +188,7 @@ def progeny(top: int = 500) -> pd.DataFrame:
 
     14 pathways (Androgen, EGFR, Estrogen, Hypoxia, JAK-STAT, MAPK, NFkB, p53, PI3K, TGFb, TNFa, Trail, VEGF,
     WNT) with the ``top`` genes per pathway by p-value (at most the 500 shipped, as ``decoupler`` uses by
-    default). Apache-2.0; cite Schubert et al. 2018.
+    default). Apache-2.0; cite :cite:t:`schubert2018progeny`.
 
     Parameters
     ----------

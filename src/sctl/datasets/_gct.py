@@ -128,9 +128,15 @@ def _parse_data_block(lines: list[str], start: int, n_row_meta: int) -> tuple[pd
     text = io.StringIO("\n".join(lines[start:]))
     meta_columns = {index: str for index in range(n_row_meta + 1)}
     block = pd.read_csv(
-        text, sep="\t", header=None, dtype=meta_columns, keep_default_na=False, na_values=_DATA_NA,
-        quoting=csv.QUOTE_NONE, low_memory=False,
-    )  # fmt: skip
+        text,
+        sep="\t",
+        header=None,
+        dtype=meta_columns,
+        keep_default_na=False,
+        na_values=_DATA_NA,
+        quoting=csv.QUOTE_NONE,
+        low_memory=False,
+    )
     values = block.iloc[:, n_row_meta + 1 :]
     for column in values.columns:
         if not pd.api.types.is_numeric_dtype(values[column]):

@@ -255,9 +255,15 @@ def tumor(
     else:
         design = _of_lines(bulk, *_pick_lines(response, n_lines // 2, n_lines - n_lines // 2, k, rng), n_cells, rng)
     counts = _sample_counts(
-        design.cell_z, rng, platform_shift=platform_shift, library_size=library_size, library_sd=library_sd,
-        dispersion=dispersion, dropout=dropout, dropout_midpoint=dropout_midpoint,
-    )  # fmt: skip
+        design.cell_z,
+        rng,
+        platform_shift=platform_shift,
+        library_size=library_size,
+        library_sd=library_sd,
+        dispersion=dispersion,
+        dropout=dropout,
+        dropout_midpoint=dropout_midpoint,
+    )
     lognorm = _log_normalize(counts)
     genes = _panel(lognorm, n_genes)
     obs = pd.DataFrame(
@@ -280,17 +286,27 @@ def tumor(
     adata.uns[TUMOR_KEY] = {
         "params": {
             "drug": drug if isinstance(drug, str) else drugs,
-            "n_cells": int(n_cells), "n_lines": int(n_lines), "mode": mode, "seed": int(seed),
-            "key": key, "k": float(k), "effect": float(effect), "nuisance": float(nuisance),
-            "platform_shift": float(platform_shift), "library_size": float(library_size),
-            "library_sd": float(library_sd), "dispersion": float(dispersion), "dropout": float(dropout),
-            "dropout_midpoint": dropout_midpoint, "n_genes": n_genes,
+            "n_cells": int(n_cells),
+            "n_lines": int(n_lines),
+            "mode": mode,
+            "seed": int(seed),
+            "key": key,
+            "k": float(k),
+            "effect": float(effect),
+            "nuisance": float(nuisance),
+            "platform_shift": float(platform_shift),
+            "library_size": float(library_size),
+            "library_sd": float(library_sd),
+            "dispersion": float(dispersion),
+            "dropout": float(dropout),
+            "dropout_midpoint": dropout_midpoint,
+            "n_genes": n_genes,
             "subpopulations": subpopulations if mode == "drug_pair" else None,
             "general_shift": float(general_shift) if mode == "drug_pair" and subpopulations == "specific" else None,
         },
         **design.info,
         "note": f"semi-synthetic ({mode}): cells simulated from real GDSC lines; response = the simulated truth",
-    }  # fmt: skip
+    }
     adata.uns[TUMOR_KEY]["params"] = {k_: v for k_, v in adata.uns[TUMOR_KEY]["params"].items() if v is not None}
     return adata
 
@@ -318,9 +334,10 @@ def realistic_tumor(
     dropout only (``dropout=0, dropout_midpoint=0.3``), and a panel of the 800 most variable genes, 40 % of the
     reference's (``n_genes=800``). Pass any of them to override it.
     By default ``mode="within_line"``: one parental line with sensitive and resistant sub-populations, the case
-    where bulk-to-single-cell transfer is hardest and that published sets share. ``benchmarks/realistic_shift.py``
-    scores every method of :func:`sctl.tl.predict_response` on all three modes; ``benchmarks/drug_specificity.py``
-    scores them on ``mode="drug_pair"`` (``realistic_tumor(["Trametinib", "Olaparib"], mode="drug_pair")``).
+    where bulk-to-single-cell transfer is hardest and that published sets share. How the methods of
+    :func:`sctl.tl.predict_response` fare on these tumours: ``docs/methods/ensemble.md``; for drug specificity,
+    score ``realistic_tumor(["Trametinib", "Olaparib"], mode="drug_pair")`` with
+    :func:`sctl.metrics.drug_specificity`.
 
     Parameters
     ----------

@@ -111,9 +111,15 @@ def _parental_obs(bulk: AnnData, parental: str, n_cells: int) -> dict[str, pd.Ca
 
 
 def _within_line(
-    bulk: AnnData, response: pd.Series, n_cells: int, n_lines: int, k: float, effect: float, nuisance: float,
+    bulk: AnnData,
+    response: pd.Series,
+    n_cells: int,
+    n_lines: int,
+    k: float,
+    effect: float,
+    nuisance: float,
     rng: np.random.Generator,
-) -> _Design:  # fmt: skip
+) -> _Design:
     """One parental (sensitive) line; the resistant sub-population moves along the resistance program.
 
     The program is the mean profile of ``n_lines // 2`` resistant lines minus that of as many other sensitive
@@ -240,9 +246,14 @@ def _categorical(labels: np.ndarray) -> pd.Categorical:
 
 
 def _held_out_tissue(
-    bulk: AnnData, response: pd.Series, n_cells: int, n_lines: int, k: float, tissue: str | None,
+    bulk: AnnData,
+    response: pd.Series,
+    n_cells: int,
+    n_lines: int,
+    k: float,
+    tissue: str | None,
     rng: np.random.Generator,
-) -> _Design:  # fmt: skip
+) -> _Design:
     """Lines of one tissue, each class drawn within the tissue; the whole tissue is to be held out."""
     n_sensitive, n_resistant = n_lines // 2, n_lines - n_lines // 2
     sensitive_pool, resistant_pool = _pools(response, k)

@@ -12,7 +12,30 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from sctl._constants import RESISTANT, SENSITIVE
 
+from .._docs import doc_params
 from ._utils import ArrayLike, as_binary, as_float, check_same_length, is_label_like
+
+#: the Parameters sections of the metrics of calls and of the metrics of scores
+_INPUTS = {
+    "calls": """
+        Parameters
+        ----------
+        y_true
+            True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``.
+        y_pred
+            Predicted labels (same forms as ``y_true``) or probabilities of *sensitive*.
+        threshold
+            Probabilities at or above it are called sensitive (ignored for labels).
+        """,
+    "scores": """
+        Parameters
+        ----------
+        y_true
+            True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``; both classes must occur.
+        y_score
+            Scores or probabilities of *sensitive* (higher = more sensitive); no NaN.
+        """,
+}
 
 
 def _calls(y_pred: ArrayLike, threshold: float) -> np.ndarray:
@@ -57,17 +80,11 @@ def _paired_scores(y_true: ArrayLike, y_score: ArrayLike, metric: str) -> tuple[
     return truth, score
 
 
+@doc_params(**_INPUTS)
 def accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) -> float:
     """Fraction of samples whose call matches the truth.
 
-    Parameters
-    ----------
-    y_true
-        True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``.
-    y_pred
-        Predicted labels (same forms as ``y_true``) or probabilities of *sensitive*.
-    threshold
-        Probabilities at or above it are called sensitive (ignored for labels).
+    {calls}
 
     Returns
     -------
@@ -82,17 +99,13 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) ->
     return _ratio(tp + tn, tp + fp + fn + tn)
 
 
+@doc_params(**_INPUTS)
 def precision(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) -> float:
     """Fraction of the samples called sensitive that are sensitive: TP / (TP + FP).
 
-    Parameters
-    ----------
-    y_true
-        True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``.
-    y_pred
-        Predicted labels (same forms as ``y_true``) or probabilities of *sensitive*.
-    threshold
-        Probabilities at or above it are called sensitive (ignored for labels).
+    Also called the positive predictive value.
+
+    {calls}
 
     Returns
     -------
@@ -107,42 +120,32 @@ def precision(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) -
     return _ratio(tp, tp + fp)
 
 
+@doc_params(**_INPUTS)
 def recall(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) -> float:
     """Fraction of the sensitive samples that are called sensitive: TP / (TP + FN).
 
-    Parameters
-    ----------
-    y_true
-        True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``.
-    y_pred
-        Predicted labels (same forms as ``y_true``) or probabilities of *sensitive*.
-    threshold
-        Probabilities at or above it are called sensitive (ignored for labels).
+    Also called sensitivity or the true positive rate.
+
+    {calls}
 
     Returns
     -------
-    Recall (sensitivity, true positive rate) in [0, 1]; 0.0 when no sample is sensitive.
+    Recall in [0, 1]; 0.0 when no sample is sensitive.
 
     Examples
     --------
-    >>> recall([1, 0, 1, 0], [0.9, 0.8, 0.4, 0.1])
+    >>> recall(["sensitive", "sensitive", "resistant"], [0.9, 0.2, 0.7])
     0.5
     """
     tp, _, fn, _ = _confusion(y_true, y_pred, threshold)
     return _ratio(tp, tp + fn)
 
 
+@doc_params(**_INPUTS)
 def f1(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) -> float:
     """Harmonic mean of precision and recall: 2 TP / (2 TP + FP + FN).
 
-    Parameters
-    ----------
-    y_true
-        True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``.
-    y_pred
-        Predicted labels (same forms as ``y_true``) or probabilities of *sensitive*.
-    threshold
-        Probabilities at or above it are called sensitive (ignored for labels).
+    {calls}
 
     Returns
     -------
@@ -157,17 +160,13 @@ def f1(y_true: ArrayLike, y_pred: ArrayLike, *, threshold: float = 0.5) -> float
     return _ratio(2 * tp, 2 * tp + fp + fn)
 
 
+@doc_params(**_INPUTS)
 def auroc(y_true: ArrayLike, y_score: ArrayLike) -> float:
     """Area under the ROC curve: the chance that a sensitive sample scores above a resistant one.
 
     Ties between a sensitive and a resistant sample count one half.
 
-    Parameters
-    ----------
-    y_true
-        True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``; both classes must occur.
-    y_score
-        Scores or probabilities of *sensitive* (higher = more sensitive); no NaN.
+    {scores}
 
     Returns
     -------
@@ -182,18 +181,14 @@ def auroc(y_true: ArrayLike, y_score: ArrayLike) -> float:
     return float(roc_auc_score(truth, score))
 
 
+@doc_params(**_INPUTS)
 def average_precision(y_true: ArrayLike, y_score: ArrayLike) -> float:
     r"""Average precision: the mean of the precision at the rank of each sensitive sample.
 
     Computed as scikit-learn does, :math:`\sum_n (R_n - R_{n-1}) P_n` over the distinct score thresholds, so
     tied scores enter together.
 
-    Parameters
-    ----------
-    y_true
-        True labels: 0 / 1, booleans or ``"sensitive"`` / ``"resistant"``; both classes must occur.
-    y_score
-        Scores or probabilities of *sensitive* (higher = more sensitive); no NaN.
+    {scores}
 
     Returns
     -------
@@ -201,7 +196,7 @@ def average_precision(y_true: ArrayLike, y_score: ArrayLike) -> float:
 
     Examples
     --------
-    >>> average_precision([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    >>> average_precision(["sensitive", "resistant", "sensitive"], [0.9, 0.2, 0.1])
     0.8333333333333333
     """
     truth, score = _paired_scores(y_true, y_score, "Average precision")

@@ -1,6 +1,6 @@
 """Metrics for predicted versus observed per-gene changes (samples x genes), e.g. drug-induced changes.
 
-The sign metrics follow Ali et al. (Open Problems single-cell perturbations): a prediction is *right* for an
+The sign metrics follow :cite:t:`ali2024deep` (Open Problems single-cell perturbations): a prediction is *right* for an
 entry when it gets the direction of the change (up, down or none) right, and the MAE is split between the
 entries whose direction was right and those whose direction was wrong. The mean row-wise RMSE is the
 competition's own score.
@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docs import doc_params
 from ._regression import _correlation
 from ._utils import ArrayLike, as_float_2d, check_same_shape
+
+_CHANGES = """
+    true, pred
+        Observed and predicted changes, samples x genes (a 1-D array is one sample); no NaN.
+    """
 
 
 def _pair(true: ArrayLike, pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -33,6 +39,7 @@ def _sign_match(observed: np.ndarray, predicted: np.ndarray, atol: float) -> np.
     return _signs(observed, atol) == _signs(predicted, atol)
 
 
+@doc_params(changes=_CHANGES)
 def sign_accuracy(true: ArrayLike, pred: ArrayLike, *, atol: float = 0.0) -> float:
     """Fraction of entries (sample, gene) whose predicted change has the observed direction.
 
@@ -42,8 +49,7 @@ def sign_accuracy(true: ArrayLike, pred: ArrayLike, *, atol: float = 0.0) -> flo
 
     Parameters
     ----------
-    true, pred
-        Observed and predicted changes, samples x genes (a 1-D array is one sample); no NaN.
+    {changes}
     atol
         Largest absolute change still counted as no change.
 
@@ -60,17 +66,17 @@ def sign_accuracy(true: ArrayLike, pred: ArrayLike, *, atol: float = 0.0) -> flo
     return float(_sign_match(observed, predicted, atol).mean())
 
 
+@doc_params(changes=_CHANGES)
 def direction_accuracy(true: ArrayLike, pred: ArrayLike, *, min_change: float = 0.5) -> float:
     """Fraction of the clearly changed entries (``|observed| > min_change``) whose predicted change has their sign.
 
-    Unlike :func:`sign_accuracy`, which scores every entry (most of them noise around zero), as Ali et al. (2024,
-    Eq. 1) do over all 18,211 genes, this scores only the genes that moved: sctl's variant for data where most
-    genes do not change. A predicted zero is never right.
+    Unlike :func:`sign_accuracy`, which scores every entry (most of them noise around zero), as
+    :cite:t:`ali2024deep{Eq. 1}` do over all 18,211 genes, this scores only the genes that moved: sctl's variant for
+    data where most genes do not change. A predicted zero is never right.
 
     Parameters
     ----------
-    true, pred
-        Observed and predicted changes, samples x genes (a 1-D array is one sample); no NaN.
+    {changes}
     min_change
         Smallest absolute observed change (exclusive) of a scored entry, in the units of ``true``.
 
@@ -92,13 +98,13 @@ def direction_accuracy(true: ArrayLike, pred: ArrayLike, *, min_change: float = 
     return float((np.sign(predicted[changed]) == np.sign(observed[changed])).mean())
 
 
+@doc_params(changes=_CHANGES)
 def mae_by_sign(true: ArrayLike, pred: ArrayLike, *, atol: float = 0.0) -> dict[str, float]:
     """Mean absolute error on the entries whose direction was predicted right, and on the others.
 
     Parameters
     ----------
-    true, pred
-        Observed and predicted changes, samples x genes; no NaN.
+    {changes}
     atol
         Largest absolute change still counted as no change (see :func:`sign_accuracy`).
 
@@ -120,13 +126,13 @@ def mae_by_sign(true: ArrayLike, pred: ArrayLike, *, atol: float = 0.0) -> dict[
     }
 
 
+@doc_params(changes=_CHANGES)
 def mean_rowwise_rmse(true: ArrayLike, pred: ArrayLike) -> float:
     """RMSE of each sample over its genes, averaged over samples (the Open Problems competition score).
 
     Parameters
     ----------
-    true, pred
-        Observed and predicted changes, samples x genes; no NaN.
+    {changes}
 
     Returns
     -------
@@ -141,13 +147,13 @@ def mean_rowwise_rmse(true: ArrayLike, pred: ArrayLike) -> float:
     return float(np.sqrt(np.mean((observed - predicted) ** 2, axis=1)).mean())
 
 
+@doc_params(changes=_CHANGES)
 def pearson_per_row(true: ArrayLike, pred: ArrayLike) -> np.ndarray:
     """Pearson correlation between observed and predicted changes of each sample, across genes.
 
     Parameters
     ----------
-    true, pred
-        Observed and predicted changes, samples x genes; no NaN.
+    {changes}
 
     Returns
     -------

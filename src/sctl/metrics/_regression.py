@@ -10,10 +10,19 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from .._docs import doc_params
 from ._utils import ArrayLike, as_float, check_same_length
 
 ALL_ROW = "all"
 GROUP_MEAN_ROW = "group_mean"
+
+#: the Parameters section of the metrics of two vectors
+_VALUES = """
+    Parameters
+    ----------
+    y_true, y_pred
+        Observed and predicted values, same length, no NaN.
+    """
 
 
 def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -38,17 +47,15 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.clip(np.dot(a, b) / norm, -1.0, 1.0))
 
 
+@doc_params(values=_VALUES)
 def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Root mean squared error.
 
-    Parameters
-    ----------
-    y_true, y_pred
-        Observed and predicted values, same length, no NaN.
+    {values}
 
     Returns
     -------
-    RMSE, in the unit of the values; 0 for a perfect prediction.
+    The square root of the mean squared difference, in the unit of the values; 0 for a perfect prediction.
 
     Examples
     --------
@@ -60,17 +67,15 @@ def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     return float(np.sqrt(np.mean((truth - pred) ** 2)))
 
 
+@doc_params(values=_VALUES)
 def mae(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Mean absolute error.
 
-    Parameters
-    ----------
-    y_true, y_pred
-        Observed and predicted values, same length, no NaN.
+    {values}
 
     Returns
     -------
-    MAE, in the unit of the values; 0 for a perfect prediction.
+    The mean absolute difference, in the unit of the values; 0 for a perfect prediction.
 
     Examples
     --------
@@ -82,13 +87,11 @@ def mae(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     return float(np.mean(np.abs(truth - pred)))
 
 
+@doc_params(values=_VALUES)
 def pearson(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Pearson correlation; NaN (no warning) when an input is constant or has fewer than two values.
 
-    Parameters
-    ----------
-    y_true, y_pred
-        Observed and predicted values, same length, no NaN.
+    {values}
 
     Returns
     -------
@@ -102,13 +105,11 @@ def pearson(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     return _correlation(*_pair(y_true, y_pred))
 
 
+@doc_params(values=_VALUES)
 def spearman(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Spearman rank correlation (Pearson of the average ranks); NaN (no warning) for constant inputs.
 
-    Parameters
-    ----------
-    y_true, y_pred
-        Observed and predicted values, same length, no NaN.
+    {values}
 
     Returns
     -------
@@ -133,13 +134,11 @@ def _row(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
+@doc_params(values=_VALUES)
 def regression_report(y_true: ArrayLike, y_pred: ArrayLike, *, groups: ArrayLike | None = None) -> pd.DataFrame:
     """Regression metrics over all samples and, given ``groups``, per group (e.g. per drug).
 
-    Parameters
-    ----------
-    y_true, y_pred
-        Observed and predicted values, same length, no NaN.
+    {values}
     groups
         Group of each sample, e.g. the drug of each (cell line, drug) pair. Per-drug correlations are what
         drug-response benchmarks (drevalpy) report, since the overall correlation is inflated by differences

@@ -1,9 +1,10 @@
 """Models: deep models in the scvi-tools style (one sub-package each) and the baselines they are compared with.
 
-- bulk to single cell: :class:`PathwayTransfer` (He et al. 2025), :class:`ATSDPNet` (Zhou et al. 2025), with
-  :func:`transfer_data` preparing bulk and cells for both;
-- perturbation: :class:`GRIP` (GRIP-Lung), :class:`SeqPerturb` (Ali et al.), :class:`CSG2A` (Bang et al.), and
-  :class:`PerturbationEnsemble` (seeds of the deep models averaged with the ridge baseline);
+- bulk to single cell: :class:`PathwayTransfer` :cite:p:`he2025transfer`, :class:`ATSDPNet`
+  :cite:p:`zhou2025atsdpnet`, with :func:`transfer_data` preparing bulk and cells for both;
+- perturbation: :class:`GRIP` :cite:p:`xie2026griplung`, :class:`SeqPerturb` :cite:p:`ali2024deep`, :class:`CSG2A`
+  :cite:p:`bang2025csg2a`, and :class:`PerturbationEnsemble` (seeds of the deep models averaged with the ridge
+  baseline);
 - drug response from a perturbation model: :class:`CSG2AIC50`, a pretrained :class:`CSG2A` fine-tuned on ln IC50;
 - :mod:`sctl.models.baselines`: naive and classical baselines reported beside every deep model.
 """

@@ -1,8 +1,8 @@
 """Train perturbation models by name, turn any model's prediction into changes, and average several models.
 
-The ensemble follows the lesson of Ahlmann-Eltze et al. (2025, *Nature Methods*) that a linear model of the
-condition is hard to beat: averaging it with seeds of the deep models (GRIP, Xie et al. 2026; the stacked
-recurrent model of Ali et al.) keeps the linear model's directions and adds what the deep models learn beyond
+The ensemble follows the lesson of :cite:t:`ahlmanneltze2025linear` that a linear model of the condition is
+hard to beat: averaging it with seeds of the deep models (GRIP :cite:p:`xie2026griplung`; the stacked recurrent
+model of :cite:t:`ali2024deep`) keeps the linear model's directions and adds what the deep models learn beyond
 the average drug effect.
 """
 
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import preview, to_dense
 from ._io import SaveLoadMixin
 from ._presets import check_preset
@@ -44,8 +45,8 @@ def train_named_model(
 
     ``adata`` is registered in place (``setup_anndata``); ``train_kwargs`` reach the deep models' ``train``;
     ``preset`` (``"sctl"`` or ``"paper"``) their constructor. Under ``"paper"`` SeqPerturb registers every token
-    of Ali et al. that ``adata.obs`` has (drug id, SMILES); under ``"sctl"`` cell line, drug and dose, as
-    measured in ``benchmarks/perturbation_models.py``.
+    of :cite:t:`ali2024deep` that ``adata.obs`` has (drug id, SMILES); under ``"sctl"`` cell line, drug and dose (why:
+    ``docs/methods/seqperturb.md``).
     """
     from . import GRIP, SeqPerturb
 
@@ -107,18 +108,18 @@ def predicted_changes(
     return genes, None if basal is None else basal + values, values, kind
 
 
+@doc_params()
 class PerturbationEnsemble(SaveLoadMixin):
     """Mean of the changes predicted by several perturbation models, each averaged over seeds.
 
     Every member predicts the change ``Δx`` of each profile (GRIP's predicted profile minus the basal profile);
     a deep member is trained ``n_seeds`` times with seeds ``seed, seed + 1, ...`` and its predictions averaged
-    first, then the members are averaged with equal weights. The default members, GRIP and SeqPerturb (3 seeds
-    each) beside the ridge regression on the condition, measured best on the L1000 plate
-    (``benchmarks/perturbation_models.py``): above the ridge on sign accuracy and on the Pearson correlation of
-    the deviations from the mean shift, for held-out doses and held-out wells of seen drugs. Like GRIP and
-    SeqPerturb, it predicts only drugs and cell lines seen in training unless every member can do more.
-    :meth:`save` stores the baselines' fitted arrays as tensors and every seed of a deep member in a sub-directory
-    by its own ``save``; an ensemble of factories cannot be saved by name (save their models apart).
+    first, then the members are averaged with equal weights. The default members are GRIP and SeqPerturb (3
+    seeds each) beside the ridge regression on the condition; how they compare on the L1000 plate is in
+    ``docs/methods/evaluation.md``. Like GRIP and SeqPerturb, it predicts only drugs and cell lines seen in
+    training unless every member can do more. :meth:`save` stores the baselines' fitted arrays as tensors and
+    every seed of a deep member in a sub-directory by its own ``save``; an ensemble of factories cannot be saved
+    by name (save their models apart).
 
     Parameters
     ----------
@@ -142,10 +143,7 @@ class PerturbationEnsemble(SaveLoadMixin):
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> treated = plate[~plate.obs["is_control"]].copy()
     >>> ensemble = sctl.models.PerturbationEnsemble().fit(treated)  # doctest: +SKIP
     >>> sctl.tl.predict_perturbation(treated, ensemble, "vemurafenib", dose=1.0)  # doctest: +SKIP

@@ -7,7 +7,7 @@ from torch import nn
 
 
 class FiLM(nn.Module):
-    """Feature-wise linear modulation: ``gamma(c) * h + beta(c)`` (Perez et al. 2018, AAAI).
+    """Feature-wise linear modulation: ``gamma(c) * h + beta(c)`` :cite:p:`perez2018film`.
 
     A small network maps the condition ``c`` (e.g. concatenated cell-line and drug embeddings) to one scale
     ``gamma`` and one shift ``beta`` per hidden feature. ``gamma`` is parameterised as ``1 + delta`` so that
@@ -44,7 +44,7 @@ class FiLM(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """Two fully connected layers with ReLU and a skip connection (He et al. 2016, CVPR): ``h + f(h)``.
+    """Two fully connected layers with ReLU and a skip connection :cite:p:`he2016resnet`: ``h + f(h)``.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Condition-specific gene-gene attention used as the weights of a linear layer (CSG²A, Bang, Koo & Kim 2025)."""
+"""Condition-specific gene-gene attention used as the weights of a linear layer (CSG²A, :cite:t:`bang2025csg2a`)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ class GeneGeneAttention(nn.Module):
     Each gene ``i`` gets a condition-specific representation ``Q_i = g0_i * W_gene[i] + D_i * W_comp[i]``
     (``W_gene, W_comp`` in R^{N_gene x h}: one expansion vector per gene), from its basal expression ``g0_i``
     and the per-gene condition value ``D_i``. The weights of the layer are
-    ``A = Q Q^T / sqrt(h) + A_PPI`` and its output is ``A g0`` (Bang, Koo & Kim 2025, ICML workshop on
-    multi-modal foundation models, appendix A.1; the ``1 / sqrt(h)`` follows the authors' code).
+    ``A = Q Q^T / sqrt(h) + A_PPI`` and its output is ``A g0`` :cite:p:`bang2025csg2a{appendix A.1}`; the
+    ``1 / sqrt(h)`` follows the authors' code.
 
     Cost per sample, with ``E`` the number of prior edges (self-loops included):
 
@@ -232,8 +232,8 @@ def _edge_list(adjacency: Any, n_genes: int) -> tuple[torch.Tensor, torch.Tensor
 class _SparseProduct(torch.autograd.Function):
     """``S @ dense`` with ``S`` in CSR; the backward multiplies by the stored CSR of ``S^T``.
 
-    torch's own backward of a CSR product transposes ``S`` on every call, which grew faster than the edges in
-    ``benchmarks/perturbation_speed.py``; the transpose's structure is computed once per layer instead.
+    torch's own backward of a CSR product transposes ``S`` on every call; here the transpose's structure is
+    computed once per layer (why: ``docs/methods/csg2a.md``, implementation notes).
     """
 
     @staticmethod

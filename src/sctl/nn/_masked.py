@@ -10,10 +10,10 @@ from torch import nn
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by a fixed 0/1 mask: ``y = x (W ⊙ M)ᵀ + b``.
 
-    With the genes x pathways mask of :func:`sctl.pp.pathway_mask` (transposed) and one input unit per pathway,
-    each latent unit can only reconstruct the genes of its pathway: the sparse, knowledge-guided decoder of
-    He et al. 2025 (Int. J. Mol. Sci. 26:4365), in the tradition of visible neural networks and VEGA
-    (Seninge et al. 2021, Nat. Commun.). The mask is a buffer, so it is saved with the weights.
+    With the genes x pathways mask of :func:`sctl.pp.pathway_mask` (transposed) and one input unit per pathway, each
+    latent unit can only reconstruct the genes of its pathway: the sparse, knowledge-guided decoder of
+    :cite:t:`he2025transfer`, in the tradition of visible neural networks and VEGA :cite:p:`seninge2021vega`. The mask
+    is a buffer, so it is saved with the weights.
 
     Parameters
     ----------
@@ -56,7 +56,7 @@ class _ReverseGrad(torch.autograd.Function):
 
 
 def reverse_gradient(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-    """Identity forward, gradient times ``-scale`` backward (Ganin & Lempitsky 2015, ICML: domain-adversarial training).
+    """Identity forward, gradient times ``-scale`` backward (domain-adversarial training, :cite:t:`ganin2015dann`).
 
     Examples
     --------

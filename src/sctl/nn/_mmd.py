@@ -16,14 +16,14 @@ def mmd(
     kernel: str = "rbf",
     bandwidths: Sequence[float] | None = None,
 ) -> torch.Tensor:
-    """Squared maximum mean discrepancy between the rows of ``x`` and of ``y`` (Gretton et al. 2012, JMLR).
+    """Squared maximum mean discrepancy between the rows of ``x`` and of ``y`` :cite:p:`gretton2012kernel`.
 
     ``MMD² = mean k(x, x') + mean k(y, y') - 2 mean k(x, y)`` (biased V-statistic, always >= 0 up to rounding).
     With ``kernel="rbf"`` the kernel is a sum of Gaussian kernels ``exp(-||a - b||² / (2 s² m))`` over the
-    bandwidths ``s`` (multi-kernel MMD, Long et al. 2015, ICML), where ``m`` is the median squared distance of
+    bandwidths ``s`` (multi-kernel MMD, :cite:t:`long2015dan`), where ``m`` is the median squared distance of
     the pooled sample (detached), which makes the default bandwidths scale-free. ``"linear"`` compares the means
-    only (``||mean x - mean y||²``). It is the alignment term of ATSDP-NET (Zhou et al. 2025, Front. Med.) and
-    scDEAL (Chen et al. 2022, Nat. Commun.).
+    only (``||mean x - mean y||²``). It is the alignment term of ATSDP-NET :cite:p:`zhou2025atsdpnet` and
+    scDEAL :cite:p:`chen2022scdeal`.
 
     Parameters
     ----------

@@ -10,6 +10,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "attention_similarity": "._attention_similarity",
         "attribution": "._attribution",
         "drug_ranking": "._drug_ranking",
+        "drug_screen": "._drug_screen",
         "gene_scores": "._gene_scores",
         "metrics_radar": "._evaluation",
         "pathways": "._patients",

@@ -13,12 +13,14 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .._docs import doc_params
 from .._validate import check_anndata
 from ..tl._attention_similarity import map_correlation
 from ..tl._drug_smiles import drug_smiles
 from ._utils import finish
 
 
+@doc_params()
 def attention_map(
     adata: AnnData,
     model: Any,
@@ -65,10 +67,7 @@ def attention_map(
         Layer with the basal profiles (``None``: the model's default).
     correlation
         Add the panel of correlations between drugs (with at least two drugs).
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
 
     Returns
     -------

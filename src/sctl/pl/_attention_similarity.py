@@ -16,11 +16,13 @@ from scipy.cluster.hierarchy import dendrogram, linkage
 from scipy.spatial.distance import squareform
 
 from .._deprecation import renamed_arguments
+from .._docs import doc_params
 from ..tl._attention_similarity import ATTENTION_SIMILARITY_KEY
 from ._utils import finish, stored_result
 
 
 @renamed_arguments(key_added="key")
+@doc_params()
 def attention_similarity(
     adata: AnnData,
     *,
@@ -47,10 +49,7 @@ def attention_similarity(
         Order the drugs by hierarchical clustering (else in the order they were given).
     annotate
         Write the correlations in the cells (default: with at most 15 drugs).
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
 
     Returns
     -------

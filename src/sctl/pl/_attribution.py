@@ -10,9 +10,11 @@ from anndata import AnnData
 from matplotlib.figure import Figure
 
 from .._constants import RESPONSE_KEY
+from .._docs import doc_params
 from ._utils import finish
 
 
+@doc_params()
 def attribution(
     adata: AnnData,
     *,
@@ -25,7 +27,7 @@ def attribution(
 ) -> Figure | None:
     """Heatmap of the attributions of the top features over cells grouped by predicted response.
 
-    Reads what :func:`sctl.tl.attribute` wrote (as in Fig. 6b of He et al. 2025): the ``n_top`` features of
+    Reads what :func:`sctl.tl.attribute` wrote (as in :cite:t:`he2025transfer{Fig. 6b}`): the ``n_top`` features of
     largest mean absolute attribution (rows) over the cells (columns), cells ordered by ``groupby``.
 
     Parameters
@@ -40,14 +42,9 @@ def attribution(
         Column of ``adata.obs`` grouping the cells (default: the call of :func:`sctl.tl.predict_response`).
     cmap
         Colour map, centred on 0.
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to.
+    {show_save}
 
-    Returns
-    -------
-    The figure, unless shown.
+    {returns_figure}
 
     Examples
     --------

@@ -11,12 +11,14 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .._docs import doc_params
 from .._validate import check_anndata
 from ._utils import finish
 
 RANK_DRUGS_KEY = "sctl_rank_drugs"
 
 
+@doc_params()
 def drug_ranking(
     adata: AnnData,
     key: str = RANK_DRUGS_KEY,
@@ -46,14 +48,9 @@ def drug_ranking(
         Add the heatmap of the state shifts.
     samples
         Draw each sample's ``ΔRI`` as a dot (from ``adata.obsm[key]``, when present).
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
 
-    Returns
-    -------
-    The figure, unless ``show`` is ``True``.
+    {returns_figure}
 
     Examples
     --------

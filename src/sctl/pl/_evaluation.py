@@ -15,12 +15,34 @@ from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from .._constants import RESPONSE_CATEGORIES, SENSITIVE
+from .._docs import doc_params
 from .._validate import check_anndata, check_obs_key, preview
 from ._utils import finish, stored_result
 
 EVALUATE_RESPONSE_KEY = "sctl_evaluate_response"
+#: the Parameters section of :func:`roc` and :func:`pr`
+_CURVE_PARAMETERS = """
+Parameters
+----------
+adata
+    AnnData evaluated by :func:`sctl.tl.evaluate_response`, or cells with scores and true labels in ``.obs``.
+key
+    The ``key_added`` of :func:`sctl.tl.evaluate_response`.
+setting
+    ``"bulk_cv"`` or ``"transfer"``.
+methods
+    Methods to draw (``None``: all stored).
+truth_key
+    Column of ``adata.obs`` with true labels (``"sensitive"`` / ``"resistant"``, 0 / 1 or booleans); switches
+    to the ``.obs`` mode.
+score_keys
+    Columns of ``adata.obs`` with scores of sensitivity (``.obs`` mode; default ``["sctl_response_proba"]``).
+{ax}
+{show_save}
+"""
 
 
+@doc_params(curve_parameters=_CURVE_PARAMETERS)
 def roc(
     adata: AnnData,
     *,
@@ -40,29 +62,9 @@ def roc(
     the AUROC of the table (mean ± sd over folds x seeds). With ``truth_key``, one curve per ``score_keys`` column
     of ``adata.obs`` (e.g. ``"sctl_response_proba"`` of :func:`sctl.tl.predict_response`).
 
-    Parameters
-    ----------
-    adata
-        AnnData evaluated by :func:`sctl.tl.evaluate_response`, or cells with scores and true labels in ``.obs``.
-    key
-        The ``key_added`` of :func:`sctl.tl.evaluate_response`.
-    setting
-        ``"bulk_cv"`` or ``"transfer"``.
-    methods
-        Methods to draw (``None``: all stored).
-    truth_key
-        Column of ``adata.obs`` with true labels (``"sensitive"`` / ``"resistant"``, 0 / 1 or booleans); switches
-        to the ``.obs`` mode.
-    score_keys
-        Columns of ``adata.obs`` with scores of sensitivity (``.obs`` mode; default ``["sctl_response_proba"]``).
-    ax
-        Axes to draw into (``None``: a new figure).
-    show, save
-        Show the figure (default: when not saving); write it to this path.
+    {curve_parameters}
 
-    Returns
-    -------
-    The figure, unless shown.
+    {returns_figure}
 
     Examples
     --------
@@ -74,6 +76,7 @@ def roc(
     return _curves(adata, "roc", key, setting, methods, truth_key, score_keys, ax, show, save)
 
 
+@doc_params(curve_parameters=_CURVE_PARAMETERS)
 def pr(
     adata: AnnData,
     *,
@@ -90,28 +93,9 @@ def pr(
 
     As :func:`roc`, with the average precision of the table in the legend.
 
-    Parameters
-    ----------
-    adata
-        AnnData evaluated by :func:`sctl.tl.evaluate_response`, or cells with scores and true labels in ``.obs``.
-    key
-        The ``key_added`` of :func:`sctl.tl.evaluate_response`.
-    setting
-        ``"bulk_cv"`` or ``"transfer"``.
-    methods
-        Methods to draw (``None``: all stored).
-    truth_key
-        Column of ``adata.obs`` with true labels; switches to the ``.obs`` mode.
-    score_keys
-        Columns of ``adata.obs`` with scores of sensitivity (``.obs`` mode; default ``["sctl_response_proba"]``).
-    ax
-        Axes to draw into (``None``: a new figure).
-    show, save
-        Show the figure (default: when not saving); write it to this path.
+    {curve_parameters}
 
-    Returns
-    -------
-    The figure, unless shown.
+    {returns_figure}
 
     Examples
     --------
@@ -120,6 +104,7 @@ def pr(
     return _curves(adata, "pr", key, setting, methods, truth_key, score_keys, ax, show, save)
 
 
+@doc_params()
 def metrics_radar(
     adata: AnnData,
     *,
@@ -132,6 +117,9 @@ def metrics_radar(
 ) -> Figure | None:
     """Radar of the mean of each metric, one polygon per method (as the papers' summary figures).
 
+    A method's vertex on an axis is its mean of that metric over folds and seeds, from the table that
+    :func:`sctl.tl.evaluate_response` stored; the radial scale runs from 0 to 1.
+
     Parameters
     ----------
     adata
@@ -140,12 +128,9 @@ def metrics_radar(
         As in :func:`roc`.
     metrics
         Metrics, one axis each (``None``: all stored, at least three are needed).
-    show, save
-        Show the figure (default: when not saving); write it to this path.
+    {show_save}
 
-    Returns
-    -------
-    The figure, unless shown.
+    {returns_figure}
 
     Examples
     --------

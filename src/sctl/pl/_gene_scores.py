@@ -11,12 +11,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._constants import GENE_SCORES_KEY, RESISTANT_SCORE_KEY, SENSITIVE_SCORE_KEY
+from .._docs import doc_params
 from .._validate import check_anndata
 from ._utils import finish, group_labels, require_obs, violins
 
 _SIDES = {"sensitive": SENSITIVE_SCORE_KEY, "resistant": RESISTANT_SCORE_KEY}
 
 
+@doc_params()
 def gene_scores(
     adata: AnnData,
     groupby: str | None = None,
@@ -28,9 +30,9 @@ def gene_scores(
     """Show the sensitive and resistant gene scores by group and, with true labels, their validation.
 
     One row per side (sensitive, resistant). The first panel draws the score of each cell by group; when
-    :func:`sctl.tl.response_gene_scores` was given ``truth_key``, two more panels reproduce ATSDP-NET's
-    Figure 5c-d (Zhou et al. 2025): the scores from predicted against those from true DEGs, with Pearson R, and
-    the R of the random gene sets with the observed R as a dashed line and the permutation p-value.
+    :func:`sctl.tl.response_gene_scores` was given ``truth_key``, two more panels reproduce ATSDP-NET's Figure 5c-d of
+    :cite:t:`zhou2025atsdpnet`: the scores from predicted against those from true DEGs, with Pearson R, and the R of the
+    random gene sets with the observed R as a dashed line and the permutation p-value.
 
     Parameters
     ----------
@@ -40,14 +42,9 @@ def gene_scores(
         Column grouping the cells in the first panel (default: the ``groupby`` the scores were computed with).
     key
         The ``key_added`` of :func:`sctl.tl.response_gene_scores`.
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
 
-    Returns
-    -------
-    The figure, unless ``show`` is ``True``.
+    {returns_figure}
 
     Examples
     --------

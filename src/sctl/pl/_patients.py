@@ -12,6 +12,7 @@ from anndata import AnnData
 from matplotlib.figure import Figure
 
 from .._constants import EVALUATE_PATIENTS_KEY, PATHWAYS_KEY
+from .._docs import doc_params
 from .._validate import check_anndata, preview
 from ..tl._evaluate_patients import RESPONDER_STATUS, patient_table
 from ._utils import finish, group_labels, stored_result
@@ -19,6 +20,7 @@ from ._utils import finish, group_labels, stored_result
 _COLOURS = {"responder": "#2166ac", "non-responder": "#b2182b"}
 
 
+@doc_params()
 def patient_response(
     adata: AnnData,
     *,
@@ -30,7 +32,7 @@ def patient_response(
 ) -> Figure | None:
     """Draw each drug's predictions for responders and non-responders with the test's p-value and AUROC.
 
-    One panel per tested drug (as in Bang, Koo & Kim 2024, Fig. 4): a box and the individual patients for
+    One panel per tested drug (as in :cite:t:`bang2025csg2a{Fig. 4}`): a box and the individual patients for
     each group, titled with the one-sided Mann-Whitney p-value and the AUROC.
 
     Parameters
@@ -43,14 +45,9 @@ def patient_response(
         Drugs to draw (default: every tested drug, most significant first).
     ncols
         Panels per row.
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
 
-    Returns
-    -------
-    The figure, unless ``show`` is ``True``.
+    {returns_figure}
 
     Examples
     --------
@@ -90,6 +87,7 @@ def _draw_drug(ax: plt.Axes, pairs: pd.DataFrame, row: pd.Series, label: str, rn
     ax.set_title(f"{row.name}\np = {row['pvalue']:.2g}, AUROC = {row['auroc']:.2f}", fontsize=10)
 
 
+@doc_params()
 def pathways(
     adata: AnnData,
     groupby: str | None = None,
@@ -115,14 +113,9 @@ def pathways(
         Pathways / sets to show (default: the ``n_top`` whose group means vary most).
     n_top
         Number of sources shown when ``sources`` is not given.
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
 
-    Returns
-    -------
-    The figure, unless ``show`` is ``True``.
+    {returns_figure}
 
     Examples
     --------

@@ -12,12 +12,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._deprecation import renamed_arguments
+from .._docs import doc_params
 from .._validate import check_anndata, get_matrix, to_dense
 from ..tl._perturbation import PREDICTED_DELTA_KEY
 from ._utils import finish
 
 
 @renamed_arguments(predicted_layer="key")
+@doc_params()
 def pred_vs_obs(
     adata: AnnData,
     *,
@@ -34,7 +36,7 @@ def pred_vs_obs(
 
     Reads the observed changes of :func:`sctl.pp.log_fold_change` and the predictions of
     :func:`sctl.tl.predict_perturbation`. Points are (profile, gene) entries; entries that a model does not
-    predict (NaN) are left out. The title also gives the sign accuracy (Ali et al. 2024).
+    predict (NaN) are left out. The title also gives the sign accuracy :cite:p:`ali2024deep`.
 
     Parameters
     ----------
@@ -50,16 +52,11 @@ def pred_vs_obs(
         Draw at most this many entries, a fixed random subset (the statistics use all).
     ax
         Axes to draw on; a new figure otherwise.
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
     **kwargs
         Passed on to :meth:`matplotlib.axes.Axes.scatter`.
 
-    Returns
-    -------
-    The figure, unless ``show`` is ``True``.
+    {returns_figure}
 
     Examples
     --------

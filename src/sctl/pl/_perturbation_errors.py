@@ -12,6 +12,7 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .._docs import doc_params
 from .._validate import preview
 from ..models.baselines._perturbation import PERTURBATION_BASELINES
 from ..tl._evaluate_perturbation import EVALUATE_KEY
@@ -22,6 +23,7 @@ LOWER_IS_BETTER = ("mean_rowwise_rmse", "mae", "mae_correct_sign", "mae_wrong_si
 _COLUMNS = ("model", "grouping", "group", "metric", "value")
 
 
+@doc_params()
 def perturbation_errors(
     adata: AnnData | pd.DataFrame,
     metric: str = "mean_rowwise_rmse",
@@ -43,7 +45,7 @@ def perturbation_errors(
     than one value. Models are filled dots, the naive baselines (``zero_change``, ``mean_shift``,
     ``per_drug_mean``, ``ridge``) open ones. Groups are sorted by the mean of the metric over the models, the
     hardest on top; the axis label says which way is better. Per drug is where the per-perturbation view of
-    Ali et al. (2024) locates a model's failures that a pooled mean hides.
+    :cite:t:`ali2024deep` locates a model's failures that a pooled mean hides.
 
     Parameters
     ----------
@@ -68,10 +70,7 @@ def perturbation_errors(
         accuracy); ``None``: all.
     ax
         Axes to draw into; ``None``: a new figure sized to the number of groups.
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
 
     Returns
     -------
@@ -79,10 +78,7 @@ def perturbation_errors(
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> table = sctl.tl.evaluate_perturbation(plate, ["GRIP"], scheme="dose")  # doctest: +SKIP
     >>> fig = sctl.pl.perturbation_errors(plate, "mean_rowwise_rmse", max_groups=20, show=False)  # doctest: +SKIP
     """

@@ -11,10 +11,12 @@ from anndata import AnnData
 from matplotlib.figure import Figure
 
 from .._constants import IN_DOMAIN_KEY, RESPONSE_KEY
+from .._docs import doc_params
 from .._validate import check_anndata
 from ._utils import finish
 
 
+@doc_params()
 def response(
     adata: AnnData,
     *,
@@ -45,16 +47,11 @@ def response(
     show_domain
         Grey out, on the probability panel, the cells outside the reference's domain (when
         ``adata.obs["sctl_in_domain"]`` exists, i.e. after a prediction from a reference).
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
     **kwargs
         Passed on to :func:`scanpy.pl.embedding`.
 
-    Returns
-    -------
-    The figure, unless ``show`` is ``True``.
+    {returns_figure}
 
     Examples
     --------
@@ -90,7 +87,13 @@ def _grey_out_of_domain(ax: plt.Axes, adata: AnnData, basis: str) -> None:
     if outside.any():
         coordinates = adata.obsm[f"X_{basis}"][outside]
         ax.scatter(
-            coordinates[:, 0], coordinates[:, 1], s=12, c="lightgrey", marker="x", linewidths=0.6,
-            label="outside the reference's domain", zorder=3,
-        )  # fmt: skip
+            coordinates[:, 0],
+            coordinates[:, 1],
+            s=12,
+            c="lightgrey",
+            marker="x",
+            linewidths=0.6,
+            label="outside the reference's domain",
+            zorder=3,
+        )
         ax.legend(loc="lower right", fontsize="small", frameon=False)

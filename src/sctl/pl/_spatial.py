@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from .._constants import RESISTANT, SENSITIVE
 from .._deprecation import renamed_arguments
+from .._docs import doc_params
 from ..tl._spatial_response import SPATIAL_RESPONSE_KEY
 from ._utils import finish, stored_result
 
@@ -19,6 +20,7 @@ _COLOURS = {SENSITIVE: "#c0392b", RESISTANT: "#2e86c1"}
 
 
 @renamed_arguments(key_added="key")
+@doc_params()
 def spatial_response(
     adata: AnnData,
     *,
@@ -43,10 +45,7 @@ def spatial_response(
         The ``key_added`` of :func:`sctl.tl.spatial_response`.
     size
         Marker size of the spatial scatters (default: from the number of cells).
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
 
     Returns
     -------

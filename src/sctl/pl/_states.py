@@ -11,10 +11,12 @@ from anndata import AnnData
 from matplotlib.figure import Figure
 
 from .._constants import RESISTANCE_INDEX_KEY, STATE_CALL_KEY, STATES_KEY
+from .._docs import doc_params
 from .._validate import check_anndata
 from ._utils import finish, group_labels, violins
 
 
+@doc_params()
 def states(
     adata: AnnData,
     groupby: str | None = STATE_CALL_KEY,
@@ -41,14 +43,9 @@ def states(
         The ``key_added`` of :func:`sctl.tl.score_states`.
     kind
         ``"heatmap"`` or ``"violin"``.
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
 
-    Returns
-    -------
-    The figure, unless ``show`` is ``True``.
+    {returns_figure}
 
     Examples
     --------

@@ -11,10 +11,12 @@ from anndata import AnnData
 from matplotlib.figure import Figure
 
 from .._constants import PSEUDOTIME_KEY, RESPONSE_PROBA_KEY
+from .._docs import doc_params
 from .._validate import check_anndata
 from ._utils import finish, require_obs
 
 
+@doc_params()
 def response_trajectory(
     adata: AnnData,
     *,
@@ -43,16 +45,11 @@ def response_trajectory(
         The ``key_added`` of :func:`sctl.tl.response_pseudotime`.
     genes
         Genes (or ``.obs`` columns) drawn in further panels, e.g. key genes of the response.
-    show
-        Show the figure (default: when not saving). When not shown, the figure is returned.
-    save
-        Path to write the figure to (format from the extension).
+    {show_save}
     **kwargs
         Passed on to :func:`scanpy.pl.embedding`.
 
-    Returns
-    -------
-    The figure, unless ``show`` is ``True``.
+    {returns_figure}
 
     Examples
     --------

@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import check_anndata, check_finite, check_obs_key, float_dtype, get_matrix, preview, to_dense
 
 BASAL_KEY = "sctl_basal"
 DELTA_KEY = "sctl_delta"
 
 
+@doc_params()
 def match_controls(
     adata: AnnData,
     *,
@@ -32,7 +34,7 @@ def match_controls(
     A profile's controls are the control profiles (vehicle such as DMSO) of the same cell line or cell type
     (``group_keys``) and, when ``batch_key`` is given, of the same plate or batch. Their mean is the basal
     state from which the drug moved the cell: the input of conditional generators such as GRIP-Lung
-    (Xie et al. 2026, *Int. J. Mol. Sci.*), where "baseline gene expression profiles correspond to
+    :cite:p:`xie2026griplung`, where "baseline gene expression profiles correspond to
     pre-treatment expression measurements ... under untreated control conditions", and the reference of
     fold changes (:func:`sctl.pp.log_fold_change`). Control profiles get the mean of their own group's
     controls (themselves included).
@@ -58,12 +60,9 @@ def match_controls(
     key_added
         The basal profiles go to ``adata.layers[key_added]``, the number of matched controls to
         ``adata.obs[key_added + "_n_controls"]`` and the parameters to ``adata.uns[key_added]["params"]``.
-    copy
-        Return a copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the copy when ``copy=True``.
+    {returns_copy}
 
     Raises
     ------
@@ -75,8 +74,8 @@ def match_controls(
     >>> import sctl
     >>> plate = sctl.datasets.lincs()
     >>> sctl.pp.match_controls(plate, control="DMSO", batch_key="plate")
-    >>> plate.layers["sctl_basal"].shape
-    (377, 978)
+    >>> plate.layers["sctl_basal"].shape, int(plate.obs["sctl_basal_n_controls"].max())  # 26 DMSO wells
+    ((377, 978), 26)
     """
     check_anndata(adata)
     matrix = get_matrix(adata, layer)

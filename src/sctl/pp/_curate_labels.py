@@ -23,11 +23,14 @@ from sctl._constants import (
 )
 from sctl._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
 
+from .._docs import doc_params
+
 UNCHANGED = "unchanged"
 CURATED_CATEGORIES = (SENSITIVE, RESISTANT, INTRINSIC_RESISTANT, NORMAL_CELL)
 _SILHOUETTE_SAMPLE = 3000
 
 
+@doc_params()
 def curate_labels(
     adata: AnnData,
     *,
@@ -46,13 +49,13 @@ def curate_labels(
     """Curate the sensitive / resistant labels of a treated-vs-control single-cell experiment.
 
     Single-cell drug-response studies usually label control cells sensitive and drug-treated (surviving) cells
-    resistant. He et al. (2025, Int. J. Mol. Sci., section 4.1.2) refine this: control cells whose profile
+    resistant. :cite:t:`he2025transfer{section 4.1.2}` refine this: control cells whose profile
     resembles the treated population are intrinsically resistant and must not count as sensitive, and
     normal (non-tumour) cells recognised by marker genes are set apart. Here:
 
-    1. the cells are clustered with Leiden (Traag, Waltman & van Eck 2019) on the scanpy neighbour graph
-       at each ``resolution``, and each clustering's average silhouette width (ASW, Rousseeuw 1987) on the
-       representation is reported; the clustering with the highest ASW is used;
+    1. the cells are clustered with Leiden :cite:p:`traag2019leiden` on the scanpy neighbour graph at each
+       ``resolution``, and each clustering's average silhouette width (ASW, :cite:t:`rousseeuw1987silhouettes`) on
+       the representation is reported; the clustering with the highest ASW is used;
     2. in each cluster, the share of treated cells is computed after weighting both conditions equally
        (``(t / T) / (t / T + c / C)``, with ``t``, ``c`` the cluster's treated and control cells and ``T``,
        ``C`` all of them), so unequal group sizes do not bias it. Control cells of clusters at or above
@@ -92,12 +95,10 @@ def curate_labels(
         Seed of PCA, Leiden and the ASW subsample (at most 3,000 cells).
     key_added
         Name of the curated-label column; the clusters go to ``f"{key_added}_cluster"``.
-    copy
-        Return a curated copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the curated copy when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obs[key_added]``
         ``"sensitive"`` (control), ``"resistant"`` (treated), ``"intrinsically_resistant"`` or ``"normal"``;
@@ -111,7 +112,7 @@ def curate_labels(
 
     When they are absent, ``X_pca`` (with ``.varm["PCs"]``, ``.uns["pca"]``) and the neighbour graph
     (``.obsp["connectivities"]``, ``["distances"]``, ``.uns["neighbors"]``; 15 exact neighbours, Gaussian
-    kernel, as He et al. build theirs) are computed and kept.
+    kernel, as :cite:t:`he2025transfer` build theirs) are computed and kept.
 
     Examples
     --------

@@ -27,7 +27,7 @@ def de_to_anndata(
 
     wide
         one row per (cell type, compound), one numeric column per gene, as the Open Problems single-cell
-        perturbations ``de_train`` table (Ali et al. 2024: cell type, ``sm_name``, ``sm_lincs_id``, ``SMILES``,
+        perturbations ``de_train`` table (:cite:t:`ali2024deep`: cell type, ``sm_name``, ``sm_lincs_id``, ``SMILES``,
         then 18,211 genes of signed -log10 p-values);
     long
         one row per (cell type, compound, gene) with the value in ``value_key``; if ``value_key`` is ``None``
@@ -37,7 +37,7 @@ def de_to_anndata(
     Parameters
     ----------
     table
-        The DE table.
+        The DE table, in either layout.
     cell_type_key, compound_key
         Columns with the cell type and the compound.
     gene_key

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import check_anndata, check_finite, get_matrix, to_dense
 from ._controls import BASAL_KEY, DELTA_KEY
 
 KINDS = ("difference", "log2fc")
 
 
+@doc_params()
 def log_fold_change(
     adata: AnnData,
     *,
@@ -42,19 +44,13 @@ def log_fold_change(
         Added to both profiles before the ratio of ``"log2fc"``.
     key_added
         Layer that receives the changes; parameters go to ``adata.uns[key_added]["params"]``.
-    copy
-        Return a copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the copy when ``copy=True``.
+    {returns_copy}
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> plate.layers["sctl_delta"].shape
     (377, 978)
     """

@@ -24,7 +24,7 @@ def pathway_mask(
 ) -> pd.DataFrame:
     """Build the genes x pathways 0/1 mask of a pathway-masked layer.
 
-    Entry ``(g, p)`` is 1 when gene ``g`` belongs to pathway ``p``. In the sparse decoder of He et al. 2025 a
+    Entry ``(g, p)`` is 1 when gene ``g`` belongs to pathway ``p``. In the sparse decoder of :cite:t:`he2025transfer` a
     pathway node connects only to its genes; multiply the weights of such a layer by this mask.
 
     Parameters

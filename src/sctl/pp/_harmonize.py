@@ -34,9 +34,9 @@ def harmonize(
 ) -> tuple[AnnData, AnnData]:
     """Remove the batch effect between a query (e.g. patients) and a reference (e.g. cell lines) with ComBat.
 
-    The transfer step of CSG²A (Bang, Koo & Kim 2024, section 4.4 and appendix A.5): before a model trained
-    on GDSC cell lines predicts TCGA patients, both are batch-corrected with ComBat (Johnson, Li & Rabinovic
-    2007, Biostatistics 8:118) per cancer type, then converted to robust z-scores. Steps:
+    The transfer step of CSG²A :cite:p:`bang2025csg2a{section 4.4 and appendix A.5}`: before a model trained
+    on GDSC cell lines predicts TCGA patients, both are batch-corrected with ComBat :cite:p:`johnson2007combat`
+    per cancer type, then converted to robust z-scores. Steps:
 
     1. keep the genes shared by both (:func:`sctl.pp.align_genes`);
     2. run :func:`scanpy.pp.combat` on the concatenation, with one batch for the reference and one per
@@ -44,9 +44,8 @@ def harmonize(
        response and no covariate enters the fit, so nothing about the outcome leaks into the correction;
     3. unless ``correct_reference=True``, map everything back onto the reference's own scale: ComBat moves
        each batch by a per-gene affine map, so the inverse of the reference's map is applied to both. The
-       reference keeps its values and the query lands on them (the "reference batch" ComBat of Zhang,
-       Jenkins & Johnson 2018, Bioinformatics 34:2634); a model already trained on the reference applies
-       as it is;
+       reference keeps its values and the query lands on them (the "reference batch" ComBat of
+       :cite:t:`zhang2018combat`); a model already trained on the reference applies as it is;
     4. with ``robust_z=True``, express both on robust z-scores, ``(x - median) / (1.4826 * MAD)`` per gene,
        with the median and MAD fitted on the (returned) reference and re-applied to the query
        (:func:`sctl.pp.standardize` ``method="robust"``), so the query never shapes its own scaling.

@@ -14,9 +14,12 @@ from anndata import AnnData
 from sctl._constants import LABEL_KEY, RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
 from sctl._validate import check_anndata, check_drug, check_two_classes
 
+from .._docs import doc_params
+
 METHODS = ("extremes", "median", "threshold")
 
 
+@doc_params()
 def binarize_response(
     adata: AnnData,
     drug: str,
@@ -32,7 +35,7 @@ def binarize_response(
 
     Low LN_IC50 and low AUC both mean sensitive. The rules, applied to the lines tested with ``drug``:
 
-    ``"extremes"`` (He et al. 2025)
+    ``"extremes"`` :cite:p:`he2025transfer`
         rank the lines by response; the ``floor(k * n)`` lowest are ``"sensitive"``, the ``floor(k * n)``
         highest ``"resistant"``, the lines in between stay unlabelled (NaN). Ties are broken by the order of
         ``adata.obs_names``, so the counts are exact.
@@ -59,12 +62,10 @@ def binarize_response(
         (e.g. ``np.log(1.0)`` for IC50 = 1 µM).
     key_added
         Labels go to ``adata.obs[key_added]``, parameters to ``adata.uns[key_added]["params"]``.
-    copy
-        Return a labelled copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the labelled copy when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obs[key_added]``
         categorical with categories ``["resistant", "sensitive"]``; NaN for untested and unlabelled lines;

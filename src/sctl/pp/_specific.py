@@ -10,6 +10,8 @@ from anndata import AnnData
 
 from sctl._validate import check_anndata, check_response
 
+from .._docs import doc_params
+
 #: fewest tested drugs for a line's general sensitivity (a mean over fewer drugs is mostly the drugs themselves)
 MIN_DRUGS = 10
 
@@ -35,6 +37,7 @@ def split_response(response: pd.DataFrame, min_drugs: int = MIN_DRUGS) -> tuple[
     return specific, general
 
 
+@doc_params()
 def drug_specific_response(
     adata: AnnData,
     key: str = "ln_ic50",
@@ -75,12 +78,10 @@ def drug_specific_response(
         Name of the specific table in ``.obsm``; default ``f"{key}_specific"``.
     general_key_added
         Name of the general table in ``.obsm``; default ``f"{key}_general"``.
-    copy
-        Return a copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the copy when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obsm[key_added]``
         drug-specific response, cell lines x drugs (NaN where untested or too few drugs tested);

@@ -15,12 +15,15 @@ from anndata import AnnData
 from sctl._constants import SPLIT_KEY
 from sctl._validate import check_anndata, check_obs_key, check_response, check_two_classes, preview
 
+from .._docs import doc_params
+
 logger = logging.getLogger(__name__)
 
 PAIR_SCHEMES = ("mixed", "cell_blind", "drug_blind", "disjoint", "tissue_blind")
 SCHEMES = (*PAIR_SCHEMES, "stratified")
 
 
+@doc_params()
 def split(
     adata: AnnData,
     scheme: str = "mixed",
@@ -78,13 +81,11 @@ def split(
         Column of ``adata.obs`` with the tissue of each line, for ``"tissue_blind"``.
     key_added
         Where the folds go, see Returns.
-    copy
-        Return a copy with the folds instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the copy when ``copy=True``. Sets ``adata.uns[key_added]["params"]`` (scheme, n_folds, seed,
-    key, label_key, tissue_key) and ``["fold_sizes"]`` (number of test pairs or observations per fold), and
+    {returns_copy}
+    Sets ``adata.uns[key_added]["params"]`` (scheme, n_folds, seed, key, label_key, tissue_key) and
+    ``["fold_sizes"]`` (number of test pairs or observations per fold), and
 
     pair schemes: ``adata.uns[key_added]["pairs"]``
         a DataFrame with one row per tested pair: ``cell_line``, ``drug``, ``<key>`` (the response) and

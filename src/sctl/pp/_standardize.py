@@ -20,6 +20,8 @@ from sctl._validate import (
 )
 from sctl.pp._align import ALIGN_KEY
 
+from .._docs import doc_params
+
 METHODS = ("zscore", "robust")
 CENTER_KEY = "sctl_center"
 SCALE_KEY = "sctl_scale"
@@ -28,6 +30,7 @@ MAD_TO_SD = 1.4826
 MEAN_AD_TO_SD = 1.2533
 
 
+@doc_params()
 def standardize(
     adata: AnnData,
     *,
@@ -67,12 +70,10 @@ def standardize(
     clip
         Clip the result to ``[-clip, clip]`` (``None``: no clipping). With ``reference=`` and ``clip=None``,
         the reference's ``clip`` is used.
-    copy
-        Return a standardised copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the standardised copy when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.X``
         the standardised values, a dense ``float32`` array;

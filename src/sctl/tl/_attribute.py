@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import check_anndata
 
 ATTRIBUTION_KEY = "sctl_attribution"
@@ -18,6 +19,7 @@ BY = ("pathway", "gene")
 ROWS_AT_ONCE = 256
 
 
+@doc_params()
 def attribute(
     adata: AnnData,
     model: Any,
@@ -31,9 +33,9 @@ def attribute(
 ) -> AnnData | None:
     """Integrated-gradient attribution of each cell's predicted sensitivity to pathways or genes.
 
-    Integrated gradients (Sundararajan, Taly & Yan 2017, ICML; computed with captum) integrate the gradient of
+    Integrated gradients :cite:p:`sundararajan2017ig` (computed with captum) integrate the gradient of
     the logit of sensitivity along the straight path from a baseline to the input; per cell, the attributions
-    sum to ``logit(input) - logit(baseline)``. As in He et al. 2025 (Int. J. Mol. Sci. 26:4365), features are
+    sum to ``logit(input) - logit(baseline)``. As in :cite:t:`he2025transfer`, features are
     then ranked by their mean absolute attribution over the cells.
 
     ``by="pathway"`` attributes the classifier of a :class:`sctl.models.PathwayTransfer` to the units of its
@@ -51,18 +53,15 @@ def attribute(
         ``"pathway"`` or ``"gene"``.
     method
         ``"integrated_gradients"``.
-    layer
-        Layer of ``adata`` with the expression (``None``: ``X``).
+    {layer}
     n_steps
         Steps of the integral's Riemann approximation.
     key_added
         Where results go, see below.
-    copy
-        Return a modified copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the copy when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obsm[key_added]``
         DataFrame, cells x pathways (or genes), the attribution to the logit of sensitivity;
@@ -94,10 +93,17 @@ def attribute(
     adata = adata.copy() if copy else adata
     adata.obsm[key_added] = table
     adata.uns[key_added] = {
-        "params": {"by": by, "method": method, "model": type(model).__name__, "layer": layer, "n_steps": n_steps,
-                   "target": "logit of sensitivity", "baseline": "average cell (zero z-scores)"},
+        "params": {
+            "by": by,
+            "method": method,
+            "model": type(model).__name__,
+            "layer": layer,
+            "n_steps": n_steps,
+            "target": "logit of sensitivity",
+            "baseline": "average cell (zero z-scores)",
+        },
         "ranking": ranking,
-    }  # fmt: skip
+    }
     return adata if copy else None
 
 

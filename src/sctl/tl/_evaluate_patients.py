@@ -44,9 +44,9 @@ def evaluate_patients(
 ) -> pd.DataFrame:
     """Per drug, test that responders got more favourable predictions than non-responders (one-sided).
 
-    The patient-level check of CSG²A (Bang, Koo & Kim 2024, section 4.4 and appendix C.5): a model trained on
+    The patient-level check of CSG²A :cite:p:`bang2025csg2a{section 4.4 and appendix C.5}`: a model trained on
     cell lines predicts each treated patient's IC50; responders should have lower predicted IC50s than
-    non-responders (clinical responses as curated by Ding et al. 2016, Bioinformatics 32:2891). For each drug
+    non-responders (clinical responses as curated by :cite:t:`ding2016clinical`). For each drug
     with at least ``min_responders`` responders and ``min_non_responders`` non-responders this reports the
     one-sided Mann-Whitney U test (rank-based, so free of the normality a t-test assumes with tens of
     patients), the paper's one-sided Welch t-test for comparison, the AUROC of the prediction for

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
 from ..metrics import perturbation_report
 from ..models._perturbation_ensemble import DEEP_MODELS, PerturbationEnsemble, predicted_changes, train_named_model
@@ -28,6 +29,7 @@ TABLE_COLUMNS = ["scheme", "fold", "model", "metric", "value", "n_train", "n_tes
 PER_GROUP_COLUMNS = ["scheme", "fold", "model", "grouping", "group", "metric", "value", "n_test"]
 
 
+@doc_params()
 def evaluate_perturbation(
     adata: AnnData,
     models: Mapping[str, Callable[[AnnData], PerturbationModel]] | Sequence[str] = ("ensemble", "GRIP", "SeqPerturb"),
@@ -80,9 +82,8 @@ def evaluate_perturbation(
         Names (``"GRIP"`` and ``"SeqPerturb"``, trained with ``preset``; ``"ensemble"``,
         :class:`sctl.models.PerturbationEnsemble` with its default members, 3 seeds of GRIP and of SeqPerturb
         beside the ridge baseline; ``train_kwargs`` passed to ``train`` override the preset), or a mapping
-        from name to a factory ``f(train_adata) -> trained model``. The default
-        scores the ensemble, the best on held-out doses and wells of the L1000 plate
-        (``benchmarks/perturbation_models.py``), beside the two models it averages.
+        from name to a factory ``f(train_adata) -> trained model``. The default scores the ensemble beside the
+        two models it averages (how they compare on the L1000 plate: ``docs/methods/evaluation.md``).
     scheme
         One of ``"mixed"``, ``"dose"``, ``"drug_blind"``, ``"cell_blind"``, ``"disjoint"``.
     n_folds
@@ -120,10 +121,7 @@ def evaluate_perturbation(
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> table = sctl.tl.evaluate_perturbation(plate, models=[], scheme="dose", n_folds=3)
     >>> sorted(table["model"].unique())
     ['mean_shift', 'per_drug_mean', 'ridge', 'zero_change']

@@ -18,12 +18,14 @@ from .._constants import (
     SENSITIVE,
     SENSITIVE_SCORE_KEY,
 )
+from .._docs import doc_params
 from .._validate import check_anndata, check_finite, get_matrix, preview
 
 SIDES = (SENSITIVE, RESISTANT)
 _SCORE_KEYS = {SENSITIVE: SENSITIVE_SCORE_KEY, RESISTANT: RESISTANT_SCORE_KEY}
 
 
+@doc_params()
 def response_gene_scores(
     adata: AnnData,
     groupby: str = RESPONSE_KEY,
@@ -41,11 +43,11 @@ def response_gene_scores(
 ) -> AnnData | None:
     """Score cells on the genes that separate predicted sensitive from resistant cells (ATSDP-NET, §3.5).
 
-    Following Zhou et al. 2025 (Front. Med. 12:1631898), the differentially expressed genes (DEGs) of the
+    Following :cite:t:`zhou2025atsdpnet`, the differentially expressed genes (DEGs) of the
     predicted sensitive and resistant cells are found with :func:`scanpy.tl.rank_genes_groups` (each group against
     the other); every cell gets a *sensitive* and a *resistant* gene score, the mean expression of the top
     ``n_genes`` up-regulated DEGs of each group minus that of expression-matched control genes
-    (:func:`scanpy.tl.score_genes`, Tirosh et al. 2016, Science). When true labels are known (``truth_key``), the
+    (:func:`scanpy.tl.score_genes`, :cite:t:`tirosh2016melanoma`). When true labels are known (``truth_key``), the
     same is done with the DEGs of the true groups and the Pearson correlation R between the scores from predicted
     and from true DEGs measures how well the prediction recovers the biology. Its significance is a permutation
     test: ``n_permutations`` random gene sets of the same size are scored the same way (bin-matched controls,
@@ -75,12 +77,10 @@ def response_gene_scores(
         Seed of the control genes and of the random gene sets.
     key_added
         Results go to ``adata.uns[key_added]``.
-    copy
-        Return a modified copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or a copy of ``adata`` when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obs["sctl_sensitive_score"]``, ``adata.obs["sctl_resistant_score"]``
         scores on the DEGs of the predicted groups;
@@ -123,9 +123,16 @@ def response_gene_scores(
         if truth_key is not None:
             adata.obs[_SCORE_KEYS[side].replace("sctl_", "sctl_true_")] = true_scores[side]
     params = {
-        "groupby": groupby, "truth_key": truth_key, "n_genes": int(n_genes), "n_permutations": int(n_permutations),
-        "layer": layer, "method": method, "ctrl_size": int(ctrl_size), "n_bins": int(n_bins), "seed": int(seed),
-    }  # fmt: skip
+        "groupby": groupby,
+        "truth_key": truth_key,
+        "n_genes": int(n_genes),
+        "n_permutations": int(n_permutations),
+        "layer": layer,
+        "method": method,
+        "ctrl_size": int(ctrl_size),
+        "n_bins": int(n_bins),
+        "seed": int(seed),
+    }
     adata.uns[key_added] = {"params": params, **result}
     return adata if copy else None
 

@@ -12,6 +12,7 @@ from anndata import AnnData
 from scipy.stats import rankdata
 
 from .._constants import MIN_SHARED_GENES
+from .._docs import doc_params
 from .._validate import check_anndata, check_finite, get_matrix, preview, to_dense
 from ..pp._align import align_genes
 
@@ -19,6 +20,7 @@ MAP_KEY = "sctl_reference"
 SIMILARITY_METHODS = ("pearson", "spearman", "cosine")
 
 
+@doc_params()
 def map_to_reference(
     adata: AnnData,
     reference: AnnData,
@@ -74,12 +76,10 @@ def map_to_reference(
         a fraction of the reference's genes).
     key_added
         Prefix of the fields written.
-    copy
-        Return a copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or the copy when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obs[key_added]``
         categorical, the most similar reference line of each sample;

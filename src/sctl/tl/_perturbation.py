@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import check_anndata, check_finite, preview
 from ..models._perturbation_ensemble import predicted_changes
 
@@ -66,6 +67,7 @@ class PerturbationModel(Protocol):
         ...
 
 
+@doc_params()
 def predict_perturbation(
     adata: AnnData,
     model: PerturbationModel,
@@ -105,14 +107,12 @@ def predict_perturbation(
     delta_key_added
         Layer for the predicted changes. Not ``"sctl_delta"`` by default so that the observed changes of
         :func:`sctl.pp.log_fold_change` are kept for comparison.
-    copy
-        Return a copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None`` or the copy. Sets ``adata.layers[key_added]`` (when the basal layer is there or the model predicts
-    profiles), ``adata.layers[delta_key_added]`` and ``adata.uns["sctl_predict_perturbation"]["params"]``.
-    Genes the model does not know are NaN in both layers.
+    {returns_copy}
+    Sets ``adata.layers[key_added]`` (when the basal layer is there or the model predicts profiles),
+    ``adata.layers[delta_key_added]`` and ``adata.uns["sctl_predict_perturbation"]["params"]``. Genes the model
+    does not know are NaN in both layers.
 
     Raises
     ------
@@ -122,9 +122,7 @@ def predict_perturbation(
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
+    {plate_with_basal}
     >>> sctl.models.GRIP.setup_anndata(plate, dose_key="dose")
     >>> model = sctl.models.GRIP(plate)
     >>> model.train(max_epochs=1)  # doctest: +SKIP

@@ -10,12 +10,14 @@ import pandas as pd
 from anndata import AnnData
 from scipy import stats
 
+from .._docs import doc_params
 from .._validate import check_anndata, preview
 from ._utils import write_per_drug
 
 DISTANCE_KEY = "sctl_perturbation_distance"
 
 
+@doc_params()
 def perturbation_distance(
     adata: AnnData,
     model: Any,
@@ -32,7 +34,7 @@ def perturbation_distance(
 ) -> AnnData | None:
     """Euclidean distance between each basal profile and its predicted perturbed profile, per drug.
 
-    The zero-shot test of Bang, Koo & Kim (2025, appendix C.2): a model pretrained on perturbation profiles only
+    The zero-shot test of :cite:t:`bang2025csg2a{appendix C.2}`: a model pretrained on perturbation profiles only
     predicts each cell line's profile after treatment (10 µM, 72 h in the paper); sensitive lines (low ln IC50)
     should move further than resistant ones. No response enters the distances.
 
@@ -55,8 +57,7 @@ def perturbation_distance(
         mapping name -> SMILES; drugs never seen work.
     dose, time
         Treatment dose (µM) and time (hours); both required.
-    layer
-        Layer with the expression (``None``: ``X``).
+    {layer}
     standardize
         Robust z-score the profiles over the observations of ``adata`` first (the paper's GDSC input).
     sensitivity
@@ -66,12 +67,10 @@ def perturbation_distance(
         Drug embeddings for a model set up with ``drug_features``.
     key_added
         Key of ``adata.obsm`` (and ``adata.uns``) written.
-    copy
-        Return a copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None`` or the copy. Sets ``adata.obsm[key_added]`` (DataFrame, observations x drugs) and
+    {returns_copy}
+    Sets ``adata.obsm[key_added]`` (DataFrame, observations x drugs) and
     ``adata.uns[key_added]["params"]``; with ``sensitivity`` also ``adata.uns[key_added]["zero_shot"]``
     (``t_statistic``, ``pvalue``, ``n_sensitive``, ``n_resistant``, ``mean_distance_sensitive`` / ``_resistant``,
     ``pearson`` pooled, ``n_lines``, ``n_negative``, ``share_negative``) and the per-line correlations in
@@ -94,10 +93,18 @@ def perturbation_distance(
     table.columns = [str(c) for c in table.columns]
     response = None if sensitivity is None else _response(adata, sensitivity, table)
     adata = write_per_drug(
-        adata, table, model, drugs, key_added, copy=copy, dose=float(dose), time=float(time), layer=layer,
+        adata,
+        table,
+        model,
+        drugs,
+        key_added,
+        copy=copy,
+        dose=float(dose),
+        time=float(time),
+        layer=layer,
         standardize=standardize,
         sensitivity=sensitivity if isinstance(sensitivity, str) else None if sensitivity is None else "table",
-    )  # fmt: skip
+    )
     if response is not None:
         summary, per_line = zero_shot_statistics(table, response)
         adata.uns[key_added]["zero_shot"] = summary

@@ -8,12 +8,14 @@ from typing import Any
 import pandas as pd
 from anndata import AnnData
 
+from .._docs import doc_params
 from .._validate import check_anndata
 from ._utils import write_per_drug
 
 IC50_KEY = "sctl_ln_ic50"
 
 
+@doc_params()
 def predict_ic50(
     adata: AnnData,
     model: Any,
@@ -46,13 +48,11 @@ def predict_ic50(
         Drug embeddings (name -> vector, or a DataFrame drugs x dimensions) for a model set up with them.
     key_added
         Key of ``adata.obsm`` (and ``adata.uns``) written.
-    copy
-        Return a copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None`` or the copy. Sets ``adata.obsm[key_added]`` (DataFrame, observations x drugs, predicted ln IC50)
-    and ``adata.uns[key_added]["params"]``.
+    {returns_copy}
+    Sets ``adata.obsm[key_added]`` (DataFrame, observations x drugs, predicted ln IC50) and
+    ``adata.uns[key_added]["params"]``.
 
     Examples
     --------

@@ -99,7 +99,7 @@ def predict_response(
 
     Either learn it from a bulk ``reference`` (cell lines with a response table) or apply a trained ``model``.
     With a reference, the steps are those of the bulk-to-single-cell papers sctl implements
-    (He et al. 2025; Zhou et al. 2025):
+    :cite:p:`he2025transfer,zhou2025atsdpnet`:
 
     1. keep the genes shared by both (:func:`sctl.pp.align_genes`; at least ``min_shared``, 500 by default);
     2. z-score every profile across the shared genes (``standardize_rows``), then standardise each domain on its
@@ -160,18 +160,16 @@ def predict_response(
     drug
         Drug whose response is learnt from ``reference`` (a column of ``reference.obsm[key]``).
     method
-        ``"decomposed_ridge"`` (default; :class:`sctl.models.baselines.DecomposedRidge`, sctl): every tested
-        line's response as its general sensitivity (mean z-scored response over the reference's drugs) plus its
-        response specific to ``drug``, each a ridge regression on expression, so that cells resistant to this
-        drug are told apart from cells resistant to every drug; why it is the default is in the README
-        (drug-specificity and realistic-shift benchmarks). ``"ensemble"``: the mean probability of the
-        signature score, the random forest and ATSDPNet, each learnt as on its own (members set by
-        ``model_kwargs={"members": [...]}``, any two or more of the names here; per-member arguments as
-        ``model_kwargs={"atsdp": {...}}``). A classifier fitted on the reference's labelled lines, a name of
-        :func:`sctl.models.baselines.get_baseline` (``"signature"``, ``"rf"``, ``"logreg"``, ``"gb"``,
-        ``"svm"``, ``"dt"``, ``"xgb"``), or a transfer model trained on the reference and the (unlabelled) cells
-        together: ``"pathway_transfer"`` (:class:`sctl.models.PathwayTransfer`, He et al. 2025) or ``"atsdp"``
-        (:class:`sctl.models.ATSDPNet`, Zhou et al. 2025).
+        ``"decomposed_ridge"`` (default; :class:`sctl.models.baselines.DecomposedRidge`, sctl): the drug's z-scored
+        response of every tested line (not only the labelled extremes), regressed on expression as the line's general
+        sensitivity plus its response specific to ``drug``, each part a ridge regression; why it is the default:
+        :doc:`/methods/decomposed_ridge`. ``"ensemble"``: the mean probability of the signature score, the random forest
+        and ATSDPNet, each learnt as on its own (members set by ``model_kwargs={"members": [...]}``, any two or more of
+        the names here; per-member arguments as ``model_kwargs={"atsdp": {...}}``). A classifier fitted on the
+        reference's labelled lines, a name of :func:`sctl.models.baselines.get_baseline` (``"signature"``, ``"rf"``,
+        ``"logreg"``, ``"gb"``, ``"svm"``, ``"dt"``, ``"xgb"``), or a transfer model trained on the reference and the
+        (unlabelled) cells together: ``"pathway_transfer"`` (:class:`sctl.models.PathwayTransfer`,
+        :cite:t:`he2025transfer`) or ``"atsdp"`` (:class:`sctl.models.ATSDPNet`, :cite:t:`zhou2025atsdpnet`).
     model
         A trained model with ``predict(adata) -> probabilities`` (:class:`ResponseModel`), used instead of
         learning from ``reference``. It receives ``adata`` as it is and does its own preprocessing.
@@ -198,13 +196,11 @@ def predict_response(
         reference's genes (float). The number used is logged and recorded; fewer than 1,000 shared genes warn
         (:func:`sctl.pp.align_genes`).
     standardize_rows
-        Z-score each profile across the shared genes before the per-gene z-score (step 2). A cell's overall
-        level and spread follow its library size and detection rate, which bulk lines never vary along; the
-        shipped GDSC expression is already z-scored this way. On the realistic-shift benchmark it raised the
-        AUROC of the random forest, logistic regression and the transfer models (the signature score, a
-        correlation, is unaffected). ``False``: per-gene z-scores only, the papers' preprocessing. ``None``
-        (default): ``True``, except for a transfer model under ``model_kwargs={"preset": "paper"}``, which takes
-        its paper's preprocessing.
+        Z-score each profile across the shared genes before the per-gene z-score (step 2). A cell's overall level and
+        spread follow its library size and detection rate, which bulk lines never vary along; the shipped GDSC
+        expression is already z-scored this way (measured effect: :doc:`/methods/evaluation`). ``False``: per-gene
+        z-scores only, the papers' preprocessing. ``None`` (default): ``True``, except for a transfer model under
+        ``model_kwargs={"preset": "paper"}``, which takes its paper's preprocessing.
     seed
         Seed of the classifier.
     model_kwargs, train_kwargs
@@ -229,10 +225,10 @@ def predict_response(
         probability of sensitivity, in [0, 1], as the reference's labels define it. It is fitted on the reference lines
         (the decomposed ridge and the signature score through a Platt fit, the forest as its share of trees, the
         ensemble as their mean; the transfer models through their sigmoid output, which tends to be over-confident: see
-        the Brier scores of the realistic-shift benchmark in the README). On cells from another platform, read it as a
-        ranking first (which cells look most like the sensitive lines), then as a probability: its level shifts with the
-        sample (a tumour of one line has no "average line"), so compare cells within a sample and treat ``threshold`` as
-        a convention, not a boundary learnt on the cells;
+        :doc:`/methods/evaluation`). On cells from another platform, read it as a ranking first (which cells look most
+        like the sensitive lines), then as a probability: its level shifts with the sample (a tumour of one line has no
+        "average line"), so compare cells within a sample and treat ``threshold`` as a convention, not a boundary learnt
+        on the cells;
     ``adata.obs[key_added]``
         categorical call, ``"sensitive"`` / ``"resistant"``, and ``"uncertain"`` (a third category, present only
         when used) for cells outside the reference's domain or not scored;

@@ -12,6 +12,7 @@ from anndata import AnnData
 from scipy.stats import spearmanr
 
 from .._constants import PSEUDOTIME_KEY, RESPONSE_KEY, RESPONSE_PROBA_KEY
+from .._docs import doc_params
 from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
 
 Root = int | str | np.ndarray | pd.Series | tuple[str, str]
@@ -20,6 +21,7 @@ _EXTREMES = ("most_sensitive", "most_resistant")
 DEFAULT_ROOT = ("condition", "control")
 
 
+@doc_params()
 def response_pseudotime(
     adata: AnnData,
     *,
@@ -34,8 +36,8 @@ def response_pseudotime(
 ) -> AnnData | None:
     """Order the cells by diffusion pseudotime and correlate it with the probability of sensitivity.
 
-    As in ATSDP-NET (Zhou et al. 2025, Front. Med. 12:1631898, section 3.7), the pseudotime is scanpy's
-    diffusion pseudotime (Haghverdi et al. 2016, Nat Methods) on a k-nearest-neighbour graph; its Spearman
+    As in ATSDP-NET :cite:p:`zhou2025atsdpnet{section 3.7}`, the pseudotime is scanpy's
+    diffusion pseudotime :cite:p:`haghverdi2016dpt` on a k-nearest-neighbour graph; its Spearman
     correlation with the predicted probability of sensitivity tells whether the response changes along the
     trajectory, and that of given genes whether they rise or fall with it. Pseudotime is an ordering by
     transcriptional similarity, not treatment time: a correlation is an association, not a cause.
@@ -76,12 +78,10 @@ def response_pseudotime(
         Neighbours of the graph, when it has to be built.
     key_added
         Pseudotime goes to ``adata.obs[key_added]``, the correlations to ``adata.uns[key_added]``.
-    copy
-        Return a modified copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or a copy of ``adata`` when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obs[key_added]``
         diffusion pseudotime in [0, 1] (``inf`` for cells not connected to the root);
@@ -137,14 +137,18 @@ def response_pseudotime(
     rho, pvalue = _spearman(pseudotime[finite], proba[finite])
     adata.uns[key_added] = {
         "params": {
-            "key": key, "root": str(root) if not isinstance(root, np.ndarray | pd.Series) else "mask",
-            "root_cell": str(adata.obs_names[iroot]), "root_index": int(iroot), "circular_root": circular,
-            "n_dcs": int(n_dcs), "layer": layer,
+            "key": key,
+            "root": str(root) if not isinstance(root, np.ndarray | pd.Series) else "mask",
+            "root_cell": str(adata.obs_names[iroot]),
+            "root_index": int(iroot),
+            "circular_root": circular,
+            "n_dcs": int(n_dcs),
+            "layer": layer,
         },
         "spearman_rho": float(rho),
         "spearman_pvalue": float(pvalue),
         "n_unreachable": int((~finite).sum()),
-    }  # fmt: skip
+    }
     if expression is not None:
         adata.uns[key_added]["genes"] = _gene_correlations(expression, pseudotime, finite)
     return adata if copy else None

@@ -11,6 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._constants import RESISTANCE_INDEX_KEY, STATE_CALL_KEY, STATE_CALLS, STATES_KEY
+from .._docs import doc_params
 from .._validate import check_anndata, get_matrix, preview, to_dense
 from ..models._perturbation_ensemble import predicted_changes
 from ._perturbation import PerturbationModel
@@ -20,6 +21,7 @@ RANK_DRUGS_KEY = "sctl_rank_drugs"
 BASAL = "basal"
 
 
+@doc_params()
 def rank_drugs(
     adata: AnnData,
     model: PerturbationModel,
@@ -89,9 +91,7 @@ def rank_drugs(
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
+    {plate_with_basal}
     >>> treated = plate[~plate.obs["is_control"]].copy()
     >>> sctl.models.GRIP.setup_anndata(treated, dose_key="dose")
     >>> model = sctl.models.GRIP(treated)

@@ -26,7 +26,7 @@ ENSEMBLE = "ensemble"
 DECOMPOSED = "decomposed_ridge"
 #: the method of :func:`sctl.tl.predict_response` and :func:`sctl.tl.screen_drugs` when none is named
 DEFAULT_METHOD = DECOMPOSED
-#: members of ``method="ensemble"``: the best-ranking mix on the realistic-shift benchmark of sctl 0.2 (README)
+#: members of ``method="ensemble"`` (the default of sctl 0.2; docs/methods/ensemble.md)
 ENSEMBLE_MEMBERS = ("signature", "rf", "atsdp")
 
 
@@ -120,12 +120,13 @@ def screen_decomposed(
     logger.info("%s on %d shared genes, %d drug(s)", DECOMPOSED, bulk.n_vars, len(drugs))
     labels = pd.DataFrame({drug: _labels(bulk, drug, task) for drug in drugs}, index=bulk.obs_names)
     model.fit(bulk, task.key, drugs=drugs, labels=labels)
-    proba = model.predict(aligned)
+    general, specific = model.predict_parts(aligned)
+    proba = model.to_probability(specific.add(general, axis=0))
     for drug in drugs:
         check_probabilities(proba[drug].to_numpy(), cells.n_obs, DECOMPOSED)
     params = task.params(DECOMPOSED, bulk.n_vars, _label_counts(bulk), standardization(rows))
     params["alpha"] = model.alpha
-    return proba, model.predict_parts(aligned), params
+    return proba, (general, specific), params
 
 
 def stream_decomposed(
@@ -207,11 +208,25 @@ def _baseline(method: str, seed: int, model_kwargs: dict[str, Any] | None) -> An
 
 
 def _learn_ensemble(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
-    """Mean of the members' probabilities, each learnt exactly as ``predict_response(method=member)`` would.
+    """Mean of the members' probabilities, each learnt exactly as ``predict_response(method=member)`` would."""
+    probabilities, params = [], {}
+    for member, member_kwargs in ensemble_members(task.model_kwargs).items():
+        proba, params = METHODS[member](
+            cells, reference, ResponseTask(**{**task.__dict__, "model_kwargs": member_kwargs}), member
+        )
+        probabilities.append(proba)
+    params = {k: v for k, v in params.items() if k != "model_kwargs"}
+    members = list(ensemble_members(task.model_kwargs))
+    return np.mean(probabilities, axis=0), {**params, "method": ENSEMBLE, "members": members}
 
-    ``model_kwargs`` may hold ``"members"`` and, per member name, that member's ``model_kwargs``.
+
+def ensemble_members(model_kwargs: dict[str, Any] | None) -> dict[str, dict[str, Any] | None]:
+    """Member name -> its ``model_kwargs``, for ``method="ensemble"``; checked as :func:`_learn_ensemble` checks them.
+
+    ``model_kwargs`` may hold ``"members"`` (default :data:`ENSEMBLE_MEMBERS`) and, per member name, that member's
+    ``model_kwargs``.
     """
-    model_kwargs = dict(task.model_kwargs or {})
+    model_kwargs = dict(model_kwargs or {})
     members = tuple(model_kwargs.pop("members", ENSEMBLE_MEMBERS))
     known = [name for name in METHODS if name != ENSEMBLE]
     if len(members) < 2 or not set(members) <= set(known):
@@ -225,13 +240,7 @@ def _learn_ensemble(cells: AnnData, reference: AnnData, task: ResponseTask, meth
             f"`model_kwargs` of an ensemble holds 'members' and per-member arguments keyed by member name; "
             f"{preview(unknown)} is none of them. Accepted names: {preview(['members', *members])}."
         )
-    probabilities, params = [], {}
-    for member in members:
-        member_task = ResponseTask(**{**task.__dict__, "model_kwargs": model_kwargs.get(member)})
-        proba, params = METHODS[member](cells, reference, member_task, member)
-        probabilities.append(proba)
-    params = {k: v for k, v in params.items() if k != "model_kwargs"}
-    return np.mean(probabilities, axis=0), {**params, "method": ENSEMBLE, "members": list(members)}
+    return {member: model_kwargs.get(member) for member in members}
 
 
 def _learn_transfer(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
@@ -243,10 +252,16 @@ def _learn_transfer(cells: AnnData, reference: AnnData, task: ResponseTask, meth
     train_kwargs = {"seed": task.seed, **(task.train_kwargs or {})}
     rule = task.label_rule
     data_kwargs = {
-        "key": task.key, "label_method": rule["method"], "k": rule["k"], "label_threshold": rule["threshold"],
-        "layer": task.layers[0], "bulk_layer": task.layers[1], "min_shared": task.min_shared, "seed": task.seed,
+        "key": task.key,
+        "label_method": rule["method"],
+        "k": rule["k"],
+        "label_threshold": rule["threshold"],
+        "layer": task.layers[0],
+        "bulk_layer": task.layers[1],
+        "min_shared": task.min_shared,
+        "seed": task.seed,
         **model_kwargs.pop("data_kwargs", {}),
-    }  # fmt: skip
+    }
     if task.standardize_rows is not None:  # else the model's preset decides
         data_kwargs["standardize_rows"] = task.standardize_rows
     model = cls.from_reference(

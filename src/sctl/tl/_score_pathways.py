@@ -10,6 +10,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._constants import PATHWAYS_KEY
+from .._docs import doc_params
 from .._validate import check_anndata, check_finite, check_unique_var_names, closest, get_matrix, preview
 from ..datasets import genesets, progeny
 
@@ -27,6 +28,7 @@ def _methods() -> dict[str, Any]:
     return {method.name: method for method in dc.mt._methods}
 
 
+@doc_params()
 def score_pathways(
     adata: AnnData,
     *,
@@ -40,11 +42,11 @@ def score_pathways(
 ) -> AnnData | None:
     """Score the activity of pathways or gene sets in every observation with decoupler.
 
-    A thin, checked front to decoupler 2 (Badia-i-Mompel et al. 2022, Bioinformatics Advances 2:vbac016):
+    A thin, checked front to decoupler 2 :cite:p:`badia2022decoupler`:
     the network is a shipped resource chosen by name or any decoupler-style DataFrame, ``method`` is any
     decoupler method. The default, the univariate linear model (``"ulm"``) with the PROGENy footprints
-    (Schubert et al. 2018, Nat. Commun. 9:20), is what decoupler recommends for pathway activities; gene-set
-    collections suit ``"aucell"`` (Aibar et al. 2017) or ``"ulm"`` alike. Scores are the numbers decoupler
+    :cite:p:`schubert2018progeny`, is what decoupler recommends for pathway activities; gene-set
+    collections suit ``"aucell"`` :cite:p:`aibar2017scenic` or ``"ulm"`` alike. Scores are the numbers decoupler
     returns, in a DataFrame (observations x sources) that keeps the observation names.
 
     The scores make compact, interpretable features for the models: build an AnnData from them and train
@@ -65,21 +67,18 @@ def score_pathways(
     method
         A decoupler method: ``"ulm"``, ``"mlm"``, ``"aucell"``, ``"zscore"``, ``"waggr"``, ``"viper"``,
         ``"gsva"``, ``"gsea"``, ``"ora"``, ``"udt"``, ``"mdt"``.
-    layer
-        Layer with the expression (``None``: ``X``).
+    {layer}
     tmin
         Sources with fewer targets among the genes of ``adata`` are dropped.
     key_added
         Scores go to ``adata.obsm[key_added]``, adjusted p-values (methods that test) to
         ``adata.obsm[f"{key_added}_padj"]``.
-    copy
-        Return a copy with the scores instead of writing into ``adata``.
+    {copy}
     **kwargs
         Passed to the decoupler method, e.g. ``n_up=`` for ``"aucell"``.
 
-    Returns
-    -------
-    ``None``, or a copy of ``adata`` when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obsm[key_added]``
         DataFrame, observations x sources (pathways or sets); observations decoupler skips because they have

@@ -18,6 +18,7 @@ from .._constants import (
     STATE_CALLS,
     STATES_KEY,
 )
+from .._docs import doc_params
 from .._stream import Rows, describe
 from .._validate import (
     check_finite,
@@ -41,6 +42,7 @@ STATE_OBS_KEYS = (EFFECTIVE_SCORE_KEY, INEFFECTIVE_SCORE_KEY, RESISTANCE_INDEX_K
 GeneSets = pd.DataFrame | Mapping[str, Sequence[str]]
 
 
+@doc_params()
 def score_states(
     adata: AnnData | MuData,
     *,
@@ -69,14 +71,14 @@ def score_states(
     is called ``"effective"`` when ``RI <= 0``, ``"ineffective"`` otherwise. The z-scores make RI relative to
     the cells scored together: score the treated cells of one experiment in one call.
 
-    ssGSEA (Barbie et al. 2009, Nature) is computed exactly, vectorised over cells: for a sample whose genes have
+    ssGSEA :cite:p:`barbie2009ssgsea` is computed exactly, vectorised over cells: for a sample whose genes have
     ranks ``r`` (1 = lowest) among ``N`` genes and a set ``S`` of ``k`` genes, the enrichment score (the area under
     the running sum, as in GSVA and gseapy) is
     ``sum_S r^(1+a) / sum_S r^a - (N(N+1)/2 - sum_S r) / (N - k)``, with weight ``a = alpha`` (0.25).
     It equals gseapy's ``ES``; tied values (e.g. zeros) get their average rank, which is the expected score
-    over random orderings of the ties. The other methods are those of decoupler 2 (Badia-i-Mompel et al. 2022,
-    Bioinformatics Advances): ``"ulm"``, ``"aucell"`` (Aibar et al. 2017), ``"gsva"`` (Hänzelmann et al. 2013),
-    ``"zscore"``, ``"mlm"``, ``"viper"``.
+    over random orderings of the ties. The other methods are those of decoupler 2 :cite:p:`badia2022decoupler`:
+    ``"ulm"``, ``"aucell"`` :cite:p:`aibar2017scenic`, ``"gsva"`` :cite:p:`hanzelmann2013gsva`, ``"zscore"``,
+    ``"mlm"``, ``"viper"``.
 
     A :class:`~mudata.MuData` works too: ``score_states(mdata, mod="cells")`` scores the modality ``mod`` and
     writes the results there; the four new ``obs`` columns are pulled to ``mdata.obs`` as ``f"{mod}:{column}"``
@@ -114,13 +116,10 @@ def score_states(
         stream (load the cells first, ``adata.to_memory()``, or use another method).
     key_added
         State scores go to ``adata.obsm[key_added]`` and the parameters to ``adata.uns[key_added]``.
-    copy
-        Return a modified copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or a copy of ``adata`` (AnnData or MuData) when ``copy=True``. Sets, on ``adata`` (or on
-    ``adata.mod[mod]`` for a MuData)
+    {returns_copy}
+    Sets, on ``adata`` (or on ``adata.mod[mod]`` for a MuData)
 
     ``adata.obsm[key_added]``
         DataFrame, cells x states, the raw score of each state (ssGSEA: enrichment score);

@@ -84,7 +84,7 @@ def screen_drugs(
         Drugs to screen (columns of the table). ``None``: every drug with at least 5 labelled lines of each class
         under the label rule (the others are listed in a warning and in the parameters).
     groupby
-        Column of ``adata.obs`` whose groups get a ranked table of drugs.
+        Column of ``adata.obs`` whose groups get a ranked table of drugs (cells with no group, NaN, are in none).
     method
         A method of :func:`sctl.tl.predict_response`; ``"decomposed_ridge"`` by default.
     key, label_method, k, label_threshold
@@ -138,7 +138,7 @@ def screen_drugs(
     reference = check_anndata(reference, "reference")
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"`threshold` must lie strictly between 0 and 1, got {threshold}.")
-    groups = None if groupby is None else check_obs_key(adata, groupby).astype(str)
+    groups = None if groupby is None else group_column(adata, groupby)
     task = ResponseTask(
         drug="",
         key=key,
@@ -152,7 +152,7 @@ def screen_drugs(
     )
     drugs, skipped = _screened_drugs(reference, drugs, task)
     task = ResponseTask(**{**task.__dict__, "drug": drugs[0]})
-    parts: list[tuple[pd.Series, pd.DataFrame]] = []
+    parts: list[tuple[Any, Any]] = []  # general and specific sensitivity, of the decomposed ridge
 
     def learn(scored: AnnData) -> tuple[np.ndarray, dict[str, Any]]:
         if method == DECOMPOSED:
@@ -172,7 +172,8 @@ def screen_drugs(
         return proba, params
 
     streamed = learn_streamed if method == DECOMPOSED else None
-    proba, domain, params = learn_within_domain(adata, reference, task, batch_key, learn, drugs, streamed)
+    # the drugs' labels were checked by _screened_drugs: no drug to check again
+    proba, domain, params = learn_within_domain(adata, reference, task, batch_key, learn, [], streamed)
     adata = adata.copy() if copy else adata
     screen = pd.DataFrame(proba, index=adata.obs_names, columns=drugs)
     adata.obsm[key_added] = screen
@@ -210,6 +211,8 @@ def _screened_drugs(reference: AnnData, drugs: Sequence[str] | None, task: Respo
             )
         if not drugs or len(set(drugs)) != len(drugs):
             raise ValueError(f"`drugs` must name distinct drugs, got {drugs!r}.")
+        for drug in drugs:  # a named drug without enough labelled lines is an error, not a skip
+            check_labels(reference, drug, task.key, task.label_rule)
         return drugs, []
     kept, skipped = [], []
     for drug in table.columns:
@@ -250,6 +253,14 @@ def _spread(values: np.ndarray, scored: np.ndarray) -> np.ndarray:
     return out
 
 
+def group_column(adata: AnnData, groupby: str) -> pd.Series:
+    """``adata.obs[groupby]``, refused when it is missing or names no group."""
+    groups = check_obs_key(adata, groupby)
+    if groups.isna().all():
+        raise ValueError(f"`adata.obs[{groupby!r}]` holds no group (every value is missing); pass a column of groups.")
+    return groups
+
+
 def rank_groups(screen: pd.DataFrame, groups: pd.Series, in_domain: np.ndarray, threshold: float) -> pd.DataFrame:
     """One row per group and drug, ranked by the mean probability of the group's trusted cells.
 
@@ -258,7 +269,7 @@ def rank_groups(screen: pd.DataFrame, groups: pd.Series, in_domain: np.ndarray, 
     screen
         Cells x drugs probabilities (NaN: not scored).
     groups
-        Group of each cell.
+        Group of each cell (NaN: in no group).
     in_domain
         Whether each cell lies in the reference's domain.
     threshold
@@ -271,8 +282,9 @@ def rank_groups(screen: pd.DataFrame, groups: pd.Series, in_domain: np.ndarray, 
     trusted = screen.notna().all(axis=1).to_numpy() & np.asarray(in_domain, dtype=bool)
     values = screen.to_numpy()
     rows = []
-    for group in pd.unique(groups):
-        member = (groups == group).to_numpy()
+    labels = groups.astype(str).where(groups.notna()).to_numpy()
+    for group in pd.unique(labels[pd.notna(labels)]):
+        member = labels == group
         mine, rest = member & trusted, ~member & trusted
         mean = values[mine].mean(axis=0) if mine.any() else np.full(screen.shape[1], np.nan)
         other = values[rest].mean(axis=0) if rest.any() else np.full(screen.shape[1], np.nan)

@@ -11,6 +11,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._constants import RESPONSE_KEY, SENSITIVE
+from .._docs import doc_params
 from .._validate import check_anndata, preview
 
 SPATIAL_RESPONSE_KEY = "sctl_spatial_response"
@@ -19,6 +20,7 @@ _GRAPHS = ("knn", "radius", "delaunay", "grid")
 _INSTALL = 'pip install "sctl[spatial]"'
 
 
+@doc_params()
 def spatial_response(
     adata: AnnData,
     *,
@@ -40,7 +42,7 @@ def spatial_response(
 
     GRIP-Lung's discussion names spatial transcriptomics as the way to see intratumour heterogeneity of response;
     neither it nor ATSDP-NET defines a spatial test, so sctl uses the standard ones, computed with squidpy
-    (Palla et al. 2022, Nat Methods 19:171-178):
+    :cite:p:`palla2022squidpy`:
 
     1. **Spatial graph**: the neighbours of every cell from its coordinates ``adata.obsm[spatial_key]``
        (squidpy's ``spatial_neighbors``; ``graph="knn"``: the ``n_neighs`` nearest cells, ``"radius"``: the
@@ -53,7 +55,7 @@ def spatial_response(
        Its cost grows with the square of the number of cells, so at most ``co_occurrence_max_cells`` cells
        (a seeded random subset) are used.
     4. **Statistics a reader can quote**: every cell's fraction of sensitive neighbours, and the global
-       sensitive-sensitive join count (Cliff & Ord 1981, *Spatial Processes*): the number of graph edges joining
+       sensitive-sensitive join count :cite:p:`cliff1981spatial`: the number of graph edges joining
        two sensitive cells, against ``n_perms`` seeded permutations of the calls (within each library when
        ``library_key`` is given), giving a z-score and a one-sided permutation p-value
        ``(1 + #{perm >= observed}) / (1 + n_perms)``. A large positive z (small p) means the sensitive cells
@@ -94,12 +96,10 @@ def spatial_response(
         Seed of the permutations and of the co-occurrence subset.
     key_added
         Prefix of every key written.
-    copy
-        Return a modified copy instead of writing into ``adata``.
+    {copy}
 
-    Returns
-    -------
-    ``None``, or a copy of ``adata`` when ``copy=True``. Sets
+    {returns_copy}
+    Sets
 
     ``adata.obsp[f"{key_added}_connectivities"]``, ``adata.obsp[f"{key_added}_distances"]``
         the spatial graph as squidpy builds it (before symmetrisation);
@@ -159,9 +159,16 @@ def spatial_response(
     zscore, count = _enrichment_arrays(enrichment)
     adata.uns[key_added] = {
         "params": {
-            "key": key, "spatial_key": spatial_key, "sensitive": sensitive, "library_key": library_key,
-            "graph": graph, "n_neighs": int(n_neighs), "radius": None if radius is None else float(radius),
-            "n_perms": int(n_perms), "co_occurrence_max_cells": co_occurrence_max_cells, "seed": int(seed),
+            "key": key,
+            "spatial_key": spatial_key,
+            "sensitive": sensitive,
+            "library_key": library_key,
+            "graph": graph,
+            "n_neighs": int(n_neighs),
+            "radius": None if radius is None else float(radius),
+            "n_perms": int(n_perms),
+            "co_occurrence_max_cells": co_occurrence_max_cells,
+            "seed": int(seed),
         },
         "join_count": join,
         "nhood_enrichment": {
@@ -169,7 +176,7 @@ def spatial_response(
             "count": pd.DataFrame(count, index=categories, columns=categories),
         },
         "co_occurrence": {"occ": occ, "interval": thresholds, "categories": categories},
-    }  # fmt: skip
+    }
     return adata if copy else None
 
 

@@ -42,7 +42,7 @@ def ssgsea(
     alpha: float = 0.25,
     chunk_size: int = 5000,
 ) -> pd.DataFrame:
-    """Single-sample GSEA enrichment scores (Barbie et al. 2009, Nature), vectorised over samples.
+    """Single-sample GSEA enrichment scores :cite:p:`barbie2009ssgsea`, vectorised over samples.
 
     Parameters
     ----------

@@ -15,6 +15,7 @@ from scvi.data.fields import LayerField, NumericalObsField
 from scvi.model.base import BaseModelClass
 
 from ..._constants import LABEL_KEY, RESPONSE_CATEGORIES, SENSITIVE
+from ..._docs import doc_params
 from ..._validate import (
     check_anndata,
     check_finite,
@@ -69,6 +70,7 @@ class TransferModel(SaveLoadMixin, PhasedTrainingMixin, StreamedPredictionMixin,
 
     # -------------------------------------------------------------- setup
     @classmethod
+    @doc_params()
     def setup_anndata(
         cls,
         adata: AnnData,
@@ -90,12 +92,10 @@ class TransferModel(SaveLoadMixin, PhasedTrainingMixin, StreamedPredictionMixin,
             Column of ``adata.obs`` naming the domain of each row.
         labels_key
             Column of ``adata.obs`` with ``"sensitive"`` / ``"resistant"`` (NaN = unlabelled, e.g. every cell).
-        layer
-            Layer with the expression (``None``: ``X``).
+        {layer}
         bulk_value
             Value of ``adata.obs[domain_key]`` marking bulk rows; every other value is a cell.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        {register_kwargs}
         """
         check_anndata(adata)
         check_finite(get_matrix(adata, layer), "the expression")  # before writing anything into `adata`

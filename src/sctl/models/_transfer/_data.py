@@ -1,7 +1,7 @@
 """Data of the transfer models: bulk lines and cells aligned, standardised per domain, labelled and stacked.
 
 :func:`transfer_data` builds the input of :class:`~sctl.models.PathwayTransfer` and :class:`~sctl.models.ATSDPNet`
-(He et al. 2025, Int. J. Mol. Sci. 26:4365; Zhou et al. 2025, Front. Med. 12:1631898).
+:cite:p:`he2025transfer,zhou2025atsdpnet`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from anndata import AnnData
 
 from ... import pp
 from ..._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, SENSITIVE
+from ..._docs import doc_params
 from ..._stream import (
     Rows,
     column_mean_std,
@@ -42,6 +43,7 @@ _DOMAIN_CODE = "_sctl_domain_code"
 _TARGET = "_sctl_target"
 
 
+@doc_params()
 def transfer_data(
     bulk: AnnData,
     cells: AnnData,
@@ -64,7 +66,7 @@ def transfer_data(
 ) -> AnnData:
     """Join labelled bulk cell lines and unlabelled cells into one AnnData for a transfer model.
 
-    The steps, as in He et al. 2025 and Zhou et al. 2025:
+    The steps, as in :cite:t:`he2025transfer` and :cite:t:`zhou2025atsdpnet`:
 
     1. restrict both to their shared genes, in bulk order (:func:`sctl.pp.align_genes`), optionally to ``genes``
        first (e.g. the L1000 landmark genes ``bulk.var_names[bulk.var["landmark"]]``), optionally then to the
@@ -125,10 +127,7 @@ def transfer_data(
 
     Examples
     --------
-    >>> import sctl
-    >>> bulk = sctl.datasets.gdsc()
-    >>> cells = sctl.datasets.tumor("Dabrafenib", n_cells=200)
-    >>> bulk = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
+    {bulk_without_tumor_lines}
     >>> data = sctl.models.transfer_data(bulk, cells, "Dabrafenib")
     >>> data.obs["sctl_domain"].value_counts().to_dict()  # doctest: +SKIP
     {'bulk': 903, 'cells': 200}

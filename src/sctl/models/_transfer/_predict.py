@@ -10,6 +10,7 @@ import torch
 from anndata import AnnData
 from sklearn.exceptions import NotFittedError
 
+from ..._docs import doc_params
 from ..._stream import (
     Rows,
     check_chunk_size,
@@ -116,6 +117,7 @@ class StreamedPredictionMixin:
         ]
         return np.concatenate(out) if out else np.empty((0,))
 
+    @doc_params()
     def predict(
         self,
         adata: AnnData | None = None,
@@ -135,8 +137,7 @@ class StreamedPredictionMixin:
             (hundreds of cells) at once, not one cell at a time. ``None``: every row of the training data,
             bulk rows through the bulk path. May be opened with ``anndata.read_h5ad(path, backed="r")``
             (dense or sparse): it is then streamed from disk, never loaded whole.
-        layer
-            Layer of ``adata`` with the expression (``None``: ``X``).
+        {layer}
         standardize
             ``False`` when ``adata`` is already standardised as the model's training cells were (z-scored per
             gene, and per profile first for a model trained with ``transfer_data(standardize_rows=True)``).
@@ -163,6 +164,8 @@ class StreamedPredictionMixin:
         chunk_size: int = PREDICT_CHUNK,
     ) -> np.ndarray:
         """Embedding the classifier reads, one row per observation (same inputs as :meth:`predict`).
+
+        Each row goes through the encoder of its own domain, standardised as :meth:`predict` standardises it.
 
         Returns
         -------

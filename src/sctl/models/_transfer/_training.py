@@ -22,6 +22,17 @@ from ._data import _DOMAIN_CODE, _TARGET, TRANSFER_KEY
 #: values of ``train(balance=...)``; ``"none"`` turns off a balancing the data or the preset asks for
 BALANCE_METHODS = ("none", "smote", "oversample")
 
+#: the last arguments of the transfer models' ``train``, a docstring fragment (:func:`sctl._docs.doc_params`)
+TRAIN_ARGS = """
+    balance
+        ``"smote"``, ``"oversample"`` or ``"none"``: balance the labelled TRAINING lines after the validation lines
+        are held out (:func:`sctl.pp.balance`). ``None``: what :func:`~sctl.models.transfer_data` recorded (its
+        ``balance=``), else the preset's.
+    seed
+        Seed of the split, balancing, minibatch order and dropout: the same seed gives the same numbers.
+    {trainer_args}
+    """
+
 
 def _phase_history(history: dict | None, n_before: dict[str, int], check_val: int) -> pd.DataFrame:
     """One row per epoch of the phase just trained: the rows each logged series gained, by epoch.
@@ -79,8 +90,17 @@ class PhasedTrainingMixin(UnsupervisedTrainingMixin):
         if training_data is not own_data:
             self.adata = training_data
         try:
-            self._run_phases(epochs, train_idx, val_idx, batch_size, early_stopping, patience, accelerator,
-                             plan_kwargs, trainer_kwargs)  # fmt: skip
+            self._run_phases(
+                epochs,
+                train_idx,
+                val_idx,
+                batch_size,
+                early_stopping,
+                patience,
+                accelerator,
+                plan_kwargs,
+                trainer_kwargs,
+            )
         finally:
             if training_data is not own_data:
                 self.adata = own_data

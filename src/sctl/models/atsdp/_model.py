@@ -12,37 +12,72 @@ from scvi.data import AnnDataManager
 from scvi.data.fields import LayerField, NumericalObsField
 
 from ..._constants import LABEL_KEY
+from ..._docs import doc_params
 from ..._validate import check_anndata, check_finite, check_obs_key, get_matrix, to_dense
 from .._presets import check_preset, resolve_preset
 from .._transfer._base import DOMAIN_REG, LABELS_REG, X_KEY, TransferModel
 from .._transfer._data import _DOMAIN_CODE, _TARGET, BULK, DOMAIN_KEY
+from .._transfer._training import TRAIN_ARGS
 from .._transfer._training_plan import PhaseTrainingPlan
 from ._module import CLUSTER_KEY, ATSDPModule
 
 _CLUSTER = "_sctl_cluster_code"
 #: constructor values of each preset (sources: docs/methods/atsdp.md)
 INIT_PRESETS = {
-    "sctl": {"n_latent": 32, "encoder_dims": (256, 128), "predictor_dims": (128, 64), "n_heads": 8, "dropout": 0.1,
-             "noise": 0.1, "mmd_weight": 0.0, "mmd_kernel": "linear", "cluster_weight": 0.1, "shared_encoder": True},
-    "paper": {"n_latent": 512, "encoder_dims": (256, 128), "predictor_dims": (128, 64), "n_heads": 8, "dropout": 0.3,
-              "noise": 0.1, "mmd_weight": 0.25, "mmd_kernel": "rbf", "cluster_weight": 0.1, "shared_encoder": False},
-}  # fmt: skip
+    "sctl": {
+        "n_latent": 32,
+        "encoder_dims": (256, 128),
+        "predictor_dims": (128, 64),
+        "n_heads": 8,
+        "dropout": 0.1,
+        "noise": 0.1,
+        "mmd_weight": 0.0,
+        "mmd_kernel": "linear",
+        "cluster_weight": 0.1,
+        "shared_encoder": True,
+    },
+    "paper": {
+        "n_latent": 512,
+        "encoder_dims": (256, 128),
+        "predictor_dims": (128, 64),
+        "n_heads": 8,
+        "dropout": 0.3,
+        "noise": 0.1,
+        "mmd_weight": 0.25,
+        "mmd_kernel": "rbf",
+        "cluster_weight": 0.1,
+        "shared_encoder": False,
+    },
+}
 #: ``train`` values of each preset
 TRAIN_PRESETS = {
-    "sctl": {"max_epochs": 100, "batch_size": 128, "lr": 1e-3, "train_size": 0.9, "early_stopping": True,
-             "patience": 10, "balance": "none"},
-    "paper": {"max_epochs": 500, "batch_size": 200, "lr": 1e-2, "train_size": 0.8, "early_stopping": True,
-              "patience": 10, "balance": "oversample"},
-}  # fmt: skip
+    "sctl": {
+        "max_epochs": 100,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "train_size": 0.9,
+        "early_stopping": True,
+        "patience": 10,
+        "balance": "none",
+    },
+    "paper": {
+        "max_epochs": 500,
+        "batch_size": 200,
+        "lr": 1e-2,
+        "train_size": 0.8,
+        "early_stopping": True,
+        "patience": 10,
+        "balance": "oversample",
+    },
+}
 
 
+@doc_params()
 class ATSDPNet(TransferModel):
-    """Denoising autoencoders, an attention predictor and MMD alignment of bulk and cells (Zhou et al. 2025).
+    """Denoising autoencoders, an attention predictor and MMD alignment of bulk and cells :cite:p:`zhou2025atsdpnet`.
 
-    Zhou, Sun, Liu, Long & Li (2025), "A drug response prediction method for single-cell tumors combining
-    attention networks and transfer learning", Front. Med. 12:1631898 (ATSDP-NET, building on scDEAL, Chen et al.
-    2022, Nat. Commun. 13:6735). Trained on labelled bulk lines and unlabelled cells
-    (:func:`sctl.models.transfer_data`):
+    ATSDP-NET of :cite:t:`zhou2025atsdpnet`, building on scDEAL :cite:p:`chen2022scdeal`. Trained on labelled bulk
+    lines and unlabelled cells (:func:`sctl.models.transfer_data`):
 
     1. *pretrain*: one denoising autoencoder per domain (``E_g, D_g`` bulk; ``E_t, D_t`` cells), inputs corrupted
        by binomial masking (each value zeroed with probability ``noise``), MSE reconstruction (Eq. 1-3, 12-14);
@@ -56,8 +91,8 @@ class ATSDPNet(TransferModel):
     :meth:`from_reference`); the paper gives no value for ω, the learning rate or the batch size, which come
     from scDEAL's released code. ``preset="sctl"`` (default) embeds both domains with ONE encoder (each keeps
     its decoder), sets ω = 0 (no alignment; a linear kernel if turned on), a bottleneck of 32 and dropout 0.1,
-    and z-scores every profile first: on sctl's semi-synthetic tumours the paper's alignment cost AUROC. Each
-    value, its source and the measurements: ``docs/methods/atsdp.md``. Choices of ours in both presets: the
+    and z-scores every profile first. Each value, its source and the measurements behind sctl's choices:
+    ``docs/methods/atsdp.md``. Choices of ours in both presets: the
     attention runs over ``n_tokens`` learnt tokens of the embedding (one vector has no sequence to attend
     over); the bulk stages are merged into the transfer phase; the Gaussian kernel is a sum over bandwidths
     scaled by the median distance (:func:`sctl.nn.mmd`); the cluster term is ``1 -`` the mean within-cluster
@@ -94,10 +129,7 @@ class ATSDPNet(TransferModel):
 
     Examples
     --------
-    >>> import sctl
-    >>> bulk = sctl.datasets.gdsc()
-    >>> cells = sctl.datasets.tumor("Dabrafenib", n_cells=300)
-    >>> bulk = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
+    {bulk_without_tumor_lines}
     >>> data = sctl.models.transfer_data(bulk, cells, "Dabrafenib", standardize_rows=False)
     >>> sctl.models.ATSDPNet.setup_anndata(data)  # doctest: +SKIP
     >>> model = sctl.models.ATSDPNet(data, preset="paper")  # doctest: +SKIP
@@ -133,10 +165,19 @@ class ATSDPNet(TransferModel):
         self.preset = check_preset(preset)
         self._check_data_preset(preset)
         values = resolve_preset(
-            preset, INIT_PRESETS, n_latent=n_latent, encoder_dims=encoder_dims, predictor_dims=predictor_dims,
-            n_heads=n_heads, dropout=dropout, noise=noise, mmd_weight=mmd_weight, mmd_kernel=mmd_kernel,
-            cluster_weight=cluster_weight, shared_encoder=shared_encoder,
-        )  # fmt: skip
+            preset,
+            INIT_PRESETS,
+            n_latent=n_latent,
+            encoder_dims=encoder_dims,
+            predictor_dims=predictor_dims,
+            n_heads=n_heads,
+            dropout=dropout,
+            noise=noise,
+            mmd_weight=mmd_weight,
+            mmd_kernel=mmd_kernel,
+            cluster_weight=cluster_weight,
+            shared_encoder=shared_encoder,
+        )
         dims = {name: tuple(values[name]) for name in ("encoder_dims", "predictor_dims")}
         values.update({name: list(value) for name, value in dims.items()})  # JSON-friendly in the saved settings
         if values["n_heads"] < 0:
@@ -157,6 +198,7 @@ class ATSDPNet(TransferModel):
         )
 
     @classmethod
+    @doc_params()
     def setup_anndata(
         cls,
         adata: AnnData,
@@ -183,8 +225,7 @@ class ATSDPNet(TransferModel):
             Leiden resolution.
         seed
             Seed of the PCA and Leiden.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        {register_kwargs}
         """
         check_anndata(adata)
         check_finite(get_matrix(adata, layer), "the expression")  # checks before writing anything into `adata`
@@ -209,6 +250,7 @@ class ATSDPNet(TransferModel):
     def _extra_setup(cls, meta: dict[str, Any]) -> dict[str, Any]:
         return {"cluster_key": False}
 
+    @doc_params(transfer_train_args=TRAIN_ARGS)
     def train(
         self,
         max_epochs: int | None = None,
@@ -226,7 +268,8 @@ class ATSDPNet(TransferModel):
     ) -> None:
         """Pretrain both denoising autoencoders, then train predictor and encoders with MMD and cluster terms.
 
-        Arguments left at ``None`` take the value of the model's preset.
+        Settings left at ``None`` come from the model's preset. The validation rows are labelled bulk lines;
+        several GPUs need ``strategy="ddp_find_unused_parameters_true"``, as for :class:`PathwayTransfer`.
 
         Parameters
         ----------
@@ -235,13 +278,24 @@ class ATSDPNet(TransferModel):
         pretrain_epochs
             Epochs of the autoencoder phase (``None``: ``max_epochs // 2`` under ``"sctl"``, ``max_epochs``
             under ``"paper"``).
-        batch_size, lr, train_size, early_stopping, patience, balance, accelerator, seed, **trainer_kwargs
-            As in :meth:`sctl.models.PathwayTransfer.train` (Adam learning rate ``lr`` for both phases).
+        batch_size
+            Minibatch size.
+        lr
+            Adam learning rate of both phases.
+        {validation_args}
+        {transfer_train_args}
         """
         values = resolve_preset(
-            self.preset, TRAIN_PRESETS, max_epochs=max_epochs, batch_size=batch_size, lr=lr, train_size=train_size,
-            early_stopping=early_stopping, patience=patience, balance=balance,
-        )  # fmt: skip
+            self.preset,
+            TRAIN_PRESETS,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            train_size=train_size,
+            early_stopping=early_stopping,
+            patience=patience,
+            balance=balance,
+        )
         values["balance"] = self._resolve_balance(balance, values["balance"])
         if pretrain_epochs is None:
             pretrain_epochs = values["max_epochs"] if self.preset == "paper" else values["max_epochs"] // 2

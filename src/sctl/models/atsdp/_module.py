@@ -16,11 +16,12 @@ PHASES = ("pretrain", "transfer")
 
 
 class AttentionPredictor(nn.Module):
-    """Multi-head self-attention over tokens of the embedding, then an MLP to one logit (Zhou et al. 2025, Eq. 4-9).
+    """Multi-head self-attention over tokens of the embedding, then an MLP to one logit.
 
-    The embedding is projected to ``n_tokens`` tokens of ``token_dim`` features; one pre-norm Transformer-style
-    self-attention block (residual) mixes them; the flattened tokens go through the MLP. ``n_heads=0`` skips
-    the attention: a plain MLP on the embedding (the paper's 0-head setting).
+    The predictor of ATSDP-NET :cite:p:`zhou2025atsdpnet{Eq. 4-9}`. The embedding is projected to ``n_tokens`` tokens of
+    ``token_dim`` features; one pre-norm Transformer-style self-attention block (residual) mixes them; the flattened
+    tokens go through the MLP. ``n_heads=0`` skips the attention: a plain MLP on the embedding (the paper's 0-head
+    setting).
     """
 
     def __init__(
@@ -51,8 +52,8 @@ def cluster_cosine(z: torch.Tensor, clusters: torch.Tensor) -> torch.Tensor:
     """Mean over clusters of ``1 - mean pairwise cosine similarity`` of the embeddings of the cells in a cluster.
 
     Minimising it keeps cells of one cluster together in the embedding: our reading of the cluster-similarity
-    regulariser of ATSDP-NET (Zhou et al. 2025, Eq. 17) and scDEAL (Chen et al. 2022). Rows with cluster < 0
-    (bulk lines) are ignored; clusters with one cell in the minibatch add nothing.
+    regulariser of ATSDP-NET :cite:p:`zhou2025atsdpnet{Eq. 17}` and scDEAL :cite:p:`chen2022scdeal`. Rows with cluster <
+    0 (bulk lines) are ignored; clusters with one cell in the minibatch add nothing.
     """
     terms = []
     normed = F.normalize(z, dim=1)
@@ -69,7 +70,7 @@ def cluster_cosine(z: torch.Tensor, clusters: torch.Tensor) -> torch.Tensor:
 class ATSDPModule(BaseModuleClass):
     """Denoising autoencoders for bulk (``E_g``, ``D_g``) and cells (``E_t``, ``D_t``) and an attention predictor.
 
-    See :class:`sctl.models.ATSDPNet` for the model and its reference (Zhou et al. 2025).
+    See :class:`sctl.models.ATSDPNet` for the model and its reference :cite:p:`zhou2025atsdpnet`.
     """
 
     def __init__(

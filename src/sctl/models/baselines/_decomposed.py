@@ -36,8 +36,10 @@ class DecomposedRidge:
 
     each part a ridge regression on the expression profile :math:`x` (kernel form, one linear solve per part,
     penalty ``alpha`` times the number of genes), fitted on every tested line: the continuous response, not only
-    the extremes. Both parts stay available (:meth:`predict_parts`), so a sub-population can be read as generally
-    resistant or resistant to one drug. With fewer than ``min_drugs`` drugs in the table there is no general part
+    the extremes. For a line tested with the drug and with a general sensitivity, the sum equals one ridge
+    regression of :math:`z_d` on the same lines (both parts are linear): the split does not change the ranking,
+    it keeps the two parts (:meth:`predict_parts`), so that a sub-population can be read as generally resistant
+    or resistant to one drug. With fewer than ``min_drugs`` drugs in the table there is no general part
     (:math:`\hat g = 0`, :math:`\hat s_d` regresses :math:`z_d`).
 
     Probabilities come from a logistic fit (Platt) of each drug's labelled lines (``labels``, e.g. the bottom /
@@ -150,7 +152,10 @@ class DecomposedRidge:
 
     def predict(self, adata: AnnData, *, layer: str | None = None) -> pd.DataFrame:
         """Probability that each row is sensitive to each drug, rows x drugs."""
-        response = self.predict_response(adata, layer=layer)
+        return self.to_probability(self.predict_response(adata, layer=layer))
+
+    def to_probability(self, response: pd.DataFrame) -> pd.DataFrame:
+        """Predicted responses (rows x drugs, as :meth:`predict_response` returns them) as probabilities."""
         return response.apply(lambda column: self.calibration_[column.name](-column.to_numpy()))
 
     def linear_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """Naive predictors of per-gene drug-induced changes: the bar every perturbation model must clear.
 
-They follow the advice of drevalpy (Bernett et al. 2024) to report naive baselines beside every deep model and
-the observation of Ahlmann-Eltze et al. (2025, *Nature Methods*) that simple linear baselines often match deep
+They follow the advice of drevalpy :cite:p:`bernett2026dreval` to report naive baselines beside every deep
+model and the observation of :cite:t:`ahlmanneltze2025linear` that simple linear baselines often match deep
 perturbation models. Each predicts the change ``Δx`` (``predicts = "delta"``) of every observation.
 """
 
@@ -14,6 +14,7 @@ import pandas as pd
 from anndata import AnnData
 
 from ... import pp
+from ..._docs import doc_params
 from ..._validate import check_obs_key, get_matrix, to_dense
 from ._drug_neighbours import neighbour_mean, tanimoto
 
@@ -102,15 +103,13 @@ class _DeltaBaseline:
         raise NotImplementedError
 
 
+@doc_params()
 class ZeroChange(_DeltaBaseline):
     """Predict no change at all: the treated profile equals its basal profile.
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> float(ZeroChange().fit(plate).predict(plate).abs().to_numpy().max())
     0.0
     """
@@ -150,6 +149,7 @@ class PerDrugMean(_DeltaBaseline):
         return table.fillna(pd.Series(self.mean_shift_)).to_numpy()
 
 
+@doc_params()
 class NearestDrugs(PerDrugMean):
     """The drug's mean training change; for an unseen drug, that of its structurally nearest training drugs.
 
@@ -157,9 +157,8 @@ class NearestDrugs(PerDrugMean):
     mean change of its ``n_neighbours`` most similar training drugs (Tanimoto similarity of 1,024-bit Morgan
     fingerprints), weighted by the similarity and shrunk toward the mean shift: ``(sum_k s_k m_k + shrinkage *
     mean_shift) / (sum_k s_k + shrinkage)``, the estimate CSG²A's IC50 head uses for an unseen drug's offset. An
-    unseen drug without a SMILES gets the mean shift. On the 14 SMILES drugs of the L1000 plate, each held out
-    whole (``benchmarks/perturbation_models.py``), it beats the mean shift on sign accuracy, direction accuracy
-    and RMSE.
+    unseen drug without a SMILES gets the mean shift. How it compares with the other baselines on drugs held
+    out of the L1000 plate: ``docs/methods/evaluation.md``.
 
     Parameters
     ----------
@@ -175,10 +174,7 @@ class NearestDrugs(PerDrugMean):
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> drugs = sctl.datasets.gdsc().uns["sctl_drugs"].dropna(subset=["lincs_name"])
     >>> smiles = dict(zip(drugs["lincs_name"], drugs["smiles"]))  # 14 of the plate's drugs
     >>> treated = plate[plate.obs["drug"].isin(smiles)]

@@ -62,10 +62,10 @@ class SignatureScore(ExpressionBaseline):
     4. a Platt fit: logistic regression (``C``, balanced class weights) of the labels on the standardised
        training scores, which turns a score into a probability of "sensitive".
 
-    It is the nearest-centroid idea behind the signature scores used as baselines by the bulk-to-single-cell
-    transfer papers (He et al. 2025, scDEAL): no hyper-parameter to tune, robust with few cell lines. Since
-    the Platt step sees the same rows the signature was built on, training probabilities are optimistic;
-    judge it on held-out rows. Use :meth:`score` for the raw graded correlation.
+    It is the nearest-centroid idea behind the signature scores used as baselines by the bulk-to-single-cell transfer
+    papers :cite:p:`he2025transfer,chen2022scdeal`: no hyper-parameter to tune, robust with few cell lines. Since the
+    Platt step sees the same rows the signature was built on, training probabilities are optimistic; judge it on
+    held-out rows. Use :meth:`score` for the raw graded correlation.
 
     Parameters
     ----------

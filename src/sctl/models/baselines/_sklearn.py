@@ -140,7 +140,7 @@ class GradientBoostingBaseline(ExpressionBaseline):
 class DecisionTreeBaseline(ExpressionBaseline):
     """A single CART decision tree: a classifier for categorical labels, a regressor for numeric ones.
 
-    One of the machine-learning comparators of He et al. 2025, who do not state its settings. sctl's defaults:
+    One of the machine-learning comparators of :cite:t:`he2025transfer`, who do not state its settings. sctl's defaults:
     scikit-learn's (grown until the leaves are pure, ``max_features=None``) except ``min_samples_leaf=5``, so
     that leaves hold several training rows and the probabilities are graded rather than 0 or 1, and balanced
     class weights for classification.
@@ -168,7 +168,7 @@ class DecisionTreeBaseline(ExpressionBaseline):
 class XGBoostBaseline(ExpressionBaseline):
     """XGBoost gradient-boosted trees: a classifier for categorical labels, a regressor for numeric ones.
 
-    One of the machine-learning comparators of He et al. 2025, who do not state its settings. sctl's defaults:
+    One of the machine-learning comparators of :cite:t:`he2025transfer`, who do not state its settings. sctl's defaults:
     XGBoost's own (100 trees of depth 6, learning rate 0.3, ``tree_method="hist"``), one thread (results do not
     depend on the machine), and for classification ``scale_pos_weight`` = resistant / sensitive training rows,
     XGBoost's counterpart of balanced class weights.

@@ -1,6 +1,6 @@
 """Analyses of a CSG²A model: its gene-gene attention maps and zero-shot perturbation distances.
 
-Both read the network as Bang, Koo & Kim :cite:p:`bang2025csg2a` do: the attention map of a chemical condition
+Both read the network as :cite:t:`bang2025csg2a` do: the attention map of a chemical condition
 averaged over basal profiles (appendix A.6), and the Euclidean distance between each basal profile and its predicted
 perturbed profile (appendix C.2). :class:`~sctl.models.CSG2A` has both; :class:`~sctl.models.CSG2AIC50` the maps, read
 through its fine-tuned pipeline.
@@ -18,6 +18,7 @@ from anndata import AnnData
 
 from sctl._validate import check_anndata, preview
 
+from ..._docs import doc_params
 from . import _data
 from ._drugs import DrugCatalogue
 from ._module import CSG2AModule, IC50Head
@@ -209,6 +210,7 @@ class CSG2AAnalysisMixin:
 class PerturbationDistanceMixin(CSG2AAnalysisMixin):
     """:meth:`perturbation_distance`, the zero-shot test of a pretrained :class:`~sctl.models.CSG2A`."""
 
+    @doc_params()
     def perturbation_distance(
         self,
         adata: AnnData,
@@ -233,8 +235,7 @@ class PerturbationDistanceMixin(CSG2AAnalysisMixin):
             Names (SMILES from the setup or ``adata.uns["sctl_drugs"]``) or a mapping name -> SMILES.
         dose, time
             The condition (µM, hours); both required (the paper uses 10 µM and 72 h).
-        layer
-            Layer with the expression (``None``: ``X``).
+        {layer}
         standardize
             Robust z-score the profiles over the observations of ``adata`` first (as the paper does for GDSC);
             ``False``: the profiles are in the units of the pretraining data and get its stored scaling.

@@ -1,7 +1,7 @@
 """What fine-tuning CSG²A on ln IC50 fits from the data: training pairs, drug means, robust z-scores, target scaling.
 
 The (cell line, drug) pairs index the expression of the lines and the features of the drugs: no profile is copied
-per pair (Bang, Koo & Kim :cite:p:`bang2025csg2a` fine-tune on GDSC pairs, section 3.2).
+per pair (:cite:t:`bang2025csg2a{section 3.2}` fine-tune on GDSC pairs).
 """
 
 from __future__ import annotations

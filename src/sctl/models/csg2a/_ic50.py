@@ -13,6 +13,7 @@ import torch
 from anndata import AnnData
 from scvi.model.base import BaseModelClass
 
+from sctl._docs import doc_params
 from sctl._validate import check_anndata, get_matrix
 
 from . import _data
@@ -130,10 +131,8 @@ class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):
         seed = pretrained.init_params_["seed"] if seed is None else int(seed)
         self._record_init_params(locals(), **settings, dose=float(dose), time=float(time), seed=seed)
         init = self.init_params_
-        data = prepare(
-            adata, pretrained._drugs, pretrained.var_names_, {**init, **self._setup}, drugs=drugs, pairs=pairs,
-            drug_features=drug_features,
-        )  # fmt: skip
+        known = (pretrained._drugs, pretrained.var_names_, {**init, **self._setup})
+        data = prepare(adata, *known, drugs=drugs, pairs=pairs, drug_features=drug_features)
         network = copy.deepcopy(pretrained.module).requires_grad_(False)
         network.remove_biases()  # the paper's recipe (section 3.2)
         pretrained_params = {"init_params": pretrained.init_params_, "setup": pretrained._setup}
@@ -188,6 +187,7 @@ class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):
         return self.module.head
 
     @classmethod
+    @doc_params()
     def setup_anndata(
         cls, adata: AnnData, *, response_key: str = "ln_ic50", layer: str | None = None, **kwargs: Any
     ) -> None:
@@ -204,8 +204,7 @@ class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):
             Key of the response table, ``"ln_ic50"`` by default.
         layer
             Layer with the expression (``None``: ``X``), on any scale: it is robust z-scored.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        {register_kwargs}
 
         Examples
         --------
@@ -248,6 +247,7 @@ class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):
         cls.setup_anndata(adata, response_key=response_key, layer=layer)
         return cls(adata, pretrained, **kwargs)
 
+    @doc_params()
     def train(
         self,
         max_epochs: int | None = None,
@@ -271,7 +271,7 @@ class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):
 
         Every setting left at ``None`` takes the value of the model's preset (``"paper"``: the paper and the
         authors' code; ``"sctl"``: the measured defaults, see ``docs/methods/csg2a.md``). Training again goes on
-        from the current weights.
+        from the current weights; the rows are the training pairs.
 
         Parameters
         ----------
@@ -283,13 +283,10 @@ class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):
         freeze
             Keep the pretrained network frozen (the paper); ``False`` trains it with the head (the paper's
             ablation). Its biases stay removed.
-        train_size, early_stopping, patience
-            Share of the pairs trained on (the rest validates) and early stopping on it, as in
-            :meth:`CSG2A.train <sctl.models.CSG2A.train>`.
+        {validation_args}
         seed, enable_progress_bar
             Seed of the split, shuffling and dropout (``None``: the model's ``seed``); show a progress bar.
-        accelerator, **trainer_kwargs
-            Passed unchanged to Lightning's ``Trainer``, as in :meth:`CSG2A.train <sctl.models.CSG2A.train>`.
+        {trainer_args}
 
         Returns
         -------

@@ -12,6 +12,7 @@ from anndata import AnnData
 from scipy import sparse
 from scvi.model.base import BaseModelClass
 
+from sctl._docs import doc_params
 from sctl._validate import check_anndata
 
 from . import _data
@@ -44,7 +45,7 @@ class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):
     Cost: training and prediction never build the attention map. The scores are weights without a softmax, so
     ``Q (Q^T g0)`` costs ``O(N_gene h)`` per sample, and the PPI prior, an edge list, ``O(E)`` for ``E`` edges.
     What stays quadratic is the paper's dense output layer (``N_gene^2`` weights) and :meth:`get_attention`, which
-    materialises the map (``O(N_gene^2 h)`` time per sample); ``benchmarks/perturbation_speed.py`` measures both.
+    materialises the map (``O(N_gene^2 h)`` time per sample).
 
     An scvi-tools model: :meth:`setup_anndata` registers the profiles with an :class:`~scvi.data.AnnDataManager`
     and :meth:`train` runs a :class:`~scvi.train.TrainingPlan` with :class:`~scvi.train.TrainRunner`, so
@@ -225,6 +226,7 @@ class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):
         )
         cls.register_manager(_data.register_profiles(adata, setup, codes, **kwargs))  # checks the dose and time
 
+    @doc_params()
     def train(
         self,
         max_epochs: int | None = None,
@@ -245,30 +247,19 @@ class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):
         Runs a :class:`~scvi.train.TrainingPlan` with scvi-tools' :class:`~scvi.train.TrainRunner` (Lightning).
         Every setting left at ``None`` takes the value of the model's preset (``"sctl"``: 200 epochs, batch 32, lr
         1e-3, no validation; ``"paper"``: the authors' code, batch 128, lr 1e-4, 10 % validates, early stopping
-        after 20 epochs without improvement, at most 1000 epochs).
+        after 20 epochs without improvement, at most 1000 epochs). The trained network returns to the CPU, where
+        it predicts.
 
         Parameters
         ----------
         max_epochs, batch_size, lr, weight_decay
             Passes over the profiles, minibatch size, Adam learning rate and weight decay.
-        train_size
-            Share of the profiles trained on; the rest is the validation set (``validation_loss`` in
-            ``history_``), watched by early stopping.
-        early_stopping
-            Stop when ``validation_loss`` has not improved for ``patience`` epochs (needs ``train_size < 1``).
-        patience
-            Epochs without improvement before stopping.
+        {validation_args}
         seed
             Seed of the split, shuffling and dropout (``None``: the model's ``seed``).
         enable_progress_bar
             Show a progress bar over the epochs (with the loss).
-        accelerator
-            Lightning accelerator: ``"auto"`` (a CUDA GPU when there is one, else the CPU), ``"cpu"``, ``"gpu"``,
-            ``"mps"``, ... The trained network returns to the CPU, where it predicts.
-        **trainer_kwargs
-            Passed unchanged to :class:`scvi.train.Trainer` (Lightning's ``Trainer``), e.g. ``devices=2`` (one
-            device by default) with ``strategy="ddp"``, ``callbacks=[...]``, ``check_val_every_n_epoch``,
-            ``logger``.
+        {trainer_args}
 
         Returns
         -------
@@ -332,6 +323,8 @@ class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):
         batch_size: int = 256,
     ) -> pd.DataFrame:
         """Predict the perturbed profile of every observation, in the units of the training profiles.
+
+        Each observation's basal profile goes through the network under its condition: drug, dose and time.
 
         Parameters
         ----------

@@ -21,7 +21,7 @@ class ChemicalConditionEncoder(nn.Module):
     """Chemical condition encoder (CCE): drug structure, dose and time to one value per gene.
 
     ``D = MLP([s, (d / 100 µM) W_dose, (t / 72 h) W_time])`` with ``W_dose, W_time`` in R^{1 x 2}
-    (Bang, Koo & Kim 2025, appendix A.1). ``s`` are RDKit features of the SMILES (standardised with the
+    :cite:p:`bang2025csg2a{appendix A.1}`. ``s`` are RDKit features of the SMILES (standardised with the
     stored centre and scale), not the pretrained Molecule Attention Transformer of the paper.
 
     Parameters
@@ -110,8 +110,9 @@ class CSG2AModule(nn.Module):
     Examples
     --------
     >>> module = CSG2AModule(6, 10)
-    >>> module(torch.randn(2, 6), torch.rand(2, 10), torch.ones(2), torch.ones(2))["predicted"].shape
-    torch.Size([2, 6])
+    >>> out = module(torch.randn(2, 6), torch.rand(2, 10), torch.ones(2), torch.ones(2))
+    >>> tuple(out["predicted"].shape)  # two samples x six genes
+    (2, 6)
     """
 
     def __init__(
@@ -261,7 +262,7 @@ class CSG2AIC50Module(nn.Module):
     Parameters
     ----------
     network
-        The pretrained :class:`CSG2AModule`, its biases removed (Bang, Koo & Kim 2025, 3.2).
+        The pretrained :class:`CSG2AModule`, its biases removed :cite:p:`bang2025csg2a{section 3.2}`.
     head
         The :class:`IC50Head`.
 

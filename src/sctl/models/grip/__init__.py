@@ -1,4 +1,4 @@
-"""GRIP: conditional GAN of drug-induced expression changes (GRIP-Lung, Xie et al. 2026)."""
+"""GRIP: conditional GAN of drug-induced expression changes (GRIP-Lung, :cite:t:`xie2026griplung`)."""
 
 from ._model import GRIP
 from ._module import GRIPModule

@@ -14,6 +14,7 @@ from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LayerField, NumericalObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
+from ..._docs import doc_params
 from ..._validate import check_anndata, check_obs_key, drop_unused_categories, get_matrix
 from .._conditions import TrainingRowsSplitter, aligned_matrix, dose_values, train_seeded
 from .._io import SaveLoadMixin, load_state
@@ -34,8 +35,9 @@ from ._presets import INIT_PRESETS, SCALINGS, TRAIN_PRESETS
 from ._training_plan import GRIPTrainingPlan
 
 
+@doc_params()
 class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
-    """Generative model of the response to drug-induced perturbation (GRIP-Lung, Xie et al. 2026).
+    """Generative model of the response to drug-induced perturbation (GRIP-Lung, :cite:t:`xie2026griplung`).
 
     A conditional GAN maps the basal (matched-control) profile ``x`` of a cell line and a drug to the treated
     profile ``x + Δx``. The default generator is the paper's best one. The cell-line and drug embeddings
@@ -67,10 +69,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     Parameters
     ----------
-    adata
-        AnnData registered with :meth:`setup_anndata`.
-    preset
-        ``"sctl"`` or ``"paper"``: where the arguments left at ``None`` take their values.
+    {adata_preset}
     generator
         ``"residual"`` (FiLM + residual block), ``"cae"`` or ``"transformer"``.
     discriminator
@@ -95,9 +94,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
+    {plate_with_basal}
     >>> treated = plate[~plate.obs["is_control"]].copy()
     >>> sctl.models.GRIP.setup_anndata(treated, cell_line_key="cell_line", drug_key="drug", dose_key="dose")
     >>> model = sctl.models.GRIP(treated)  # or GRIP(treated, preset="paper")
@@ -167,6 +164,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         )
 
     @classmethod
+    @doc_params()
     def setup_anndata(
         cls,
         adata: AnnData,
@@ -194,8 +192,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
             condition as a log dose and is needed at prediction.
         layer
             Layer with the treated expression; ``None`` uses ``adata.X``.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        {register_kwargs}
         """
         check_anndata(adata)
         if basal_layer not in adata.layers:
@@ -224,6 +221,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         manager.register_fields(adata, **kwargs)
         cls.register_manager(manager)
 
+    @doc_params()
     def train(
         self,
         max_epochs: int | None = None,
@@ -241,6 +239,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         """Fit the gene scaling on the training rows, then train generator and discriminator alternately.
 
         Arguments left at ``None`` take the value of the model's preset (methods page: ``docs/methods/grip.md``).
+        The trained module stays on the accelerator's device; predictions come back on the CPU.
 
         Parameters
         ----------
@@ -262,13 +261,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
             The gene scaling is fitted on the training fraction only.
         seed
             Seed of minibatch order and dropout: the same seed gives the same model. Sets ``scvi.settings.seed``.
-        accelerator
-            Lightning accelerator: ``"auto"`` takes a GPU when there is one (as the transfer models do), ``"cpu"``
-            forces the CPU. The trained module stays on that device; predictions come back on the CPU.
-        **trainer_kwargs
-            Passed to :class:`scvi.train.Trainer` (Lightning's ``Trainer``), e.g. ``devices=2`` with
-            ``strategy="ddp"`` (one device by default), ``callbacks=[...]``,
-            ``enable_progress_bar=False`` (the bar is on by default).
+        {trainer_args}
         """
         settings = resolve_preset(
             self.preset,

@@ -14,7 +14,7 @@ class GRIPTrainingPlan(TrainingPlan):
     """Conditional-GAN training in the spirit of scvi-tools' :class:`~scvi.train.AdversarialTrainingPlan`.
 
     Each minibatch first updates the discriminator on real versus generated (detached) profiles, then the
-    generator on the hybrid loss of GRIP-Lung (Xie et al. 2026): ``adversarial_weight * BCE(D(G(x)), real) +
+    generator on the hybrid loss of GRIP-Lung :cite:p:`xie2026griplung`: ``adversarial_weight * BCE(D(G(x)), real) +
     lambda_mse * MSE(G(x), y)``. Both use Adam (learning rate ``lr``, 1e-3 in the paper). The discriminator always
     reads the condition detached, so the adversarial term moves the cell-line and drug embeddings only through
     the profile they generate, never by shifting the condition the discriminator judges.

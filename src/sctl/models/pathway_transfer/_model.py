@@ -13,36 +13,70 @@ import torch
 from anndata import AnnData
 
 from ... import pp
+from ..._docs import doc_params
 from ..._validate import check_anndata
 from .._presets import check_preset, resolve_preset
 from .._transfer._base import TransferModel
+from .._transfer._training import TRAIN_ARGS
 from .._transfer._training_plan import PhaseTrainingPlan
 from ._module import PathwayTransferModule
 
 #: constructor values of each preset (sources: docs/methods/pathway_transfer.md)
 INIT_PRESETS = {
-    "sctl": {"min_genes": 10, "n_extra": 5, "n_hidden": 256, "dropout": 0.1, "r1": 0.1, "r2": 0.1,
-             "sparse_relu": False},
-    "paper": {"min_genes": 10, "n_extra": 5, "n_hidden": 256, "dropout": 0.1, "r1": 0.1, "r2": 0.1,
-              "sparse_relu": True},
-}  # fmt: skip
+    "sctl": {
+        "min_genes": 10,
+        "n_extra": 5,
+        "n_hidden": 256,
+        "dropout": 0.1,
+        "r1": 0.1,
+        "r2": 0.1,
+        "sparse_relu": False,
+    },
+    "paper": {
+        "min_genes": 10,
+        "n_extra": 5,
+        "n_hidden": 256,
+        "dropout": 0.1,
+        "r1": 0.1,
+        "r2": 0.1,
+        "sparse_relu": True,
+    },
+}
 #: ``train`` values of each preset
 TRAIN_PRESETS = {
-    "sctl": {"max_epochs": 100, "batch_size": 128, "lr": 1e-3, "classifier_lr": 1e-3, "train_size": 0.9,
-             "early_stopping": True, "patience": 10, "finetune_encoder": True, "balance": "none"},
-    "paper": {"max_epochs": 100, "batch_size": 128, "lr": 1e-3, "classifier_lr": 1e-3, "train_size": 0.9,
-              "early_stopping": True, "patience": 10, "finetune_encoder": False, "balance": "none"},
-}  # fmt: skip
+    "sctl": {
+        "max_epochs": 100,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "classifier_lr": 1e-3,
+        "train_size": 0.9,
+        "early_stopping": True,
+        "patience": 10,
+        "finetune_encoder": True,
+        "balance": "none",
+    },
+    "paper": {
+        "max_epochs": 100,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "classifier_lr": 1e-3,
+        "train_size": 0.9,
+        "early_stopping": True,
+        "patience": 10,
+        "finetune_encoder": False,
+        "balance": "none",
+    },
+}
 #: the sctl.datasets.genesets collection used when no gene sets are given
 DEFAULT_GENESETS = "go_bp"
 
 
+@doc_params()
 class PathwayTransfer(TransferModel):
-    """Shared / private autoencoder with a pathway-guided sparse decoder, then a classifier (He et al. 2025).
+    """Shared / private autoencoder with a pathway-guided sparse decoder, then a classifier :cite:p:`he2025transfer`.
 
-    He, Li, Lan, Long, Zhai, Li & Wen (2025), "A transfer learning framework for predicting and interpreting drug
-    responses via single-cell RNA-seq data", Int. J. Mol. Sci. 26:4365. The model, trained on labelled bulk cell
-    lines and unlabelled cells (:func:`sctl.models.transfer_data`):
+    The model of :cite:t:`he2025transfer`, trained on labelled bulk cell lines and unlabelled cells
+    (:func:`sctl.models.transfer_data`):
 
     1. *pretraining* (all rows): a shared encoder ``S`` and one private encoder per domain ``P_bulk``, ``P_cells``
        (two layers, ReLU; Eq. 1-2); a dense decoder reconstructs ``x`` from ``[P(x), S(x)]`` (Eq. 4) and a sparse
@@ -62,8 +96,8 @@ class PathwayTransfer(TransferModel):
     sparse decoder linear (z-scored genes are negative half the time) and uses every shared gene. Each value and
     its source: ``docs/methods/pathway_transfer.md``. Ablations of the paper's Table 3:
     ``pathway_decoder=False`` ("share AE"), ``shared_encoder=False`` (one plain encoder, "base AE"),
-    ``adversarial=True`` (a domain discriminator on the shared code trained by gradient reversal, Ganin &
-    Lempitsky 2015, in place of CODE-AE-ADV's critic).
+    ``adversarial=True`` (a domain discriminator on the shared code trained by gradient reversal,
+    :cite:t:`ganin2015dann`, in place of CODE-AE-ADV's critic).
 
     Parameters
     ----------
@@ -101,10 +135,7 @@ class PathwayTransfer(TransferModel):
 
     Examples
     --------
-    >>> import sctl
-    >>> bulk = sctl.datasets.gdsc()
-    >>> cells = sctl.datasets.tumor("Dabrafenib", n_cells=300)
-    >>> bulk = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["cell_lines"])].copy()
+    {bulk_without_tumor_lines}
     >>> data = sctl.models.transfer_data(bulk, cells, "Dabrafenib", genes=bulk.var_names[bulk.var["landmark"]])
     >>> sctl.models.PathwayTransfer.setup_anndata(data)
     >>> model = sctl.models.PathwayTransfer(data)  # or preset="paper"
@@ -146,9 +177,16 @@ class PathwayTransfer(TransferModel):
         self.preset = check_preset(preset)
         self._check_data_preset(preset)
         values = resolve_preset(
-            preset, INIT_PRESETS, min_genes=min_genes, n_extra=n_extra, n_hidden=n_hidden, dropout=dropout,
-            r1=r1, r2=r2, sparse_relu=sparse_relu,
-        )  # fmt: skip
+            preset,
+            INIT_PRESETS,
+            min_genes=min_genes,
+            n_extra=n_extra,
+            n_hidden=n_hidden,
+            dropout=dropout,
+            r1=r1,
+            r2=r2,
+            sparse_relu=sparse_relu,
+        )
         self.mask_ = None
         self.genesets_source_ = None
         if pathway_decoder:
@@ -183,6 +221,7 @@ class PathwayTransfer(TransferModel):
         pathways = [] if self.mask_ is None else [str(c) for c in self.mask_.columns]
         return pathways + [f"free_{i}" for i in range(self.module.n_latent - len(pathways))]
 
+    @doc_params(transfer_train_args=TRAIN_ARGS)
     def train(
         self,
         max_epochs: int | None = None,
@@ -202,7 +241,9 @@ class PathwayTransfer(TransferModel):
     ) -> None:
         """Pretrain the autoencoder on all rows, then train the classifier on the labelled rows.
 
-        Arguments left at ``None`` take the value of the model's preset.
+        Arguments left at ``None`` take the value of the model's preset. The validation rows are labelled bulk
+        lines. To train on two GPUs pass ``devices=2`` with ``strategy="ddp_find_unused_parameters_true"`` (each
+        phase leaves some parameters unused).
 
         Parameters
         ----------
@@ -214,34 +255,25 @@ class PathwayTransfer(TransferModel):
             Minibatch size.
         lr, classifier_lr
             Adam learning rates of the two phases.
-        train_size
-            Share of the labelled bulk lines used for training; the rest is the validation set that early
-            stopping watches (``validation_loss``).
-        early_stopping
-            Stop a phase when ``validation_loss`` has not improved for ``patience`` epochs.
-        patience
-            Epochs without improvement before stopping.
+        {validation_args}
         finetune_encoder
             Train the encoders with the classifier, their autoencoder losses kept on every row (``True``), or
             freeze them after pretraining and train the classifier alone (``False``).
-        balance
-            ``"smote"``, ``"oversample"`` or ``"none"``: balance the labelled TRAINING lines after the
-            validation lines are held out (:func:`sctl.pp.balance`). ``None``: what
-            :func:`~sctl.models.transfer_data` recorded (its ``balance=``), else the preset's.
-        accelerator
-            Lightning accelerator (``"auto"``: a GPU when there is one; ``"gpu"``, ``"cpu"``, ``"mps"``).
-        seed
-            Seed of the split, balancing, minibatch order and dropout: the same seed gives the same numbers.
-        **trainer_kwargs
-            Passed to :class:`scvi.train.Trainer` (Lightning's ``Trainer``) in both phases, e.g. ``devices=2``
-            (one device by default) with ``strategy="ddp_find_unused_parameters_true"`` to train on two GPUs,
-            ``callbacks=[...]``, ``enable_progress_bar=True``.
+        {transfer_train_args}
         """
         values = resolve_preset(
-            self.preset, TRAIN_PRESETS, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
-            classifier_lr=classifier_lr, train_size=train_size, early_stopping=early_stopping, patience=patience,
-            finetune_encoder=finetune_encoder, balance=balance,
-        )  # fmt: skip
+            self.preset,
+            TRAIN_PRESETS,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            classifier_lr=classifier_lr,
+            train_size=train_size,
+            early_stopping=early_stopping,
+            patience=patience,
+            finetune_encoder=finetune_encoder,
+            balance=balance,
+        )
         values["balance"] = self._resolve_balance(balance, values["balance"])
         pretrain = values["max_epochs"] if pretrain_epochs is None else pretrain_epochs
         self.train_params_ = {**values, "pretrain_epochs": pretrain, "seed": seed}

@@ -29,8 +29,8 @@ def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
 def orthogonality(private: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
     """Difference loss of domain separation networks: mean squared entry of ``P̂ᵀ Ŝ`` on row-normalised codes.
 
-    Zero when the private and shared codes are orthogonal (Bousmalis et al. 2016; CODE-AE, He et al. 2022). The
-    codes are centred on the rows given: pass one domain at a time (He et al. 2025, Eq. 6).
+    Zero when the private and shared codes are orthogonal :cite:p:`bousmalis2016dsn,he2022codeae`. The
+    codes are centred on the rows given: pass one domain at a time :cite:p:`he2025transfer{Eq. 6}`.
     """
     p = F.normalize(private - private.mean(0), dim=1)
     s = F.normalize(shared - shared.mean(0), dim=1)
@@ -44,7 +44,7 @@ def domain_masks(domain: torch.Tensor) -> list[torch.Tensor]:
 
 
 def per_domain_mse(x_hat: torch.Tensor, x: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
-    """Sum over domains of the mean squared error within each (He et al. 2025, Eq. 5 and 10).
+    """Sum over domains of the mean squared error within each :cite:p:`he2025transfer{Eq. 5 and 10}`.
 
     Each domain weighs the same whatever its share of the minibatch: 5,000 cells do not outweigh 900 lines.
     """
@@ -62,7 +62,7 @@ def masked_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class PathwayTransferModule(BaseModuleClass):
     """Shared + private autoencoder with a pathway-masked decoder and a classifier on the shared code.
 
-    See :class:`sctl.models.PathwayTransfer` for the model and its reference (He et al. 2025).
+    See :class:`sctl.models.PathwayTransfer` for the model and its reference :cite:p:`he2025transfer`.
 
     Parameters
     ----------

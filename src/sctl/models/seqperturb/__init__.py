@@ -1,4 +1,4 @@
-"""SeqPerturb: gene-change prediction from embedded condition sequences (Ali et al. 2024, Open Problems)."""
+"""SeqPerturb: gene-change prediction from embedded condition sequences (Open Problems, :cite:t:`ali2024deep`)."""
 
 from ._model import SeqPerturb
 from ._module import ENCODERS, SeqPerturbModule

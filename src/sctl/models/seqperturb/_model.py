@@ -1,4 +1,4 @@
-"""SeqPerturb: per-condition gene-change prediction from embedded categorical conditions (Ali et al. 2024)."""
+"""SeqPerturb: per-condition gene-change prediction from embedded categorical conditions :cite:p:`ali2024deep`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.train import TrainingPlan
 
 from ..._deprecation import renamed_arguments
+from ..._docs import doc_params
 from ..._validate import check_anndata, check_finite, check_obs_key, drop_unused_categories, get_matrix, preview
 from .._conditions import encode, placeholder_adata, train_seeded
 from .._io import SaveLoadMixin
@@ -28,17 +29,17 @@ from ._presets import INIT_PRESETS, PAPER_TRAINING, SCTL_TRAINING
 RENAMED_SETUP = {"cell_type_key": "cell_line_key", "compound_key": "drug_key", "compound_id_key": "drug_id_key"}
 
 
+@doc_params()
 class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
-    """Predict the change of every gene under a condition from embedded condition labels (Ali et al. 2024).
+    """Predict the change of every gene under a condition from embedded condition labels :cite:p:`ali2024deep`.
 
-    Following "Deep learning for drug response prediction with gene expression data" (Ali, Omer, Le, Raza,
-    Choo; Open Problems single-cell perturbations), each categorical condition (cell type, compound, compound
-    id, SMILES string, SMILES length and any other obs keys named) is ordinally encoded and embedded in 16
-    dimensions; the embeddings form a short sequence that a sequence encoder reads (``encoder=``: ``"lstm"``,
-    ``"gru"``, ``"gru3"`` (3 stacked GRUs), ``"gru_attention"`` (the paper's best, 79 % sign accuracy),
-    ``"transformer"`` or ``"autoencoder"``), followed by a dense layer (256, tanh), dropout 0.5 and one output
-    per gene. Continuous conditions (``dose_key``, log-scaled, and ``continuous_keys``) are added as tokens by a
-    linear map, an extension that lets the model interpolate to unseen doses.
+    Following :cite:t:`ali2024deep` (Open Problems single-cell perturbations), each categorical condition (cell type,
+    compound, compound id, SMILES string, SMILES length and any other obs keys named) is ordinally encoded and embedded
+    in 16 dimensions; the embeddings form a short sequence that a sequence encoder reads (``encoder=``: ``"lstm"``,
+    ``"gru"``, ``"gru3"`` (3 stacked GRUs), ``"gru_attention"`` (the paper's best), ``"transformer"`` or
+    ``"autoencoder"``), followed by a dense layer (256, tanh), dropout 0.5 and one output per gene. Continuous
+    conditions (``dose_key``, log-scaled, and ``continuous_keys``) are added as tokens by a linear map, an extension
+    that lets the model interpolate to unseen doses.
 
     ``preset="paper"`` sets every choice as the paper states it, training settings per encoder as in its
     Table III; ``preset="sctl"`` (default) uses sctl's measured defaults. Every argument left at ``None`` takes
@@ -51,10 +52,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     Parameters
     ----------
-    adata
-        AnnData registered with :meth:`setup_anndata`.
-    preset
-        ``"sctl"`` or ``"paper"``: where the arguments left at ``None`` take their values.
+    {adata_preset}
     encoder
         Sequence encoder, see above.
     n_embed
@@ -73,10 +71,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     Examples
     --------
-    >>> import sctl
-    >>> plate = sctl.datasets.lincs()
-    >>> sctl.pp.match_controls(plate, control="DMSO")
-    >>> sctl.pp.log_fold_change(plate)
+    {plate_with_delta}
     >>> sctl.models.SeqPerturb.setup_anndata(plate, layer="sctl_delta", drug_id_key="pert_id", dose_key="dose")
     >>> model = sctl.models.SeqPerturb(plate, preset="paper")  # Table III: 300 epochs, batch 20, lr 1e-3
     >>> model.train()  # doctest: +SKIP
@@ -141,6 +136,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     @classmethod
     @renamed_arguments(**RENAMED_SETUP)
+    @doc_params()
     def setup_anndata(
         cls,
         adata: AnnData,
@@ -175,8 +171,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
             Numeric column with the dose; a log-scaled continuous token.
         continuous_keys
             Further numeric columns, each a standardised continuous token.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        {register_kwargs}
         """
         check_anndata(adata)
         drug_id_key = auto_column(
@@ -211,6 +206,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         manager.register_fields(adata, **kwargs)
         cls.register_manager(manager)
 
+    @doc_params()
     def train(
         self,
         max_epochs: int | None = None,
@@ -226,7 +222,8 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         """Train with Adam on the MSE (or MAE) of the gene vectors.
 
         Arguments left at ``None`` take the value of the model's preset; under ``"paper"`` they depend on the
-        encoder (Ali et al. 2024, Table III).
+        encoder :cite:p:`ali2024deep{Table III}`. The trained module stays on the accelerator's device; predictions
+        come back on the CPU.
 
         Parameters
         ----------
@@ -242,13 +239,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
             Fraction used for training; the rest is validation.
         seed
             Seed of minibatch order and dropout (sets ``scvi.settings.seed``).
-        accelerator
-            Lightning accelerator: ``"auto"`` takes a GPU when there is one (as the transfer models do), ``"cpu"``
-            forces the CPU. The trained module stays on that device; predictions come back on the CPU.
-        **trainer_kwargs
-            Passed to :class:`scvi.train.Trainer` (Lightning's ``Trainer``), e.g. ``devices=2`` with
-            ``strategy="ddp"`` (one device by default), ``callbacks=[...]``,
-            ``enable_progress_bar=False`` (the bar is on by default).
+        {trainer_args}
         """
         encoder = self.init_params_["encoder"]
         table = {"sctl": SCTL_TRAINING, "paper": {**PAPER_TRAINING[encoder], "weight_decay": 0.0}}

@@ -34,7 +34,7 @@ class StackedRNN(nn.Module):
 
 
 class AttentionPool(nn.Module):
-    """Additive attention over time steps (Bahdanau et al. 2015): ``softmax(v·tanh(W h_t))``-weighted sum."""
+    """Additive attention over time steps :cite:p:`bahdanau2015attention`: ``softmax(v·tanh(W h_t))``-weighted sum."""
 
     def __init__(self, n_features: int):
         super().__init__()
@@ -46,13 +46,13 @@ class AttentionPool(nn.Module):
 
 
 class SequenceEncoder(nn.Module):
-    """Encoder of the condition sequence ``(batch, n_tokens, n_embed)`` into one vector (Ali et al. 2024, Table III).
+    """Encoder of the condition sequence ``(batch, n_tokens, n_embed)`` into one vector.
 
-    ``"lstm"``: LSTM(16), last step; ``"gru"``: GRU(128), last step; ``"gru3"``: three stacked GRUs (128, 128,
-    64), last step; ``"gru_attention"``: the same stack pooled by additive attention; ``"transformer"``:
-    two-head self-attention, flattened (a full encoder layer, or with ``transformer_block="attention"`` the
-    multi-head attention layer alone, as the paper's table lists it); ``"autoencoder"``: dense 256-64 encoder
-    and 64-256 decoder on the flattened tokens.
+    The encoders of :cite:t:`ali2024deep{Table III}`. ``"lstm"``: LSTM(16), last step; ``"gru"``: GRU(128), last step;
+    ``"gru3"``: three stacked GRUs (128, 128, 64), last step; ``"gru_attention"``: the same stack pooled by additive
+    attention; ``"transformer"``: two-head self-attention, flattened (a full encoder layer, or with
+    ``transformer_block="attention"`` the multi-head attention layer alone, as the paper's table lists it);
+    ``"autoencoder"``: dense 256-64 encoder and 64-256 decoder on the flattened tokens.
     """
 
     def __init__(self, kind: str, n_tokens: int, n_embed: int, transformer_block: str = "encoder_layer"):
