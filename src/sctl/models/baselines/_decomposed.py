@@ -167,7 +167,10 @@ class DecomposedRidge:
         return self.mean_, self._weights(), self._intercepts()
 
     def proba_from_parts(self, parts: np.ndarray) -> np.ndarray:
-        """Probability of "sensitive" (rows x drugs) from parts laid out as :meth:`linear_parts` gives them."""
+        """:meth:`to_probability` of the parts' sums, parts laid out as :meth:`linear_parts` gives them (an array).
+
+        One drug at a time: no rows x drugs table of responses is formed.
+        """
         proba = np.empty((parts.shape[0], len(self.drugs_)))
         for i, drug in enumerate(self.drugs_):  # one drug at a time: no second rows x drugs array
             proba[:, i] = self.calibration_[drug](-(parts[:, i + 1] + parts[:, 0]))
