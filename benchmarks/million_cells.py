@@ -1,4 +1,6 @@
-"""``predict_response`` and ``score_states`` on 1,000,000 cells read from a backed .h5ad: wall time and peak memory.
+"""``predict_response``, ``screen_drugs`` and ``score_states`` on 1,000,000 cells read from a backed .h5ad.
+
+Wall time, CPU time and peak memory of each call in a fresh process.
 
 Data: synthetic and seeded, shaped like log-normalised scRNA-seq: ``--n-cells`` cells x the 2,000 genes of
 ``sctl.datasets.gdsc()``, stored as a CSR .h5ad (float32). Each gene has its own detection rate (log-normal around
@@ -13,36 +15,43 @@ Models, trained once before the measurements on the real GDSC bulk (919 lines, l
 * ``PathwayTransfer``: :meth:`sctl.models.PathwayTransfer.from_reference` on the bulk and 5,000 cells drawn from the
   same generator (``--epochs`` epochs per phase, early stopping off), saved to disk.
 
-Each measurement runs in its own fresh Python process (one thread), which opens the file with
-``anndata.read_h5ad(path, backed="r")`` and calls the verb on it:
+Each measurement runs in its own fresh Python process (one thread unless said otherwise: ``threads``), which opens
+the file with ``anndata.read_h5ad(path, backed="r")`` and calls the verb on it:
 
 * ``predict_response`` with ``model=`` (the trained logreg or the loaded PathwayTransfer): the models stream the
   rows ``chunk_size`` at a time (PathwayTransfer: two passes, per-gene mean / sd, then z-score and forward);
+* ``predict_response(cells, reference=gdsc, drug=--drug)``, the default method (``decomposed_ridge``) trained
+  inside the call, with one and with two threads: above 50,000 cells the cells are scanned and scored chunk by
+  chunk and the applicability domain takes its bounded-cost path;
+* ``screen_drugs(cells, gdsc)``: every drug of GDSC with enough labelled lines (40) at once, one and two threads;
 * ``score_states`` with each of ``--methods`` (default ``ssgsea``, the GRIP-Lung method, and ``ulm``): the backed
-  ``X`` is scored ``chunk_size`` (5,000) cells at a time.
+  ``X`` is scored ``chunk_size`` (5,000) cells at a time;
+* with ``--compare-cells`` (default 100,000; 0 skips): a second file of that many cells, on which
+  ``predict_response(reference=gdsc)`` runs both on the chunked path and on the in-memory path that inputs below
+  50,000 cells take (the code before the chunked path existed: aligned, standardised and placed in the domain
+  with every cell in memory, the neighbours searched among all cells of a sample), for the ratio of the two.
 
 Memory: ``RSS before`` is the process after imports, model and file opening; ``peak during`` is the high-water mark
 of the call alone (``VmHWM`` of ``/proc/self/status`` reset through ``/proc/self/clear_refs`` just before the call,
 and a thread sampling ``VmRSS`` every 20 ms as a cross-check); ``increment`` = peak during - RSS before;
 ``process peak`` the process's own high-water mark over its life (``VmHWM`` before the reset and after the call;
-not ``ru_maxrss``, which on Linux a child inherits from the parent that started it). For scale, the table ends
-with the size of X as a dense float32 array and as an in-memory CSR matrix. Figures, not verdicts: the predictions
-are on synthetic cells.
+not ``ru_maxrss``, which on Linux a child inherits from the parent that started it). ``CPU s`` is the process's
+CPU time during the call (all its threads): on a machine shared with other jobs, wall time / CPU time shows how
+much of the wall time went to waiting for a core. For scale, the table ends with the size of X as a dense float32
+array and as an in-memory CSR matrix. Figures, not verdicts: the predictions are on synthetic cells (unlike any
+cancer line: all of them fall outside the reference's domain).
 
-Calling ``predict_response(adata, reference=bulk, drug=...)`` instead (training inside the call) aligns and
-z-scores the cells with :func:`sctl.pp.align_genes` / :func:`sctl.pp.standardize`, which load them: on a backed file,
-train first and pass ``model=`` as here.
+    python benchmarks/million_cells.py [--n-cells 1000000] [--methods ssgsea,ulm] [--compare-cells 100000] [--quick]
 
-    python benchmarks/million_cells.py [--n-cells 1000000] [--methods ssgsea,ulm] [--quick]
-
-``--quick``: 100,000 cells.
+``--quick``: 100,000 cells, no comparison file.
 """
 
 from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+for _var in THREAD_VARIABLES:
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
@@ -60,6 +69,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 SEED, DENSITY, N_TRAIN_CELLS, CHUNK = 0, 0.08, 5_000, 5_000
+#: the ``model`` label of a measurement forced through the in-memory path (the code before the chunked path)
+IN_MEMORY = "decomposed_ridge (in memory)"
 
 
 def _quiet() -> None:
@@ -196,41 +207,42 @@ class PeakRSS:
 
 
 # ------------------------------------------------------------------------------------------------ one measurement
-def child(verb: str, model: str, h5ad: str, model_dir: str, drug: str, out: str) -> None:
+def child(verb: str, model: str, h5ad: str, model_dir: str, drug: str, out: str, threads: str = "1") -> None:
     """One measurement in this fresh process; its figures go to ``out`` as JSON."""
     import anndata as ad
     import torch
 
     import sctl
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(threads))
     _quiet()
-    if verb == "predict_response":
-        if model == "logreg":
-            bulk = sctl.datasets.gdsc()
-            sctl.pp.binarize_response(bulk, drug, key_added="sctl_label")
-            trained = sctl.models.baselines.get_baseline("logreg", seed=SEED).fit(bulk, label_key="sctl_label")
-            del bulk
-        else:
-            trained = sctl.models.PathwayTransfer.load(Path(model_dir) / "pathway_transfer")
+    trained = bulk = None
+    if verb == "predict_response" and model == "logreg":
+        bulk = sctl.datasets.gdsc()
+        sctl.pp.binarize_response(bulk, drug, key_added="sctl_label")
+        trained = sctl.models.baselines.get_baseline("logreg", seed=SEED).fit(bulk, label_key="sctl_label")
+        bulk = None
+    elif verb == "predict_response" and model == "PathwayTransfer":
+        trained = sctl.models.PathwayTransfer.load(Path(model_dir) / "pathway_transfer")
+    elif verb in ("predict_response", "screen_drugs"):
+        bulk = sctl.datasets.gdsc()
     cells = ad.read_h5ad(h5ad, backed="r")
+    if model == IN_MEMORY:  # the path inputs below the large-input size take, whatever the size
+        from sctl.tl import _response_stream
+
+        _response_stream.LARGE_INPUT_CELLS = cells.n_obs
     with PeakRSS() as memory:
-        start = time.perf_counter()
-        if verb == "predict_response":
-            sctl.tl.predict_response(cells, model=trained)
-            summary = {"mean_proba": float(cells.obs["sctl_response_proba"].mean())}
-            assert cells.obs["sctl_response_proba"].between(0, 1).all()
-        else:
-            sctl.tl.score_states(cells, method=model)
-            summary = {"share_effective": float((cells.obs["sctl_state_call"] == "effective").mean())}
-            assert cells.obsm["sctl_states"].shape == (cells.n_obs, sctl.datasets.state_markers()["state"].nunique())
-        seconds = time.perf_counter() - start
+        start, cpu_start = time.perf_counter(), time.process_time()
+        summary = _call(verb, model, cells, trained, bulk, drug)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     assert cells.isbacked
     result = {
         "verb": verb,
         "model": model,
+        "threads": int(threads),
         "cells": cells.n_obs,
         "seconds": seconds,
+        "cpu_s": cpu,
         "rss_before_mb": memory.before_mb,
         "peak_during_mb": memory.peak_mb,
         "sampled_peak_mb": memory.sampled_kb / 1024,
@@ -241,15 +253,41 @@ def child(verb: str, model: str, h5ad: str, model_dir: str, drug: str, out: str)
     Path(out).write_text(json.dumps(result))
 
 
-def measure(verb: str, model: str, h5ad: Path, folder: Path, drug: str) -> dict:
-    """Run :func:`child` in a separate Python process and return its figures."""
-    out = folder / f"{verb}-{model}.json"
-    cmd = [sys.executable, __file__, "--child", verb, model, str(h5ad), str(folder), drug, str(out)]
-    subprocess.run(cmd, check=True)
+def _call(verb: str, model: str, cells, trained, bulk, drug: str) -> dict:
+    """Run the measured call on the backed ``cells``; return a small summary of its results."""
+    import sctl
+
+    if verb == "predict_response":
+        if trained is None:
+            sctl.tl.predict_response(cells, reference=bulk, drug=drug)
+            in_domain = float(cells.obs["sctl_in_domain"].mean())
+        else:
+            sctl.tl.predict_response(cells, model=trained)
+            in_domain = float("nan")
+        assert cells.obs["sctl_response_proba"].dropna().between(0, 1).all()
+        return {"mean_proba": float(cells.obs["sctl_response_proba"].mean()), "in_domain": in_domain}
+    if verb == "screen_drugs":
+        sctl.tl.screen_drugs(cells, bulk)
+        screen = cells.obsm["sctl_drug_screen"]
+        return {"n_drugs": screen.shape[1], "mean_proba": float(screen.mean().mean())}
+    sctl.tl.score_states(cells, method=model)
+    assert cells.obsm["sctl_states"].shape == (cells.n_obs, sctl.datasets.state_markers()["state"].nunique())
+    return {"share_effective": float((cells.obs["sctl_state_call"] == "effective").mean())}
+
+
+def measure(verb: str, model: str, h5ad: Path, folder: Path, drug: str, threads: int = 1) -> dict:
+    """Run :func:`child` in a separate Python process with ``threads`` threads and return its figures."""
+    out = folder / f"{verb}-{model}-{threads}-{h5ad.stem}.json".replace(" ", "_")
+    cmd = [sys.executable, __file__, "--child", verb, model, str(h5ad), str(folder), drug, str(out), str(threads)]
+    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(threads))}
+    subprocess.run(cmd, check=True, env=env)
     return json.loads(out.read_text())
 
 
 # ------------------------------------------------------------------------------------------------ main
+GROUPS = ("models", "reference", "screen", "states", "compare")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-cells", type=int, default=1_000_000, help="cells of the backed file")
@@ -258,10 +296,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5, help="PathwayTransfer epochs per phase")
     parser.add_argument("--write-chunk", type=int, default=20_000, help="cells generated and appended at a time")
     parser.add_argument("--tmpdir", default=None, help="where the temporary .h5ad goes (default: the system's)")
-    parser.add_argument("--quick", action="store_true", help="reduced setting: 100,000 cells")
+    parser.add_argument("--compare-cells", type=int, default=100_000, help="cells of the chunked / in-memory file")
+    parser.add_argument("--only", default=",".join(GROUPS), help=f"measurements to run, of {', '.join(GROUPS)}")
+    parser.add_argument("--quick", action="store_true", help="reduced setting: 100,000 cells, no comparison")
     if "--quick" in sys.argv:
-        parser.set_defaults(n_cells=100_000)
+        parser.set_defaults(n_cells=100_000, compare_cells=0)
     args = parser.parse_args()
+    groups = {group for group in args.only.split(",") if group}
+    if groups - set(GROUPS):
+        parser.error(f"--only takes {', '.join(GROUPS)}; got {args.only}")
     _quiet()
 
     import pandas as pd
@@ -269,9 +312,10 @@ def main() -> None:
     import sctl
 
     genes = list(sctl.datasets.gdsc().var_names)
+    load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(dir=args.tmpdir, prefix="sctl_million_") as tmp:
         folder = Path(tmp)
-        need = args.n_cells * len(genes) * DENSITY * 8 * 1.5  # float32 values + int32 indices, with margin
+        need = (args.n_cells + args.compare_cells) * len(genes) * DENSITY * 8 * 1.5  # values + indices, with margin
         free = shutil.disk_usage(folder).free
         if free < need:
             sys.exit(f"{free / 2**30:.1f} GiB free in {folder}, about {need / 2**30:.1f} GiB needed: pass --tmpdir.")
@@ -283,16 +327,33 @@ def main() -> None:
             f"non-zero, {size_mb:,.0f} MB on disk) in {write_s:.0f} s",
             flush=True,
         )
-        trained = train_models(folder, genes, args.drug, args.epochs)
-        print(f"PathwayTransfer trained on 919 GDSC lines + {N_TRAIN_CELLS:,} cells in "
-              f"{trained['train_pathway_transfer_s']:.0f} s ({args.epochs} epochs per phase)", flush=True)  # fmt: skip
-        runs = [("predict_response", "logreg"), ("predict_response", "PathwayTransfer")]
-        runs += [("score_states", method) for method in args.methods.split(",") if method]
+        runs = []
+        if "models" in groups:
+            trained = train_models(folder, genes, args.drug, args.epochs)
+            seconds = trained["train_pathway_transfer_s"]
+            print(
+                f"PathwayTransfer trained on 919 GDSC lines + {N_TRAIN_CELLS:,} cells in {seconds:.0f} s "
+                f"({args.epochs} epochs per phase)",
+                flush=True,
+            )
+            runs += [("predict_response", "logreg", h5ad, 1), ("predict_response", "PathwayTransfer", h5ad, 1)]
+        for group, verb, model in (
+            ("reference", "predict_response", "decomposed_ridge"),
+            ("screen", "screen_drugs", "decomposed_ridge"),
+        ):
+            runs += [(verb, model, h5ad, threads) for threads in (1, 2) if group in groups]
+        if "states" in groups:
+            runs += [("score_states", method, h5ad, 1) for method in args.methods.split(",") if method]
+        if "compare" in groups and args.compare_cells:
+            small = folder / "compare.h5ad"
+            write_cells(small, genes, args.compare_cells, args.write_chunk)
+            runs += [("predict_response", model, small, 1) for model in ("decomposed_ridge", IN_MEMORY)]
         rows = []
-        for verb, model in runs:
-            row = measure(verb, model, h5ad, folder, args.drug)
+        for verb, model, path, threads in runs:
+            row = measure(verb, model, path, folder, args.drug, threads)
             rows.append(row)
-            print(f"{verb} [{model}]: {row['seconds']:.0f} s, peak {row['peak_during_mb']:,.0f} MB", flush=True)
+            print(f"{verb} [{model}, {row['cells']:,} cells, {threads} thread(s)]: {row['seconds']:.0f} s wall, "
+                  f"{row['cpu_s']:.0f} s CPU, peak {row['peak_during_mb']:,.0f} MB", flush=True)  # fmt: skip
 
     table = pd.DataFrame(rows)
     table["cells_per_s"] = table["cells"] / table["seconds"]
@@ -301,32 +362,62 @@ def main() -> None:
         "verb": "verb",
         "model": "model / method",
         "cells": "cells",
+        "threads": "threads",
         "seconds": "wall s",
+        "cpu_s": "CPU s",
         "cells_per_s": "cells/s",
         "rss_before_mb": "RSS before MB",
         "peak_during_mb": "peak during MB",
         "increment_mb": "increment MB",
         "process_peak_mb": "process peak MB",
     }
-    print(f"\n{args.n_cells:,} cells read backed from a {size_mb:,.0f} MB .h5ad (one thread per process):")
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
+    print(f"\n{args.n_cells:,} cells read backed from a {size_mb:,.0f} MB .h5ad:")
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(table[list(columns)].rename(columns=columns).round(1).to_string(index=False))
+    _print_ratios(table)
     dense_mb = args.n_cells * len(genes) * 4 / 2**20
     csr_mb = (nnz * 8 + (args.n_cells + 1) * 8) / 2**20
     print(f"\nfor scale: X as dense float32 {dense_mb:,.0f} MB; as in-memory CSR (float32 + int32) {csr_mb:,.0f} MB")
     print(
-        f"largest increment over RSS before: {table['increment_mb'].max():,.0f} MB "
-        f"= {table['increment_mb'].max() / dense_mb:.3f} of dense X"
-    )
-    print(
         "memory check: VmHWM reset " + ("worked" if table["hwm_reset"].all() else "refused: peaks are sampled (20 ms)")
     )
-    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())} on "
-          f"{os.cpu_count()} cores")  # fmt: skip
+    print(f"load average (1, 5, 15 min) at the start: {', '.join(f'{v:.1f}' for v in load_start)}; at the end: "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores")  # fmt: skip
+
+
+def _print_ratios(table) -> None:
+    """Wall time, CPU time and peak of the reference-trained calls relative to the other paths measured."""
+
+    def pick(verb: str, model: str, threads: int = 1, cells: int | None = None):
+        rows = table[(table["verb"] == verb) & (table["model"] == model) & (table["threads"] == threads)]
+        rows = rows if cells is None else rows[rows["cells"] == cells]
+        return None if rows.empty else rows.iloc[0]
+
+    def ratio(name: str, row, base) -> None:
+        if row is not None and base is not None:
+            print(f"{name}: wall x{row['seconds'] / base['seconds']:.2f}, CPU x{row['cpu_s'] / base['cpu_s']:.2f}, "
+                  f"peak x{row['peak_during_mb'] / base['peak_during_mb']:.2f}")  # fmt: skip
+
+    largest = table["cells"].max()
+    streamed = pick("predict_response", "decomposed_ridge", cells=largest)
+    print()
+    ratio("predict_response(reference=) / score_states(ulm)", streamed, pick("score_states", "ulm"))
+    ratio("predict_response(reference=) / predict_response(model=logreg)", streamed, pick("predict_response", "logreg"))
+    ratio("screen_drugs / predict_response(reference=)", pick("screen_drugs", "decomposed_ridge"), streamed)
+    for verb in ("predict_response", "screen_drugs"):
+        ratio(f"{verb}, 2 threads / 1 thread", pick(verb, "decomposed_ridge", 2), pick(verb, "decomposed_ridge", 1))
+    compared = table.loc[table["model"] == IN_MEMORY, "cells"]
+    if len(compared):
+        cells = int(compared.iloc[0])
+        ratio(
+            f"{cells:,} cells, in-memory path / chunked path",
+            pick("predict_response", IN_MEMORY, cells=cells),
+            pick("predict_response", "decomposed_ridge", cells=cells),
+        )
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
-        child(*sys.argv[2:8])
+        child(*sys.argv[2:9])
     else:
         main()

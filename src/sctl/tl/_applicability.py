@@ -6,13 +6,16 @@ sctl's own rules (no paper defines them), used by :func:`sctl.tl.predict_respons
 - a cell needs :data:`MIN_DETECTED_GENES` detected shared genes to be scored (:func:`detected_genes`);
 - each cell's similarity to the reference (:func:`reference_similarity`) is compared with the similarity of the
   reference lines to each other (:func:`applicability_domain`): a cell far below it resembles no reference line
-  and gets no confident call.
+  and gets no confident call;
+- above a size (:data:`sctl.tl._response_stream.LARGE_INPUT_CELLS`), the similarity is approximated at a cost
+  linear in the number of cells (:func:`bounded_reference_similarity`).
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
@@ -21,6 +24,9 @@ from sklearn.neighbors import NearestNeighbors
 
 from .._stream import zscore_rows
 from .._validate import float_dtype, to_dense
+
+if TYPE_CHECKING:
+    from ._response_stream import CellScan
 
 #: fewest detected (non-zero) shared genes a cell needs to be scored; emptier cells get NaN
 MIN_DETECTED_GENES = 20
@@ -42,43 +48,74 @@ DOMAIN_QUANTILE = 0.05
 #: similarity to its own line well below the bulk lines' similarity to each other (calibrated on
 #: :func:`sctl.datasets.realistic_tumor`: at most 10 % of their cells fall below it; 67 % of pbmc68k_reduced)
 DOMAIN_FACTOR = 0.45
+#: large inputs (:func:`bounded_reference_similarity`): cells of the seeded sample the PCA is fitted on
+DOMAIN_SAMPLE_CELLS = 20_000
+#: large inputs: most cells of one sample among which a cell's neighbours are searched (consecutive scored cells)
+DOMAIN_BLOCK_CELLS = 512
 
 
-def check_log_normalised(X: np.ndarray | sparse.spmatrix, what: str) -> None:
+@dataclass(frozen=True)
+class ValueRange:
+    """The largest and smallest finite value of a matrix, and whether all its finite values are integers."""
+
+    largest: float
+    smallest: float
+    integer: bool
+
+
+def value_range(X: np.ndarray | sparse.spmatrix, previous: ValueRange | None = None) -> ValueRange | None:
+    """The :class:`ValueRange` of ``X`` merged with ``previous`` (that of the rows read before); ``None``: no value.
+
+    Sparse matrices count their stored values; NaN and infinite values are left out.
+    """
+    values = X.data if sparse.issparse(X) else np.asarray(X)
+    finite = values[np.isfinite(values)] if values.size else values
+    if finite.size == 0:
+        return previous
+    integer = (previous is None or previous.integer) and _all_integers(finite)
+    largest, smallest = float(finite.max()), float(finite.min())
+    if previous is not None:
+        largest, smallest = max(largest, previous.largest), min(smallest, previous.smallest)
+    return ValueRange(largest, smallest, integer)
+
+
+def _all_integers(values: np.ndarray) -> bool:
+    """Whether every value is an integer; a fraction among the first thousand answers without a full pass."""
+    return bool(np.all(np.mod(values[:1000], 1) == 0) and np.all(np.mod(values, 1) == 0))
+
+
+def check_log_normalised(values: ValueRange | None, n_cells: int, what: str) -> None:
     """Refuse counts and values beyond any log scale; warn on negative (scaled) values.
 
     Parameters
     ----------
-    X
-        The cells' expression matrix (dense or sparse).
+    values
+        The :class:`ValueRange` of the cells' expression (:func:`value_range`, of the whole matrix or merged
+        chunk by chunk).
+    n_cells
+        Number of cells (rows) it covers.
     what
-        How to name ``X`` in the messages, e.g. ``"`adata.X`"``.
+        How to name the matrix in the messages, e.g. ``"`adata.X`"``.
     """
-    values = X.data if sparse.issparse(X) else np.asarray(X)
-    if values.size == 0:
+    if values is None:  # no value, or only NaN and infinite ones: the model's checks report those
         return
-    finite = values[np.isfinite(values)]  # NaN and infinite values are the model's checks to report
-    if finite.size == 0:
-        return
-    largest, smallest = float(finite.max()), float(finite.min())
     fix = (
         "sctl expects log-normalised expression; from counts run `sc.pp.normalize_total(adata, target_sum=1e4)` "
         "then `sc.pp.log1p(adata)` (keep the counts in a layer: `adata.layers['counts'] = adata.X.copy()` first)."
     )
-    scaled = smallest < 0
+    scaled = values.smallest < 0
     # a per-gene z-score over n cells cannot exceed sqrt(n - 1); allow subsets of a larger scaled set
-    limit = max(SCALED_MAX, np.sqrt(X.shape[0])) if scaled else LOG_NORMALISED_MAX
-    if largest > limit:
-        integer = bool(np.all(np.mod(finite, 1) == 0))
-        kind = "integers, i.e. raw counts" if integer else "beyond any log-normalised or scaled value"
-        raise ValueError(f"{what} holds values up to {largest:.4g} ({kind}). {fix}")
+    limit = max(SCALED_MAX, np.sqrt(n_cells)) if scaled else LOG_NORMALISED_MAX
+    if values.largest > limit:
+        kind = "integers, i.e. raw counts" if values.integer else "beyond any log-normalised or scaled value"
+        raise ValueError(f"{what} holds values up to {values.largest:.4g} ({kind}). {fix}")
     if scaled:
         warnings.warn(
             f"{what} holds negative values: it looks scaled (e.g. by `sc.pp.scale`). predict_response z-scores "
             "each cell across the genes and assumes unscaled log-normalised input; pass the log-normalised data "
             "(e.g. `adata.raw.to_adata()` or a layer) for a faithful score.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=5,  # the call of predict_response / screen_drugs
         )
 
 
@@ -107,17 +144,18 @@ def _smooth(cells: np.ndarray, groups: np.ndarray, n_neighbours: int, seed: int)
             continue
         embedding = PCA(n_components=n_pcs, random_state=seed).fit_transform(cells[rows])
         search = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(embedding)
-        neighbours = search.kneighbors(embedding, return_distance=False)
-        weights = sparse.csr_matrix(
-            (
-                np.full(neighbours.size, 1 / k, dtype=np.float32),
-                neighbours.ravel(),
-                np.arange(0, neighbours.size + 1, k),
-            ),
-            shape=(len(rows), len(rows)),
-        )
-        smoothed[rows] = weights @ cells[rows]
+        smoothed[rows] = _average(cells[rows], search.kneighbors(embedding, return_distance=False))
     return smoothed
+
+
+def _average(profiles: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Each row's mean over the rows its row of ``neighbours`` (indices, ``k`` per row) names."""
+    k = neighbours.shape[1]
+    weights = sparse.csr_matrix(
+        (np.full(neighbours.size, 1 / k, dtype=np.float32), neighbours.ravel(), np.arange(0, neighbours.size + 1, k)),
+        shape=(len(profiles), len(profiles)),
+    )
+    return weights @ profiles
 
 
 def reference_similarity(
@@ -153,6 +191,74 @@ def reference_similarity(
     return (_unit_rows(profiles) @ _unit_rows(bulk).T).max(axis=1).astype(np.float64)
 
 
+def bounded_reference_similarity(
+    bulk: np.ndarray | sparse.spmatrix, cells: CellScan, groups: np.ndarray | None = None, *, seed: int = 0
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`reference_similarity` of the scanned cells at a cost linear in their number, chunk by chunk (sctl).
+
+    Three approximations bound the cost: the PCA is fitted once, on the cells' seeded sample
+    (:attr:`~sctl.tl._response_stream.CellScan.sample`, at most :data:`DOMAIN_SAMPLE_CELLS`), instead of on
+    every sample's cells; a cell's neighbours are searched only among the cells of its sample in its block of
+    at most :data:`DOMAIN_BLOCK_CELLS` consecutive scored cells of that sample (within one chunk read); and the
+    correlations are computed in float32 one chunk at a time. Files ordered by sample (and within a sample by
+    cluster or at random) keep neighbours of the same kind of cell in each block.
+
+    Returns
+    -------
+    ``(similarity of each scored cell, what was approximated)``.
+    """
+    groups = np.zeros(cells.n_scored, dtype=int) if groups is None else np.asarray(groups)
+    lines = _unit_rows(bulk)
+    projection = _sample_pca(cells.zscored_sample(), seed)
+    similarity = np.empty(cells.n_scored)
+    for first, profiles in cells.zscored_blocks():
+        rows = slice(first, first + len(profiles))
+        if projection is not None:
+            components, shift = projection
+            profiles = _smooth_in_blocks(profiles, profiles @ components - shift, groups[rows])
+        similarity[rows] = _best_correlation(profiles, lines)
+    return similarity, {"pca_cells": int(cells.sample.shape[0]), "neighbour_block_cells": DOMAIN_BLOCK_CELLS}
+
+
+def _best_correlation(profiles: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Largest correlation of each row of ``profiles`` (rows of mean 0) with the unit rows ``lines``.
+
+    The rows are divided by their norm after the product, not before: one pass over them fewer.
+    """
+    norms = np.sqrt(np.einsum("ij,ij->i", profiles, profiles))
+    best = (profiles @ lines.T).max(axis=1)
+    return np.divide(best, norms, out=np.zeros(len(best)), where=norms > 0)
+
+
+def _sample_pca(profiles: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """PCA of row-z-scored profiles as ``(components, shift)``, or ``None`` (too few cells or genes to smooth).
+
+    A profile's embedding is ``profile @ components - shift``. ``profiles`` is centred in place.
+    """
+    n_pcs = min(DOMAIN_N_PCS, profiles.shape[0] - 1, profiles.shape[1] - 1)
+    if min(DOMAIN_NEIGHBOURS, profiles.shape[0]) <= 1 or n_pcs < 1:
+        return None
+    pca = PCA(n_components=n_pcs, copy=False, random_state=seed).fit(profiles)
+    return pca.components_.T.astype(np.float32), (pca.mean_ @ pca.components_.T).astype(np.float32)
+
+
+def _smooth_in_blocks(profiles: np.ndarray, embedding: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """:func:`_smooth` with neighbours searched within blocks of consecutive rows of the same group."""
+    smoothed = np.empty_like(profiles)
+    for group in np.unique(groups):
+        rows = np.flatnonzero(groups == group)
+        for block in np.array_split(rows, -(-len(rows) // DOMAIN_BLOCK_CELLS)):
+            k = min(DOMAIN_NEIGHBOURS, len(block))
+            if k <= 1:
+                smoothed[block] = profiles[block]
+                continue
+            points = embedding[block]
+            squared = np.einsum("ij,ij->i", points, points)
+            distance = squared[:, None] - 2 * points @ points.T + squared[None, :]
+            smoothed[block] = _average(profiles[block], np.argpartition(distance, k - 1, axis=1)[:, :k])
+    return smoothed
+
+
 def reference_null(bulk: np.ndarray | sparse.spmatrix) -> np.ndarray:
     """Correlation of each reference line with its most similar OTHER line, over the given genes."""
     lines = _unit_rows(bulk)
@@ -163,7 +269,7 @@ def reference_null(bulk: np.ndarray | sparse.spmatrix) -> np.ndarray:
 
 def applicability_domain(
     bulk: np.ndarray | sparse.spmatrix,
-    cells: np.ndarray | sparse.spmatrix,
+    cells: np.ndarray | sparse.spmatrix | CellScan,
     groups: np.ndarray | None = None,
     *,
     seed: int = 0,
@@ -174,11 +280,34 @@ def applicability_domain(
     :data:`DOMAIN_QUANTILE` quantile of :func:`reference_null`, the reference lines' similarity to their nearest
     other line on the same genes.
 
+    Above :data:`~sctl.tl._response_stream.LARGE_INPUT_CELLS` cells, :func:`sctl.tl.predict_response` passes
+    the chunked scan of the cells instead of their matrix, and the similarity is
+    :func:`bounded_reference_similarity`: PCA fitted on a seeded sample of at most :data:`DOMAIN_SAMPLE_CELLS`
+    cells, neighbours searched within blocks of at most :data:`DOMAIN_BLOCK_CELLS` consecutive cells of the same
+    sample, correlations in float32 chunk by chunk. The cutoff is unchanged; ``params["approximation"]`` records
+    what was approximated (absent on the exact path).
+
+    Parameters
+    ----------
+    bulk
+        Lines x shared genes.
+    cells
+        Cells x the same genes, or the :class:`~sctl.tl._response_stream.CellScan` of a large input (its scored
+        cells).
+    groups
+        Sample of each cell (``None``: one sample).
+    seed
+        Seed of the PCA.
+
     Returns
     -------
     ``(similarity, in_domain, params)``; ``params`` holds the cutoff and how it was reached.
     """
-    similarity = reference_similarity(bulk, cells, groups, seed=seed)
+    approximation = None
+    if sparse.issparse(cells) or isinstance(cells, np.ndarray):
+        similarity = reference_similarity(bulk, cells, groups, seed=seed)
+    else:
+        similarity, approximation = bounded_reference_similarity(bulk, cells, groups, seed=seed)
     null_quantile = float(np.quantile(reference_null(bulk), DOMAIN_QUANTILE))
     cutoff = DOMAIN_FACTOR * null_quantile
     params = {
@@ -190,4 +319,6 @@ def applicability_domain(
         "cutoff": cutoff,
         "n_neighbours": DOMAIN_NEIGHBOURS,
     }
+    if approximation is not None:
+        params["approximation"] = approximation
     return similarity, similarity >= cutoff, params

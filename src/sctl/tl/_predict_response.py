@@ -12,10 +12,21 @@ from anndata import AnnData
 from .._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, RESPONSE_KEY, UNCERTAIN
 from .._validate import check_anndata, is_mudata, preview, pull_obs_columns, resolve_modality
 from ._response_domain import learn_within_domain
-from ._response_methods import DEFAULT_METHOD, ResponseTask, check_probabilities, learn_response
+from ._response_methods import (
+    DECOMPOSED,
+    DEFAULT_METHOD,
+    ResponseTask,
+    check_probabilities,
+    learn_response,
+    stream_decomposed,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mudata import MuData
+
+    from ._response_stream import CellScan
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +128,17 @@ def predict_response(
     of one call: score the samples you want to compare in one call (``batch_key`` names them); fewer than 300
     cells warn.
 
+    Large inputs: above 50,000 cells (``sctl.tl._response_stream.LARGE_INPUT_CELLS``; in memory or backed,
+    ``anndata.read_h5ad(path, backed="r")``) the cells are never held whole. One chunked pass checks them and
+    measures, exactly, each cell's detected genes and row z-score and each gene's mean and spread over the
+    scored cells; the default method, linear, is fitted on the reference alone and scores the cells chunk by
+    chunk with the same probabilities as in memory (to rounding). Other methods load the scored cells, as below
+    that size. The domain (step 5) then takes a bounded-cost path: the PCA is fitted on a seeded sample of
+    20,000 cells, a cell's neighbours are searched among the cells of its sample within its block of 512
+    consecutive cells (as stored), and the correlations are computed chunk by chunk in float32; files ordered
+    by sample (and by cluster or at random within it) keep similar cells in each block.
+    ``params["large_input"]`` and ``params["domain"]["approximation"]`` record it.
+
     Neither ``adata`` nor ``reference`` is modified apart from the keys listed below; labels that the cells
     carry are never used.
 
@@ -216,7 +238,9 @@ def predict_response(
     ``adata.uns[key_added]["params"]``
         the parameters, the label rule, the number of shared genes and of labelled reference lines (and the
         ``members`` of an ensemble); with ``reference=`` also ``n_cells_scored``, ``n_cells_too_few_genes`` and
-        ``domain`` (the cutoff, the null quantile it derives from, and the number of cells in and outside).
+        ``domain`` (the cutoff, the null quantile it derives from, and the number of cells in and outside;
+        for a large input, ``approximation``), and for a large input ``large_input`` (the size above which the
+        cells are read in chunks, whether the method scored them chunk by chunk, and the chunk size).
 
     Every error is raised before anything is written: ``adata`` and ``reference`` are then left as they were.
 
@@ -257,7 +281,13 @@ def predict_response(
         )
         reference = check_anndata(reference, "reference")
         proba, domain, params = learn_within_domain(
-            cells, reference, task, batch_key, lambda scored: learn_response(scored, reference, task, method), [drug]
+            cells,
+            reference,
+            task,
+            batch_key,
+            lambda scored: learn_response(scored, reference, task, method),
+            [drug],
+            _streamed(reference, task) if method == DECOMPOSED else None,
         )
     else:
         raise ValueError(
@@ -278,6 +308,16 @@ def predict_response(
     if mdata is not None:
         pull_obs_columns(mdata, cells, columns)
     return (cells if mdata is None else mdata) if copy else None
+
+
+def _streamed(reference: AnnData, task: ResponseTask) -> Callable[[CellScan], tuple[np.ndarray, dict[str, Any]]]:
+    """The decomposed ridge scoring a large input's scan chunk by chunk: probabilities of its scored cells."""
+
+    def learn(scan: CellScan) -> tuple[np.ndarray, dict[str, Any]]:
+        proba, _, params = stream_decomposed(scan, reference, task, [task.drug])
+        return proba[:, 0], params
+
+    return learn
 
 
 def _check_key_added(cells: AnnData, key_added: str) -> None:

@@ -17,6 +17,7 @@ from .._constants import IN_DOMAIN_KEY, LABEL_KEY, REFERENCE_SIMILARITY_KEY, UNC
 from .._stream import describe, rows_of
 from .._validate import check_obs_key, check_response, check_unique_var_names
 from ..models._transfer._data import MIN_PER_CLASS, _check_enough_labels
+from . import _response_stream
 from ._applicability import (
     MIN_CELLS,
     MIN_DETECTED_GENES,
@@ -24,8 +25,10 @@ from ._applicability import (
     applicability_domain,
     check_log_normalised,
     detected_genes,
+    value_range,
 )
 from ._response_methods import ResponseTask
+from ._response_stream import CellScan, scan_cells
 
 logger = logging.getLogger(__name__)
 
@@ -44,37 +47,36 @@ def learn_within_domain(
     batch_key: str | None,
     learn: Callable[[AnnData], tuple[np.ndarray, dict[str, Any]]],
     drugs: Sequence[str],
+    learn_streamed: Callable[[CellScan], tuple[np.ndarray, dict[str, Any]]] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """Check the cells, score those with enough detected genes, and place every cell in the reference's domain.
 
     ``learn(scored cells)`` returns their probabilities, of shape ``(n_scored,)`` or ``(n_scored, n_drugs)``, and
     the method's parameters; every drug of ``drugs`` must have enough labelled reference lines. Returns the
     probabilities of all cells (NaN rows for cells not scored), the domain columns and the parameters.
+
+    Above :data:`~sctl.tl._response_stream.LARGE_INPUT_CELLS` cells, the cells are never held whole: they are
+    checked and measured in one chunked pass (:func:`~sctl.tl._response_stream.scan_cells`), scored by
+    ``learn_streamed(scan)`` when given (else ``learn`` gets the scored cells, loaded), and placed in the domain
+    at bounded cost (:func:`~sctl.tl._applicability.applicability_domain`).
     """
-    layer, reference_layer = task.layers
-    what = describe(layer)
     batches = None if batch_key is None else check_obs_key(cells, batch_key).astype(str).to_numpy()
     for drug in drugs:
         check_labels(reference, drug, task.key, task.label_rule)
     shared = _shared_genes(reference, cells, task.min_shared)
-    cell_matrix = _shared_matrix(cells, layer, shared)
-    check_log_normalised(cell_matrix, f"{what} (its {len(shared)} genes shared with the reference)")
-    scored = _scorable_cells(cell_matrix, what)
-    subset = cells if scored.all() else cells[scored]
-    subset = subset if subset is cells else (subset.to_memory() if cells.isbacked else subset.copy())
-    proba_scored, params = learn(subset)
-    bulk_matrix = _shared_matrix(reference, reference_layer, shared)
+    if cells.n_obs > _response_stream.LARGE_INPUT_CELLS:
+        scored, proba_scored, params, domain_input = _learn_chunked(cells, shared, task, learn, learn_streamed)
+    else:
+        scored, proba_scored, params, domain_input = _learn_in_memory(cells, shared, task, learn)
+    bulk_matrix = _shared_matrix(reference, task.layers[1], shared)
     groups = None if batches is None else batches[scored]
     similarity_scored, in_domain_scored, domain_params = applicability_domain(
-        bulk_matrix, cell_matrix[scored], groups, seed=task.seed
+        bulk_matrix, domain_input, groups, seed=task.seed
     )
     _warn_small_sample(int(scored.sum()), batch_key, groups)
-    proba = np.full((cells.n_obs, *np.shape(proba_scored)[1:]), np.nan)
-    proba[scored] = proba_scored
-    similarity = np.full(cells.n_obs, np.nan)
-    similarity[scored] = similarity_scored
-    in_domain = np.zeros(cells.n_obs, dtype=bool)
-    in_domain[scored] = in_domain_scored
+    proba = _on_all_cells(proba_scored, scored, np.nan)
+    similarity = _on_all_cells(similarity_scored, scored, np.nan)
+    in_domain = _on_all_cells(in_domain_scored, scored, False)
     n_outside = int(scored.sum() - in_domain_scored.sum())
     message = (
         f"{n_outside} of {int(scored.sum())} scored cells ({n_outside / scored.sum():.0%}) resemble no "
@@ -94,6 +96,70 @@ def learn_within_domain(
         "domain": {**domain_params, "n_in_domain": int(in_domain.sum()), "n_outside": n_outside},
     }
     return proba, {REFERENCE_SIMILARITY_KEY: similarity, IN_DOMAIN_KEY: in_domain}, params
+
+
+def _learn_in_memory(
+    cells: AnnData, shared: pd.Index, task: ResponseTask, learn: Callable[[AnnData], tuple[np.ndarray, dict[str, Any]]]
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], Any]:
+    """Check and score the cells held in memory: ``(scored mask, their probabilities, params, their matrix)``."""
+    what = describe(task.layers[0])
+    cell_matrix = _shared_matrix(cells, task.layers[0], shared)
+    shared_what = f"{what} (its {len(shared)} genes shared with the reference)"
+    check_log_normalised(value_range(cell_matrix), cell_matrix.shape[0], shared_what)
+    scored = _scorable_cells(detected_genes(cell_matrix), _min_detected(len(shared)), what)
+    proba, params = learn(_load(cells, scored))
+    return scored, proba, params, cell_matrix[scored]
+
+
+def _learn_chunked(
+    cells: AnnData,
+    shared: pd.Index,
+    task: ResponseTask,
+    learn: Callable[[AnnData], tuple[np.ndarray, dict[str, Any]]],
+    learn_streamed: Callable[[CellScan], tuple[np.ndarray, dict[str, Any]]] | None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], CellScan]:
+    """:func:`_learn_in_memory` on a large input, read in chunks: the last item is the cells' scan."""
+    what = describe(task.layers[0])
+    needed = _min_detected(len(shared))
+    scan = scan_cells(
+        rows_of(cells, task.layers[0], shared),
+        shared,
+        needed,
+        standardize_rows=True if task.standardize_rows is None else task.standardize_rows,
+        seed=task.seed,
+        chunk_size=_response_stream.STREAM_CHUNK,
+    )
+    check_log_normalised(scan.values, cells.n_obs, f"{what} (its {len(shared)} genes shared with the reference)")
+    scored = _scorable_cells(scan.detected, needed, what)
+    proba, params = learn(_load(cells, scored)) if learn_streamed is None else learn_streamed(scan)
+    params["large_input"] = {
+        "above_n_cells": _response_stream.LARGE_INPUT_CELLS,
+        "cells_scored_in_chunks": learn_streamed is not None,
+        "chunk_size": _response_stream.STREAM_CHUNK,
+    }
+    return scored, proba, params, scan
+
+
+def _min_detected(n_genes: int) -> int:
+    """Detected shared genes a cell needs to be scored: ``MIN_DETECTED_GENES``, or half the genes of a small panel."""
+    return min(MIN_DETECTED_GENES, max(2, n_genes // 2))
+
+
+def _load(cells: AnnData, scored: np.ndarray) -> AnnData:
+    """The scored cells for a method: ``cells`` itself when all are scored, else their subset in memory."""
+    if scored.all():
+        return cells
+    return cells[scored].to_memory() if cells.isbacked else cells[scored].copy()
+
+
+def _on_all_cells(values: np.ndarray, scored: np.ndarray, fill: float | bool) -> np.ndarray:
+    """``values`` of the scored cells spread over all cells, ``fill`` elsewhere (``values`` itself if all scored)."""
+    values = np.asarray(values)
+    if scored.all():
+        return values
+    out = np.full((len(scored), *values.shape[1:]), fill, dtype=values.dtype)
+    out[scored] = values
+    return out
 
 
 def check_labels(reference: AnnData, drug: str, key: str, label_rule: dict[str, Any]) -> None:
@@ -130,13 +196,9 @@ def _shared_matrix(adata: AnnData, layer: str | None, genes: pd.Index) -> Any:
     return sparse.vstack(blocks, format="csr") if sparse.issparse(blocks[0]) else np.vstack(blocks)
 
 
-def _scorable_cells(cell_matrix: Any, what: str) -> np.ndarray:
-    """Mask of the cells with enough detected shared genes to score; warn about the others.
-
-    Enough is ``MIN_DETECTED_GENES``, or half the genes of a smaller panel.
-    """
-    needed = min(MIN_DETECTED_GENES, max(2, cell_matrix.shape[1] // 2))  # small panels: half their genes
-    scored = detected_genes(cell_matrix) >= needed
+def _scorable_cells(detected: np.ndarray, needed: int, what: str) -> np.ndarray:
+    """Mask of the cells with at least ``needed`` ``detected`` shared genes; warn about the others."""
+    scored = detected >= needed
     n_empty = int((~scored).sum())
     if scored.sum() < MIN_CELLS:
         raise ValueError(
@@ -149,7 +211,7 @@ def _scorable_cells(cell_matrix: Any, what: str) -> np.ndarray:
             f"{n_empty} of {len(scored)} cells have fewer than {needed} detected shared genes in {what} "
             f"(empty or near-empty): they are not scored (probability NaN, call {UNCERTAIN!r}).",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     return scored
 

@@ -15,8 +15,9 @@ from anndata import AnnData
 from .. import pp
 from .._constants import LABEL_KEY, RESISTANT, SENSITIVE
 from .._validate import closest, preview
-from ..models._transfer._data import standardization, standardize_domains
+from ..models._transfer._data import standardization, standardize_domain, standardize_domains
 from ..models.baselines import BASELINES, get_baseline
+from ._response_stream import CellScan, linear_scores
 
 logger = logging.getLogger(__name__)
 
@@ -112,20 +113,57 @@ def screen_decomposed(
 
     ``task.drug`` names the drug whose label counts are recorded (the first of ``drugs`` in a screen).
     """
-    from ..models.baselines import DecomposedRidge
-
-    model = DecomposedRidge(**_accepted(DecomposedRidge, task.model_kwargs, DECOMPOSED))
+    model = _decomposed_model(task)
     bulk, aligned, rows = _standardized_pair(cells, reference, task)
-    logger.info("%s on %d shared genes, %d drug(s)", DECOMPOSED, bulk.n_vars, len(drugs))
-    labels = pd.DataFrame({drug: _labels(bulk, drug, task) for drug in drugs}, index=bulk.obs_names)
-    model.fit(bulk, task.key, drugs=drugs, labels=labels)
+    params = _fit_decomposed(model, bulk, task, drugs, rows)
     general, specific = model.predict_parts(aligned)
     proba = model.to_probability(specific.add(general, axis=0))
     for drug in drugs:
         check_probabilities(proba[drug].to_numpy(), cells.n_obs, DECOMPOSED)
+    return proba, (general, specific), params
+
+
+def stream_decomposed(
+    scan: CellScan, reference: AnnData, task: ResponseTask, drugs: list[str]
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """:func:`screen_decomposed` on a large input: fitted on the reference alone, the cells scored chunk by chunk.
+
+    The scanned cells (:func:`~sctl.tl._response_stream.scan_cells`, their scored cells) are standardised as
+    :func:`screen_decomposed` standardises them, through their exact per-gene statistics, and never held whole.
+
+    Returns
+    -------
+    ``(probabilities, parts, params)``: scored cells x drugs, and scored cells x (general, one column per drug)
+    in z units (low = sensitive).
+    """
+    model = _decomposed_model(task)
+    rows = True if task.standardize_rows is None else task.standardize_rows
+    bulk, _ = pp.align_genes(reference, AnnData(var=pd.DataFrame(index=scan.genes)), min_shared=task.min_shared)
+    standardize_domain(bulk, task.layers[1], rows)
+    pp.binarize_response(bulk, task.drug, key=task.key, key_added=LABEL_KEY, **task.label_rule)
+    params = _fit_decomposed(model, bulk, task, drugs, rows)
+    parts = linear_scores(scan, *model.linear_parts())
+    proba = model.proba_from_parts(parts)
+    for column in proba.T:
+        check_probabilities(column, scan.n_scored, DECOMPOSED)
+    return proba, parts, params
+
+
+def _decomposed_model(task: ResponseTask) -> Any:
+    """A new :class:`~sctl.models.baselines.DecomposedRidge`, ``model_kwargs`` checked before anything is read."""
+    from ..models.baselines import DecomposedRidge
+
+    return DecomposedRidge(**_accepted(DecomposedRidge, task.model_kwargs, DECOMPOSED))
+
+
+def _fit_decomposed(model: Any, bulk: AnnData, task: ResponseTask, drugs: list[str], rows: bool) -> dict[str, Any]:
+    """Fit ``model`` on the standardised, labelled ``bulk`` for ``drugs``; return the parameters to record."""
+    logger.info("%s on %d shared genes, %d drug(s)", DECOMPOSED, bulk.n_vars, len(drugs))
+    labels = pd.DataFrame({drug: _labels(bulk, drug, task) for drug in drugs}, index=bulk.obs_names)
+    model.fit(bulk, task.key, drugs=drugs, labels=labels)
     params = task.params(DECOMPOSED, bulk.n_vars, _label_counts(bulk), standardization(rows))
     params["alpha"] = model.alpha
-    return proba, (general, specific), params
+    return params
 
 
 def _labels(bulk: AnnData, drug: str, task: ResponseTask) -> pd.Series:

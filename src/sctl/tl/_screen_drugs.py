@@ -14,7 +14,15 @@ from anndata import AnnData
 from .._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES
 from .._validate import check_anndata, check_obs_key, check_response, closest, preview
 from ._response_domain import check_labels, learn_within_domain
-from ._response_methods import DECOMPOSED, DEFAULT_METHOD, ResponseTask, learn_response, screen_decomposed
+from ._response_methods import (
+    DECOMPOSED,
+    DEFAULT_METHOD,
+    ResponseTask,
+    learn_response,
+    screen_decomposed,
+    stream_decomposed,
+)
+from ._response_stream import CellScan
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +63,10 @@ def screen_drugs(
     line's general sensitivity plus each drug's specific response. Its two parts are kept, so a sub-population
     that resists the top drug can be read as resistant in general or to that drug only. Any other method of
     :func:`~sctl.tl.predict_response` is trained once per drug.
+
+    Above 50,000 cells (in memory or backed), the cells are read in chunks as :func:`~sctl.tl.predict_response`
+    reads them: the default method scores every drug at once, chunk by chunk, and the domain takes its
+    bounded-cost path; any other method loads the scored cells.
 
     With ``groupby`` (clusters, samples, patients), the drugs are ranked for each group by the mean probability of
     its trusted cells (scored and inside the reference's domain), beside the fraction called sensitive and the
@@ -140,7 +152,7 @@ def screen_drugs(
     )
     drugs, skipped = _screened_drugs(reference, drugs, task)
     task = ResponseTask(**{**task.__dict__, "drug": drugs[0]})
-    parts: list[tuple[pd.Series, pd.DataFrame]] = []
+    parts: list[tuple[Any, Any]] = []  # general and specific sensitivity, of the decomposed ridge
 
     def learn(scored: AnnData) -> tuple[np.ndarray, dict[str, Any]]:
         if method == DECOMPOSED:
@@ -153,7 +165,15 @@ def screen_drugs(
             columns.append(proba)
         return np.column_stack(columns), params
 
-    proba, domain, params = learn_within_domain(adata, reference, task, batch_key, learn, [])  # labels checked
+    def learn_streamed(scan: CellScan) -> tuple[np.ndarray, dict[str, Any]]:
+        proba, values, params = stream_decomposed(scan, reference, task, drugs)
+        sensitivity = np.negative(values, out=values)  # in place: higher = more sensitive
+        parts.append((sensitivity[:, 0], sensitivity[:, 1:]))
+        return proba, params
+
+    streamed = learn_streamed if method == DECOMPOSED else None
+    # the drugs' labels were checked by _screened_drugs: no drug to check again
+    proba, domain, params = learn_within_domain(adata, reference, task, batch_key, learn, [], streamed)
     adata = adata.copy() if copy else adata
     screen = pd.DataFrame(proba, index=adata.obs_names, columns=drugs)
     adata.obsm[key_added] = screen
@@ -215,15 +235,22 @@ def _screened_drugs(reference: AnnData, drugs: Sequence[str] | None, task: Respo
     return kept, skipped
 
 
-def _write_parts(adata: AnnData, key_added: str, parts: tuple[pd.Series, pd.DataFrame], scored: np.ndarray) -> None:
+def _write_parts(adata: AnnData, key_added: str, parts: tuple[Any, Any], scored: np.ndarray) -> None:
     """Each cell's general and drug-specific sensitivity (NaN for cells not scored)."""
-    general, specific = parts
-    column = np.full(adata.n_obs, np.nan)
-    column[scored] = general.to_numpy()
-    table = np.full((adata.n_obs, specific.shape[1]), np.nan)
-    table[scored] = specific.to_numpy()
-    adata.obs[f"{key_added}_general"] = column
-    adata.obsm[f"{key_added}_specific"] = pd.DataFrame(table, index=adata.obs_names, columns=specific.columns)
+    general, specific = (np.asarray(part) for part in parts)
+    if not scored.all():
+        general, specific = _spread(general, scored), _spread(specific, scored)
+    adata.obs[f"{key_added}_general"] = general
+    adata.obsm[f"{key_added}_specific"] = pd.DataFrame(
+        specific, index=adata.obs_names, columns=adata.obsm[key_added].columns
+    )
+
+
+def _spread(values: np.ndarray, scored: np.ndarray) -> np.ndarray:
+    """Values of the scored cells on all cells, NaN elsewhere."""
+    out = np.full((len(scored), *values.shape[1:]), np.nan)
+    out[scored] = values
+    return out
 
 
 def group_column(adata: AnnData, groupby: str) -> pd.Series:

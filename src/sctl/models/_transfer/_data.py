@@ -210,10 +210,15 @@ def standardize_domains(
     z-scored within its domain (:func:`sctl.pp.standardize`). ``layers`` are those of ``(bulk, cells)``.
     """
     for adata, layer in zip((bulk, cells), layers, strict=True):
-        if standardize_rows:
-            X = get_matrix(adata, layer)
-            adata.X = zscore_rows(to_dense(X, float_dtype(X)))
-        pp.standardize(adata, layer=None if standardize_rows else layer)
+        standardize_domain(adata, layer, standardize_rows)
+
+
+def standardize_domain(adata: AnnData, layer: str | None, standardize_rows: bool) -> None:
+    """One domain of :func:`standardize_domains`: its profiles z-scored (optionally), then its genes, into ``X``."""
+    if standardize_rows:
+        X = get_matrix(adata, layer)
+        adata.X = zscore_rows(to_dense(X, float_dtype(X)))
+    pp.standardize(adata, layer=None if standardize_rows else layer)
 
 
 def standardization(standardize_rows: bool) -> str:

@@ -158,6 +158,24 @@ class DecomposedRidge:
         """Predicted responses (rows x drugs, as :meth:`predict_response` returns them) as probabilities."""
         return response.apply(lambda column: self.calibration_[column.name](-column.to_numpy()))
 
+    def linear_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(center, weights, intercepts)``: the parts of a row ``x`` are ``(x - center) @ weights + intercepts``.
+
+        Column 0 is the general part, then one column per drug of ``drugs_`` (as :meth:`predict_parts` gives
+        them): what a chunked scorer needs (:func:`sctl.tl.predict_response` above its large-input size).
+        """
+        return self.mean_, self._weights(), self._intercepts()
+
+    def proba_from_parts(self, parts: np.ndarray) -> np.ndarray:
+        """:meth:`to_probability` of the parts' sums, parts laid out as :meth:`linear_parts` gives them (an array).
+
+        One drug at a time: no rows x drugs table of responses is formed.
+        """
+        proba = np.empty((parts.shape[0], len(self.drugs_)))
+        for i, drug in enumerate(self.drugs_):  # one drug at a time: no second rows x drugs array
+            proba[:, i] = self.calibration_[drug](-(parts[:, i + 1] + parts[:, 0]))
+        return proba
+
     def _weights(self) -> np.ndarray:
         if not hasattr(self, "drugs_"):
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call `fit(bulk, key)` first.")
