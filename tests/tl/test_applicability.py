@@ -223,8 +223,14 @@ def test_unknown_model_kwargs_are_refused_with_the_accepted_names():
         sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", method="logreg", model_kwargs={"bogus": 1})
     with pytest.raises(ValueError, match=r"'sgnature'.*'members', 'signature', 'rf'"):
         sctl.tl.predict_response(
-            cells, reference=bulk, drug="DrugA", model_kwargs={"members": ["signature", "rf"], "sgnature": {}}
+            cells,
+            reference=bulk,
+            drug="DrugA",
+            method="ensemble",
+            model_kwargs={"members": ["signature", "rf"], "sgnature": {}},
         )
+    with pytest.raises(ValueError, match=r"'bogus'.*Accepted names:.*'alpha'"):
+        sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", model_kwargs={"bogus": 1})
     _assert_unchanged(cells, before)
     strong = sctl.tl.predict_response(cells, reference=bulk, drug="DrugA", method="logreg", copy=True)
     weak = sctl.tl.predict_response(
