@@ -19,8 +19,8 @@ Prints per (panel, rule) the AUROC of each drug of a pair and the drug specifici
 mean fit time of each method (one MultiDrugTransfer fit serves every drug; the signature is fitted per drug).
 
     python benchmarks/multidrug.py [--pairs A:B,...] [--kinds specific,general] [--rules ln_ic50,auc]
-        [--seeds 0-2] [--n-cells 500] [--methods multidrug,signature] [--model-kwargs '{"mmd_weight": 0.1}'] [--train-kwargs '{...}']
-        [--out rows.csv] [--quick]
+        [--seeds 0-2] [--n-cells 500] [--methods multidrug,signature] [--model-kwargs '{"mmd_weight": 0.1}']
+        [--train-kwargs '{...}'] [--out rows.csv] [--quick]
 
 ``--quick``: one pair, seed 0, the ``ln_ic50`` rule, 300 cells.
 """
@@ -47,7 +47,8 @@ def row(pair, kind, seed, rule, method, seconds, truth, scores) -> dict:
            "seconds": seconds, **{f"auroc_{i}": _auroc(truth[d], scores[d]) for i, d in enumerate(pair)},
            "specificity": sctl.metrics.drug_specificity(truth[list(pair)], scores[list(pair)])}  # fmt: skip
     print(f"{out['pair']:24s} {kind:8s} seed {seed} {rule:8s} {method:24s} AUROC {out['auroc_0']:.3f} / "
-          f"{out['auroc_1']:.3f}  specificity {out['specificity']:.3f} ({seconds:.1f} s)", file=sys.stderr, flush=True)  # fmt: skip
+          f"{out['auroc_1']:.3f}  specificity {out['specificity']:.3f} ({seconds:.1f} s)",
+          file=sys.stderr, flush=True)  # fmt: skip
     return out
 
 

@@ -10,7 +10,7 @@ from sklearn.exceptions import NotFittedError
 
 import sctl
 from sctl.models import MultiDrugTransfer
-from sctl.models.multidrug import multidrug_data
+from sctl.models import multidrug_data
 from sctl.pp._specific import split_response
 
 torch.set_num_threads(1)

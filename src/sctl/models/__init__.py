@@ -22,6 +22,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "PerturbationEnsemble": "._perturbation_ensemble",
         "SeqPerturb": ".seqperturb",
         "baselines": ".baselines",
+        "multidrug_data": ".multidrug",
         "transfer_data": "._transfer",
     },
 )

@@ -41,7 +41,7 @@ RESPONSE_Z_KEY = "sctl_response_z"
 #: fewest tested lines for a drug to be modelled (a z-score over fewer lines is mostly noise)
 MIN_LINES = 100
 #: most cells kept for training (they enter only through the domain terms); the rest are drawn out at random
-MAX_CELLS = 4000
+MAX_CELLS = 1000
 
 
 def multidrug_data(
@@ -118,7 +118,7 @@ def multidrug_data(
     >>> import sctl
     >>> bulk = sctl.datasets.gdsc()
     >>> cells = sctl.datasets.realistic_tumor(["Dabrafenib", "Docetaxel"], mode="drug_pair", n_cells=200)
-    >>> data = sctl.models.multidrug.multidrug_data(bulk, cells)
+    >>> data = sctl.models.multidrug_data(bulk, cells)
     >>> data.obsm["sctl_response_z"].shape  # doctest: +SKIP
     (1119, 40)
     """

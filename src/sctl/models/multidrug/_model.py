@@ -33,8 +33,8 @@ from ._surface import MultiDrugSurface
 # numeric columns written by ``setup_anndata`` (scvi-tools registers numbers)
 _DOMAIN_CODE, _GENERAL, _SPECIFIC = "_sctl_domain_code", "_sctl_general", "_sctl_specific"
 #: ``train`` defaults
-TRAIN_DEFAULTS = {"max_epochs": 30, "batch_size": 256, "lr": 1e-3, "weight_decay": 1e-2, "train_size": 0.9,
-                  "early_stopping": True, "patience": 5, "monitor": "validation_loss"}  # fmt: skip
+TRAIN_DEFAULTS = {"max_epochs": 100, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-2, "train_size": 0.9,
+                  "early_stopping": True, "patience": 10, "monitor": "validation_specific_mse"}  # fmt: skip
 
 
 class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelClass):
@@ -52,18 +52,22 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
       squared error on the observed entries (untested pairs, NaN, are masked), trained once for all drugs;
     - the cells, unlabelled, enter through the domain handling of sctl's transfer models: each domain is
       standardised on its own (:func:`sctl.models.transfer_data`), both are reconstructed from ``E(x)`` (the
-      per-domain reconstruction of He et al. 2025, Int. J. Mol. Sci. 26:4365), and an optional maximum mean
-      discrepancy between the lines' and the cells' embeddings (``mmd_weight``; ATSDP-NET's alignment term).
+      per-domain reconstruction of He et al. 2025, Int. J. Mol. Sci. 26:4365), and a maximum mean discrepancy
+      between the lines' and the cells' embeddings pulls the two together (``mmd_weight``; ATSDP-NET's alignment
+      term, a multi-bandwidth Gaussian kernel, :func:`sctl.nn.mmd`).
 
     A cell's predicted response to drug ``d`` is ``g + s_d`` (low = sensitive); its probability of sensitivity
     is ``sigmoid(a * (m_d - (g + s_d)))``, where ``m_d`` is the z between the drug's sensitive and resistant lines
     (:func:`sctl.pp.binarize_response`) and ``a > 0`` a slope fitted on the held-out lines
-    (:class:`~sctl.models.multidrug._calibration.Calibration`): monotone, so it ranks cells as ``g + s_d`` does.
+    by maximum likelihood: a decreasing map, so it ranks the cells as ``g + s_d`` does. Read :meth:`predict` for
+    "will this cell respond to ``d``", and :meth:`get_specific_response` for "to which drug rather than to drugs
+    in general" (a sub-population resistant to one drug and sensitive to another differs there, even when one
+    of them is generally more sensitive); :meth:`get_general_sensitivity` gives the drug-blind part.
 
     Parameters
     ----------
     adata
-        Output of :func:`sctl.models.multidrug.multidrug_data`, registered with :meth:`setup_anndata`.
+        Output of :func:`sctl.models.multidrug_data`, registered with :meth:`setup_anndata`.
     drug
         Drug :meth:`predict` scores when called without one (then it returns one probability per cell, as
         :class:`sctl.tl.ResponseModel` asks); ``None``: :meth:`predict` returns every drug.
@@ -107,7 +111,7 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         dropout: float = 0.5,
         noise: float = 0.3,
         recon_weight: float = 0.1,
-        mmd_weight: float = 0.0,
+        mmd_weight: float = 0.1,
         mmd_kernel: str = "rbf",
         seed: int = 0,
     ) -> None:
@@ -152,7 +156,7 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         Parameters
         ----------
         adata
-            Output of :func:`sctl.models.multidrug.multidrug_data`, or any AnnData of bulk lines and cells,
+            Output of :func:`sctl.models.multidrug_data`, or any AnnData of bulk lines and cells,
             z-scored per domain. The targets are written as numeric ``obs`` / ``obsm`` entries (``_sctl_*``), as
             scvi-tools writes its own ``_scvi_*`` keys.
         domain_key
@@ -171,7 +175,7 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         """
         check_anndata(adata)
         check_finite(get_matrix(adata, layer), "the expression")  # checks before writing anything into `adata`
-        hint = "Build the data with `sctl.models.multidrug.multidrug_data`."
+        hint = "Build the data with `sctl.models.multidrug_data`."
         domain = check_obs_key(adata, domain_key, hint=hint)
         general = pd.to_numeric(check_obs_key(adata, general_key, hint=hint), errors="coerce").to_numpy(np.float64)
         table = adata.obsm.get(response_key)
@@ -315,7 +319,7 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         if not isinstance(labels, pd.DataFrame) or not self.drugs.isin(labels.columns).all():
             raise KeyError(
                 f"`adata.obsm[{LABEL_KEY!r}]` must hold the lines' sensitive / resistant labels of every drug (lines x "
-                "drugs) to calibrate the probabilities; build the data with `sctl.models.multidrug.multidrug_data`."
+                "drugs) to calibrate the probabilities; build the data with `sctl.models.multidrug_data`."
             )
         lines = self._trainable_lines()
         X = np.asarray(get_matrix(self.adata, self._setup_args["layer"])[lines], dtype=np.float32)
@@ -338,15 +342,15 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         train_kwargs: dict[str, Any] | None = None,
         **model_kwargs: Any,
     ) -> Self:
-        """Prepare the data (:func:`~sctl.models.multidrug.multidrug_data`), set it up, build and train in one call.
+        """Prepare the data (:func:`~sctl.models.multidrug_data`), set it up, build and train in one call.
 
         Parameters
         ----------
         reference, cells, drugs, key
-            As in :func:`~sctl.models.multidrug.multidrug_data` (``drugs=None``: every drug of
+            As in :func:`~sctl.models.multidrug_data` (``drugs=None``: every drug of
             ``reference.obsm[key]`` tested on at least 100 lines).
         data_kwargs
-            Other arguments of :func:`~sctl.models.multidrug.multidrug_data` (label rule, layers, ``genes``,
+            Other arguments of :func:`~sctl.models.multidrug_data` (label rule, layers, ``genes``,
             ``min_lines``, ``max_cells``, ...).
         train_kwargs
             Passed to :meth:`train` (e.g. ``{"max_epochs": 50, "enable_progress_bar": False}``).

@@ -56,7 +56,7 @@ class MultiDrugModule(BaseModuleClass):
         dropout: float = 0.5,
         noise: float = 0.3,
         recon_weight: float = 0.1,
-        mmd_weight: float = 0.0,
+        mmd_weight: float = 0.1,
         mmd_kernel: str = "rbf",
     ) -> None:
         super().__init__()
