@@ -173,6 +173,7 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         **kwargs
             Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
         """
+        setup_method_args = cls._get_setup_method_args(**locals())
         check_anndata(adata)
         check_finite(get_matrix(adata, layer), "the expression")  # checks before writing anything into `adata`
         hint = "Build the data with `sctl.models.multidrug_data`."
@@ -195,7 +196,6 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         adata.obs[_DOMAIN_CODE] = is_cell.astype(np.float32)
         adata.obs[_GENERAL] = general.astype(np.float32)
         adata.obsm[_SPECIFIC] = specific.astype(np.float32)
-        setup_method_args = cls._get_setup_method_args(**locals())
         fields = [
             LayerField(X_KEY, layer, is_count_data=False),
             NumericalObsField(DOMAIN_REG, _DOMAIN_CODE),

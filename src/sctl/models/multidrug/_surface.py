@@ -139,7 +139,7 @@ class MultiDrugSurface:
         self._check_trained()
         meta = {
             "init": self._init_kwargs,
-            "setup": {k: v for k, v in self._setup_args.items() if k != "kwargs"},
+            "setup": self._setup_args,
             "var_names": list(self.var_names),
             "drugs": list(self.drugs),
             "standardize_rows": self.standardize_rows_,
@@ -167,7 +167,7 @@ class MultiDrugSurface:
         required = ("init", "setup", "var_names", "drugs", "calibration")
         meta, state = load_model(dir_path, cls.__name__, required=required)
         placeholder = _placeholder(meta)
-        cls.setup_anndata(placeholder, **{k: v for k, v in meta["setup"].items() if k != "kwargs"})
+        cls.setup_anndata(placeholder, **meta["setup"])
         model = cls(placeholder, **meta["init"])
         load_state(model.module, state, dir_path, f"saved {cls.__name__}")
         model.standardize_rows_ = bool(meta["standardize_rows"])
