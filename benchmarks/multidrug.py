@@ -26,6 +26,8 @@ mean fit time of each method (one MultiDrugTransfer fit serves every drug; the s
 """
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 import time
@@ -60,10 +62,11 @@ def run_one(bulk, pair, kind: str, seed: int, args) -> list[dict]:
     rows = []
     for rule in args.rules.split(","):
         start = time.perf_counter()
-        model = sctl.models.MultiDrugTransfer.from_reference(
-            reference, cells, key=rule, train_kwargs={"enable_progress_bar": False, "seed": seed, **args.train_kwargs},
-            seed=seed, **args.model_kwargs,
-        )  # fmt: skip
+        with contextlib.redirect_stdout(io.StringIO()):  # scvi-tools prints when early stopping ends training
+            model = sctl.models.MultiDrugTransfer.from_reference(
+                reference, cells, key=rule, seed=seed, **args.model_kwargs,
+                train_kwargs={"enable_progress_bar": False, "seed": seed, **args.train_kwargs},
+            )  # fmt: skip
         seconds = time.perf_counter() - start
         proba = model.predict_all(cells)
         rows.append(row(pair, kind, seed, rule, "multidrug", seconds, truth, proba))

@@ -195,7 +195,7 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
             raise ValueError(f"No bulk row has a general sensitivity and a response in `obsm[{response_key!r}]`.")
         adata.obs[_DOMAIN_CODE] = is_cell.astype(np.float32)
         adata.obs[_GENERAL] = general.astype(np.float32)
-        adata.obsm[_SPECIFIC] = specific.astype(np.float32)
+        adata.obsm[_SPECIFIC] = pd.DataFrame(specific.astype(np.float32), index=adata.obs_names, columns=table.columns)
         fields = [
             LayerField(X_KEY, layer, is_count_data=False),
             NumericalObsField(DOMAIN_REG, _DOMAIN_CODE),
