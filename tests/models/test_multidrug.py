@@ -94,8 +94,14 @@ def test_wiring_one_epoch_parts_and_preset():
     assert isinstance(proba, pd.DataFrame)
     assert proba.shape == (cells.n_obs, 3)
     assert list(proba.columns) == ["Dabrafenib", "Docetaxel", "Afatinib"]
+    again = MultiDrugTransfer(data, mmd_weight=1.0, recon_weight=0.0, n_latent=8)
+    again.train(max_epochs=1, **FAST)
+    pd.testing.assert_frame_equal(again.predict(cells), proba)  # same seeds, same numbers
     with pytest.raises(ValueError, match="preset='sctl' only"):
         MultiDrugTransfer(data, preset="paper")
+    del data.obsm["sctl_label"]
+    with pytest.raises(KeyError, match="labels of every drug"):
+        MultiDrugTransfer(data).train(max_epochs=1, **FAST)
 
 
 def test_predictions_shapes_ranks_and_protocol():

@@ -275,6 +275,7 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         """
         if not 0 < train_size <= 1:
             raise ValueError(f"`train_size` must lie in (0, 1], got {train_size}.")
+        labels = self._line_labels()
         torch.manual_seed(seed)
         train_idx, val_idx = self._split(train_size, seed)
         trainer_kwargs.setdefault("enable_model_summary", False)
@@ -298,7 +299,7 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         self.train_params_ = {"max_epochs": max_epochs, "batch_size": batch_size, "lr": lr,
                               "weight_decay": weight_decay, "train_size": train_size, "early_stopping": early_stopping,
                               "patience": patience, "monitor": monitor, "seed": seed}  # fmt: skip
-        self._calibrate(val_idx)
+        self._calibrate(labels, val_idx)
 
     def _trainable_lines(self) -> np.ndarray:
         obs = self.adata.obs
@@ -313,21 +314,25 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         val = np.sort(rng.choice(lines, size=n_val, replace=False)) if n_val else np.array([], dtype=int)
         return np.setdiff1d(np.arange(self.adata.n_obs), val), val
 
-    def _calibrate(self, val_idx: np.ndarray) -> None:
-        """Fit the map from predicted z to probability on the held-out lines (else on every line)."""
+    def _line_labels(self) -> pd.DataFrame:
+        """The lines' sensitive / resistant labels of every drug (``obsm["sctl_label"]``), which calibrate."""
         labels = self.adata.obsm.get(LABEL_KEY)
         if not isinstance(labels, pd.DataFrame) or not self.drugs.isin(labels.columns).all():
             raise KeyError(
-                f"`adata.obsm[{LABEL_KEY!r}]` must hold the lines' sensitive / resistant labels of every drug (lines x "
+                f"`adata.obsm[{LABEL_KEY!r}]` must hold the lines' sensitive / resistant labels of every drug (rows x "
                 "drugs) to calibrate the probabilities; build the data with `sctl.models.multidrug_data`."
             )
+        return labels[self.drugs]
+
+    def _calibrate(self, labels: pd.DataFrame, val_idx: np.ndarray) -> None:
+        """Fit the map from predicted z to probability on the held-out lines (else on every line)."""
         lines = self._trainable_lines()
         X = np.asarray(get_matrix(self.adata, self._setup_args["layer"])[lines], dtype=np.float32)
         z_observed = self.adata.obsm[self._setup_args["response_key"]].iloc[lines]
         fit_rows = np.flatnonzero(np.isin(lines, val_idx)) if len(val_idx) else np.arange(len(lines))
         what = "held-out lines" if len(val_idx) else "training lines"
         z_predicted = self._z(self._scores(X))
-        self.calibration_ = Calibration.fit(z_observed, labels.iloc[lines][self.drugs], z_predicted, fit_rows, what)
+        self.calibration_ = Calibration.fit(z_observed, labels.iloc[lines], z_predicted, fit_rows, what)
 
     # ------------------------------------------------------- from bulk
     @classmethod
