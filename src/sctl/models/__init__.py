@@ -1,7 +1,8 @@
 """Models: deep models in the scvi-tools style (one sub-package each) and the baselines they are compared with.
 
 - bulk to single cell: :class:`PathwayTransfer` :cite:p:`he2025transfer`, :class:`ATSDPNet`
-  :cite:p:`zhou2025atsdpnet`, with :func:`transfer_data` preparing bulk and cells for both;
+  :cite:p:`zhou2025atsdpnet`, with :func:`transfer_data` preparing bulk and cells for both; :class:`MultiDrugTransfer`
+  (sctl), one model of many drugs with general sensitivity and drug-specific response apart;
 - perturbation: :class:`GRIP` :cite:p:`xie2026griplung`, :class:`SeqPerturb` :cite:p:`ali2024deep`, :class:`CSG2A`
   :cite:p:`bang2025csg2a`, and :class:`PerturbationEnsemble` (seeds of the deep models averaged with the ridge
   baseline);
@@ -18,6 +19,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "CSG2A": ".csg2a",
         "CSG2AIC50": ".csg2a",
         "GRIP": ".grip",
+        "MultiDrugTransfer": ".multidrug",
         "ATSDPNet": ".atsdp",
         "PathwayTransfer": ".pathway_transfer",
         "PerturbationEnsemble": "._perturbation_ensemble",

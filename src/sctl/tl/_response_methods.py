@@ -22,6 +22,7 @@ from ._response_stream import CellScan, linear_scores
 logger = logging.getLogger(__name__)
 
 TRANSFER_METHODS = ("pathway_transfer", "atsdp")
+MULTIDRUG = "multidrug"
 ENSEMBLE = "ensemble"
 DECOMPOSED = "decomposed_ridge"
 #: the method of :func:`sctl.tl.predict_response` and :func:`sctl.tl.screen_drugs` when none is named
@@ -281,6 +282,63 @@ def _learn_transfer(cells: AnnData, reference: AnnData, task: ResponseTask, meth
     return proba, params
 
 
+def _learn_multidrug(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
+    proba, params = screen_multidrug(cells, reference, task, [task.drug])
+    return proba.iloc[:, 0].to_numpy(), params
+
+
+def screen_multidrug(
+    cells: AnnData, reference: AnnData, task: ResponseTask, drugs: list[str]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Train one :class:`~sctl.models.MultiDrugTransfer` on every drug of the table; the probabilities of ``drugs``."""
+    from ..models import MultiDrugTransfer
+
+    rule = task.label_rule
+    data_kwargs = {
+        "key": task.key,
+        "label_method": rule["method"],
+        "k": rule["k"],
+        "label_threshold": rule["threshold"],
+        "layer": task.layers[0],
+        "reference_layer": task.layers[1],
+        "min_shared": task.min_shared,
+        "seed": task.seed,
+    }
+    if task.standardize_rows is not None:
+        data_kwargs["standardize_rows"] = task.standardize_rows
+    model_kwargs = dict(task.model_kwargs or {})
+    panel = None if set(drugs) <= set(_panel(reference, task.key)) else sorted({*_panel(reference, task.key), *drugs})
+    model = MultiDrugTransfer.from_reference(
+        reference,
+        cells,
+        panel,
+        data_kwargs={**data_kwargs, **model_kwargs.pop("data_kwargs", {})},
+        train_kwargs={"seed": task.seed, **(task.train_kwargs or {})},
+        **model_kwargs,
+    )
+    proba = pd.DataFrame({drug: model.predict(cells, drug=drug, layer=task.layers[0]) for drug in drugs})
+    for drug in drugs:
+        check_probabilities(proba[drug].to_numpy(), cells.n_obs, MULTIDRUG)
+    counts = _label_counts_of(reference, task)
+    standardized = standardization(True if task.standardize_rows is None else task.standardize_rows)
+    params = task.params(MULTIDRUG, model.adata.n_vars, counts, standardized)
+    params["n_drugs_modelled"] = len(model.drugs)
+    return proba, params
+
+
+def _panel(reference: AnnData, key: str) -> list[str]:
+    """The drugs :class:`~sctl.models.MultiDrugTransfer` models by default (tested on enough lines)."""
+    from ..models.multidrug._data import MIN_LINES
+
+    table = reference.obsm[key]
+    return [str(drug) for drug in table.columns[table.notna().sum() >= MIN_LINES]]
+
+
+def _label_counts_of(reference: AnnData, task: ResponseTask) -> tuple[int, int]:
+    labels = _labels(reference, task.drug, task)
+    return int((labels == SENSITIVE).sum()), int((labels == RESISTANT).sum())
+
+
 def check_probabilities(proba: np.ndarray, n_obs: int, source: str) -> np.ndarray:
     """``proba`` as a float array of ``n_obs`` finite values in [0, 1], or an error naming ``source``."""
     proba = np.asarray(proba, dtype=np.float64).reshape(-1)
@@ -295,6 +353,7 @@ def check_probabilities(proba: np.ndarray, n_obs: int, source: str) -> np.ndarra
 METHODS: dict[str, Fitter] = {
     DECOMPOSED: _learn_decomposed,
     ENSEMBLE: _learn_ensemble,
+    MULTIDRUG: _learn_multidrug,
     **dict.fromkeys(TRANSFER_METHODS, _learn_transfer),
     **{name: _learn_baseline for name in BASELINES if name != "ridge"},
 }

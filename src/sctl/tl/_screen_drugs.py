@@ -17,9 +17,11 @@ from ._response_domain import check_labels, learn_within_domain
 from ._response_methods import (
     DECOMPOSED,
     DEFAULT_METHOD,
+    MULTIDRUG,
     ResponseTask,
     learn_response,
     screen_decomposed,
+    screen_multidrug,
     stream_decomposed,
 )
 from ._response_stream import CellScan
@@ -158,6 +160,9 @@ def screen_drugs(
         if method == DECOMPOSED:
             proba, (general, specific), params = screen_decomposed(scored, reference, task, drugs)
             parts.append((-general, -specific))
+            return proba.to_numpy(), params
+        if method == MULTIDRUG:  # one network of every drug, trained once
+            proba, params = screen_multidrug(scored, reference, task, drugs)
             return proba.to_numpy(), params
         columns, params = [], {}
         for drug in drugs:
