@@ -257,7 +257,6 @@ def _learn_transfer(cells: AnnData, reference: AnnData, task: ResponseTask, meth
     train_kwargs = {"seed": task.seed, **(task.train_kwargs or {})}
     rule = task.label_rule
     data_kwargs = {
-        "key": task.key,
         "label_method": rule["method"],
         "k": rule["k"],
         "label_threshold": rule["threshold"],
@@ -295,7 +294,6 @@ def screen_multidrug(
 
     rule = task.label_rule
     data_kwargs = {
-        "key": task.key,
         "label_method": rule["method"],
         "k": rule["k"],
         "label_threshold": rule["threshold"],
@@ -312,6 +310,7 @@ def screen_multidrug(
         reference,
         cells,
         panel,
+        key=task.key,
         data_kwargs={**data_kwargs, **model_kwargs.pop("data_kwargs", {})},
         train_kwargs={"seed": task.seed, **(task.train_kwargs or {})},
         **model_kwargs,
