@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._benchmark_report import git_commit, machine_info, render, versions
-from ._benchmark_scripts import arguments, discover, find_benchmarks_dir, select, summary_line
+from sctl._benchmark_report import git_commit, machine_info, render, versions
+from sctl._benchmark_scripts import arguments, discover, find_benchmarks_dir, select, summary_line
 
 #: environment variable given to every script: its output folder (also its working directory)
 OUT_ENV = "SCTL_BENCHMARK_OUT"

@@ -11,10 +11,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._benchmark_scripts import _KNOWN
+from sctl._benchmark_scripts import _KNOWN
 
 if TYPE_CHECKING:
-    from ._benchmark import Result
+    from sctl._benchmark import Result
 
 #: packages whose versions head the report
 VERSION_PACKAGES = ("torch", "scvi-tools", "lightning", "scanpy", "anndata", "numpy", "scipy", "scikit-learn")

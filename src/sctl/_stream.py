@@ -17,8 +17,8 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
-from ._docs import doc_params
-from ._validate import check_finite, float_dtype, get_matrix
+from sctl._docs import doc_params
+from sctl._validate import check_finite, float_dtype, get_matrix
 
 
 @dataclass(frozen=True)

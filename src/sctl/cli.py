@@ -54,15 +54,15 @@ def _integer_at_least(minimum: int, why: str = "") -> Callable[[str], int]:
 
 def _demo_methods() -> tuple[str, ...]:
     """Classifiers the demo accepts: every method of :func:`sctl.tl.predict_response`."""
-    from .tl._response_methods import method_names
+    from sctl.tl._response_methods import method_names
 
     return method_names()
 
 
 def _check_demo_args(args: argparse.Namespace) -> str | None:
     """What is wrong with ``--drug`` / ``--methods`` (naming the valid choices), or ``None``; nothing is trained."""
-    from ._validate import closest
-    from .datasets import gdsc
+    from sctl._validate import closest
+    from sctl.datasets import gdsc
 
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     valid = _demo_methods()
@@ -164,7 +164,7 @@ def _step(message: str, start: float) -> None:
 
 def _run_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    from .tl._response_methods import ENSEMBLE, TRANSFER_METHODS
+    from sctl.tl._response_methods import ENSEMBLE, TRANSFER_METHODS
 
     deep = bool({ENSEMBLE, *TRANSFER_METHODS} & set(args.methods))  # ATSDPNet is a member of the ensemble
     _step("importing sctl, scanpy" + (", torch and scvi-tools" if deep else ""), start)
@@ -278,7 +278,7 @@ def _demo(args: argparse.Namespace, start: float, deep: bool) -> int:
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
-    from ._benchmark import list_benchmarks, run_benchmarks
+    from sctl._benchmark import list_benchmarks, run_benchmarks
 
     try:
         if args.list:

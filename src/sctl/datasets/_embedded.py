@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._validate import preview
-from ._gct import read_gct
-from ._gmt import read_gmt
-from ._ppi import read_ppi
+from sctl._validate import preview
+from sctl.datasets._gct import read_gct
+from sctl.datasets._gmt import read_gmt
+from sctl.datasets._ppi import read_ppi
 
 _GENESETS = {"go_bp": "go_bp_2023.gmt.gz", "reactome": "reactome_2021.gmt.gz"}
 _LINCS_FILE = "l1000_LJP005_A375_24H_level3.gct.gz"

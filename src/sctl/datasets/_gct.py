@@ -12,8 +12,8 @@ import pandas as pd
 from anndata import AnnData
 from anndata.utils import make_index_unique
 
-from .._validate import check_anndata, preview, to_dense
-from ._utils import PathLike, as_existing_path, decoding, open_text
+from sctl._validate import check_anndata, preview, to_dense
+from sctl.datasets._utils import PathLike, as_existing_path, decoding, open_text
 
 # values CMap uses for "missing / not applicable" in metadata (-666 is its sentinel)
 _MISSING = ("", "na", "NA", "nan", "NaN", "NULL", "-666", "-666.0", "-666.000")

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._constants import DRUGS_KEY
-from .._validate import check_anndata, preview
-from ._gdsc_tables import (
+from sctl._constants import DRUGS_KEY
+from sctl._validate import check_anndata, preview
+from sctl.datasets._gdsc_tables import (
     CELL_LINE_COLUMN,
     DRUG_COLUMN,
     read_cell_lines,
@@ -21,7 +21,7 @@ from ._gdsc_tables import (
     read_expression,
     read_gdsc_response,
 )
-from ._utils import PathLike, report
+from sctl.datasets._utils import PathLike, report
 
 MATCHING_KEY = "sctl_matching"
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._validate import preview
-from ._utils import PathLike, check_columns, read_table, report
+from sctl._validate import preview
+from sctl.datasets._utils import PathLike, check_columns, read_table, report
 
 CELL_LINE_COLUMN = "CELL_LINE_NAME"
 DRUG_COLUMN = "DRUG_NAME"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .._validate import preview
-from ._utils import PathLike, decoding, open_text, report
+from sctl._validate import preview
+from sctl.datasets._utils import PathLike, decoding, open_text, report
 
 
 def _parse_line(line: str, number: int) -> tuple[str, list[str]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._validate import preview
-from ._utils import PathLike, check_columns, read_table, report
+from sctl._validate import preview
+from sctl.datasets._utils import PathLike, check_columns, read_table, report
 
 
 def _undirected(edges: pd.DataFrame) -> pd.DataFrame:

@@ -6,8 +6,8 @@ from functools import cache
 
 import pandas as pd
 
-from .._validate import preview
-from ._embedded import data_path
+from sctl._validate import preview
+from sctl.datasets._embedded import data_path
 
 _STATE_MARKERS_FILE = "state_markers.csv"
 EFFECTIVE = "effective"

@@ -22,10 +22,10 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from .._validate import check_drug, preview
-from ._embedded import _gdsc_cached
-from ._tumor_design import _categorical, _drug_pair, _held_out_tissue, _of_lines, _pick_lines, _within_line
-from ._tumor_platform import _log_normalize, _panel, _sample_counts
+from sctl._validate import check_drug, preview
+from sctl.datasets._embedded import _gdsc_cached
+from sctl.datasets._tumor_design import _categorical, _drug_pair, _held_out_tissue, _of_lines, _pick_lines, _within_line
+from sctl.datasets._tumor_platform import _log_normalize, _panel, _sample_counts
 
 TUMOR_KEY = "sctl_tumor"
 MODES = ("between_lines", "within_line", "held_out_tissue", "drug_pair")

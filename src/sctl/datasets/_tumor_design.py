@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._constants import RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
-from .._validate import check_response, preview
-from ..pp._specific import split_response
+from sctl._constants import RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
+from sctl._validate import check_response, preview
+from sctl.pp._specific import split_response
 
 #: response-independent programs a within-line tumour varies along (leading principal axes of the GDSC lines)
 _N_NUISANCE = 8

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._validate import preview
+from sctl._validate import preview
 
 logger = logging.getLogger("sctl.datasets")
 

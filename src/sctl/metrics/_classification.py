@@ -11,9 +11,8 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from sctl._constants import RESISTANT, SENSITIVE
-
-from .._docs import doc_params
-from ._utils import ArrayLike, as_binary, as_float, check_same_length, is_label_like
+from sctl._docs import doc_params
+from sctl.metrics._utils import ArrayLike, as_binary, as_float, check_same_length, is_label_like
 
 #: the Parameters sections of the metrics of calls and of the metrics of scores
 _INPUTS = {

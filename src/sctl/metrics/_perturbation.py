@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._docs import doc_params
-from ._regression import _correlation
-from ._utils import ArrayLike, as_float_2d, check_same_shape
+from sctl._docs import doc_params
+from sctl.metrics._regression import _correlation
+from sctl.metrics._utils import ArrayLike, as_float_2d, check_same_shape
 
 _CHANGES = """
     true, pred

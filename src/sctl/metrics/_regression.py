@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from .._docs import doc_params
-from ._utils import ArrayLike, as_float, check_same_length
+from sctl._docs import doc_params
+from sctl.metrics._utils import ArrayLike, as_float, check_same_length
 
 ALL_ROW = "all"
 GROUP_MEAN_ROW = "group_mean"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._classification import auroc
+from sctl.metrics._classification import auroc
 
 
 def drug_specificity(truth: pd.DataFrame, scores: pd.DataFrame) -> float:

@@ -15,7 +15,7 @@ from anndata import AnnData
 from scvi.dataloaders import DataSplitter
 from scvi.model.base import UnsupervisedTrainingMixin
 
-from .._validate import check_obs_key, preview
+from sctl._validate import check_obs_key, preview
 
 
 def encode(
@@ -65,7 +65,7 @@ def dose_values(adata: AnnData, key: str | None, override: Any) -> np.ndarray:
 
 def aligned_matrix(adata: AnnData, layer: str | None, var_names: Sequence[str], what: str) -> np.ndarray:
     """Dense float32 values of ``layer`` in the gene order the model was trained on."""
-    from .._validate import check_var_names, get_matrix, to_dense
+    from sctl._validate import check_var_names, get_matrix, to_dense
 
     check_var_names(adata, var_names, what)
     matrix = get_matrix(adata, layer)

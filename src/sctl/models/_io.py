@@ -41,7 +41,7 @@ def library_versions() -> dict[str, str]:
     import scvi
     import torch
 
-    from .. import __version__
+    from sctl import __version__
 
     return {"sctl": str(__version__), "scvi-tools": str(scvi.__version__), "torch": str(torch.__version__)}
 

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._docs import doc_params
-from .._validate import preview, to_dense
-from ._io import SaveLoadMixin
-from ._presets import check_preset
-from .baselines._perturbation import PERTURBATION_BASELINES
+from sctl._docs import doc_params
+from sctl._validate import preview, to_dense
+from sctl.models._io import SaveLoadMixin
+from sctl.models._presets import check_preset
+from sctl.models.baselines._perturbation import PERTURBATION_BASELINES
 
 #: deep perturbation models that :func:`train_named_model` trains by name
 DEEP_MODELS = ("GRIP", "SeqPerturb")
@@ -48,7 +48,7 @@ def train_named_model(
     of :cite:t:`ali2024deep` that ``adata.obs`` has (drug id, SMILES); under ``"sctl"`` cell line, drug and dose (why:
     ``docs/methods/seqperturb.md``).
     """
-    from . import GRIP, SeqPerturb
+    from sctl.models import GRIP, SeqPerturb
 
     train_kwargs = dict(train_kwargs or {})
     if name == "GRIP":
@@ -268,7 +268,7 @@ class PerturbationEnsemble(SaveLoadMixin):
 
     def _restore_extra_state(self, meta: dict[str, Any], path: Path) -> None:
         """Load each seed of the deep members from its sub-directory; keep the members in their saved order."""
-        from . import GRIP, SeqPerturb
+        from sctl.models import GRIP, SeqPerturb
 
         deep = {"GRIP": GRIP, "SeqPerturb": SeqPerturb}
         self.models_ = {

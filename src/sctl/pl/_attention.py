@@ -13,11 +13,11 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._docs import doc_params
-from .._validate import check_anndata
-from ..tl._attention_similarity import map_correlation
-from ..tl._drug_smiles import drug_smiles
-from ._utils import finish
+from sctl._docs import doc_params
+from sctl._validate import check_anndata
+from sctl.pl._utils import finish
+from sctl.tl._attention_similarity import map_correlation
+from sctl.tl._drug_smiles import drug_smiles
 
 
 @doc_params()

@@ -15,10 +15,10 @@ from matplotlib.patches import Patch
 from scipy.cluster.hierarchy import dendrogram, linkage
 from scipy.spatial.distance import squareform
 
-from .._deprecation import renamed_arguments
-from .._docs import doc_params
-from ..tl._attention_similarity import ATTENTION_SIMILARITY_KEY
-from ._utils import finish, stored_result
+from sctl._deprecation import renamed_arguments
+from sctl._docs import doc_params
+from sctl.pl._utils import finish, stored_result
+from sctl.tl._attention_similarity import ATTENTION_SIMILARITY_KEY
 
 
 @renamed_arguments(key_added="key")

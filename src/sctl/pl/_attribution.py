@@ -9,9 +9,9 @@ import numpy as np
 from anndata import AnnData
 from matplotlib.figure import Figure
 
-from .._constants import RESPONSE_KEY
-from .._docs import doc_params
-from ._utils import finish
+from sctl._constants import RESPONSE_KEY
+from sctl._docs import doc_params
+from sctl.pl._utils import finish
 
 
 @doc_params()

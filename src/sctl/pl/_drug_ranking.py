@@ -11,9 +11,9 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._docs import doc_params
-from .._validate import check_anndata
-from ._utils import finish
+from sctl._docs import doc_params
+from sctl._validate import check_anndata
+from sctl.pl._utils import finish
 
 RANK_DRUGS_KEY = "sctl_rank_drugs"
 

@@ -14,10 +14,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
-from .._constants import IN_DOMAIN_KEY
-from .._validate import check_anndata, closest, preview
-from ..tl._screen_drugs import MIN_GROUP_CELLS, MIN_GROUP_IN_DOMAIN, SCREEN_KEY, group_column, rank_groups
-from ._utils import finish, stored_result
+from sctl._constants import IN_DOMAIN_KEY
+from sctl._validate import check_anndata, closest, preview
+from sctl.pl._utils import finish, stored_result
+from sctl.tl._screen_drugs import MIN_GROUP_CELLS, MIN_GROUP_IN_DOMAIN, SCREEN_KEY, group_column, rank_groups
 
 #: dot area (points²) of a group whose every trusted cell is called sensitive
 MAX_DOT_AREA = 220.0

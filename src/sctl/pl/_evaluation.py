@@ -14,10 +14,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from .._constants import RESPONSE_CATEGORIES, SENSITIVE
-from .._docs import doc_params
-from .._validate import check_anndata, check_obs_key, preview
-from ._utils import finish, stored_result
+from sctl._constants import RESPONSE_CATEGORIES, SENSITIVE
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_obs_key, preview
+from sctl.pl._utils import finish, stored_result
 
 EVALUATE_RESPONSE_KEY = "sctl_evaluate_response"
 #: the Parameters section of :func:`roc` and :func:`pr`

@@ -10,10 +10,10 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._constants import GENE_SCORES_KEY, RESISTANT_SCORE_KEY, SENSITIVE_SCORE_KEY
-from .._docs import doc_params
-from .._validate import check_anndata
-from ._utils import finish, group_labels, require_obs, violins
+from sctl._constants import GENE_SCORES_KEY, RESISTANT_SCORE_KEY, SENSITIVE_SCORE_KEY
+from sctl._docs import doc_params
+from sctl._validate import check_anndata
+from sctl.pl._utils import finish, group_labels, require_obs, violins
 
 _SIDES = {"sensitive": SENSITIVE_SCORE_KEY, "resistant": RESISTANT_SCORE_KEY}
 

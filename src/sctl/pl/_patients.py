@@ -11,11 +11,11 @@ import pandas as pd
 from anndata import AnnData
 from matplotlib.figure import Figure
 
-from .._constants import EVALUATE_PATIENTS_KEY, PATHWAYS_KEY
-from .._docs import doc_params
-from .._validate import check_anndata, preview
-from ..tl._evaluate_patients import RESPONDER_STATUS, patient_table
-from ._utils import finish, group_labels, stored_result
+from sctl._constants import EVALUATE_PATIENTS_KEY, PATHWAYS_KEY
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, preview
+from sctl.pl._utils import finish, group_labels, stored_result
+from sctl.tl._evaluate_patients import RESPONDER_STATUS, patient_table
 
 _COLOURS = {"responder": "#2166ac", "non-responder": "#b2182b"}
 

@@ -11,11 +11,11 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._deprecation import renamed_arguments
-from .._docs import doc_params
-from .._validate import check_anndata, get_matrix, to_dense
-from ..tl._perturbation import PREDICTED_DELTA_KEY
-from ._utils import finish
+from sctl._deprecation import renamed_arguments
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, get_matrix, to_dense
+from sctl.pl._utils import finish
+from sctl.tl._perturbation import PREDICTED_DELTA_KEY
 
 
 @renamed_arguments(predicted_layer="key")

@@ -12,11 +12,11 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._docs import doc_params
-from .._validate import preview
-from ..models.baselines._perturbation import PERTURBATION_BASELINES
-from ..tl._evaluate_perturbation import EVALUATE_KEY
-from ._utils import finish, stored_result
+from sctl._docs import doc_params
+from sctl._validate import preview
+from sctl.models.baselines._perturbation import PERTURBATION_BASELINES
+from sctl.pl._utils import finish, stored_result
+from sctl.tl._evaluate_perturbation import EVALUATE_KEY
 
 #: metrics where lower is better; the others (correlations, sign accuracy) are better high
 LOWER_IS_BETTER = ("mean_rowwise_rmse", "mae", "mae_correct_sign", "mae_wrong_sign")

@@ -10,10 +10,10 @@ import scanpy as sc
 from anndata import AnnData
 from matplotlib.figure import Figure
 
-from .._constants import IN_DOMAIN_KEY, RESPONSE_KEY
-from .._docs import doc_params
-from .._validate import check_anndata
-from ._utils import finish
+from sctl._constants import IN_DOMAIN_KEY, RESPONSE_KEY
+from sctl._docs import doc_params
+from sctl._validate import check_anndata
+from sctl.pl._utils import finish
 
 
 @doc_params()

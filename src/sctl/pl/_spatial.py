@@ -10,11 +10,11 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._constants import RESISTANT, SENSITIVE
-from .._deprecation import renamed_arguments
-from .._docs import doc_params
-from ..tl._spatial_response import SPATIAL_RESPONSE_KEY
-from ._utils import finish, stored_result
+from sctl._constants import RESISTANT, SENSITIVE
+from sctl._deprecation import renamed_arguments
+from sctl._docs import doc_params
+from sctl.pl._utils import finish, stored_result
+from sctl.tl._spatial_response import SPATIAL_RESPONSE_KEY
 
 _COLOURS = {SENSITIVE: "#c0392b", RESISTANT: "#2e86c1"}
 

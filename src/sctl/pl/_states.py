@@ -10,10 +10,10 @@ import pandas as pd
 from anndata import AnnData
 from matplotlib.figure import Figure
 
-from .._constants import RESISTANCE_INDEX_KEY, STATE_CALL_KEY, STATES_KEY
-from .._docs import doc_params
-from .._validate import check_anndata
-from ._utils import finish, group_labels, violins
+from sctl._constants import RESISTANCE_INDEX_KEY, STATE_CALL_KEY, STATES_KEY
+from sctl._docs import doc_params
+from sctl._validate import check_anndata
+from sctl.pl._utils import finish, group_labels, violins
 
 
 @doc_params()

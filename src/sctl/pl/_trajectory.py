@@ -10,10 +10,10 @@ import scanpy as sc
 from anndata import AnnData
 from matplotlib.figure import Figure
 
-from .._constants import PSEUDOTIME_KEY, RESPONSE_PROBA_KEY
-from .._docs import doc_params
-from .._validate import check_anndata
-from ._utils import finish, require_obs
+from sctl._constants import PSEUDOTIME_KEY, RESPONSE_PROBA_KEY
+from sctl._docs import doc_params
+from sctl._validate import check_anndata
+from sctl.pl._utils import finish, require_obs
 
 
 @doc_params()

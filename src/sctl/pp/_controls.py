@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._docs import doc_params
-from .._validate import check_anndata, check_finite, check_obs_key, float_dtype, get_matrix, preview, to_dense
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_finite, check_obs_key, float_dtype, get_matrix, preview, to_dense
 
 BASAL_KEY = "sctl_basal"
 DELTA_KEY = "sctl_delta"

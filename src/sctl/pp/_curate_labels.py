@@ -21,9 +21,8 @@ from sctl._constants import (
     RESISTANT,
     SENSITIVE,
 )
+from sctl._docs import doc_params
 from sctl._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
-
-from .._docs import doc_params
 
 UNCHANGED = "unchanged"
 CURATED_CATEGORIES = (SENSITIVE, RESISTANT, INTRINSIC_RESISTANT, NORMAL_CELL)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._validate import preview
+from sctl._validate import preview
 
 
 def de_to_anndata(

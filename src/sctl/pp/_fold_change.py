@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from anndata import AnnData
 
-from .._docs import doc_params
-from .._validate import check_anndata, check_finite, get_matrix, to_dense
-from ._controls import BASAL_KEY, DELTA_KEY
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_finite, get_matrix, to_dense
+from sctl.pp._controls import BASAL_KEY, DELTA_KEY
 
 KINDS = ("difference", "log2fc")
 

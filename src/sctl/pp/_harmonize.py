@@ -12,9 +12,8 @@ from anndata import AnnData
 
 from sctl._constants import HARMONIZE_KEY
 from sctl._validate import check_anndata, check_finite, check_obs_key, preview, to_dense
-
-from ._align import align_genes
-from ._standardize import standardize
+from sctl.pp._align import align_genes
+from sctl.pp._standardize import standardize
 
 METHODS = ("combat",)
 _BATCH = "_sctl_batch"

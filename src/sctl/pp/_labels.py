@@ -12,9 +12,8 @@ import pandas as pd
 from anndata import AnnData
 
 from sctl._constants import LABEL_KEY, RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
+from sctl._docs import doc_params
 from sctl._validate import check_anndata, check_drug, check_two_classes
-
-from .._docs import doc_params
 
 METHODS = ("extremes", "median", "threshold")
 

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from sctl._docs import doc_params
 from sctl._validate import check_anndata, check_response
-
-from .._docs import doc_params
 
 #: fewest tested drugs for a line's general sensitivity (a mean over fewer drugs is mostly the drugs themselves)
 MIN_DRUGS = 10

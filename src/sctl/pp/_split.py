@@ -13,9 +13,8 @@ import pandas as pd
 from anndata import AnnData
 
 from sctl._constants import SPLIT_KEY
+from sctl._docs import doc_params
 from sctl._validate import check_anndata, check_obs_key, check_response, check_two_classes, preview
-
-from .._docs import doc_params
 
 logger = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ import pandas as pd
 from anndata import AnnData
 
 from sctl._constants import STANDARDIZE_KEY
+from sctl._docs import doc_params
 from sctl._validate import (
     check_anndata,
     check_finite,
@@ -19,8 +20,6 @@ from sctl._validate import (
     to_dense,
 )
 from sctl.pp._align import ALIGN_KEY
-
-from .._docs import doc_params
 
 METHODS = ("zscore", "robust")
 CENTER_KEY = "sctl_center"

@@ -22,11 +22,11 @@ from scipy import sparse
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from .._stream import zscore_rows
-from .._validate import float_dtype, to_dense
+from sctl._stream import zscore_rows
+from sctl._validate import float_dtype, to_dense
 
 if TYPE_CHECKING:
-    from ._response_stream import CellScan
+    from sctl.tl._response_stream import CellScan
 
 #: fewest detected (non-zero) shared genes a cell needs to be scored; emptier cells get NaN
 MIN_DETECTED_GENES = 20

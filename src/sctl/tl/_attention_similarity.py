@@ -11,10 +11,10 @@ import pandas as pd
 from anndata import AnnData
 from scipy.stats import rankdata
 
-from .._constants import DRUGS_KEY
-from .._docs import doc_params
-from .._validate import check_anndata, preview
-from ._drug_smiles import drug_smiles
+from sctl._constants import DRUGS_KEY
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, preview
+from sctl.tl._drug_smiles import drug_smiles
 
 ATTENTION_SIMILARITY_KEY = "sctl_attention_similarity"
 MOA_COLUMN = "pathway"
@@ -204,7 +204,7 @@ def _annotation_column(adata: AnnData, column: str) -> tuple[dict[str, Any], str
     table = adata.uns.get(DRUGS_KEY)
     if isinstance(table, pd.DataFrame) and column in table.columns:
         return {str(k): v for k, v in table[column].dropna().items()}, f'`adata.uns["{DRUGS_KEY}"][{column!r}]`'
-    from ..datasets import gdsc
+    from sctl.datasets import gdsc
 
     shipped = gdsc().uns[DRUGS_KEY]
     if column not in shipped.columns:

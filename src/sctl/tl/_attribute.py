@@ -9,8 +9,8 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
-from .._docs import doc_params
-from .._validate import check_anndata
+from sctl._docs import doc_params
+from sctl._validate import check_anndata
 
 ATTRIBUTION_KEY = "sctl_attribution"
 METHODS = ("integrated_gradients",)

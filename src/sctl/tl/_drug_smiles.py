@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 from anndata import AnnData
 
-from .._constants import DRUGS_KEY
-from .._validate import check_anndata, preview
+from sctl._constants import DRUGS_KEY
+from sctl._validate import check_anndata, preview
 
 
 def drug_smiles(

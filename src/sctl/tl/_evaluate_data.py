@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .. import pp
-from .._constants import LABEL_KEY, RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
-from .._stream import zscore_rows
-from .._validate import check_drug, check_obs_key, float_dtype, get_matrix, preview, to_dense
-from ..metrics import classification_report
+from sctl import pp
+from sctl._constants import LABEL_KEY, RESISTANT, RESPONSE_CATEGORIES, SENSITIVE
+from sctl._stream import zscore_rows
+from sctl._validate import check_drug, check_obs_key, float_dtype, get_matrix, preview, to_dense
+from sctl.metrics import classification_report
 
 #: metrics of every setting, in the order of the tables (the keys of :func:`sctl.metrics.classification_report`)
 METRICS = ("precision", "recall", "f1", "auroc", "ap", "accuracy")
@@ -86,7 +86,7 @@ def _standardized_lines(
     standardize_rows: bool,
 ) -> AnnData:
     """Every line, z-scored gene by gene over all lines, labels in ``obs["sctl_label"]``, the table in ``obsm``."""
-    from ..models._transfer._data import MIN_PER_CLASS, _check_enough_labels
+    from sctl.models._transfer._data import MIN_PER_CLASS, _check_enough_labels
 
     X = get_matrix(bulk, layer)
     X = zscore_rows(to_dense(X, float_dtype(X))) if standardize_rows else X.copy()

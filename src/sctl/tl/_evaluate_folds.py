@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .. import pp
-from .._constants import LABEL_KEY
-from ..models.baselines import BASELINES, DecomposedRidge
-from ._evaluate_data import EvaluationData
-from ._response_methods import (
+from sctl import pp
+from sctl._constants import LABEL_KEY
+from sctl.models.baselines import BASELINES, DecomposedRidge
+from sctl.tl._evaluate_data import EvaluationData
+from sctl.tl._response_methods import (
     DECOMPOSED,
     ENSEMBLE,
     METHODS,
@@ -128,7 +128,7 @@ class TransferModel:
             )
 
     def lines_folds(self, data: EvaluationData, task: ResponseTask, folds: LineFolds) -> Iterator[np.ndarray]:
-        from ..models._transfer._data import _check_enough_labels, _stack
+        from sctl.models._transfer._data import _check_enough_labels, _stack
 
         bulk, cells = pp.align_genes(data.labelled, data.cells, min_shared=task.min_shared)
         pp.standardize(cells)
@@ -167,7 +167,7 @@ class TransferModel:
             yield check_probabilities(model.predict(data.raw_cells[test].copy()), len(test), self.method)
 
     def _class(self) -> type:
-        from .. import models
+        from sctl import models
 
         return getattr(models, self.model_class)
 

@@ -10,8 +10,8 @@ import pandas as pd
 from anndata import AnnData
 from scipy import stats
 
-from .._constants import EVALUATE_PATIENTS_KEY
-from .._validate import check_anndata, check_obs_key, preview
+from sctl._constants import EVALUATE_PATIENTS_KEY
+from sctl._validate import check_anndata, check_obs_key, preview
 
 ALL_DRUGS = "all"
 RESPONDER_STATUS = ("non-responder", "responder")

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._docs import doc_params
-from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
-from ..metrics import perturbation_report
-from ..models._perturbation_ensemble import DEEP_MODELS, PerturbationEnsemble, predicted_changes, train_named_model
-from ..models._presets import check_preset
-from ..models.baselines._perturbation import PERTURBATION_BASELINES
-from ..pp._split import _group_folds
-from ._perturbation import PerturbationModel
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
+from sctl.metrics import perturbation_report
+from sctl.models._perturbation_ensemble import DEEP_MODELS, PerturbationEnsemble, predicted_changes, train_named_model
+from sctl.models._presets import check_preset
+from sctl.models.baselines._perturbation import PERTURBATION_BASELINES
+from sctl.pp._split import _group_folds
+from sctl.tl._perturbation import PerturbationModel
 
 logger = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .. import pp
-from .._constants import LABEL_KEY, MIN_SHARED_GENES, SENSITIVE
-from .._validate import check_anndata, closest, preview
-from ._evaluate_data import EvaluationData, cell_folds, cell_truth, evaluation_data, score, summarize
-from ._evaluate_folds import LEARNERS
-from ._response_methods import DECOMPOSED, ResponseTask, learn_response
+from sctl import pp
+from sctl._constants import LABEL_KEY, MIN_SHARED_GENES, SENSITIVE
+from sctl._validate import check_anndata, closest, preview
+from sctl.tl._evaluate_data import EvaluationData, cell_folds, cell_truth, evaluation_data, score, summarize
+from sctl.tl._evaluate_folds import LEARNERS
+from sctl.tl._response_methods import DECOMPOSED, ResponseTask, learn_response
 
 EVALUATE_RESPONSE_KEY = "sctl_evaluate_response"
 BULK_CV, TRANSFER, CELLS_CV = "bulk_cv", "transfer", "cells_cv"

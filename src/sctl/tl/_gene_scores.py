@@ -10,7 +10,7 @@ import scanpy as sc
 from anndata import AnnData
 from scipy import sparse
 
-from .._constants import (
+from sctl._constants import (
     GENE_SCORES_KEY,
     RESISTANT,
     RESISTANT_SCORE_KEY,
@@ -18,8 +18,8 @@ from .._constants import (
     SENSITIVE,
     SENSITIVE_SCORE_KEY,
 )
-from .._docs import doc_params
-from .._validate import check_anndata, check_finite, get_matrix, preview
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_finite, get_matrix, preview
 
 SIDES = (SENSITIVE, RESISTANT)
 _SCORE_KEYS = {SENSITIVE: SENSITIVE_SCORE_KEY, RESISTANT: RESISTANT_SCORE_KEY}

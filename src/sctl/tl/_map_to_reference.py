@@ -11,10 +11,10 @@ import pandas as pd
 from anndata import AnnData
 from scipy.stats import rankdata
 
-from .._constants import MIN_SHARED_GENES
-from .._docs import doc_params
-from .._validate import check_anndata, check_finite, get_matrix, preview, to_dense
-from ..pp._align import align_genes
+from sctl._constants import MIN_SHARED_GENES
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_finite, get_matrix, preview, to_dense
+from sctl.pp._align import align_genes
 
 MAP_KEY = "sctl_reference"
 SIMILARITY_METHODS = ("pearson", "spearman", "cosine")

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._docs import doc_params
-from .._validate import check_anndata, check_finite, preview
-from ..models._perturbation_ensemble import predicted_changes
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_finite, preview
+from sctl.models._perturbation_ensemble import predicted_changes
 
 PREDICTED_KEY = "sctl_predicted"
 PREDICTED_DELTA_KEY = "sctl_predicted_delta"

@@ -10,9 +10,9 @@ import pandas as pd
 from anndata import AnnData
 from scipy import stats
 
-from .._docs import doc_params
-from .._validate import check_anndata, preview
-from ._utils import write_per_drug
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, preview
+from sctl.tl._utils import write_per_drug
 
 DISTANCE_KEY = "sctl_perturbation_distance"
 

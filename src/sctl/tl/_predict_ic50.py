@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 from anndata import AnnData
 
-from .._docs import doc_params
-from .._validate import check_anndata
-from ._utils import write_per_drug
+from sctl._docs import doc_params
+from sctl._validate import check_anndata
+from sctl.tl._utils import write_per_drug
 
 IC50_KEY = "sctl_ln_ic50"
 

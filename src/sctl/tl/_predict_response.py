@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, RESPONSE_KEY, UNCERTAIN
-from .._validate import check_anndata, is_mudata, preview, pull_obs_columns, resolve_modality
-from ._response_domain import learn_within_domain
-from ._response_methods import (
+from sctl._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, RESPONSE_KEY, UNCERTAIN
+from sctl._validate import check_anndata, is_mudata, preview, pull_obs_columns, resolve_modality
+from sctl.tl._response_domain import learn_within_domain
+from sctl.tl._response_methods import (
     DECOMPOSED,
     DEFAULT_METHOD,
     ResponseTask,
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from mudata import MuData
 
-    from ._response_stream import CellScan
+    from sctl.tl._response_stream import CellScan
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import scanpy as sc
 from anndata import AnnData
 from scipy.stats import spearmanr
 
-from .._constants import PSEUDOTIME_KEY, RESPONSE_KEY, RESPONSE_PROBA_KEY
-from .._docs import doc_params
-from .._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
+from sctl._constants import PSEUDOTIME_KEY, RESPONSE_KEY, RESPONSE_PROBA_KEY
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_obs_key, get_matrix, preview, to_dense
 
 Root = int | str | np.ndarray | pd.Series | tuple[str, str]
 _EXTREMES = ("most_sensitive", "most_resistant")

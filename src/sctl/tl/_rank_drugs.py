@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._constants import RESISTANCE_INDEX_KEY, STATE_CALL_KEY, STATE_CALLS, STATES_KEY
-from .._docs import doc_params
-from .._validate import check_anndata, get_matrix, preview, to_dense
-from ..models._perturbation_ensemble import predicted_changes
-from ._perturbation import PerturbationModel
-from ._score_states import GeneSets, _zscore, score_states
+from sctl._constants import RESISTANCE_INDEX_KEY, STATE_CALL_KEY, STATE_CALLS, STATES_KEY
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, get_matrix, preview, to_dense
+from sctl.models._perturbation_ensemble import predicted_changes
+from sctl.tl._perturbation import PerturbationModel
+from sctl.tl._score_states import GeneSets, _zscore, score_states
 
 RANK_DRUGS_KEY = "sctl_rank_drugs"
 BASAL = "basal"

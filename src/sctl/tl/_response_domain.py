@@ -12,13 +12,13 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from .. import pp
-from .._constants import IN_DOMAIN_KEY, LABEL_KEY, REFERENCE_SIMILARITY_KEY, UNCERTAIN
-from .._stream import describe, rows_of
-from .._validate import check_obs_key, check_response, check_unique_var_names
-from ..models._transfer._data import MIN_PER_CLASS, _check_enough_labels
-from . import _response_stream
-from ._applicability import (
+from sctl import pp
+from sctl._constants import IN_DOMAIN_KEY, LABEL_KEY, REFERENCE_SIMILARITY_KEY, UNCERTAIN
+from sctl._stream import describe, rows_of
+from sctl._validate import check_obs_key, check_response, check_unique_var_names
+from sctl.models._transfer._data import MIN_PER_CLASS, _check_enough_labels
+from sctl.tl import _response_stream
+from sctl.tl._applicability import (
     MIN_CELLS,
     MIN_DETECTED_GENES,
     SMALL_SAMPLE_CELLS,
@@ -27,8 +27,8 @@ from ._applicability import (
     detected_genes,
     value_range,
 )
-from ._response_methods import ResponseTask
-from ._response_stream import CellScan, scan_cells
+from sctl.tl._response_methods import ResponseTask
+from sctl.tl._response_stream import CellScan, scan_cells
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def check_labels(reference: AnnData, drug: str, key: str, label_rule: dict[str, 
 
 def _shared_genes(reference: AnnData, cells: AnnData, min_shared: float | int) -> pd.Index:
     """The reference genes also in ``cells``; too few raise :func:`sctl.pp.align_genes`' error."""
-    from ..pp._align import _required_count
+    from sctl.pp._align import _required_count
 
     check_unique_var_names(reference, "reference")
     check_unique_var_names(cells)

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .. import pp
-from .._constants import LABEL_KEY, RESISTANT, SENSITIVE
-from .._validate import closest, preview
-from ..models._transfer._data import standardization, standardize_domain, standardize_domains
-from ..models.baselines import BASELINES, get_baseline
-from ._response_stream import CellScan, linear_scores
+from sctl import pp
+from sctl._constants import LABEL_KEY, RESISTANT, SENSITIVE
+from sctl._validate import closest, preview
+from sctl.models._transfer._data import standardization, standardize_domain, standardize_domains
+from sctl.models.baselines import BASELINES, get_baseline
+from sctl.tl._response_stream import CellScan, linear_scores
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def stream_decomposed(
 
 def _decomposed_model(task: ResponseTask) -> Any:
     """A new :class:`~sctl.models.baselines.DecomposedRidge`, ``model_kwargs`` checked before anything is read."""
-    from ..models.baselines import DecomposedRidge
+    from sctl.models.baselines import DecomposedRidge
 
     return DecomposedRidge(**_accepted(DecomposedRidge, task.model_kwargs, DECOMPOSED))
 
@@ -250,7 +250,7 @@ def ensemble_members(model_kwargs: dict[str, Any] | None) -> dict[str, dict[str,
 
 def _learn_transfer(cells: AnnData, reference: AnnData, task: ResponseTask, method: str) -> tuple[np.ndarray, dict]:
     """Train a bulk-to-single-cell model on ``reference`` and the unlabelled cells, then score the cells."""
-    from ..models import ATSDPNet, PathwayTransfer
+    from sctl.models import ATSDPNet, PathwayTransfer
 
     cls = PathwayTransfer if method == "pathway_transfer" else ATSDPNet
     model_kwargs = {"seed": task.seed, **(task.model_kwargs or {})}
@@ -290,7 +290,7 @@ def screen_multidrug(
     cells: AnnData, reference: AnnData, task: ResponseTask, drugs: list[str]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Train one :class:`~sctl.models.MultiDrugTransfer` on every drug of the table; the probabilities of ``drugs``."""
-    from ..models import MultiDrugTransfer
+    from sctl.models import MultiDrugTransfer
 
     rule = task.label_rule
     data_kwargs = {
@@ -327,7 +327,7 @@ def screen_multidrug(
 
 def _panel(reference: AnnData, key: str) -> list[str]:
     """The drugs :class:`~sctl.models.MultiDrugTransfer` models by default (tested on enough lines)."""
-    from ..models.multidrug._data import MIN_LINES
+    from sctl.models.multidrug._data import MIN_LINES
 
     table = reference.obsm[key]
     return [str(drug) for drug in table.columns[table.notna().sum() >= MIN_LINES]]

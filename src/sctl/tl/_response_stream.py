@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._stream import Rows, iter_chunks
-from ._applicability import DOMAIN_SAMPLE_CELLS, ValueRange, detected_genes, value_range
+from sctl._stream import Rows, iter_chunks
+from sctl.tl._applicability import DOMAIN_SAMPLE_CELLS, ValueRange, detected_genes, value_range
 
 #: more cells than this take the chunked path; at or below it, the cells are held in memory (exact domain)
 LARGE_INPUT_CELLS = 50_000

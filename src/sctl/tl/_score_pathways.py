@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._constants import PATHWAYS_KEY
-from .._docs import doc_params
-from .._validate import check_anndata, check_finite, check_unique_var_names, closest, get_matrix, preview
-from ..datasets import genesets, progeny
+from sctl._constants import PATHWAYS_KEY
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_finite, check_unique_var_names, closest, get_matrix, preview
+from sctl.datasets import genesets, progeny
 
 #: shipped resources accepted by name: name -> loader of a decoupler network (source, target[, weight])
 RESOURCES: dict[str, Callable[[], pd.DataFrame]] = {

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._constants import (
+from sctl._constants import (
     EFFECTIVE_SCORE_KEY,
     INEFFECTIVE_SCORE_KEY,
     RESISTANCE_INDEX_KEY,
@@ -18,9 +18,9 @@ from .._constants import (
     STATE_CALLS,
     STATES_KEY,
 )
-from .._docs import doc_params
-from .._stream import Rows, describe
-from .._validate import (
+from sctl._docs import doc_params
+from sctl._stream import Rows, describe
+from sctl._validate import (
     check_finite,
     check_unique_var_names,
     get_matrix,
@@ -29,8 +29,8 @@ from .._validate import (
     pull_obs_columns,
     resolve_modality,
 )
-from ..datasets._states import EFFECTIVE, INEFFECTIVE, PARENT_KEY, state_markers
-from ._state_kernels import _score_backed, _score_block
+from sctl.datasets._states import EFFECTIVE, INEFFECTIVE, PARENT_KEY, state_markers
+from sctl.tl._state_kernels import _score_backed, _score_block
 
 if TYPE_CHECKING:
     from mudata import MuData

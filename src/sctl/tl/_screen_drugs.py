@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES
-from .._validate import check_anndata, check_obs_key, check_response, closest, preview
-from ._response_domain import check_labels, learn_within_domain
-from ._response_methods import (
+from sctl._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES
+from sctl._validate import check_anndata, check_obs_key, check_response, closest, preview
+from sctl.tl._response_domain import check_labels, learn_within_domain
+from sctl.tl._response_methods import (
     DECOMPOSED,
     DEFAULT_METHOD,
     MULTIDRUG,
@@ -24,7 +24,7 @@ from ._response_methods import (
     screen_multidrug,
     stream_decomposed,
 )
-from ._response_stream import CellScan
+from sctl.tl._response_stream import CellScan
 
 logger = logging.getLogger(__name__)
 

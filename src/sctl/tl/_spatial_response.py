@@ -10,9 +10,9 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from .._constants import RESPONSE_KEY, SENSITIVE
-from .._docs import doc_params
-from .._validate import check_anndata, preview
+from sctl._constants import RESPONSE_KEY, SENSITIVE
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, preview
 
 SPATIAL_RESPONSE_KEY = "sctl_spatial_response"
 Graph = Literal["knn", "radius", "delaunay", "grid"]

@@ -15,8 +15,8 @@ from anndata import AnnData
 from scipy import sparse
 from scipy.stats import rankdata
 
-from .._stream import Rows, iter_chunks
-from .._validate import constant_rows, float_dtype, preview, to_dense
+from sctl._stream import Rows, iter_chunks
+from sctl._validate import constant_rows, float_dtype, preview, to_dense
 
 #: decoupler methods that cannot score a cell whose genes all have one value (e.g. an all-zero cell)
 NEED_VARYING_CELLS = ("ulm", "zscore", "mlm", "gsva")

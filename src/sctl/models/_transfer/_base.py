@@ -14,21 +14,14 @@ from scvi.data import AnnDataManager
 from scvi.data.fields import LayerField, NumericalObsField
 from scvi.model.base import BaseModelClass
 
-from ..._constants import LABEL_KEY, RESPONSE_CATEGORIES, SENSITIVE
-from ..._docs import doc_params
-from ..._validate import (
-    check_anndata,
-    check_finite,
-    check_obs_key,
-    check_var_names,
-    get_matrix,
-    preview,
-)
-from .._io import SaveLoadMixin
-from .._presets import check_preset
-from ._data import _DOMAIN_CODE, _TARGET, BULK, CELLS, DOMAIN_KEY, TRANSFER_KEY, transfer_data
-from ._predict import StreamedPredictionMixin
-from ._training import PhasedTrainingMixin
+from sctl._constants import LABEL_KEY, RESPONSE_CATEGORIES, SENSITIVE
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_finite, check_obs_key, check_var_names, get_matrix, preview
+from sctl.models._io import SaveLoadMixin
+from sctl.models._presets import check_preset
+from sctl.models._transfer._data import _DOMAIN_CODE, _TARGET, BULK, CELLS, DOMAIN_KEY, TRANSFER_KEY, transfer_data
+from sctl.models._transfer._predict import StreamedPredictionMixin
+from sctl.models._transfer._training import PhasedTrainingMixin
 
 X_KEY, DOMAIN_REG, LABELS_REG = "X", "sctl_domain_code", "sctl_target"
 

@@ -12,24 +12,11 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ... import pp
-from ..._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, SENSITIVE
-from ..._docs import doc_params
-from ..._stream import (
-    Rows,
-    column_mean_std,
-    zscore_block,
-    zscore_params,
-    zscore_rows,
-)
-from ..._validate import (
-    check_anndata,
-    check_obs_key,
-    float_dtype,
-    get_matrix,
-    preview,
-    to_dense,
-)
+from sctl import pp
+from sctl._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES, SENSITIVE
+from sctl._docs import doc_params
+from sctl._stream import Rows, column_mean_std, zscore_block, zscore_params, zscore_rows
+from sctl._validate import check_anndata, check_obs_key, float_dtype, get_matrix, preview, to_dense
 
 logger = logging.getLogger(__name__)
 

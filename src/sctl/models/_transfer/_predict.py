@@ -10,8 +10,8 @@ import torch
 from anndata import AnnData
 from sklearn.exceptions import NotFittedError
 
-from ..._docs import doc_params
-from ..._stream import (
+from sctl._docs import doc_params
+from sctl._stream import (
     Rows,
     check_chunk_size,
     column_mean_std,
@@ -21,12 +21,8 @@ from ..._stream import (
     zscore_block,
     zscore_params,
 )
-from ..._validate import (
-    check_anndata,
-    check_unique_var_names,
-    check_var_names,
-)
-from ._data import _DOMAIN_CODE
+from sctl._validate import check_anndata, check_unique_var_names, check_var_names
+from sctl.models._transfer._data import _DOMAIN_CODE
 
 #: rows read, densified and scored at a time by ``predict`` / ``get_latent_representation``
 PREDICT_CHUNK = 4096

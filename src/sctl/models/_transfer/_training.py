@@ -11,13 +11,10 @@ import torch
 from anndata import AnnData
 from scvi.model.base import UnsupervisedTrainingMixin
 
-from ... import pp
-from ..._constants import LABEL_KEY, RESISTANT, SENSITIVE
-from ..._validate import (
-    get_matrix,
-    to_dense,
-)
-from ._data import _DOMAIN_CODE, _TARGET, TRANSFER_KEY
+from sctl import pp
+from sctl._constants import LABEL_KEY, RESISTANT, SENSITIVE
+from sctl._validate import get_matrix, to_dense
+from sctl.models._transfer._data import _DOMAIN_CODE, _TARGET, TRANSFER_KEY
 
 #: values of ``train(balance=...)``; ``"none"`` turns off a balancing the data or the preset asks for
 BALANCE_METHODS = ("none", "smote", "oversample")

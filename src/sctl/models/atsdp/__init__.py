@@ -1,4 +1,4 @@
-from ._model import ATSDPNet
-from ._module import ATSDPModule
+from sctl.models.atsdp._model import ATSDPNet
+from sctl.models.atsdp._module import ATSDPModule
 
 __all__ = ["ATSDPModule", "ATSDPNet"]

@@ -11,15 +11,15 @@ from anndata import AnnData
 from scvi.data import AnnDataManager
 from scvi.data.fields import LayerField, NumericalObsField
 
-from ..._constants import LABEL_KEY
-from ..._docs import doc_params
-from ..._validate import check_anndata, check_finite, check_obs_key, get_matrix, to_dense
-from .._presets import check_preset, resolve_preset
-from .._transfer._base import DOMAIN_REG, LABELS_REG, X_KEY, TransferModel
-from .._transfer._data import _DOMAIN_CODE, _TARGET, BULK, DOMAIN_KEY
-from .._transfer._training import TRAIN_ARGS
-from .._transfer._training_plan import PhaseTrainingPlan
-from ._module import CLUSTER_KEY, ATSDPModule
+from sctl._constants import LABEL_KEY
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_finite, check_obs_key, get_matrix, to_dense
+from sctl.models._presets import check_preset, resolve_preset
+from sctl.models._transfer._base import DOMAIN_REG, LABELS_REG, X_KEY, TransferModel
+from sctl.models._transfer._data import _DOMAIN_CODE, _TARGET, BULK, DOMAIN_KEY
+from sctl.models._transfer._training import TRAIN_ARGS
+from sctl.models._transfer._training_plan import PhaseTrainingPlan
+from sctl.models.atsdp._module import CLUSTER_KEY, ATSDPModule
 
 _CLUSTER = "_sctl_cluster_code"
 #: constructor values of each preset (sources: docs/methods/atsdp.md)

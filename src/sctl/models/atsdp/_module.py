@@ -7,9 +7,8 @@ import torch.nn.functional as F
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
+from sctl.models.pathway_transfer._module import mlp
 from sctl.nn._mmd import mmd
-
-from ..pathway_transfer._module import mlp
 
 X_KEY, DOMAIN_KEY, LABELS_KEY, CLUSTER_KEY = "X", "sctl_domain_code", "sctl_target", "sctl_cluster_code"
 PHASES = ("pretrain", "transfer")
@@ -142,7 +141,7 @@ class ATSDPModule(BaseModuleClass):
         if phase == "pretrain":
             recon = F.mse_loss(generative_outputs["x_hat"], x)
             return LossOutput(loss=recon, reconstruction_loss=recon, n_obs_minibatch=len(x))
-        from ..pathway_transfer._module import masked_bce
+        from sctl.models.pathway_transfer._module import masked_bce
 
         ce = masked_bce(self.predictor(z), tensors[LABELS_KEY].reshape(-1).float())
         loss, metrics = ce, {"cross_entropy": ce.detach()}

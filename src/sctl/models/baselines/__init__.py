@@ -29,20 +29,13 @@ from __future__ import annotations
 from typing import Any
 
 from sctl._validate import closest
-
-from . import _perturbation
-from ._base import ExpressionBaseline
-from ._decomposed import DecomposedRidge
-from ._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
-from ._perturbation import (
-    MeanShift,
-    NearestDrugs,
-    PerDrugMean,
-    RidgeCondition,
-    ZeroChange,
-)
-from ._signature import SignatureScore
-from ._sklearn import (
+from sctl.models.baselines import _perturbation
+from sctl.models.baselines._base import ExpressionBaseline
+from sctl.models.baselines._decomposed import DecomposedRidge
+from sctl.models.baselines._naive import CellLineMean, DrugMean, MeanEffects, NaivePredictor
+from sctl.models.baselines._perturbation import MeanShift, NearestDrugs, PerDrugMean, RidgeCondition, ZeroChange
+from sctl.models.baselines._signature import SignatureScore
+from sctl.models.baselines._sklearn import (
     DecisionTreeBaseline,
     GradientBoostingBaseline,
     LogisticBaseline,

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ... import pp
-from ..._docs import doc_params
-from ..._validate import check_obs_key, get_matrix, to_dense
-from ._drug_neighbours import neighbour_mean, tanimoto
+from sctl import pp
+from sctl._docs import doc_params
+from sctl._validate import check_obs_key, get_matrix, to_dense
+from sctl.models.baselines._drug_neighbours import neighbour_mean, tanimoto
 
 if TYPE_CHECKING:
     import torch
@@ -297,6 +297,6 @@ def _obs(adata: AnnData, drug_key: str, drug: str | None, dose_key: str | None, 
 
 def _drug_table(adata: AnnData) -> dict[str, str]:
     """SMILES by drug of ``adata.uns["sctl_drugs"]`` (imported here: the CSG²A package loads torch and scvi-tools)."""
-    from ..csg2a._data import drug_table
+    from sctl.models.csg2a._data import drug_table
 
     return drug_table(adata)

@@ -9,7 +9,7 @@ import pandas as pd
 from anndata import AnnData
 from sklearn.linear_model import LogisticRegression
 
-from ._base import CLASSIFICATION, ExpressionBaseline, Task
+from sctl.models.baselines._base import CLASSIFICATION, ExpressionBaseline, Task
 
 
 class _SignatureEstimator:

@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from ._base import CLASSIFICATION, REGRESSION, ExpressionBaseline, Task
+from sctl.models.baselines._base import CLASSIFICATION, REGRESSION, ExpressionBaseline, Task
 
 #: alphas searched by :class:`RidgeBaseline` (efficient leave-one-out) when no ``alpha`` is given
 RIDGE_ALPHAS = np.logspace(-2, 6, 17)

@@ -16,12 +16,11 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
+from sctl._docs import doc_params
 from sctl._validate import check_anndata, preview
-
-from ..._docs import doc_params
-from . import _data
-from ._drugs import DrugCatalogue
-from ._module import CSG2AModule, IC50Head
+from sctl.models.csg2a import _data
+from sctl.models.csg2a._drugs import DrugCatalogue
+from sctl.models.csg2a._module import CSG2AModule, IC50Head
 
 STAGES = ("pretrained", "finetuned")
 

@@ -16,9 +16,8 @@ import torch
 from anndata import AnnData
 
 from sctl._validate import preview
-
-from ..baselines._drug_neighbours import neighbour_mean, tanimoto
-from ._data import drug_table, embedding_table, featurize
+from sctl.models.baselines._drug_neighbours import neighbour_mean, tanimoto
+from sctl.models.csg2a._data import drug_table, embedding_table, featurize
 
 #: RDKit descriptors at the start of a drug's feature row (the Morgan bits follow)
 N_DESCRIPTORS = 13

@@ -16,9 +16,8 @@ import torch
 from anndata import AnnData
 
 from sctl._validate import check_response, preview
-
-from ._data import aligned, condition_value, drug_table, embedding_table, robust_fit
-from ._drugs import DrugCatalogue, descriptor_range
+from sctl.models.csg2a._data import aligned, condition_value, drug_table, embedding_table, robust_fit
+from sctl.models.csg2a._drugs import DrugCatalogue, descriptor_range
 
 
 @dataclass

@@ -15,16 +15,15 @@ from scvi.model.base import BaseModelClass
 
 from sctl._docs import doc_params
 from sctl._validate import check_anndata, get_matrix
-
-from . import _data
-from ._analysis import CSG2AAnalysisMixin
-from ._drugs import DrugCatalogue, clip_descriptors, drug_offsets
-from ._finetune import TrainingPairs, prepare
-from ._model import CSG2A
-from ._module import CSG2AIC50Module, CSG2AModule, IC50Head, build_network
-from ._persistence import IC50Persistence
-from ._preset_tables import IC50_TRAIN_PRESETS, head_params, training_settings
-from ._training_plan import IC50Loss, run
+from sctl.models.csg2a import _data
+from sctl.models.csg2a._analysis import CSG2AAnalysisMixin
+from sctl.models.csg2a._drugs import DrugCatalogue, clip_descriptors, drug_offsets
+from sctl.models.csg2a._finetune import TrainingPairs, prepare
+from sctl.models.csg2a._model import CSG2A
+from sctl.models.csg2a._module import CSG2AIC50Module, CSG2AModule, IC50Head, build_network
+from sctl.models.csg2a._persistence import IC50Persistence
+from sctl.models.csg2a._preset_tables import IC50_TRAIN_PRESETS, head_params, training_settings
+from sctl.models.csg2a._training_plan import IC50Loss, run
 
 
 class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):

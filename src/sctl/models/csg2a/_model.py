@@ -14,14 +14,13 @@ from scvi.model.base import BaseModelClass
 
 from sctl._docs import doc_params
 from sctl._validate import check_anndata
-
-from . import _data
-from ._analysis import PerturbationDistanceMixin
-from ._drugs import DrugCatalogue, fit_descriptor_scaling
-from ._module import CSG2AModule, build_network
-from ._persistence import PretrainedPersistence
-from ._preset_tables import TRAIN_PRESETS, network_params, training_settings
-from ._training_plan import PretrainingLoss, run
+from sctl.models.csg2a import _data
+from sctl.models.csg2a._analysis import PerturbationDistanceMixin
+from sctl.models.csg2a._drugs import DrugCatalogue, fit_descriptor_scaling
+from sctl.models.csg2a._module import CSG2AModule, build_network
+from sctl.models.csg2a._persistence import PretrainedPersistence
+from sctl.models.csg2a._preset_tables import TRAIN_PRESETS, network_params, training_settings
+from sctl.models.csg2a._training_plan import PretrainingLoss, run
 
 
 class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):

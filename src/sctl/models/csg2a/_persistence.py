@@ -19,9 +19,9 @@ import pandas as pd
 from anndata import AnnData
 from scvi.model.base import BaseModelClass
 
-from .._io import META_FILE, SaveLoadMixin, load_model, load_state
-from . import _data
-from ._preset_tables import IC50_TRAIN_PRESETS
+from sctl.models._io import META_FILE, SaveLoadMixin, load_model, load_state
+from sctl.models.csg2a import _data
+from sctl.models.csg2a._preset_tables import IC50_TRAIN_PRESETS
 
 #: settings of models saved before each option existed: the values those models used
 PRETRAINED_DEFAULTS = {"attention": "full", "prior": "sparse", "ppi_weights": "raw", "residual": True, "preset": "sctl"}

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._presets import resolve_preset
+from sctl.models._presets import resolve_preset
 
 #: how an unseen drug's ln IC50 offset is estimated (:func:`sctl.models.csg2a._drugs.drug_offsets`)
 OFFSETS = ("neighbours", "mean", "none")

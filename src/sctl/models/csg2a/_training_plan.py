@@ -26,8 +26,8 @@ from scvi.train._progress import ProgressBar
 from scvi.utils import track
 from torch import nn
 
-from ._data import BASAL_KEY, DOSE_KEY, DRUG_KEY, LINE_KEY, TARGET_KEY, TIME_KEY, X_KEY
-from ._module import CSG2AModule, IC50Head, ic50_forward
+from sctl.models.csg2a._data import BASAL_KEY, DOSE_KEY, DRUG_KEY, LINE_KEY, TARGET_KEY, TIME_KEY, X_KEY
+from sctl.models.csg2a._module import CSG2AModule, IC50Head, ic50_forward
 
 
 class PretrainingLoss(nn.Module):

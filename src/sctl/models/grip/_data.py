@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from anndata import AnnData
 
-from ..._validate import get_matrix, to_dense
-from .._conditions import aligned_matrix, condition_values, dose_values, encode, placeholder_adata
-from ._module import CELL_KEY, DRUG_KEY
+from sctl._validate import get_matrix, to_dense
+from sctl.models._conditions import aligned_matrix, condition_values, dose_values, encode, placeholder_adata
+from sctl.models.grip._module import CELL_KEY, DRUG_KEY
 
 NEW_DRUG_HINT = (
     " GRIP embeds drugs by identity and cannot predict an unseen compound; a structure-based model such as "

@@ -14,13 +14,13 @@ from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LayerField, NumericalObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
-from ..._docs import doc_params
-from ..._validate import check_anndata, check_obs_key, drop_unused_categories, get_matrix
-from .._conditions import TrainingRowsSplitter, aligned_matrix, dose_values, train_seeded
-from .._io import SaveLoadMixin, load_state
-from .._presets import check_preset, resolve_preset
-from ._data import fitted_scaling, model_inputs, saved_model_data
-from ._module import (
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_obs_key, drop_unused_categories, get_matrix
+from sctl.models._conditions import TrainingRowsSplitter, aligned_matrix, dose_values, train_seeded
+from sctl.models._io import SaveLoadMixin, load_state
+from sctl.models._presets import check_preset, resolve_preset
+from sctl.models.grip._data import fitted_scaling, model_inputs, saved_model_data
+from sctl.models.grip._module import (
     BASAL_KEY,
     CELL_KEY,
     CONDITION_INPUTS,
@@ -31,8 +31,8 @@ from ._module import (
     X_KEY,
     GRIPModule,
 )
-from ._presets import INIT_PRESETS, SCALINGS, TRAIN_PRESETS
-from ._training_plan import GRIPTrainingPlan
+from sctl.models.grip._presets import INIT_PRESETS, SCALINGS, TRAIN_PRESETS
+from sctl.models.grip._training_plan import GRIPTrainingPlan
 
 
 @doc_params()

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
-from ...nn._film import FiLM, ResidualBlock
+from sctl.nn._film import FiLM, ResidualBlock
 
 X_KEY = "X"
 BASAL_KEY = "basal"

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from scvi.module.base import BaseModuleClass
 from scvi.train import TrainingPlan
 
-from ._module import X_KEY
+from sctl.models.grip._module import X_KEY
 
 
 class GRIPTrainingPlan(TrainingPlan):

@@ -1,5 +1,5 @@
-from ._data import multidrug_data
-from ._model import MultiDrugTransfer
-from ._module import MultiDrugModule
+from sctl.models.multidrug._data import multidrug_data
+from sctl.models.multidrug._model import MultiDrugTransfer
+from sctl.models.multidrug._module import MultiDrugModule
 
 __all__ = ["MultiDrugModule", "MultiDrugTransfer", "multidrug_data"]

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_expit
 
-from ..._constants import RESISTANT, SENSITIVE
+from sctl._constants import RESISTANT, SENSITIVE
 
 #: range searched for the slope (per unit of z)
 SLOPE_BOUNDS = (1e-3, 100.0)

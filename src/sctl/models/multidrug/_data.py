@@ -9,20 +9,11 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ... import pp
-from ..._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES
-from ..._stream import describe
-from ..._validate import (
-    check_anndata,
-    check_finite,
-    check_response,
-    closest,
-    get_matrix,
-    preview,
-    to_dense,
-)
-from ...pp._specific import MIN_DRUGS, split_response
-from .._transfer._data import (
+from sctl import pp
+from sctl._constants import LABEL_KEY, MIN_SHARED_GENES, RESPONSE_CATEGORIES
+from sctl._stream import describe
+from sctl._validate import check_anndata, check_finite, check_response, closest, get_matrix, preview, to_dense
+from sctl.models._transfer._data import (
     BULK,
     CELLS,
     DOMAIN_KEY,
@@ -32,6 +23,7 @@ from .._transfer._data import (
     standardization,
     standardize_domains,
 )
+from sctl.pp._specific import MIN_DRUGS, split_response
 
 MULTIDRUG_KEY = "sctl_multidrug"
 #: obs column of each line's general sensitivity (NaN on cells)

@@ -13,22 +13,15 @@ from scvi.data import AnnDataManager
 from scvi.data.fields import LayerField, NumericalObsField, ObsmField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
-from ..._constants import LABEL_KEY
-from ..._validate import (
-    check_anndata,
-    check_finite,
-    check_obs_key,
-    closest,
-    get_matrix,
-    preview,
-)
-from .._transfer._data import BULK, DOMAIN_KEY
-from .._transfer._training_plan import PhaseTrainingPlan
-from ._calibration import Calibration
-from ._data import GENERAL_KEY, MULTIDRUG_KEY, RESPONSE_Z_KEY, multidrug_data
-from ._module import DOMAIN_KEY as DOMAIN_REG
-from ._module import GENERAL_REG, SPECIFIC_REG, X_KEY, MultiDrugModule
-from ._surface import MultiDrugSurface
+from sctl._constants import LABEL_KEY
+from sctl._validate import check_anndata, check_finite, check_obs_key, closest, get_matrix, preview
+from sctl.models._transfer._data import BULK, DOMAIN_KEY
+from sctl.models._transfer._training_plan import PhaseTrainingPlan
+from sctl.models.multidrug._calibration import Calibration
+from sctl.models.multidrug._data import GENERAL_KEY, MULTIDRUG_KEY, RESPONSE_Z_KEY, multidrug_data
+from sctl.models.multidrug._module import DOMAIN_KEY as DOMAIN_REG
+from sctl.models.multidrug._module import GENERAL_REG, SPECIFIC_REG, X_KEY, MultiDrugModule
+from sctl.models.multidrug._surface import MultiDrugSurface
 
 # numeric columns written by ``setup_anndata`` (scvi-tools registers numbers)
 _DOMAIN_CODE, _GENERAL, _SPECIFIC = "_sctl_domain_code", "_sctl_general", "_sctl_specific"

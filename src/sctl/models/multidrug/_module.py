@@ -7,9 +7,8 @@ import torch.nn.functional as F
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
+from sctl.models.pathway_transfer._module import domain_masks, mlp, per_domain_mse
 from sctl.nn._mmd import mmd
-
-from ..pathway_transfer._module import domain_masks, mlp, per_domain_mse
 
 X_KEY, DOMAIN_KEY, GENERAL_REG, SPECIFIC_REG = "X", "sctl_domain_code", "sctl_general", "sctl_specific"
 

@@ -12,12 +12,12 @@ import torch
 from anndata import AnnData
 from sklearn.exceptions import NotFittedError
 
-from ..._stream import check_chunk_size, column_mean_std, map_rows, rows_of, zscore_block, zscore_params
-from ..._validate import check_anndata, check_unique_var_names, check_var_names
-from .._io import load_model, load_state, save_model
-from .._transfer._data import BULK, CELLS
-from .._transfer._predict import PREDICT_CHUNK
-from ._calibration import Calibration
+from sctl._stream import check_chunk_size, column_mean_std, map_rows, rows_of, zscore_block, zscore_params
+from sctl._validate import check_anndata, check_unique_var_names, check_var_names
+from sctl.models._io import load_model, load_state, save_model
+from sctl.models._transfer._data import BULK, CELLS
+from sctl.models._transfer._predict import PREDICT_CHUNK
+from sctl.models.multidrug._calibration import Calibration
 
 
 class MultiDrugSurface:

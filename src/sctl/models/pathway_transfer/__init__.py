@@ -1,4 +1,4 @@
-from ._model import PathwayTransfer
-from ._module import PathwayTransferModule
+from sctl.models.pathway_transfer._model import PathwayTransfer
+from sctl.models.pathway_transfer._module import PathwayTransferModule
 
 __all__ = ["PathwayTransfer", "PathwayTransferModule"]

@@ -12,14 +12,14 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
-from ... import pp
-from ..._docs import doc_params
-from ..._validate import check_anndata
-from .._presets import check_preset, resolve_preset
-from .._transfer._base import TransferModel
-from .._transfer._training import TRAIN_ARGS
-from .._transfer._training_plan import PhaseTrainingPlan
-from ._module import PathwayTransferModule
+from sctl import pp
+from sctl._docs import doc_params
+from sctl._validate import check_anndata
+from sctl.models._presets import check_preset, resolve_preset
+from sctl.models._transfer._base import TransferModel
+from sctl.models._transfer._training import TRAIN_ARGS
+from sctl.models._transfer._training_plan import PhaseTrainingPlan
+from sctl.models.pathway_transfer._module import PathwayTransferModule
 
 #: constructor values of each preset (sources: docs/methods/pathway_transfer.md)
 INIT_PRESETS = {
@@ -313,8 +313,8 @@ class PathwayTransfer(TransferModel):
 
 def _load_genesets(genesets: Any, preset: str) -> tuple[pd.DataFrame | Mapping[str, Iterable[str]], str]:
     """The gene sets to mask the decoder with, and a short description of where they come from."""
-    from ...datasets import genesets as shipped
-    from ...datasets import read_gmt
+    from sctl.datasets import genesets as shipped
+    from sctl.datasets import read_gmt
 
     if genesets is None:
         if preset == "paper":

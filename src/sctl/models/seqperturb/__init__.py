@@ -1,6 +1,6 @@
 """SeqPerturb: gene-change prediction from embedded condition sequences (Open Problems, :cite:t:`ali2024deep`)."""
 
-from ._model import SeqPerturb
-from ._module import ENCODERS, SeqPerturbModule
+from sctl.models.seqperturb._model import SeqPerturb
+from sctl.models.seqperturb._module import ENCODERS, SeqPerturbModule
 
 __all__ = ["ENCODERS", "SeqPerturb", "SeqPerturbModule"]

@@ -15,15 +15,22 @@ from scvi.data.fields import CategoricalJointObsField, LayerField, NumericalJoin
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.train import TrainingPlan
 
-from ..._deprecation import renamed_arguments
-from ..._docs import doc_params
-from ..._validate import check_anndata, check_finite, check_obs_key, drop_unused_categories, get_matrix, preview
-from .._conditions import encode, placeholder_adata, train_seeded
-from .._io import SaveLoadMixin
-from .._presets import check_preset, resolve_preset
-from ._data import DRUG_ID_COLUMNS, SMILES_COLUMNS, SMILES_LENGTH_KEY, auto_column, smiles_length, unseen_hint
-from ._module import CAT_KEY, CONT_KEY, ENCODERS, TRANSFORMER_BLOCKS, X_KEY, SeqPerturbModule
-from ._presets import INIT_PRESETS, PAPER_TRAINING, SCTL_TRAINING
+from sctl._deprecation import renamed_arguments
+from sctl._docs import doc_params
+from sctl._validate import check_anndata, check_finite, check_obs_key, drop_unused_categories, get_matrix, preview
+from sctl.models._conditions import encode, placeholder_adata, train_seeded
+from sctl.models._io import SaveLoadMixin
+from sctl.models._presets import check_preset, resolve_preset
+from sctl.models.seqperturb._data import (
+    DRUG_ID_COLUMNS,
+    SMILES_COLUMNS,
+    SMILES_LENGTH_KEY,
+    auto_column,
+    smiles_length,
+    unseen_hint,
+)
+from sctl.models.seqperturb._module import CAT_KEY, CONT_KEY, ENCODERS, TRANSFORMER_BLOCKS, X_KEY, SeqPerturbModule
+from sctl.models.seqperturb._presets import INIT_PRESETS, PAPER_TRAINING, SCTL_TRAINING
 
 #: ``setup_anndata`` arguments before sctl 0.2.0 -> their names now, as in GRIP (models saved so still load)
 RENAMED_SETUP = {"cell_type_key": "cell_line_key", "compound_key": "drug_key", "compound_id_key": "drug_id_key"}
