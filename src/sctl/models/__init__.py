@@ -20,6 +20,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "CSG2AIC50": ".csg2a",
         "GRIP": ".grip",
         "MultiDrugTransfer": ".multidrug",
+        "multidrug_data": ".multidrug",
         "ATSDPNet": ".atsdp",
         "PathwayTransfer": ".pathway_transfer",
         "PerturbationEnsemble": "._perturbation_ensemble",

@@ -8,7 +8,7 @@ Every method name of :func:`sctl.tl.predict_response` has a :class:`FoldLearner`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -18,17 +18,19 @@ from anndata import AnnData
 
 from sctl import pp
 from sctl._constants import LABEL_KEY
-from sctl.models.baselines import BASELINES, DecomposedRidge
+from sctl.models.baselines import DecomposedRidge
 from sctl.tl._evaluate_data import EvaluationData
 from sctl.tl._response_methods import (
     DECOMPOSED,
     ENSEMBLE,
-    METHODS,
+    MULTIDRUG,
     ResponseTask,
+    WithBaselines,
     _accepted,
     _baseline,
     check_probabilities,
     ensemble_members,
+    train_multidrug,
 )
 
 #: ``(train, test)`` positions of the labelled lines (``EvaluationData.labelled``), one pair per fold
@@ -220,11 +222,41 @@ def _held_out(predict: Callable[[AnnData], np.ndarray], cells: AnnData, names: p
     return check_probabilities(predict(held_out), len(names), method)
 
 
+@dataclass(frozen=True)
+class MultiDrug:
+    """:class:`~sctl.models.MultiDrugTransfer`: one network of every drug, evaluated on labelled cells only.
+
+    Cells CV: trained on the reference and the training folds' cells, it predicts the held-out cells. Bulk CV is
+    refused: every fold would train a network of every drug on the fold's response table.
+    """
+
+    def check(self, model_kwargs: dict[str, Any] | None, has_cells: bool) -> None:
+        if not has_cells:
+            raise ValueError(
+                f"Method {MULTIDRUG!r} trains on cells and the reference together: pass the labelled cells as "
+                "`adata`, the bulk as `reference=` and `truth_key=`, with `protocol='cells_cv'`."
+            )
+
+    def lines_folds(self, data: EvaluationData, task: ResponseTask, folds: LineFolds) -> Iterator[np.ndarray]:
+        raise ValueError(
+            f"Method {MULTIDRUG!r} is not cross-validated on the reference lines (one network of every drug per "
+            "fold); evaluate it on labelled cells with `protocol='cells_cv'`."
+        )
+
+    def cells_folds(self, data: EvaluationData, task: ResponseTask, folds: CellFolds) -> Iterator[np.ndarray]:
+        for train, test in folds:
+            model = train_multidrug(data.raw_cells[train].copy(), data.bulk, task, [task.drug])
+            yield check_probabilities(model.predict(data.raw_cells[test].copy(), drug=task.drug), len(test), MULTIDRUG)
+
+
 #: method name -> how :func:`sctl.tl.evaluate_response` cross-validates it; the names of :func:`predict_response`
-LEARNERS: dict[str, FoldLearner] = {
-    DECOMPOSED: Decomposed(),
-    ENSEMBLE: Ensemble(),
-    "pathway_transfer": TransferModel("pathway_transfer", "PathwayTransfer"),
-    "atsdp": TransferModel("atsdp", "ATSDPNet"),
-    **{name: Classifier(name) for name in BASELINES if name in METHODS},
-}
+LEARNERS: Mapping[str, FoldLearner] = WithBaselines(
+    {
+        DECOMPOSED: Decomposed(),
+        ENSEMBLE: Ensemble(),
+        "pathway_transfer": TransferModel("pathway_transfer", "PathwayTransfer"),
+        "atsdp": TransferModel("atsdp", "ATSDPNet"),
+        MULTIDRUG: MultiDrug(),
+    },
+    Classifier,
+)

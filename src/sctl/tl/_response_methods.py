@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -290,6 +290,19 @@ def screen_multidrug(
     cells: AnnData, reference: AnnData, task: ResponseTask, drugs: list[str]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Train one :class:`~sctl.models.MultiDrugTransfer` on every drug of the table; the probabilities of ``drugs``."""
+    model = train_multidrug(cells, reference, task, drugs)
+    proba = pd.DataFrame({drug: model.predict(cells, drug=drug, layer=task.layers[0]) for drug in drugs})
+    for drug in drugs:
+        check_probabilities(proba[drug].to_numpy(), cells.n_obs, MULTIDRUG)
+    counts = _label_counts_of(reference, task)
+    standardized = standardization(True if task.standardize_rows is None else task.standardize_rows)
+    params = task.params(MULTIDRUG, model.adata.n_vars, counts, standardized)
+    params["n_drugs_modelled"] = len(model.drugs)
+    return proba, params
+
+
+def train_multidrug(cells: AnnData, reference: AnnData, task: ResponseTask, drugs: list[str]) -> Any:
+    """A :class:`~sctl.models.MultiDrugTransfer` trained on the reference's panel of drugs (with ``drugs``)."""
     from sctl.models import MultiDrugTransfer
 
     rule = task.label_rule
@@ -306,7 +319,7 @@ def screen_multidrug(
         data_kwargs["standardize_rows"] = task.standardize_rows
     model_kwargs = dict(task.model_kwargs or {})
     panel = None if set(drugs) <= set(_panel(reference, task.key)) else sorted({*_panel(reference, task.key), *drugs})
-    model = MultiDrugTransfer.from_reference(
+    return MultiDrugTransfer.from_reference(
         reference,
         cells,
         panel,
@@ -315,14 +328,6 @@ def screen_multidrug(
         train_kwargs={"seed": task.seed, **(task.train_kwargs or {})},
         **model_kwargs,
     )
-    proba = pd.DataFrame({drug: model.predict(cells, drug=drug, layer=task.layers[0]) for drug in drugs})
-    for drug in drugs:
-        check_probabilities(proba[drug].to_numpy(), cells.n_obs, MULTIDRUG)
-    counts = _label_counts_of(reference, task)
-    standardized = standardization(True if task.standardize_rows is None else task.standardize_rows)
-    params = task.params(MULTIDRUG, model.adata.n_vars, counts, standardized)
-    params["n_drugs_modelled"] = len(model.drugs)
-    return proba, params
 
 
 def _panel(reference: AnnData, key: str) -> list[str]:
@@ -349,10 +354,38 @@ def check_probabilities(proba: np.ndarray, n_obs: int, source: str) -> np.ndarra
 
 
 #: name -> fitter of every method of :func:`sctl.tl.predict_response`
-METHODS: dict[str, Fitter] = {
-    DECOMPOSED: _learn_decomposed,
-    ENSEMBLE: _learn_ensemble,
-    MULTIDRUG: _learn_multidrug,
-    **dict.fromkeys(TRANSFER_METHODS, _learn_transfer),
-    **{name: _learn_baseline for name in BASELINES if name != "ridge"},
-}
+class WithBaselines(Mapping):
+    """A registry whose classifying baselines are read from :data:`~sctl.models.baselines.BASELINES` at each look-up.
+
+    A baseline a user adds to ``BASELINES`` (tutorial 04) is then a method too, without registering it twice.
+    """
+
+    def __init__(self, fixed: dict[str, Any], baseline: Callable[[str], Any]) -> None:
+        self.fixed, self.baseline = fixed, baseline
+
+    def _names(self) -> list[str]:
+        return [*self.fixed, *(name for name in BASELINES if name != "ridge" and name not in self.fixed)]
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.fixed:
+            return self.fixed[name]
+        if name in BASELINES and name != "ridge":
+            return self.baseline(name)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+METHODS: Mapping[str, Fitter] = WithBaselines(
+    {
+        DECOMPOSED: _learn_decomposed,
+        ENSEMBLE: _learn_ensemble,
+        MULTIDRUG: _learn_multidrug,
+        **dict.fromkeys(TRANSFER_METHODS, _learn_transfer),
+    },
+    lambda name: _learn_baseline,
+)
