@@ -323,9 +323,10 @@ def _trust_note(cells: AnnData) -> str:
 def _print_table(rows: list[dict]) -> None:
     columns = ["auroc", "ap", "f1", "accuracy", "precision", "recall"]
     print()
-    print(f"{'method':<12}" + "".join(f"{c:>10}" for c in columns))
+    width = max(12, *(len(row["method"]) + 1 for row in rows))
+    print(f"{'method':<{width}}" + "".join(f"{c:>10}" for c in columns))
     for row in rows:
-        print(f"{row['method']:<12}" + "".join(f"{row[c]:>10.3f}" for c in columns))
+        print(f"{row['method']:<{width}}" + "".join(f"{row[c]:>10.3f}" for c in columns))
     print()
 
 
