@@ -304,3 +304,25 @@ def test_screen_errors():
     with pytest.raises(TypeError, match="AnnData"):
         sctl.tl.screen_drugs(cells.X, bulk)
     assert not any(key.startswith("sctl_") for key in [*cells.obs, *cells.obsm, *cells.uns])
+
+
+def test_multidrug_method_trains_one_network_for_the_screen():
+    """``method="multidrug"``: one MultiDrugTransfer of every drug, the same in predict_response and screen_drugs."""
+    bulk = sctl.datasets.gdsc()
+    cells = sctl.datasets.realistic_tumor(["Trametinib", "Olaparib"], mode="drug_pair", n_cells=200, seed=0)
+    reference = bulk[~bulk.obs_names.isin(cells.uns["sctl_tumor"]["held_out_lines"])].copy()
+    fast = {"max_epochs": 2, "enable_progress_bar": False}
+    screened = sctl.tl.screen_drugs(
+        cells, reference, ["Trametinib", "Olaparib"], method="multidrug", train_kwargs=fast, copy=True
+    )
+    table = screened.obsm["sctl_drug_screen"]
+    assert list(table.columns) == ["Trametinib", "Olaparib"]
+    scored = table.notna().all(axis=1)
+    assert table[scored].stack().between(0, 1).all()
+    params = screened.uns["sctl_drug_screen"]["params"]
+    assert params["method"] == "multidrug"
+    assert params["n_drugs_modelled"] == reference.obsm["ln_ic50"].shape[1]
+    single = sctl.tl.predict_response(
+        cells, reference, drug="Olaparib", method="multidrug", train_kwargs=fast, copy=True
+    )
+    np.testing.assert_allclose(single.obs["sctl_response_proba"][scored], table["Olaparib"][scored], atol=1e-6)
