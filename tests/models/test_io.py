@@ -17,6 +17,7 @@ from sctl.models import (
     CSG2AIC50,
     GRIP,
     ATSDPNet,
+    MultiDrugTransfer,
     PathwayTransfer,
     PerturbationEnsemble,
     SeqPerturb,
@@ -190,7 +191,9 @@ def test_missing_or_malformed_files_are_refused(trained, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------- the mixin
-@pytest.mark.parametrize("cls", [GRIP, SeqPerturb, PathwayTransfer, ATSDPNet, PerturbationEnsemble, CSG2A, CSG2AIC50])
+@pytest.mark.parametrize(
+    "cls", [GRIP, SeqPerturb, PathwayTransfer, ATSDPNet, PerturbationEnsemble, CSG2A, CSG2AIC50, MultiDrugTransfer]
+)
 def test_every_model_saves_and_loads_through_the_mixin(cls):
     assert "save" not in cls.__dict__
     assert "load" not in cls.__dict__

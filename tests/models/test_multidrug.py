@@ -39,8 +39,9 @@ def _trained():
 
 def _small_data(**kwargs):
     bulk, cells = tumour()
-    return cells, multidrug_data(bulk[:300].copy(), cells, ["Dabrafenib", "Docetaxel", "Afatinib"], min_lines=50,
-                                 **kwargs)  # fmt: skip
+    return cells, multidrug_data(
+        bulk[:300].copy(), cells, ["Dabrafenib", "Docetaxel", "Afatinib"], min_lines=50, **kwargs
+    )
 
 
 def test_data_holds_both_parts_of_the_response():
@@ -57,8 +58,12 @@ def test_data_holds_both_parts_of_the_response():
     specific, general = split_response(bulk.obsm["ln_ic50"])
     lines = data.obs["sctl_source"][~is_cell]
     np.testing.assert_allclose(data.obs["sctl_general"][~is_cell], general[lines], rtol=1e-6)
-    np.testing.assert_allclose((z[~is_cell].sub(data.obs["sctl_general"][~is_cell], axis=0)).to_numpy(),
-                               specific.loc[lines].to_numpy(), rtol=1e-5, atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        (z[~is_cell].sub(data.obs["sctl_general"][~is_cell], axis=0)).to_numpy(),
+        specific.loc[lines].to_numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     labels = data.obsm["sctl_label"]["Dabrafenib"][~is_cell]
     assert labels.value_counts().min() >= 5
     assert labels.isna().any()

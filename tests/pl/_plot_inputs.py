@@ -161,8 +161,12 @@ def screened_cells() -> ad.AnnData:
         },
         index=[f"l{i}" for i in range(n_lines)],
     )
-    bulk = ad.AnnData(bulk_x.astype(np.float32), obs=pd.DataFrame(index=response.index),
-                      var=pd.DataFrame(index=genes), obsm={"ln_ic50": response})  # fmt: skip
+    bulk = ad.AnnData(
+        bulk_x.astype(np.float32),
+        obs=pd.DataFrame(index=response.index),
+        var=pd.DataFrame(index=genes),
+        obsm={"ln_ic50": response},
+    )
     z = rng.normal(size=(n_cells, n_genes))
     cluster = np.where(z[:, :4].sum(1) > z[:, 4:8].sum(1), "A", "B").astype(object)
     cluster[:6] = "rare"

@@ -189,9 +189,17 @@ def _dots(
     ax.grid(True, color="0.92", lw=0.6, zorder=0)
     ax.set_axisbelow(True)
     image = ax.scatter(
-        x[ok], y[ok], s=areas[ok], c=values[ok], cmap=cmap, vmin=vmin, vmax=max(vmax, vmin + 1e-6),
-        edgecolors="0.3", linewidths=0.5, zorder=2,
-    )  # fmt: skip
+        x[ok],
+        y[ok],
+        s=areas[ok],
+        c=values[ok],
+        cmap=cmap,
+        vmin=vmin,
+        vmax=max(vmax, vmin + 1e-6),
+        edgecolors="0.3",
+        linewidths=0.5,
+        zorder=2,
+    )
     grey = drawn & ~trusted[:, None]
     ax.scatter(x[grey], y[grey], s=areas[grey], facecolors="none", edgecolors=UNTRUSTED_COLOR, linewidths=1.0, zorder=2)
     return image
@@ -209,10 +217,23 @@ def _legends(ax: Axes, image, untrusted: bool) -> None:
     ]
     if untrusted:
         handles.append(
-            Line2D([], [], ls="", marker="o", markersize=9, markerfacecolor="none", color=UNTRUSTED_COLOR,
-                   label="not trusted")
-        )  # fmt: skip
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                markersize=9,
+                markerfacecolor="none",
+                color=UNTRUSTED_COLOR,
+                label="not trusted",
+            )
+        )
     side.legend(
-        handles=handles, title="fraction\nsensitive", loc="upper left", frameon=False, fontsize="small",
-        title_fontsize="small", borderaxespad=0.0,
-    )  # fmt: skip
+        handles=handles,
+        title="fraction\nsensitive",
+        loc="upper left",
+        frameon=False,
+        fontsize="small",
+        title_fontsize="small",
+        borderaxespad=0.0,
+    )

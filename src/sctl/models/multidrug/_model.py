@@ -15,6 +15,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from sctl._constants import LABEL_KEY
 from sctl._validate import check_anndata, check_finite, check_obs_key, closest, get_matrix, preview
+from sctl.models._io import SaveLoadMixin
 from sctl.models._transfer._data import BULK, DOMAIN_KEY
 from sctl.models._transfer._training_plan import PhaseTrainingPlan
 from sctl.models.multidrug._calibration import Calibration
@@ -26,11 +27,19 @@ from sctl.models.multidrug._surface import MultiDrugSurface
 # numeric columns written by ``setup_anndata`` (scvi-tools registers numbers)
 _DOMAIN_CODE, _GENERAL, _SPECIFIC = "_sctl_domain_code", "_sctl_general", "_sctl_specific"
 #: ``train`` defaults
-TRAIN_DEFAULTS = {"max_epochs": 100, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-2, "train_size": 0.9,
-                  "early_stopping": True, "patience": 10, "monitor": "validation_specific_mse"}  # fmt: skip
+TRAIN_DEFAULTS = {
+    "max_epochs": 100,
+    "batch_size": 128,
+    "lr": 1e-3,
+    "weight_decay": 1e-2,
+    "train_size": 0.9,
+    "early_stopping": True,
+    "patience": 10,
+    "monitor": "validation_specific_mse",
+}
 
 
-class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelClass):
+class MultiDrugTransfer(MultiDrugSurface, SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Bulk-to-single-cell drug response for many drugs at once: ``z[l, d] ≈ g(x_l) + s_d(x_l)``.
 
     sctl's own design; no paper defines this model. A screen such as GDSC shares a strong general-sensitivity
@@ -120,9 +129,9 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         args = self._setup_args
         self.drugs = pd.Index(adata.obsm[args["response_key"]].columns.astype(str))
         self.standardize_rows_ = bool(adata.uns.get(MULTIDRUG_KEY, {}).get("params", {}).get("standardize_rows"))
-        hyper = {"n_hidden": n_hidden, "n_latent": n_latent, "dropout": dropout, "noise": noise,
-                 "recon_weight": recon_weight, "mmd_weight": mmd_weight, "mmd_kernel": mmd_kernel}  # fmt: skip
-        self._init_kwargs = {"drug": None, "preset": preset, **hyper, "seed": seed}
+        self._record_init_params(locals())
+        hyper = {name: self.init_params_[name] for name in ("n_hidden", "n_latent", "dropout", "noise")}
+        hyper |= {name: self.init_params_[name] for name in ("recon_weight", "mmd_weight", "mmd_kernel")}
         self.drug = drug
         torch.manual_seed(seed)
         self.module = self._module_cls(n_genes=self.summary_stats.n_vars, n_drugs=len(self.drugs), **hyper)
@@ -130,7 +139,6 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
             f"MultiDrugTransfer: {self.summary_stats.n_vars} genes, {len(self.drugs)} drugs, latent {n_latent}, "
             f"reconstruction weight {recon_weight}, MMD weight {mmd_weight} ({mmd_kernel})"
         )
-        self.init_params_ = self._get_init_params(locals())
 
     # -------------------------------------------------------------- setup
     @classmethod
@@ -216,7 +224,7 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
     @drug.setter
     def drug(self, drug: str | None) -> None:
         self._drug = None if drug is None else self._check_drug(drug)
-        self._init_kwargs["drug"] = self._drug
+        self.init_params_["drug"] = self._drug
 
     def _check_drug(self, drug: str) -> str:
         if drug not in self.drugs:
@@ -289,9 +297,17 @@ class MultiDrugTransfer(MultiDrugSurface, UnsupervisedTrainingMixin, BaseModelCl
         )
         self.module.eval()
         self.is_trained_ = True
-        self.train_params_ = {"max_epochs": max_epochs, "batch_size": batch_size, "lr": lr,
-                              "weight_decay": weight_decay, "train_size": train_size, "early_stopping": early_stopping,
-                              "patience": patience, "monitor": monitor, "seed": seed}  # fmt: skip
+        self.train_params_ = {
+            "max_epochs": max_epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "train_size": train_size,
+            "early_stopping": early_stopping,
+            "patience": patience,
+            "monitor": monitor,
+            "seed": seed,
+        }
         self._calibrate(labels, val_idx)
 
     def _trainable_lines(self) -> np.ndarray:

@@ -14,7 +14,6 @@ from sklearn.exceptions import NotFittedError
 
 from sctl._stream import check_chunk_size, column_mean_std, map_rows, rows_of, zscore_block, zscore_params
 from sctl._validate import check_anndata, check_unique_var_names, check_var_names
-from sctl.models._io import load_model, load_state, save_model
 from sctl.models._transfer._data import BULK, CELLS
 from sctl.models._transfer._predict import PREDICT_CHUNK
 from sctl.models.multidrug._calibration import Calibration
@@ -55,8 +54,11 @@ class MultiDrugSurface:
         check_var_names(adata, self.var_names, what="this MultiDrugTransfer")
         check_unique_var_names(adata)
         rows = rows_of(adata, layer, self.var_names)
-        rows = replace(rows, what=f"the expression of `adata` ({rows.what})",
-                       standardize_rows=standardize and self.standardize_rows_)  # fmt: skip
+        rows = replace(
+            rows,
+            what=f"the expression of `adata` ({rows.what})",
+            standardize_rows=standardize and self.standardize_rows_,
+        )
         center = scale = None
         if standardize:
             center, scale = zscore_params(*column_mean_std(rows, chunk_size))
@@ -124,59 +126,30 @@ class MultiDrugSurface:
         scores = self._stream(adata, layer, standardize, chunk_size)[:, 1:].astype(np.float64)
         return pd.DataFrame(scores, index=adata.obs_names.copy(), columns=self.drugs.copy())
 
-    # ---------------------------------------------------------- save/load
-    def save(self, dir_path: str | Path, overwrite: bool = False, **kwargs: Any) -> None:
-        """Save the weights (``model_state.pt``) and settings (``model.json``, with the calibration); no pickle.
+    # ---------------------------------------------------------- save/load (hooks of models._io.SaveLoadMixin)
+    _saved_fields = ("setup", "var_names", "drugs", "calibration")
 
-        Parameters
-        ----------
-        dir_path
-            Directory to write to.
-        overwrite
-            Replace a model already saved there.
-        **kwargs
-            Ignored (accepted for compatibility with scvi-tools).
-        """
-        self._check_trained()
-        meta = {
-            "init": self._init_kwargs,
+    def _extra_state(self) -> dict[str, Any]:
+        return {
             "setup": self._setup_args,
             "var_names": list(self.var_names),
             "drugs": list(self.drugs),
             "standardize_rows": self.standardize_rows_,
             "calibration": self.calibration_.to_dict(),
         }
-        save_model(dir_path, type(self).__name__, self.module.state_dict(), meta, overwrite=overwrite)
 
     @classmethod
-    def load(cls, dir_path: str | Path, adata: AnnData | None = None, **kwargs: Any) -> Self:
-        """Load a model saved by :meth:`save`; weights are read with ``torch.load(weights_only=True)``.
-
-        Parameters
-        ----------
-        dir_path
-            Directory written by :meth:`save`.
-        adata
-            Ignored unless given: then checked to hold the model's genes.
-        **kwargs
-            Ignored.
-
-        Returns
-        -------
-        The trained model, bound to a small placeholder AnnData (prediction takes any AnnData).
-        """
-        required = ("init", "setup", "var_names", "drugs", "calibration")
-        meta, state = load_model(dir_path, cls.__name__, required=required)
+    def _rebuild(cls, meta: dict[str, Any], state: dict[str, Any]) -> Self:
         placeholder = _placeholder(meta)
         cls.setup_anndata(placeholder, **meta["setup"])
-        model = cls(placeholder, **meta["init"])
-        load_state(model.module, state, dir_path, f"saved {cls.__name__}")
-        model.standardize_rows_ = bool(meta["standardize_rows"])
-        model.calibration_ = Calibration.from_dict(meta["calibration"], len(model.drugs))
-        model.is_trained_ = True
-        if adata is not None:
-            check_var_names(adata, model.var_names, what=f"the saved {cls.__name__}")
-        return model
+        return cls(placeholder, **meta["init"])
+
+    def _restore_extra_state(self, meta: dict[str, Any], path: Path) -> None:
+        self.standardize_rows_ = bool(meta["standardize_rows"])
+        self.calibration_ = Calibration.from_dict(meta["calibration"], len(self.drugs))
+
+    def _loaded_with(self, adata: AnnData) -> None:
+        check_var_names(adata, self.var_names, what=f"the saved {type(self).__name__}")
 
 
 def _placeholder(meta: dict[str, Any]) -> AnnData:
@@ -184,8 +157,8 @@ def _placeholder(meta: dict[str, Any]) -> AnnData:
     setup = meta["setup"]
     bulk = setup.get("bulk_value", BULK)
     names = [f"placeholder{i}" for i in range(4)]
-    obs = pd.DataFrame({setup["domain_key"]: [bulk, CELLS, bulk, CELLS], setup["general_key"]: [0.0, np.nan] * 2},
-                       index=names)  # fmt: skip
+    columns = {setup["domain_key"]: [bulk, CELLS, bulk, CELLS], setup["general_key"]: [0.0, np.nan] * 2}
+    obs = pd.DataFrame(columns, index=names)
     X = np.zeros((4, len(meta["var_names"])), dtype=np.float32)
     adata = AnnData(X, obs=obs, var=pd.DataFrame(index=pd.Index(meta["var_names"], dtype=str)))
     adata.obsm[setup["response_key"]] = pd.DataFrame(0.0, index=names, columns=pd.Index(meta["drugs"], dtype=str))
