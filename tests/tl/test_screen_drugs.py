@@ -326,3 +326,13 @@ def test_multidrug_method_trains_one_network_for_the_screen():
         cells, reference, drug="Olaparib", method="multidrug", train_kwargs=fast, copy=True
     )
     np.testing.assert_allclose(single.obs["sctl_response_proba"][scored], table["Olaparib"][scored], atol=1e-6)
+
+
+def test_multidrug_refuses_unknown_model_kwargs_before_training():
+    bulk = sctl.datasets.gdsc()
+    cells = sctl.datasets.realistic_tumor(["Trametinib", "Olaparib"], mode="drug_pair", n_cells=200, seed=0)
+    before = cells.copy()
+    with pytest.raises(ValueError, match=r"'multidrug' does not accept: 'n_layers'.*Accepted names:.*'n_latent'"):
+        sctl.tl.predict_response(cells, bulk, drug="Olaparib", method="multidrug", model_kwargs={"n_layers": 3})
+    assert (cells.X != before.X).nnz == 0
+    assert "sctl_response" not in cells.obs

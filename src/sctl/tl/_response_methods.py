@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,27 @@ class ResponseTask:
     seed: int
     model_kwargs: dict[str, Any] | None = None
     train_kwargs: dict[str, Any] | None = None
+
+    def data_kwargs(self, reference_layer_name: str) -> dict[str, Any]:
+        """The label rule, layers, gene overlap and seed as a transfer model's data preparation takes them.
+
+        ``reference_layer_name`` is how that preparation names the reference's layer (``"bulk_layer"`` for
+        :func:`~sctl.models.transfer_data`, ``"reference_layer"`` for :func:`~sctl.models.multidrug_data`);
+        ``standardize_rows`` is left out when ``None``, so that the model's preset decides.
+        """
+        rule = self.label_rule
+        kwargs = {
+            "label_method": rule["method"],
+            "k": rule["k"],
+            "label_threshold": rule["threshold"],
+            "layer": self.layers[0],
+            reference_layer_name: self.layers[1],
+            "min_shared": self.min_shared,
+            "seed": self.seed,
+        }
+        if self.standardize_rows is not None:
+            kwargs["standardize_rows"] = self.standardize_rows
+        return kwargs
 
     def params(self, method: str, n_genes: int, counts: tuple[int, int], standardized: str) -> dict[str, Any]:
         """The parameters every method records in ``uns``; ``counts``: labelled sensitive and resistant lines."""
@@ -216,9 +237,7 @@ def _learn_ensemble(cells: AnnData, reference: AnnData, task: ResponseTask, meth
     """Mean of the members' probabilities, each learnt exactly as ``predict_response(method=member)`` would."""
     probabilities, params = [], {}
     for member, member_kwargs in ensemble_members(task.model_kwargs).items():
-        proba, params = METHODS[member](
-            cells, reference, ResponseTask(**{**task.__dict__, "model_kwargs": member_kwargs}), member
-        )
+        proba, params = METHODS[member](cells, reference, replace(task, model_kwargs=member_kwargs), member)
         probabilities.append(proba)
     params = {k: v for k, v in params.items() if k != "model_kwargs"}
     members = list(ensemble_members(task.model_kwargs))
@@ -255,19 +274,7 @@ def _learn_transfer(cells: AnnData, reference: AnnData, task: ResponseTask, meth
     cls = PathwayTransfer if method == "pathway_transfer" else ATSDPNet
     model_kwargs = {"seed": task.seed, **(task.model_kwargs or {})}
     train_kwargs = {"seed": task.seed, **(task.train_kwargs or {})}
-    rule = task.label_rule
-    data_kwargs = {
-        "label_method": rule["method"],
-        "k": rule["k"],
-        "label_threshold": rule["threshold"],
-        "layer": task.layers[0],
-        "bulk_layer": task.layers[1],
-        "min_shared": task.min_shared,
-        "seed": task.seed,
-        **model_kwargs.pop("data_kwargs", {}),
-    }
-    if task.standardize_rows is not None:  # else the model's preset decides
-        data_kwargs["standardize_rows"] = task.standardize_rows
+    data_kwargs = {**task.data_kwargs("bulk_layer"), **model_kwargs.pop("data_kwargs", {})}
     model = cls.from_reference(
         reference, cells, task.drug, data_kwargs=data_kwargs, train_kwargs=train_kwargs, **model_kwargs
     )
@@ -305,20 +312,11 @@ def train_multidrug(cells: AnnData, reference: AnnData, task: ResponseTask, drug
     """A :class:`~sctl.models.MultiDrugTransfer` trained on the reference's panel of drugs (with ``drugs``)."""
     from sctl.models import MultiDrugTransfer
 
-    rule = task.label_rule
-    data_kwargs = {
-        "label_method": rule["method"],
-        "k": rule["k"],
-        "label_threshold": rule["threshold"],
-        "layer": task.layers[0],
-        "reference_layer": task.layers[1],
-        "min_shared": task.min_shared,
-        "seed": task.seed,
-    }
-    if task.standardize_rows is not None:
-        data_kwargs["standardize_rows"] = task.standardize_rows
+    data_kwargs = task.data_kwargs("reference_layer")
     model_kwargs = dict(task.model_kwargs or {})
-    panel = None if set(drugs) <= set(_panel(reference, task.key)) else sorted({*_panel(reference, task.key), *drugs})
+    _accepted(MultiDrugTransfer, {k: v for k, v in model_kwargs.items() if k != "data_kwargs"}, MULTIDRUG)
+    modelled = _panel(reference, task.key)
+    panel = None if set(drugs) <= set(modelled) else sorted({*modelled, *drugs})
     return MultiDrugTransfer.from_reference(
         reference,
         cells,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -153,7 +154,7 @@ def screen_drugs(
         train_kwargs=train_kwargs,
     )
     drugs, skipped = _screened_drugs(reference, drugs, task)
-    task = ResponseTask(**{**task.__dict__, "drug": drugs[0]})
+    task = replace(task, drug=drugs[0])
     parts: list[tuple[Any, Any]] = []  # general and specific sensitivity, of the decomposed ridge
 
     def learn(scored: AnnData) -> tuple[np.ndarray, dict[str, Any]]:
@@ -166,7 +167,7 @@ def screen_drugs(
             return proba.to_numpy(), params
         columns, params = [], {}
         for drug in drugs:
-            proba, params = learn_response(scored, reference, ResponseTask(**{**task.__dict__, "drug": drug}), method)
+            proba, params = learn_response(scored, reference, replace(task, drug=drug), method)
             columns.append(proba)
         return np.column_stack(columns), params
 
