@@ -78,6 +78,15 @@ def preset_settings(
     return resolve_preset(check_preset(preset), table, **preset_arguments(table, arguments))
 
 
+def init_settings(model: Any, table: Mapping[str, Mapping[str, Any]], arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The constructor's settings under its ``preset``, which is checked and kept as ``model.preset``.
+
+    ``arguments`` are the constructor's ``locals()``; see :func:`preset_settings`.
+    """
+    model.preset = check_preset(arguments["preset"])
+    return preset_settings(model.preset, table, arguments)
+
+
 def train_with_preset(
     model: Any,
     table: Mapping[str, Mapping[str, Any]],

@@ -13,8 +13,7 @@ from scvi.data.fields import LayerField, NumericalObsField
 from sctl._constants import LABEL_KEY
 from sctl._docs import doc_params
 from sctl._validate import check_anndata, check_finite, check_obs_key, get_matrix, to_dense
-from sctl.models._base import preset_settings, register_fields, train_phases_with_preset
-from sctl.models._presets import check_preset
+from sctl.models._base import init_settings, preset_settings, register_fields, train_phases_with_preset
 from sctl.models._transfer._base import DOMAIN_REG, LABELS_REG, X_KEY, TransferModel
 from sctl.models._transfer._data import _DOMAIN_CODE, _TARGET, BULK, DOMAIN_KEY
 from sctl.models._transfer._training import TRAIN_ARGS
@@ -160,9 +159,8 @@ class ATSDPNet(TransferModel):
         seed: int = 0,
     ) -> None:
         super().__init__(check_anndata(adata))
-        self.preset = check_preset(preset)
+        values = init_settings(self, INIT_PRESETS, locals())
         self._check_data_preset(preset)
-        values = preset_settings(preset, INIT_PRESETS, locals())
         dims = {name: tuple(values[name]) for name in ("encoder_dims", "predictor_dims")}
         values.update({name: list(value) for name, value in dims.items()})  # JSON-friendly in the saved settings
         if values["n_heads"] < 0:

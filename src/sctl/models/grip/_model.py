@@ -15,10 +15,9 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from sctl._docs import doc_params
 from sctl._validate import check_anndata, check_obs_key, drop_unused_categories, get_matrix
-from sctl.models._base import preset_settings, register_fields, train_with_preset
+from sctl.models._base import init_settings, register_fields, train_with_preset
 from sctl.models._conditions import TrainingRowsSplitter, aligned_matrix, dose_values
 from sctl.models._io import SaveLoadMixin, load_state
-from sctl.models._presets import check_preset
 from sctl.models.grip._data import fitted_scaling, model_inputs, saved_model_data
 from sctl.models.grip._module import (
     BASAL_KEY,
@@ -124,8 +123,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         seed: int = 0,
     ):
         super().__init__(adata)
-        self.preset = check_preset(preset)
-        settings = preset_settings(preset, INIT_PRESETS, locals())
+        settings = init_settings(self, INIT_PRESETS, locals())
         generator, discriminator, condition_input = (
             settings[k] for k in ("generator", "discriminator", "condition_input")
         )

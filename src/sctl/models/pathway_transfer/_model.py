@@ -15,8 +15,7 @@ from anndata import AnnData
 from sctl import pp
 from sctl._docs import doc_params
 from sctl._validate import check_anndata
-from sctl.models._base import preset_settings, train_phases_with_preset
-from sctl.models._presets import check_preset
+from sctl.models._base import init_settings, preset_settings, train_phases_with_preset
 from sctl.models._transfer._base import TransferModel
 from sctl.models._transfer._training import TRAIN_ARGS
 from sctl.models._transfer._training_plan import PhaseTrainingPlan
@@ -153,9 +152,8 @@ class PathwayTransfer(TransferModel):
         seed: int = 0,
     ) -> None:
         super().__init__(check_anndata(adata))
-        self.preset = check_preset(preset)
+        values = init_settings(self, INIT_PRESETS, locals())
         self._check_data_preset(preset)
-        values = preset_settings(preset, INIT_PRESETS, locals())
         self.mask_ = None
         self.genesets_source_ = None
         if pathway_decoder:

@@ -17,10 +17,9 @@ from scvi.train import TrainingPlan
 from sctl._deprecation import renamed_arguments
 from sctl._docs import doc_params
 from sctl._validate import check_anndata, check_finite, check_obs_key, drop_unused_categories, get_matrix, preview
-from sctl.models._base import preset_settings, register_fields, train_with_preset
+from sctl.models._base import init_settings, register_fields, train_with_preset
 from sctl.models._conditions import encode, placeholder_adata
 from sctl.models._io import SaveLoadMixin
-from sctl.models._presets import check_preset
 from sctl.models.seqperturb._data import (
     DRUG_ID_COLUMNS,
     SMILES_COLUMNS,
@@ -102,8 +101,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         seed: int = 0,
     ):
         super().__init__(adata)
-        self.preset = check_preset(preset)
-        settings = preset_settings(preset, INIT_PRESETS, locals())
+        settings = init_settings(self, INIT_PRESETS, locals())
         encoder = settings["encoder"]
         if encoder not in ENCODERS:
             raise ValueError(f"Unknown encoder {encoder!r}; choose one of {ENCODERS}.")
