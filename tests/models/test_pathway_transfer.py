@@ -141,7 +141,9 @@ def _loss_terms(n_cells: int, n_lines: int):
 
     torch.manual_seed(0)
     mask = (torch.rand(12, 4) > 0.5).numpy().astype(np.float32)
-    module = PathwayTransferModule(12, mask, n_extra=1, n_hidden=8, dropout=0.0).eval()
+    settings = {"n_latent": 4, "shared_encoder": True, "adversarial": False, "adversarial_weight": 0.0}
+    settings |= {"r1": 0.1, "r2": 0.1, "sparse_relu": False}
+    module = PathwayTransferModule(12, mask, n_extra=1, n_hidden=8, dropout=0.0, **settings).eval()
     x = torch.randn(n_cells + n_lines, 12)
     x[n_lines:] = 3 * x[n_lines:] + 1  # the cells reconstruct worse than the lines
     domain = torch.cat([torch.zeros(n_lines), torch.ones(n_cells)])

@@ -26,6 +26,8 @@ from sctl.models.baselines._perturbation import PERTURBATION_BASELINES
 DEEP_MODELS = ("GRIP", "SeqPerturb")
 #: members of :class:`PerturbationEnsemble` by default: best on held-out doses and wells of the L1000 plate
 ENSEMBLE_MEMBERS = ("GRIP", "SeqPerturb", "ridge")
+#: the layers and ``.obs`` columns every member reads: the keyword arguments of :func:`train_named_model`
+DATA_KEYS = ("delta_layer", "basal_layer", "drug_key", "dose_key", "cell_line_key")
 
 
 def train_named_model(
@@ -33,17 +35,19 @@ def train_named_model(
     adata: AnnData,
     *,
     seed: int = 0,
-    delta_layer: str = "sctl_delta",
-    basal_layer: str = "sctl_basal",
-    drug_key: str = "drug",
-    dose_key: str | None = "dose",
-    cell_line_key: str | None = "cell_line",
+    delta_layer: str,
+    basal_layer: str,
+    drug_key: str,
+    dose_key: str | None,
+    cell_line_key: str | None,
     train_kwargs: Mapping[str, Any] | None = None,
     preset: str = "sctl",
 ) -> Any:
     """Set up and train ``"GRIP"`` or ``"SeqPerturb"``, or fit a naive baseline, on the treated profiles ``adata``.
 
-    ``adata`` is registered in place (``setup_anndata``); ``train_kwargs`` reach the deep models' ``train``;
+    The layers and columns (:data:`DATA_KEYS`) are those of the caller (:class:`PerturbationEnsemble`,
+    :func:`sctl.tl.evaluate_perturbation`), which owns their defaults. ``adata`` is registered in place
+    (``setup_anndata``); ``train_kwargs`` reach the deep models' ``train``;
     ``preset`` (``"sctl"`` or ``"paper"``) their constructor. Under ``"paper"`` SeqPerturb registers every token
     of :cite:t:`ali2024deep` that ``adata.obs`` has (drug id, SMILES); under ``"sctl"`` cell line, drug and dose (why:
     ``docs/methods/seqperturb.md``).
@@ -279,14 +283,8 @@ class PerturbationEnsemble(SaveLoadMixin):
         }
 
     def _keys(self) -> dict[str, Any]:
-        """The layers and ``.obs`` columns every member reads."""
-        return {
-            "delta_layer": self.delta_layer,
-            "basal_layer": self.basal_layer,
-            "drug_key": self.drug_key,
-            "dose_key": self.dose_key,
-            "cell_line_key": self.cell_line_key,
-        }
+        """The layers and ``.obs`` columns every member reads (:data:`DATA_KEYS`)."""
+        return {key: getattr(self, key) for key in DATA_KEYS}
 
     def _member_mean(self, models: list[Any], adata: AnnData, kwargs: dict[str, Any]) -> pd.DataFrame:
         """Mean predicted change over one member's seeds."""

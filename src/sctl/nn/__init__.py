@@ -10,6 +10,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "GeneGeneAttention": "._gene_attention",
         "MaskedLinear": "._masked",
         "ResidualBlock": "._film",
+        "masked_loss": "._mlp",
+        "mlp": "._mlp",
         "mmd": "._mmd",
         "reverse_gradient": "._masked",
     },

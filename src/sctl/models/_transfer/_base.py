@@ -26,7 +26,45 @@ from sctl.models._transfer._training import PhasedTrainingMixin
 X_KEY, DOMAIN_REG, LABELS_REG = "X", "sctl_domain_code", "sctl_target"
 
 
-class TransferModel(SaveLoadMixin, PhasedTrainingMixin, StreamedPredictionMixin, BaseModelClass):
+def cell_rows(domain: pd.Series, domain_key: str, bulk_value: str) -> np.ndarray:
+    """Whether each row is a cell (its domain is not ``bulk_value``); an error unless both domains are present."""
+    is_cell = (domain.astype(str) != str(bulk_value)).to_numpy()
+    if is_cell.all() or not is_cell.any():
+        raise ValueError(
+            f"`adata.obs[{domain_key!r}]` must mark both bulk rows ({bulk_value!r}) and cells; found only "
+            f"{preview(domain.astype(str).unique(), 3)}."
+        )
+    return is_cell
+
+
+class DomainDataMixin:
+    """Registration of an AnnData of bulk lines and cells, the setup arguments and genes it gives the model."""
+
+    @classmethod
+    def _register(
+        cls, adata: AnnData, setup_method_args: dict, layer: str | None, targets: list[Any], **kwargs: Any
+    ) -> None:
+        """Register the expression ``layer``, the domain code written in ``adata.obs`` and the ``targets`` fields."""
+        fields = [LayerField(X_KEY, layer, is_count_data=False), NumericalObsField(DOMAIN_REG, _DOMAIN_CODE)]
+        manager = AnnDataManager(fields=[*fields, *targets], setup_method_args=setup_method_args)
+        manager.register_fields(adata, **kwargs)
+        cls.register_manager(manager)
+
+    @property
+    def _setup_args(self) -> dict[str, Any]:
+        return dict(self.adata_manager.registry["setup_args"])
+
+    @property
+    def var_names(self) -> pd.Index:
+        """Genes of the model, in order."""
+        return pd.Index(self.adata.var_names.astype(str))
+
+    def _loaded_with(self, adata: AnnData) -> None:
+        """Check that the data given to :meth:`load` holds the saved model's genes."""
+        check_var_names(adata, self.var_names, what=f"the saved {type(self).__name__}")
+
+
+class TransferModel(DomainDataMixin, SaveLoadMixin, PhasedTrainingMixin, StreamedPredictionMixin, BaseModelClass):
     """Base of the bulk-to-single-cell models: registration, phased training, prediction, safe save / load.
 
     Subclasses build ``self.module`` (with ``encode(x, domain)``, ``predict_logits(x, domain)`` and a
@@ -94,40 +132,19 @@ class TransferModel(SaveLoadMixin, PhasedTrainingMixin, StreamedPredictionMixin,
         check_finite(get_matrix(adata, layer), "the expression")  # before writing anything into `adata`
         cls._write_codes(adata, domain_key, labels_key, bulk_value)
         setup_method_args = cls._get_setup_method_args(**locals())
-        fields = [
-            LayerField(X_KEY, layer, is_count_data=False),
-            NumericalObsField(DOMAIN_REG, _DOMAIN_CODE),
-            NumericalObsField(LABELS_REG, _TARGET),
-        ]
-        manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        manager.register_fields(adata, **kwargs)
-        cls.register_manager(manager)
+        cls._register(adata, setup_method_args, layer, [NumericalObsField(LABELS_REG, _TARGET)], **kwargs)
 
     @staticmethod
     def _write_codes(adata: AnnData, domain_key: str, labels_key: str, bulk_value: str) -> None:
         domain = check_obs_key(adata, domain_key, hint="Build the data with `sctl.models.transfer_data`.")
         labels = check_obs_key(adata, labels_key, hint="Label the bulk lines with `sctl.pp.binarize_response`.")
-        is_cell = (domain.astype(str) != str(bulk_value)).to_numpy()
-        if is_cell.all() or not is_cell.any():
-            raise ValueError(
-                f"`adata.obs[{domain_key!r}]` must mark both bulk rows ({bulk_value!r}) and cells; found only "
-                f"{preview(domain.astype(str).unique(), 3)}."
-            )
+        is_cell = cell_rows(domain, domain_key, bulk_value)
         text = labels.astype(object)
         target = np.where(text.isna(), np.nan, (text == SENSITIVE).astype(np.float64))
         if np.isnan(target[~is_cell]).all():
             raise ValueError(f"No bulk row has a label in `adata.obs[{labels_key!r}]`.")
         adata.obs[_DOMAIN_CODE] = is_cell.astype(np.float32)
         adata.obs[_TARGET] = target.astype(np.float32)
-
-    @property
-    def _setup_args(self) -> dict[str, Any]:
-        return dict(self.adata_manager.registry["setup_args"])
-
-    @property
-    def var_names(self) -> pd.Index:
-        """Genes of the model, in order."""
-        return pd.Index(self.adata.var_names.astype(str))
 
     # ---------------------------------------------------------- save/load
     def _extra_state(self) -> dict[str, Any]:
@@ -143,9 +160,6 @@ class TransferModel(SaveLoadMixin, PhasedTrainingMixin, StreamedPredictionMixin,
 
     def _restore_extra_state(self, meta: dict[str, Any], path: Path) -> None:
         self.standardize_rows_ = bool(meta.get("standardize_rows", False))  # absent: saved before the option
-
-    def _loaded_with(self, adata: AnnData) -> None:
-        check_var_names(adata, self.var_names, what=f"the saved {type(self).__name__}")
 
     @classmethod
     def _extra_setup(cls, meta: dict[str, Any]) -> dict[str, Any]:

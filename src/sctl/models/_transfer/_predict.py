@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +29,34 @@ from sctl.models._transfer._data import _DOMAIN_CODE
 PREDICT_CHUNK = 4096
 
 
+def user_rows(model: Any, adata: AnnData, layer: str | None, standardize: bool) -> Rows:
+    """The rows of a user's ``adata`` in ``model.var_names`` order, nothing read yet, once its genes are checked.
+
+    With ``standardize`` and a model trained on profile-wise z-scores (``model.standardize_rows_``), each row is
+    z-scored across the model's genes as it is read.
+    """
+    check_anndata(adata)
+    check_var_names(adata, model.var_names, what=f"this {type(model).__name__}")
+    check_unique_var_names(adata)
+    rows = rows_of(adata, layer, model.var_names)
+    return replace(
+        rows,
+        what=f"the expression of `adata` ({rows.what})",
+        standardize_rows=standardize and model.standardize_rows_,
+    )
+
+
+def gene_standardizer(rows: Rows, standardize: bool, chunk_size: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The map of a block of ``rows`` to its per-gene z-scores over all ``rows`` (identity without ``standardize``).
+
+    The genes' means and standard deviations take one pass over ``rows``, ``chunk_size`` at a time.
+    """
+    if not standardize:
+        return lambda block: block
+    center, scale = zscore_params(*column_mean_std(rows, chunk_size))
+    return lambda block: zscore_block(block, center, scale)
+
+
 class StreamedPredictionMixin:
     """``predict`` and ``get_latent_representation`` of a transfer model, reading the rows a chunk at a time.
 
@@ -47,16 +76,7 @@ class StreamedPredictionMixin:
         if adata is None:
             rows = rows_of(self.adata, self._setup_args["layer"])
             return rows, self.adata.obs[_DOMAIN_CODE].to_numpy(dtype=np.float32)
-        check_anndata(adata)
-        check_var_names(adata, self.var_names, what=f"this {type(self).__name__}")
-        check_unique_var_names(adata)
-        rows = rows_of(adata, layer, self.var_names)
-        rows = replace(
-            rows,
-            what=f"the expression of `adata` ({rows.what})",
-            standardize_rows=standardize and self.standardize_rows_,
-        )
-        return rows, np.ones(adata.n_obs, np.float32)
+        return user_rows(self, adata, layer, standardize), np.ones(adata.n_obs, np.float32)
 
     def _stream(
         self,
@@ -74,14 +94,10 @@ class StreamedPredictionMixin:
         """
         chunk_size = check_chunk_size(chunk_size)
         rows, domain = self._input_rows(adata, layer, standardize)
-        center = scale = None
-        if standardize and adata is not None:
-            center, scale = zscore_params(*column_mean_std(rows, chunk_size))
+        standardized = gene_standardizer(rows, standardize and adata is not None, chunk_size)
 
         def score(start: int, block: np.ndarray) -> np.ndarray:
-            if center is not None:
-                block = zscore_block(block, center, scale)
-            return self._batched(fn, block, domain[start : start + len(block)], batch_size=chunk_size)
+            return self._batched(fn, standardized(block), domain[start : start + len(block)], batch_size=chunk_size)
 
         return map_rows(rows, score, chunk_size, np.float32)
 
@@ -91,11 +107,9 @@ class StreamedPredictionMixin:
         """Model-ready rows and their domain codes (0 bulk, 1 cells), whole in memory (small data only)."""
         rows, domain = self._input_rows(adata, layer, standardize)
         X = np.zeros((rows.n_obs, rows.n_vars), dtype=np.float32)
-        center = scale = None
-        if standardize and adata is not None:
-            center, scale = zscore_params(*column_mean_std(rows, PREDICT_CHUNK))
+        standardized = gene_standardizer(rows, standardize and adata is not None, PREDICT_CHUNK)
         for start, block in iter_dense(rows, PREDICT_CHUNK, np.float32):
-            X[start : start + len(block)] = block if center is None else zscore_block(block, center, scale)
+            X[start : start + len(block)] = standardized(block)
         return X, domain
 
     @torch.no_grad()

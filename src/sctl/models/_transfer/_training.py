@@ -69,12 +69,14 @@ class PhasedTrainingMixin(UnsupervisedTrainingMixin):
         plan_kwargs: dict[str, dict[str, Any]],
         trainer_kwargs: dict[str, Any],
         balance: str = "none",
-    ) -> None:
-        """Run each phase with Lightning; validation = a held-out share of the labelled bulk lines.
+        monitor: str = "validation_loss",
+    ) -> np.ndarray:
+        """Run each phase with Lightning; validation = a held-out share of the trainable lines. Returns its rows.
 
         With ``balance`` (``"smote"`` / ``"oversample"``) the labelled bulk lines left for training, and only
         those, are balanced after the split (:meth:`_balanced_training_data`); the model then trains on a copy
-        of its data with the synthetic lines appended, and keeps its own data.
+        of its data with the synthetic lines appended, and keeps its own data. Early stopping follows the
+        validation metric ``monitor``.
 
         ``trainer_kwargs`` go to Lightning's ``Trainer`` in every phase: ``devices`` (one by default), ``strategy``
         (e.g. ``"ddp_find_unused_parameters_true"`` on several GPUs; scvi-tools then shards each epoch with a
@@ -84,43 +86,40 @@ class PhasedTrainingMixin(UnsupervisedTrainingMixin):
         train_idx, val_idx = self._split(train_size, seed)
         own_data = self.adata
         training_data, train_idx = self._balanced_training_data(train_idx, val_idx, balance, seed)
+        check_val = trainer_kwargs.pop("check_val_every_n_epoch", 1)
+        fit_kwargs = {
+            "accelerator": accelerator,
+            "devices": trainer_kwargs.pop("devices", 1),
+            "batch_size": batch_size,
+            "datasplitter_kwargs": {"external_indexing": [train_idx, val_idx, np.array([], dtype=int)]},
+            "early_stopping": early_stopping and len(val_idx) > 0,
+            "early_stopping_monitor": monitor,
+            "early_stopping_patience": patience,
+            "check_val_every_n_epoch": check_val if len(val_idx) else None,
+        }
         if training_data is not own_data:
             self.adata = training_data
         try:
-            self._run_phases(
-                epochs,
-                train_idx,
-                val_idx,
-                batch_size,
-                early_stopping,
-                patience,
-                accelerator,
-                plan_kwargs,
-                trainer_kwargs,
-            )
+            self._run_phases(epochs, plan_kwargs, fit_kwargs, trainer_kwargs, check_val)
         finally:
             if training_data is not own_data:
                 self.adata = own_data
         self.module.set_phase(None)
         self.module.eval()
         self.is_trained_ = True
+        return val_idx
 
     def _run_phases(
         self,
         epochs: dict[str, int],
-        train_idx: np.ndarray,
-        val_idx: np.ndarray,
-        batch_size: int,
-        early_stopping: bool,
-        patience: int,
-        accelerator: str,
         plan_kwargs: dict[str, dict[str, Any]],
+        fit_kwargs: dict[str, Any],
         trainer_kwargs: dict[str, Any],
+        check_val: int,
     ) -> None:
+        """One Lightning run per phase with ``epochs[phase] > 0``; each phase's history in ``history_by_phase_``."""
         trainer_kwargs.setdefault("enable_model_summary", False)
         trainer_kwargs.setdefault("enable_checkpointing", False)
-        devices = trainer_kwargs.pop("devices", 1)
-        check_val = trainer_kwargs.pop("check_val_every_n_epoch", 1)
         callbacks = trainer_kwargs.pop("callbacks", None) or []
         self.history_by_phase_: dict[str, pd.DataFrame] = {}
         for phase in self._phases:
@@ -129,18 +128,10 @@ class PhasedTrainingMixin(UnsupervisedTrainingMixin):
             self.module.set_phase(phase)
             self.module.train()
             n_before = {key: len(value) for key, value in (self.history or {}).items()}
-            stop = early_stopping and len(val_idx) > 0
             super().train(
                 max_epochs=int(epochs[phase]),
-                accelerator=accelerator,
-                devices=devices,
-                batch_size=batch_size,
-                datasplitter_kwargs={"external_indexing": [train_idx, val_idx, np.array([], dtype=int)]},
                 plan_kwargs={"phase": phase, **plan_kwargs.get(phase, {})},
-                early_stopping=stop,
-                early_stopping_monitor="validation_loss",
-                early_stopping_patience=patience,
-                check_val_every_n_epoch=check_val if len(val_idx) else None,
+                **fit_kwargs,
                 **trainer_kwargs,
                 # scvi-tools' Trainer appends its early-stopping callback to the list it is given: one list per phase
                 callbacks=list(callbacks),
@@ -213,15 +204,19 @@ class PhasedTrainingMixin(UnsupervisedTrainingMixin):
             return AnnData(X, obs=obs, var=var)
         return AnnData(obs=obs, var=var, layers={layer: X})
 
+    def _trainable_lines(self) -> np.ndarray:
+        """Rows of the labelled bulk lines, the rows the validation share is drawn from."""
+        obs = self.adata.obs
+        lines = np.flatnonzero(obs[_DOMAIN_CODE].to_numpy() == 0)
+        return lines[~np.isnan(obs[_TARGET].to_numpy()[lines])]
+
     def _split(self, train_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Hold out ``1 - train_size`` of the labelled bulk lines; train on every other row."""
+        """Hold out ``1 - train_size`` of the trainable lines; train on every other row (cells included)."""
         if not 0 < train_size <= 1:
             raise ValueError(f"`train_size` must lie in (0, 1], got {train_size}.")
-        obs = self.adata.obs
-        labelled = np.flatnonzero(obs[_DOMAIN_CODE].to_numpy() == 0)
-        labelled = labelled[~np.isnan(obs[_TARGET].to_numpy()[labelled])]
+        lines = self._trainable_lines()
         rng = np.random.default_rng(seed)
-        n_val = round((1 - train_size) * len(labelled))
-        val = np.sort(rng.choice(labelled, size=n_val, replace=False)) if n_val else np.array([], dtype=int)
+        n_val = round((1 - train_size) * len(lines))
+        val = np.sort(rng.choice(lines, size=n_val, replace=False)) if n_val else np.array([], dtype=int)
         train = np.setdiff1d(np.arange(self.adata.n_obs), val)
         return train, val

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
-from sctl.models.pathway_transfer._module import mlp
+from sctl.nn._mlp import masked_loss, mlp
 from sctl.nn._mmd import mmd
 
 X_KEY, DOMAIN_KEY, LABELS_KEY, CLUSTER_KEY = "X", "sctl_domain_code", "sctl_target", "sctl_cluster_code"
@@ -69,25 +69,26 @@ def cluster_cosine(z: torch.Tensor, clusters: torch.Tensor) -> torch.Tensor:
 class ATSDPModule(BaseModuleClass):
     """Denoising autoencoders for bulk (``E_g``, ``D_g``) and cells (``E_t``, ``D_t``) and an attention predictor.
 
-    See :class:`sctl.models.ATSDPNet` for the model and its reference :cite:p:`zhou2025atsdpnet`.
+    See :class:`sctl.models.ATSDPNet` for the model, its hyperparameters (the model owns their defaults and passes
+    every one) and its reference :cite:p:`zhou2025atsdpnet`.
     """
 
     def __init__(
         self,
         n_genes: int,
         *,
-        n_latent: int = 64,
-        encoder_dims: tuple[int, ...] = (256, 128),
-        predictor_dims: tuple[int, ...] = (128, 64),
-        n_heads: int = 8,
-        n_tokens: int = 8,
-        token_dim: int = 32,
-        dropout: float = 0.3,
-        noise: float = 0.1,
-        mmd_weight: float = 0.0,
-        mmd_kernel: str = "rbf",
-        cluster_weight: float = 0.1,
-        shared_encoder: bool = True,
+        n_latent: int,
+        encoder_dims: tuple[int, ...],
+        predictor_dims: tuple[int, ...],
+        n_heads: int,
+        n_tokens: int,
+        token_dim: int,
+        dropout: float,
+        noise: float,
+        mmd_weight: float,
+        mmd_kernel: str,
+        cluster_weight: float,
+        shared_encoder: bool,
     ) -> None:
         super().__init__()
         self.noise, self.mmd_weight, self.mmd_kernel = noise, mmd_weight, mmd_kernel
@@ -141,9 +142,7 @@ class ATSDPModule(BaseModuleClass):
         if phase == "pretrain":
             recon = F.mse_loss(generative_outputs["x_hat"], x)
             return LossOutput(loss=recon, reconstruction_loss=recon, n_obs_minibatch=len(x))
-        from sctl.models.pathway_transfer._module import masked_bce
-
-        ce = masked_bce(self.predictor(z), tensors[LABELS_KEY].reshape(-1).float())
+        ce = masked_loss(F.binary_cross_entropy_with_logits, self.predictor(z), tensors[LABELS_KEY].reshape(-1).float())
         loss, metrics = ce, {"cross_entropy": ce.detach()}
         if self.mmd_weight > 0 and is_cell.sum() > 1 and (~is_cell).sum() > 1:
             distance = mmd(z[~is_cell], z[is_cell], kernel=self.mmd_kernel)

@@ -81,12 +81,7 @@ class _DeltaBaseline:
         return model
 
     def _init_args(self) -> dict[str, Any]:
-        return {
-            "delta_layer": self.delta_layer,
-            "drug_key": self.drug_key,
-            "dose_key": self.dose_key,
-            "cell_line_key": self.cell_line_key,
-        }
+        return {key: getattr(self, key) for key in ("delta_layer", "drug_key", "dose_key", "cell_line_key")}
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {}

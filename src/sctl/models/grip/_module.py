@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
@@ -38,21 +40,19 @@ class ResidualGenerator(nn.Module):
 class ConditionalAEGenerator(nn.Module):
     """Conditional autoencoder: encoder to a latent code, decoder of ``[code, condition]`` to ``Δx``."""
 
-    def __init__(
-        self,
-        n_genes: int,
-        n_condition: int,
-        n_hidden: int,
-        dropout: float,
-        n_input: int | None = None,
-        n_latent: int = 64,
-    ):
+    #: size of the latent code
+    n_latent: ClassVar[int] = 64
+
+    def __init__(self, n_genes: int, n_condition: int, n_hidden: int, dropout: float, n_input: int | None = None):
         super().__init__()
         self.encoder = nn.Sequential(
-            nn.Linear(n_input or n_genes, n_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(n_hidden, n_latent)
+            nn.Linear(n_input or n_genes, n_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(n_hidden, self.n_latent)
         )
         self.decoder = nn.Sequential(
-            nn.Linear(n_latent + n_condition, n_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(n_hidden, n_genes)
+            nn.Linear(self.n_latent + n_condition, n_hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(n_hidden, n_genes),
         )
 
     def forward(self, basal: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
@@ -62,27 +62,22 @@ class ConditionalAEGenerator(nn.Module):
 class TransformerGenerator(nn.Module):
     """Transformer encoder over ``n_tokens`` chunks of the projected profile plus one condition token."""
 
-    def __init__(
-        self,
-        n_genes: int,
-        n_condition: int,
-        n_hidden: int,
-        dropout: float,
-        n_input: int | None = None,
-        n_tokens: int = 8,
-    ):
+    #: number of chunks the projected profile is cut into
+    n_tokens: ClassVar[int] = 8
+
+    def __init__(self, n_genes: int, n_condition: int, n_hidden: int, dropout: float, n_input: int | None = None):
         super().__init__()
-        if n_hidden % n_tokens:
-            raise ValueError(f"`n_hidden` ({n_hidden}) must be a multiple of {n_tokens} for the transformer.")
-        self.n_tokens, self.d_model = n_tokens, n_hidden // n_tokens
+        if n_hidden % self.n_tokens:
+            raise ValueError(f"`n_hidden` ({n_hidden}) must be a multiple of {self.n_tokens} for the transformer.")
+        self.d_model = n_hidden // self.n_tokens
         self.project = nn.Linear(n_input or n_genes, n_hidden)
         self.condition = nn.Linear(n_condition, self.d_model)
-        self.position = nn.Parameter(torch.zeros(1, n_tokens + 1, self.d_model))
+        self.position = nn.Parameter(torch.zeros(1, self.n_tokens + 1, self.d_model))
         layer = nn.TransformerEncoderLayer(
             self.d_model, nhead=2, dim_feedforward=2 * self.d_model, dropout=dropout, batch_first=True
         )
         self.encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
-        self.out = nn.Linear((n_tokens + 1) * self.d_model, n_genes)
+        self.out = nn.Linear((self.n_tokens + 1) * self.d_model, n_genes)
 
     def forward(self, basal: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         tokens = self.project(basal).view(-1, self.n_tokens, self.d_model)

@@ -9,23 +9,23 @@ import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
-from scvi.data import AnnDataManager
-from scvi.data.fields import LayerField, NumericalObsField, ObsmField
-from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+from scvi.data.fields import NumericalObsField, ObsmField
+from scvi.model.base import BaseModelClass
 
 from sctl._constants import LABEL_KEY
 from sctl._validate import check_anndata, check_finite, check_obs_key, closest, get_matrix, preview
 from sctl.models._io import SaveLoadMixin
-from sctl.models._transfer._data import BULK, DOMAIN_KEY
+from sctl.models._transfer._base import DomainDataMixin, cell_rows
+from sctl.models._transfer._data import _DOMAIN_CODE, BULK, DOMAIN_KEY
+from sctl.models._transfer._training import PhasedTrainingMixin
 from sctl.models._transfer._training_plan import PhaseTrainingPlan
 from sctl.models.multidrug._calibration import Calibration
 from sctl.models.multidrug._data import GENERAL_KEY, MULTIDRUG_KEY, RESPONSE_Z_KEY, multidrug_data
-from sctl.models.multidrug._module import DOMAIN_KEY as DOMAIN_REG
-from sctl.models.multidrug._module import GENERAL_REG, SPECIFIC_REG, X_KEY, MultiDrugModule
+from sctl.models.multidrug._module import GENERAL_REG, SPECIFIC_REG, MultiDrugModule
 from sctl.models.multidrug._surface import MultiDrugSurface
 
 # numeric columns written by ``setup_anndata`` (scvi-tools registers numbers)
-_DOMAIN_CODE, _GENERAL, _SPECIFIC = "_sctl_domain_code", "_sctl_general", "_sctl_specific"
+_GENERAL, _SPECIFIC = "_sctl_general", "_sctl_specific"
 #: ``train`` defaults
 TRAIN_DEFAULTS = {
     "max_epochs": 100,
@@ -39,7 +39,7 @@ TRAIN_DEFAULTS = {
 }
 
 
-class MultiDrugTransfer(MultiDrugSurface, SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class MultiDrugTransfer(MultiDrugSurface, DomainDataMixin, SaveLoadMixin, PhasedTrainingMixin, BaseModelClass):
     """Bulk-to-single-cell drug response for many drugs at once: ``z[l, d] ≈ g(x_l) + s_d(x_l)``.
 
     sctl's own design; no paper defines this model. A screen such as GDSC shares a strong general-sensitivity
@@ -101,6 +101,7 @@ class MultiDrugTransfer(MultiDrugSurface, SaveLoadMixin, UnsupervisedTrainingMix
 
     _module_cls = MultiDrugModule
     _training_plan_cls = PhaseTrainingPlan
+    _phases = ("train",)
 
     def __init__(
         self,
@@ -183,12 +184,7 @@ class MultiDrugTransfer(MultiDrugSurface, SaveLoadMixin, UnsupervisedTrainingMix
         table = adata.obsm.get(response_key)
         if not isinstance(table, pd.DataFrame):
             raise KeyError(f"`adata.obsm[{response_key!r}]` must be a DataFrame of lines x drugs (z-scores). {hint}")
-        is_cell = (domain.astype(str) != str(bulk_value)).to_numpy()
-        if is_cell.all() or not is_cell.any():
-            raise ValueError(
-                f"`adata.obs[{domain_key!r}]` must mark both bulk rows ({bulk_value!r}) and cells; found only "
-                f"{preview(domain.astype(str).unique(), 3)}."
-            )
+        is_cell = cell_rows(domain, domain_key, bulk_value)
         general[is_cell] = np.nan
         specific = table.to_numpy(np.float64) - general[:, None]
         specific[is_cell] = np.nan
@@ -197,24 +193,8 @@ class MultiDrugTransfer(MultiDrugSurface, SaveLoadMixin, UnsupervisedTrainingMix
         adata.obs[_DOMAIN_CODE] = is_cell.astype(np.float32)
         adata.obs[_GENERAL] = general.astype(np.float32)
         adata.obsm[_SPECIFIC] = pd.DataFrame(specific.astype(np.float32), index=adata.obs_names, columns=table.columns)
-        fields = [
-            LayerField(X_KEY, layer, is_count_data=False),
-            NumericalObsField(DOMAIN_REG, _DOMAIN_CODE),
-            NumericalObsField(GENERAL_REG, _GENERAL),
-            ObsmField(SPECIFIC_REG, _SPECIFIC),
-        ]
-        manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        manager.register_fields(adata, **kwargs)
-        cls.register_manager(manager)
-
-    @property
-    def _setup_args(self) -> dict[str, Any]:
-        return dict(self.adata_manager.registry["setup_args"])
-
-    @property
-    def var_names(self) -> pd.Index:
-        """Genes of the model, in order."""
-        return pd.Index(self.adata.var_names.astype(str))
+        targets = [NumericalObsField(GENERAL_REG, _GENERAL), ObsmField(SPECIFIC_REG, _SPECIFIC)]
+        cls._register(adata, setup_method_args, layer, targets, **kwargs)
 
     @property
     def drug(self) -> str | None:
@@ -274,29 +254,19 @@ class MultiDrugTransfer(MultiDrugSurface, SaveLoadMixin, UnsupervisedTrainingMix
         **trainer_kwargs
             Passed to Lightning's ``Trainer`` (``enable_progress_bar``, ``callbacks``, ``logger``, ...).
         """
-        if not 0 < train_size <= 1:
-            raise ValueError(f"`train_size` must lie in (0, 1], got {train_size}.")
         labels = self._line_labels()
-        torch.manual_seed(seed)
-        train_idx, val_idx = self._split(train_size, seed)
-        trainer_kwargs.setdefault("enable_model_summary", False)
-        trainer_kwargs.setdefault("enable_checkpointing", False)
-        self.module.train()
-        super().train(
-            max_epochs=int(max_epochs),
-            accelerator=accelerator,
-            devices=trainer_kwargs.pop("devices", 1),
+        val_idx = self._train_phases(
+            {"train": max_epochs},
             batch_size=batch_size,
-            datasplitter_kwargs={"external_indexing": [train_idx, val_idx, np.array([], dtype=int)]},
-            plan_kwargs={"phase": "train", "lr": lr, "weight_decay": weight_decay, "optimizer": "AdamW"},
-            early_stopping=early_stopping and len(val_idx) > 0,
-            early_stopping_monitor=monitor,
-            early_stopping_patience=patience,
-            check_val_every_n_epoch=1 if len(val_idx) else None,
-            **trainer_kwargs,
+            train_size=train_size,
+            early_stopping=early_stopping,
+            patience=patience,
+            accelerator=accelerator,
+            seed=seed,
+            plan_kwargs={"train": {"lr": lr, "weight_decay": weight_decay, "optimizer": "AdamW"}},
+            trainer_kwargs=trainer_kwargs,
+            monitor=monitor,
         )
-        self.module.eval()
-        self.is_trained_ = True
         self.train_params_ = {
             "max_epochs": max_epochs,
             "batch_size": batch_size,
@@ -311,17 +281,10 @@ class MultiDrugTransfer(MultiDrugSurface, SaveLoadMixin, UnsupervisedTrainingMix
         self._calibrate(labels, val_idx)
 
     def _trainable_lines(self) -> np.ndarray:
+        """Rows of the lines with a general sensitivity, the rows the validation share is drawn from."""
         obs = self.adata.obs
         is_line = obs[_DOMAIN_CODE].to_numpy() == 0
         return np.flatnonzero(is_line & ~np.isnan(obs[_GENERAL].to_numpy()))
-
-    def _split(self, train_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Hold out ``1 - train_size`` of the lines with targets; train on every other row (cells included)."""
-        lines = self._trainable_lines()
-        n_val = round((1 - train_size) * len(lines))
-        rng = np.random.default_rng(seed)
-        val = np.sort(rng.choice(lines, size=n_val, replace=False)) if n_val else np.array([], dtype=int)
-        return np.setdiff1d(np.arange(self.adata.n_obs), val), val
 
     def _line_labels(self) -> pd.DataFrame:
         """The lines' sensitive / resistant labels of every drug (``obsm["sctl_label"]``), which calibrate."""

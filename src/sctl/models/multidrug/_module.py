@@ -7,24 +7,18 @@ import torch.nn.functional as F
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
-from sctl.models.pathway_transfer._module import domain_masks, mlp, per_domain_mse
+from sctl.models.pathway_transfer._module import domain_masks, per_domain_mse
+from sctl.nn._mlp import masked_loss, mlp
 from sctl.nn._mmd import mmd
 
 X_KEY, DOMAIN_KEY, GENERAL_REG, SPECIFIC_REG = "X", "sctl_domain_code", "sctl_general", "sctl_specific"
 
 
-def masked_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the entries whose target is not NaN (0 with a gradient when there are none)."""
-    keep = ~torch.isnan(target)
-    if not keep.any():
-        return prediction.sum() * 0.0
-    return F.mse_loss(prediction[keep], target[keep])
-
-
 class MultiDrugModule(BaseModuleClass):
     """Shared encoder of expression; heads for general sensitivity ``g`` and each drug's specific response ``s_d``.
 
-    See :class:`sctl.models.MultiDrugTransfer` for the model.
+    See :class:`sctl.models.MultiDrugTransfer` for the model; it owns the defaults of the hyperparameters and
+    passes every one.
 
     Parameters
     ----------
@@ -50,13 +44,13 @@ class MultiDrugModule(BaseModuleClass):
         n_genes: int,
         n_drugs: int,
         *,
-        n_hidden: int = 256,
-        n_latent: int = 64,
-        dropout: float = 0.5,
-        noise: float = 0.3,
-        recon_weight: float = 0.1,
-        mmd_weight: float = 0.1,
-        mmd_kernel: str = "rbf",
+        n_hidden: int,
+        n_latent: int,
+        dropout: float,
+        noise: float,
+        recon_weight: float,
+        mmd_weight: float,
+        mmd_kernel: str,
     ) -> None:
         super().__init__()
         self.noise, self.recon_weight = noise, recon_weight
@@ -101,8 +95,8 @@ class MultiDrugModule(BaseModuleClass):
         Cells carry NaN targets and add to the domain terms only.
         """
         x, z = tensors[X_KEY], inference_outputs["z"]
-        general = masked_mse(generative_outputs["general"], tensors[GENERAL_REG].reshape(-1).float())
-        specific = masked_mse(generative_outputs["specific"], tensors[SPECIFIC_REG].float())
+        general = masked_loss(F.mse_loss, generative_outputs["general"], tensors[GENERAL_REG].reshape(-1).float())
+        specific = masked_loss(F.mse_loss, generative_outputs["specific"], tensors[SPECIFIC_REG].float())
         loss = general + specific
         metrics = {"general_mse": general.detach(), "specific_mse": specific.detach()}
         masks = domain_masks(tensors[DOMAIN_KEY])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
 
@@ -12,10 +11,9 @@ import torch
 from anndata import AnnData
 from sklearn.exceptions import NotFittedError
 
-from sctl._stream import check_chunk_size, column_mean_std, map_rows, rows_of, zscore_block, zscore_params
-from sctl._validate import check_anndata, check_unique_var_names, check_var_names
+from sctl._stream import check_chunk_size, map_rows
 from sctl.models._transfer._data import BULK, CELLS
-from sctl.models._transfer._predict import PREDICT_CHUNK
+from sctl.models._transfer._predict import PREDICT_CHUNK, gene_standardizer, user_rows
 from sctl.models.multidrug._calibration import Calibration
 
 
@@ -50,21 +48,11 @@ class MultiDrugSurface:
         """
         self._check_trained()
         chunk_size = check_chunk_size(chunk_size)
-        check_anndata(adata)
-        check_var_names(adata, self.var_names, what="this MultiDrugTransfer")
-        check_unique_var_names(adata)
-        rows = rows_of(adata, layer, self.var_names)
-        rows = replace(
-            rows,
-            what=f"the expression of `adata` ({rows.what})",
-            standardize_rows=standardize and self.standardize_rows_,
-        )
-        center = scale = None
-        if standardize:
-            center, scale = zscore_params(*column_mean_std(rows, chunk_size))
+        rows = user_rows(self, adata, layer, standardize)
+        standardized = gene_standardizer(rows, standardize, chunk_size)
 
         def score(start: int, block: np.ndarray) -> np.ndarray:
-            return self._scores(block if center is None else zscore_block(block, center, scale))
+            return self._scores(standardized(block))
 
         return map_rows(rows, score, chunk_size, np.float32, empty_shape=(0, len(self.drugs) + 1))
 
@@ -147,9 +135,6 @@ class MultiDrugSurface:
     def _restore_extra_state(self, meta: dict[str, Any], path: Path) -> None:
         self.standardize_rows_ = bool(meta["standardize_rows"])
         self.calibration_ = Calibration.from_dict(meta["calibration"], len(self.drugs))
-
-    def _loaded_with(self, adata: AnnData) -> None:
-        check_var_names(adata, self.var_names, what=f"the saved {type(self).__name__}")
 
 
 def _placeholder(meta: dict[str, Any]) -> AnnData:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -11,19 +9,10 @@ from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
 from sctl.nn._masked import MaskedLinear, reverse_gradient
+from sctl.nn._mlp import masked_loss, mlp
 
 X_KEY, DOMAIN_KEY, LABELS_KEY = "X", "sctl_domain_code", "sctl_target"  # never "labels": scvi loads it as int64
 PHASES = ("pretrain", "classifier")
-
-
-def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
-    """ReLU network through ``sizes`` (no activation after the last layer)."""
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(pairwise(sizes)):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers += [nn.ReLU(), nn.Dropout(dropout)] if dropout > 0 else [nn.ReLU()]
-    return nn.Sequential(*layers)
 
 
 def orthogonality(private: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
@@ -51,18 +40,11 @@ def per_domain_mse(x_hat: torch.Tensor, x: torch.Tensor, masks: list[torch.Tenso
     return torch.stack([F.mse_loss(x_hat[mask], x[mask]) for mask in masks]).sum()
 
 
-def masked_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy over the rows whose target is not NaN (0 with a gradient when there are none)."""
-    keep = ~torch.isnan(target)
-    if not keep.any():
-        return logits.sum() * 0.0
-    return F.binary_cross_entropy_with_logits(logits[keep], target[keep])
-
-
 class PathwayTransferModule(BaseModuleClass):
     """Shared + private autoencoder with a pathway-masked decoder and a classifier on the shared code.
 
-    See :class:`sctl.models.PathwayTransfer` for the model and its reference :cite:p:`he2025transfer`.
+    See :class:`sctl.models.PathwayTransfer` for the model and its reference :cite:p:`he2025transfer`; the model
+    owns the defaults of the hyperparameters and passes every one.
 
     Parameters
     ----------
@@ -99,17 +81,17 @@ class PathwayTransferModule(BaseModuleClass):
         n_genes: int,
         mask: np.ndarray | None,
         *,
-        n_extra: int = 5,
-        n_latent: int = 64,
-        n_hidden: int = 256,
+        n_extra: int,
+        n_latent: int,
+        n_hidden: int,
         n_classifier_hidden: tuple[int, int] = (64, 32),
-        dropout: float = 0.1,
-        shared_encoder: bool = True,
-        adversarial: bool = False,
-        r1: float = 0.1,
-        r2: float = 0.1,
-        adversarial_weight: float = 0.1,
-        sparse_relu: bool = False,
+        dropout: float,
+        shared_encoder: bool,
+        adversarial: bool,
+        r1: float,
+        r2: float,
+        adversarial_weight: float,
+        sparse_relu: bool,
     ) -> None:
         super().__init__()
         self.sparse_relu = sparse_relu
@@ -179,7 +161,7 @@ class PathwayTransferModule(BaseModuleClass):
         if phase != "classifier":
             return self._autoencoder_loss(tensors, inference_outputs, generative_outputs)
         logits = self.classifier(inference_outputs["z_shared"]).reshape(-1)
-        ce = masked_bce(logits, tensors[LABELS_KEY].reshape(-1).float())
+        ce = masked_loss(F.binary_cross_entropy_with_logits, logits, tensors[LABELS_KEY].reshape(-1).float())
         if not self.finetune_encoder:
             return LossOutput(loss=ce, extra_metrics={"cross_entropy": ce.detach()}, n_obs_minibatch=len(x))
         ae = self._autoencoder_loss(tensors, inference_outputs, generative_outputs)
