@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
-from scvi.data.fields import LayerField, NumericalObsField
+from scvi.data.fields import NumericalObsField
 
 from sctl._constants import LABEL_KEY
 from sctl._docs import doc_params
 from sctl._validate import check_anndata, check_finite, check_obs_key, get_matrix, to_dense
-from sctl.models._base import init_settings, preset_settings, register_fields, train_phases_with_preset
-from sctl.models._transfer._base import DOMAIN_REG, LABELS_REG, X_KEY, TransferModel
+from sctl.models._base import init_settings, preset_settings, train_phases_with_preset
+from sctl.models._transfer._base import LABELS_REG, TransferModel
 from sctl.models._transfer._data import _DOMAIN_CODE, _TARGET, BULK, DOMAIN_KEY
 from sctl.models._transfer._training import TRAIN_ARGS
 from sctl.models._transfer._training_plan import PhaseTrainingPlan
@@ -218,14 +218,10 @@ class ATSDPNet(TransferModel):
         if cluster_key is not False:
             adata.obs[_CLUSTER] = _cluster_codes(adata, cluster_key, layer, resolution, seed)
         setup_method_args = cls._get_setup_method_args(**locals())
-        fields = [
-            LayerField(X_KEY, layer, is_count_data=False),
-            NumericalObsField(DOMAIN_REG, _DOMAIN_CODE),
-            NumericalObsField(LABELS_REG, _TARGET),
-        ]
+        targets = [NumericalObsField(LABELS_REG, _TARGET)]
         if cluster_key is not False:
-            fields.append(NumericalObsField(CLUSTER_KEY, _CLUSTER))
-        register_fields(cls, adata, fields, setup_method_args, **kwargs)
+            targets.append(NumericalObsField(CLUSTER_KEY, _CLUSTER))
+        cls._register(adata, setup_method_args, layer, targets, **kwargs)
 
     @classmethod
     def _extra_setup(cls, meta: dict[str, Any]) -> dict[str, Any]:
