@@ -151,17 +151,3 @@ def test_gctx_malformed(tmp_path):
     adata.obs["id"] = ["a", "b"]
     with pytest.raises(ValueError, match="column named 'id'"):
         ds.write_gctx(adata, tmp_path / "id.gctx")
-
-
-def test_gct_and_gctx_refuse_infinite_values(tmp_path):
-    with pytest.raises(
-        ValueError, match=r"1 data values are infinite .*\(1e\+39\) on line 6 of the GCT file, sample column 1"
-    ):
-        ds.read_gct(write(tmp_path / "big.gct", GCT13.replace("1.5", "1e39")))
-    adata = AnnData(np.ones((2, 3), dtype=np.float32), obs=pd.DataFrame(index=["S1", "S2"]))
-    adata.X[1, 2] = np.inf
-    ds.write_gctx(adata, tmp_path / "inf.gctx")
-    with pytest.raises(
-        ValueError, match=r"1 data values are infinite .* for sample 'S2' \(row 1\) and gene '2' \(column 2\)"
-    ):
-        ds.read_gctx(tmp_path / "inf.gctx")

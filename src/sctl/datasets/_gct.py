@@ -151,20 +151,24 @@ def _parse_data_block(lines: list[str], start: int, n_row_meta: int) -> tuple[pd
     too_large = np.abs(np.nan_to_num(numbers, nan=0.0)) > np.finfo(np.float32).max  # inf, or inf once in float32
     _refuse_infinite(
         too_large,
-        lambda row, column: (
-            f"({numbers[row, column]:g}) on line {start + row + 1} of the GCT file, sample column {column + 1}"
+        lambda row, column, n: (
+            f"Line {start + row + 1} of the GCT file holds the value {numbers[row, column]:g} in sample column "
+            f"{column + 1} ({n} such values in all): infinite or beyond float32 (about 3.4e38)."
         ),
     )
     return block.iloc[:, : n_row_meta + 1], numbers.astype(np.float32)
 
 
-def _refuse_infinite(infinite: np.ndarray, first: Callable[[int, int], str]) -> None:
-    """Raise a :class:`ValueError` when ``infinite`` flags a data value; ``first(row, column)`` places the first."""
+def _refuse_infinite(infinite: np.ndarray, message: Callable[[int, int, int], str]) -> None:
+    """Raise a :class:`ValueError` when ``infinite`` flags a data value, saying ``message(row, column, count)``.
+
+    ``row`` and ``column`` place the first flagged value, ``count`` is how many there are.
+    """
     if infinite.any():
         row, column = (int(i[0]) for i in np.nonzero(infinite))
         raise ValueError(
-            f"{int(infinite.sum())} data values are infinite or beyond float32 (about 3.4e38), the first "
-            f"{first(row, column)}. Data values must be finite numbers (or NaN for a missing value)."
+            f"{message(row, column, int(infinite.sum()))} Data values must be finite numbers (or NaN for a missing "
+            "value)."
         )
 
 
@@ -309,9 +313,9 @@ def read_gctx(path: PathLike, *, var_names: str | None = None) -> AnnData:
         values = matrix[()].astype(np.float32)
     _refuse_infinite(
         np.isinf(values),
-        lambda sample, gene: (
-            f"in '/{_MATRIX}' for sample {obs.index[sample]!r} (row {sample}) "
-            f"and gene {var.index[gene]!r} (column {gene})"
+        lambda sample, gene, n: (
+            f"'/{_MATRIX}' holds {n} infinite values (or values beyond float32), the first for sample "
+            f"{obs.index[sample]!r} (row {sample}) and gene {var.index[gene]!r} (column {gene})."
         ),
     )
     return AnnData(values, obs=obs, var=_index_var(var, var_names, "rid"))

@@ -141,7 +141,7 @@ def check_numeric(frame: pd.DataFrame, what: str, fix: str) -> None:
     non_numeric = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
     if non_numeric:
         raise ValueError(
-            f"{what} must be numeric, but {len(non_numeric)} columns are not, e.g. {preview(non_numeric, 5)}. {fix}"
+            f"{what} must be numeric but {len(non_numeric)} columns are not, e.g. {preview(non_numeric, 5)}. {fix}"
         )
 
 
