@@ -132,6 +132,31 @@ FRAGMENTS: dict[str, str] = {
 }
 
 
+def tl_result_params(verb: str, adata: str) -> str:
+    """The ``adata`` and ``key`` parameters of a plot that reads what :func:`sctl.tl.<verb>` wrote, as a fragment.
+
+    Parameters
+    ----------
+    verb
+        The tool's name in :mod:`sctl.tl`, e.g. ``"screen_drugs"``.
+    adata
+        What ``adata`` is, up to the tool's name, e.g. ``"Cells screened by"``.
+
+    Returns
+    -------
+    The fragment, to pass to :func:`doc_params` (e.g. as ``adata_key=``).
+
+    Examples
+    --------
+    >>> print(tl_result_params("rank_drugs", "Samples ranked by"))
+    adata
+        Samples ranked by :func:`sctl.tl.rank_drugs`.
+    key
+        The ``key_added`` of :func:`sctl.tl.rank_drugs`.
+    """
+    return f"adata\n    {adata} :func:`sctl.tl.{verb}`.\nkey\n    The ``key_added`` of :func:`sctl.tl.{verb}`."
+
+
 def fill_doc(doc: str, fragments: dict[str, str]) -> str:
     r"""Replace every line that holds only ``{name}`` by ``fragments[name]``, indented as that line.
 

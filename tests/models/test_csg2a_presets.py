@@ -300,5 +300,5 @@ def test_zero_shot_statistics_of_the_paper(tiny, bulk):
     assert per_line.iloc[0] == pytest.approx(stats.pearsonr(distance[0, row], response[0, row])[0])
     assert summary["share_negative"] == pytest.approx((per_line.dropna() < 0).mean())
     assert out.uns["sctl_perturbation_distance"]["params"]["preset"] == "sctl"
-    with pytest.raises(KeyError, match=r"not in adata\.obsm"):
+    with pytest.raises(KeyError, match=r"No response matrix `adata\.obsm\['no_such_table'\]`"):
         sctl.tl.perturbation_distance(bulk, model, drugs, dose=10.0, time=72.0, sensitivity="no_such_table", copy=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import h5py
 import numpy as np
@@ -149,14 +149,27 @@ def _parse_data_block(lines: list[str], start: int, n_row_meta: int) -> tuple[pd
             )
     numbers = values.to_numpy(dtype=np.float64)
     too_large = np.abs(np.nan_to_num(numbers, nan=0.0)) > np.finfo(np.float32).max  # inf, or inf once in float32
-    if too_large.any():
-        row, column = (int(i[0]) for i in np.nonzero(too_large))
-        raise ValueError(
-            f"Line {start + row + 1} of the GCT file holds the value {numbers[row, column]!r} in sample column "
-            f"{column + 1} ({int(too_large.sum())} such values in all): infinite or beyond float32 (about 3.4e38). "
-            "Data values must be finite numbers (or NaN / empty for a missing value)."
-        )
+    _refuse_infinite(
+        too_large,
+        lambda row, column, n: (
+            f"Line {start + row + 1} of the GCT file holds the value {numbers[row, column]:g} in sample column "
+            f"{column + 1} ({n} such values in all): infinite or beyond float32 (about 3.4e38)."
+        ),
+    )
     return block.iloc[:, : n_row_meta + 1], numbers.astype(np.float32)
+
+
+def _refuse_infinite(infinite: np.ndarray, message: Callable[[int, int, int], str]) -> None:
+    """Raise a :class:`ValueError` when ``infinite`` flags a data value, saying ``message(row, column, count)``.
+
+    ``row`` and ``column`` place the first flagged value, ``count`` is how many there are.
+    """
+    if infinite.any():
+        row, column = (int(i[0]) for i in np.nonzero(infinite))
+        raise ValueError(
+            f"{message(row, column, int(infinite.sum()))} Data values must be finite numbers (or NaN for a missing "
+            "value)."
+        )
 
 
 def _index_var(var: pd.DataFrame, var_names: str | None, id_column: str) -> pd.DataFrame:
@@ -298,14 +311,13 @@ def read_gctx(path: PathLike, *, var_names: str | None = None) -> AnnData:
                 "The file is malformed or was written with another layout."
             )
         values = matrix[()].astype(np.float32)
-    infinite = np.isinf(values)
-    if infinite.any():
-        sample, gene = (int(i[0]) for i in np.nonzero(infinite))
-        raise ValueError(
-            f"'/{_MATRIX}' holds {int(infinite.sum())} infinite values (or values beyond float32), the first for "
-            f"sample {obs.index[sample]!r} (row {sample}) and gene {var.index[gene]!r} (column {gene}). Data "
-            "values must be finite numbers (or NaN for a missing value)."
-        )
+    _refuse_infinite(
+        np.isinf(values),
+        lambda sample, gene, n: (
+            f"'/{_MATRIX}' holds {n} infinite values (or values beyond float32), the first for sample "
+            f"{obs.index[sample]!r} (row {sample}) and gene {var.index[gene]!r} (column {gene})."
+        ),
+    )
     return AnnData(values, obs=obs, var=_index_var(var, var_names, "rid"))
 
 

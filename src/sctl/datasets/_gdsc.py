@@ -21,7 +21,7 @@ from sctl.datasets._gdsc_tables import (
     read_expression,
     read_gdsc_response,
 )
-from sctl.datasets._utils import PathLike, report
+from sctl.datasets._utils import PathLike, check_numeric, report
 
 MATCHING_KEY = "sctl_matching"
 
@@ -95,13 +95,11 @@ def _check_response_frame(response: object, key: str) -> pd.DataFrame:
             "a long GDSC "
             f"table, got {type(response).__name__}. Read one with `sctl.datasets.read_gdsc_response(path)`."
         )
-    non_numeric = [column for column in response.columns if not pd.api.types.is_numeric_dtype(response[column])]
-    if non_numeric:
-        raise ValueError(
-            f"The response table for {key!r} must be numeric (cell lines x drugs); columns "
-            f"{preview(non_numeric, 5)} "
-            "are not. Pass the wide table of `sctl.datasets.read_gdsc_response`, not the long one."
-        )
+    check_numeric(
+        response,
+        f"The response table for {key!r} (cell lines x drugs)",
+        "Pass the wide table of `sctl.datasets.read_gdsc_response`, not the long one.",
+    )
     return response
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from anndata import AnnData
 
 from sctl._validate import preview
-from sctl.datasets._utils import PathLike, check_columns, read_table, report
+from sctl.datasets._utils import PathLike, check_columns, check_numeric, read_table, report
 
 CELL_LINE_COLUMN = "CELL_LINE_NAME"
 DRUG_COLUMN = "DRUG_NAME"
@@ -189,13 +189,9 @@ def read_expression(path: PathLike, *, fix_symbols: bool = True, drop_constant: 
             f"The expression table holds {frame.shape[0]} cell lines x {frame.shape[1]} genes: it needs a header of "
             "gene names, then one row per cell line (first column: the cell-line id, then one value per gene)."
         )
-    non_numeric = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
-    if non_numeric:
-        raise ValueError(
-            f"The expression table must be numeric apart from its first column (cell-line ids), but "
-            f"{len(non_numeric)} columns are not, e.g. {preview(non_numeric, 5)}. Remove annotation "
-            "columns first."
-        )
+    check_numeric(
+        frame, "The expression table, apart from its first column (cell-line ids),", "Remove annotation columns first."
+    )
     _check_names(frame.index.to_series(), "first column (cell-line ids)", "expression table")
     frame.index = frame.index.astype(str)
     frame.columns = frame.columns.astype(str)

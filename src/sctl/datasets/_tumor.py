@@ -24,7 +24,15 @@ from scipy import sparse
 
 from sctl._validate import check_drug, preview
 from sctl.datasets._embedded import _gdsc_cached
-from sctl.datasets._tumor_design import _categorical, _drug_pair, _held_out_tissue, _of_lines, _pick_lines, _within_line
+from sctl.datasets._tumor_design import (
+    _categorical,
+    _Draw,
+    _drug_pair,
+    _held_out_tissue,
+    _of_lines,
+    _pick_lines,
+    _within_line,
+)
 from sctl.datasets._tumor_platform import _log_normalize, _panel, _sample_counts
 
 TUMOR_KEY = "sctl_tumor"
@@ -246,12 +254,13 @@ def tumor(
     for other in drugs[1:]:
         check_drug(bulk, other, key)
     rng = np.random.default_rng(seed)
+    draw = _Draw(n_cells, n_lines, k, effect, nuisance, rng)
     if mode == "drug_pair":
-        design = _drug_pair(bulk, drugs, key, subpopulations, general_shift, n_cells, n_lines, k, effect, nuisance, rng)
+        design = _drug_pair(bulk, drugs, key, subpopulations, general_shift, draw)
     elif mode == "within_line":
-        design = _within_line(bulk, response, n_cells, n_lines, k, effect, nuisance, rng)
+        design = _within_line(bulk, response, draw)
     elif mode == "held_out_tissue":
-        design = _held_out_tissue(bulk, response, n_cells, n_lines, k, tissue, rng)
+        design = _held_out_tissue(bulk, response, tissue, draw)
     else:
         design = _of_lines(bulk, *_pick_lines(response, n_lines // 2, n_lines - n_lines // 2, k, rng), n_cells, rng)
     counts = _sample_counts(

@@ -30,6 +30,25 @@ class _Design:
     info: dict[str, object] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Draw:
+    """How a mode draws its cells: how many, from how many lines of which pools, and (sub-population modes) where."""
+
+    n_cells: int
+    n_lines: int
+    #: fraction of the tested lines in each of the sensitive and resistant pools
+    k: float
+    #: sub-population modes: distance between the sub-populations along a program
+    effect: float
+    #: sub-population modes: sd of the response-independent programs
+    nuisance: float
+    rng: np.random.Generator
+
+    def positions(self, side: np.ndarray) -> np.ndarray:
+        """Graded positions on the programs: each sub-population's ``side * effect``, spread by ``effect / 4``."""
+        return side * self.effect + self.rng.normal(0.0, self.effect / 4, size=side.shape)
+
+
 def _pools(response: pd.Series, k: float) -> tuple[pd.Index, pd.Index]:
     """Sensitive (bottom ``k``) and resistant (top ``k``) lines of a drug's response, by rank."""
     tested = response.dropna().sort_values(kind="stable")
@@ -110,22 +129,14 @@ def _parental_obs(bulk: AnnData, parental: str, n_cells: int) -> dict[str, pd.Ca
     }
 
 
-def _within_line(
-    bulk: AnnData,
-    response: pd.Series,
-    n_cells: int,
-    n_lines: int,
-    k: float,
-    effect: float,
-    nuisance: float,
-    rng: np.random.Generator,
-) -> _Design:
+def _within_line(bulk: AnnData, response: pd.Series, draw: _Draw) -> _Design:
     """One parental (sensitive) line; the resistant sub-population moves along the resistance program.
 
     The program is the mean profile of ``n_lines // 2`` resistant lines minus that of as many other sensitive
     lines (all held out with the parental line). Every cell also varies along response-independent programs.
     """
-    sensitive, resistant = _pick_lines(response, n_lines // 2 + 1, n_lines - n_lines // 2, k, rng)
+    n_cells, n_lines, rng = draw.n_cells, draw.n_lines, draw.rng
+    sensitive, resistant = _pick_lines(response, n_lines // 2 + 1, n_lines - n_lines // 2, draw.k, rng)
     parental, contrast = sensitive[0], sensitive[1:]
     bulk_z = np.asarray(bulk.X, dtype=np.float64)
     program = _unit_rms(
@@ -133,9 +144,9 @@ def _within_line(
     )
     is_resistant = rng.permutation(np.arange(n_cells) >= n_cells // 2)
     # graded position on the program: sub-population mean +- effect / 2, spread within each sub-population
-    position = np.where(is_resistant, 0.5, -0.5) * effect + rng.normal(0.0, effect / 4, size=n_cells)
+    position = draw.positions(np.where(is_resistant, 0.5, -0.5))
     nuisance_axes = _nuisance_programs(bulk_z, program)
-    activity = _nuisance_activity(n_cells, nuisance, rng)
+    activity = _nuisance_activity(n_cells, draw.nuisance, rng)
     parental_z = np.asarray(bulk[[parental]].X, dtype=np.float64)[0]
     cell_z = parental_z + position[:, None] * program + activity @ nuisance_axes
     obs = {**_parental_obs(bulk, parental, n_cells), "resistance_program": position}
@@ -170,17 +181,7 @@ def _program_axes(
 
 
 def _drug_pair(
-    bulk: AnnData,
-    drugs: list[str],
-    key: str,
-    subpopulations: str,
-    general_shift: float,
-    n_cells: int,
-    n_lines: int,
-    k: float,
-    effect: float,
-    nuisance: float,
-    rng: np.random.Generator,
+    bulk: AnnData, drugs: list[str], key: str, subpopulations: str, general_shift: float, draw: _Draw
 ) -> _Design:
     """One parental line; sub-populations that respond in opposite directions to the drugs (or all alike).
 
@@ -189,6 +190,7 @@ def _drug_pair(
     The parental line is drawn among the lines in none of the pools: average along every program. With
     ``general_shift``, drug-specific sub-populations also differ along the general-sensitivity program.
     """
+    n_cells, n_lines, k, rng = draw.n_cells, draw.n_lines, draw.k, draw.rng
     axes = _program_axes(bulk, drugs, key, subpopulations, general_shift)
     middle = pd.concat(axes.values(), axis=1).dropna().index
     for response in axes.values():
@@ -216,8 +218,8 @@ def _drug_pair(
         is_sensitive = np.repeat(~is_resistant[:, None], len(drugs), axis=1)
         names = np.where(is_resistant, "resistant to all", "sensitive to all")
         side = np.where(is_resistant, 0.5, -0.5)[:, None]
-    position = side * effect + rng.normal(0.0, effect / 4, size=side.shape)
-    activity = _nuisance_activity(n_cells, nuisance, rng)
+    position = draw.positions(side)
+    activity = _nuisance_activity(n_cells, draw.nuisance, rng)
     parental_z = np.asarray(bulk[[parental]].X, dtype=np.float64)[0]
     cell_z = (
         parental_z + position @ programs + activity @ _orthogonal_nuisance(np.asarray(bulk.X, np.float64), programs)
@@ -245,18 +247,10 @@ def _categorical(labels: np.ndarray) -> pd.Categorical:
     return pd.Categorical(labels, categories=list(RESPONSE_CATEGORIES))
 
 
-def _held_out_tissue(
-    bulk: AnnData,
-    response: pd.Series,
-    n_cells: int,
-    n_lines: int,
-    k: float,
-    tissue: str | None,
-    rng: np.random.Generator,
-) -> _Design:
+def _held_out_tissue(bulk: AnnData, response: pd.Series, tissue: str | None, draw: _Draw) -> _Design:
     """Lines of one tissue, each class drawn within the tissue; the whole tissue is to be held out."""
-    n_sensitive, n_resistant = n_lines // 2, n_lines - n_lines // 2
-    sensitive_pool, resistant_pool = _pools(response, k)
+    n_sensitive, n_resistant = draw.n_lines // 2, draw.n_lines - draw.n_lines // 2
+    sensitive_pool, resistant_pool = _pools(response, draw.k)
     tissues = bulk.obs["tissue"].astype(str)
     counts = pd.DataFrame(
         {"sensitive": tissues[sensitive_pool].value_counts(), "resistant": tissues[resistant_pool].value_counts()}
@@ -268,14 +262,14 @@ def _held_out_tissue(
                 f"No tissue has {n_sensitive} sensitive and {n_resistant} resistant lines for {response.name!r}; "
                 "lower `n_lines` or raise `k`."
             )
-        tissue = str(rng.choice(eligible))
+        tissue = str(draw.rng.choice(eligible))
     elif tissue not in eligible:
         raise ValueError(
             f"Tissue {tissue!r} lacks {n_sensitive} sensitive and {n_resistant} resistant lines for "
             f"{response.name!r}. Tissues that have them: {preview(eligible)}."
         )
     in_tissue = tissues.index[tissues == tissue]
-    sensitive, resistant = _pick_lines(response[in_tissue], n_sensitive, n_resistant, 0.5, rng)
-    design = _of_lines(bulk, sensitive, resistant, n_cells, rng)
+    sensitive, resistant = _pick_lines(response[in_tissue], n_sensitive, n_resistant, 0.5, draw.rng)
+    design = _of_lines(bulk, sensitive, resistant, draw.n_cells, draw.rng)
     design.info.update(tissue=tissue, held_out_lines=[str(line) for line in in_tissue])
     return design

@@ -136,6 +136,15 @@ def check_columns(frame: pd.DataFrame, required: Iterable[str], what: str) -> No
         )
 
 
+def check_numeric(frame: pd.DataFrame, what: str, fix: str) -> None:
+    """Raise a :class:`ValueError` naming the columns of ``frame`` (the ``what``) that are not numeric."""
+    non_numeric = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
+    if non_numeric:
+        raise ValueError(
+            f"{what} must be numeric but {len(non_numeric)} columns are not, e.g. {preview(non_numeric, 5)}. {fix}"
+        )
+
+
 def _outside_stacklevel() -> int:
     """Stack level of the first caller outside the sctl package, so that warnings point at the user's code."""
     package = str(Path(__file__).resolve().parents[1])

@@ -11,14 +11,14 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sctl._docs import doc_params
+from sctl._docs import doc_params, tl_result_params
 from sctl._validate import check_anndata
 from sctl.pl._utils import finish
 
 RANK_DRUGS_KEY = "sctl_rank_drugs"
 
 
-@doc_params()
+@doc_params(adata_key=tl_result_params("rank_drugs", "Samples ranked by"))
 def drug_ranking(
     adata: AnnData,
     key: str = RANK_DRUGS_KEY,
@@ -38,10 +38,7 @@ def drug_ranking(
 
     Parameters
     ----------
-    adata
-        Samples ranked by :func:`sctl.tl.rank_drugs`.
-    key
-        The ``key_added`` of :func:`sctl.tl.rank_drugs`.
+    {adata_key}
     n_top
         Show the ``n_top`` best drugs (``None``: all).
     states

@@ -15,6 +15,7 @@ from matplotlib.lines import Line2D
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from sctl._constants import IN_DOMAIN_KEY
+from sctl._docs import doc_params, tl_result_params
 from sctl._validate import check_anndata, closest, preview
 from sctl.pl._utils import finish, stored_result
 from sctl.tl._screen_drugs import MIN_GROUP_CELLS, MIN_GROUP_IN_DOMAIN, SCREEN_KEY, group_column, rank_groups
@@ -24,6 +25,7 @@ MAX_DOT_AREA = 220.0
 UNTRUSTED_COLOR = "0.55"
 
 
+@doc_params(adata_key=tl_result_params("screen_drugs", "Cells screened by"))
 def drug_screen(
     adata: AnnData,
     key: str = SCREEN_KEY,
@@ -50,10 +52,7 @@ def drug_screen(
 
     Parameters
     ----------
-    adata
-        Cells screened by :func:`sctl.tl.screen_drugs`.
-    key
-        The ``key_added`` of :func:`sctl.tl.screen_drugs`.
+    {adata_key}
     groupby
         ``None``: the groups the screen ranked (its ``groupby=``, table ``adata.uns[key]["groups"]``). A column
         of ``adata.obs`` (e.g. clusters computed after the screen): the table is computed anew from the stored

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from sctl._constants import RESISTANT, SENSITIVE
 from sctl._deprecation import renamed_arguments
-from sctl._docs import doc_params
+from sctl._docs import doc_params, tl_result_params
 from sctl.pl._utils import finish, stored_result
 from sctl.tl._spatial_response import SPATIAL_RESPONSE_KEY
 
@@ -20,7 +20,7 @@ _COLOURS = {SENSITIVE: "#c0392b", RESISTANT: "#2e86c1"}
 
 
 @renamed_arguments(key_added="key")
-@doc_params()
+@doc_params(adata_key=tl_result_params("spatial_response", "Cells with the output of"))
 def spatial_response(
     adata: AnnData,
     *,
@@ -39,10 +39,7 @@ def spatial_response(
 
     Parameters
     ----------
-    adata
-        Cells with the output of :func:`sctl.tl.spatial_response`.
-    key
-        The ``key_added`` of :func:`sctl.tl.spatial_response`.
+    {adata_key}
     size
         Marker size of the spatial scatters (default: from the number of cells).
     {show_save}

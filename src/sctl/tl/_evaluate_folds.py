@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -111,8 +111,18 @@ class Decomposed:
         return lambda rows: check_probabilities(model.predict(rows)[drug].to_numpy(), rows.n_obs, self.method)
 
 
+class _TrainsOnCells:
+    """A method that trains on cells: its check refuses a run without them, saying so in ``without_cells``."""
+
+    without_cells: str
+
+    def check(self, model_kwargs: dict[str, Any] | None, has_cells: bool) -> None:
+        if not has_cells:
+            raise ValueError(self.without_cells)
+
+
 @dataclass(frozen=True)
-class TransferModel:
+class TransferModel(_TrainsOnCells):
     """A bulk-to-single-cell model, trained on labelled lines together with unlabelled cells.
 
     Bulk CV: trained on the training lines and all cells, it scores the held-out lines through its bulk path.
@@ -122,12 +132,12 @@ class TransferModel:
     method: str
     model_class: str  # its name in :mod:`sctl.models`
 
-    def check(self, model_kwargs: dict[str, Any] | None, has_cells: bool) -> None:
-        if not has_cells:
-            raise ValueError(
-                f"Method {self.method!r} is a transfer model and needs cells to train on: pass the cells as "
-                "`adata` and the bulk lines as `reference=`, or evaluate only methods that learn from the bulk alone."
-            )
+    @property
+    def without_cells(self) -> str:
+        return (
+            f"Method {self.method!r} is a transfer model and needs cells to train on: pass the cells as `adata` and "
+            "the bulk lines as `reference=`, or evaluate only methods that learn from the bulk alone."
+        )
 
     def lines_folds(self, data: EvaluationData, task: ResponseTask, folds: LineFolds) -> Iterator[np.ndarray]:
         from sctl.models._transfer._data import _check_enough_labels, _stack
@@ -144,18 +154,7 @@ class TransferModel:
 
     def cells_folds(self, data: EvaluationData, task: ResponseTask, folds: CellFolds) -> Iterator[np.ndarray]:
         model_kwargs = {"seed": task.seed, **(task.model_kwargs or {})}
-        rule = task.label_rule
-        data_kwargs = {
-            "key": task.key,
-            "label_method": rule["method"],
-            "k": rule["k"],
-            "label_threshold": rule["threshold"],
-            "bulk_layer": task.layers[1],
-            "min_shared": task.min_shared,
-            "standardize_rows": task.standardize_rows,
-            "seed": task.seed,
-            **model_kwargs.pop("data_kwargs", {}),
-        }
+        data_kwargs = {"key": task.key, **task.data_kwargs("bulk_layer"), **model_kwargs.pop("data_kwargs", {})}
         train_kwargs = {"seed": task.seed, **(task.train_kwargs or {})}
         for train, test in folds:
             model = self._class().from_reference(
@@ -223,19 +222,17 @@ def _held_out(predict: Callable[[AnnData], np.ndarray], cells: AnnData, names: p
 
 
 @dataclass(frozen=True)
-class MultiDrug:
+class MultiDrug(_TrainsOnCells):
     """:class:`~sctl.models.MultiDrugTransfer`: one network of every drug, evaluated on labelled cells only.
 
     Cells CV: trained on the reference and the training folds' cells, it predicts the held-out cells. Bulk CV is
     refused: every fold would train a network of every drug on the fold's response table.
     """
 
-    def check(self, model_kwargs: dict[str, Any] | None, has_cells: bool) -> None:
-        if not has_cells:
-            raise ValueError(
-                f"Method {MULTIDRUG!r} trains on cells and the reference together: pass the labelled cells as "
-                "`adata`, the bulk as `reference=` and `truth_key=`, with `protocol='cells_cv'`."
-            )
+    without_cells: ClassVar[str] = (
+        f"Method {MULTIDRUG!r} trains on cells and the reference together: pass the labelled cells as `adata`, "
+        "the bulk as `reference=` and `truth_key=`, with `protocol='cells_cv'`."
+    )
 
     def lines_folds(self, data: EvaluationData, task: ResponseTask, folds: LineFolds) -> Iterator[np.ndarray]:
         raise ValueError(

@@ -11,7 +11,7 @@ from anndata import AnnData
 from scipy import stats
 
 from sctl._docs import doc_params
-from sctl._validate import check_anndata, preview
+from sctl._validate import check_anndata, check_response, preview
 from sctl.tl._utils import write_per_drug
 
 DISTANCE_KEY = "sctl_perturbation_distance"
@@ -161,14 +161,7 @@ def zero_shot_statistics(distance: pd.DataFrame, response: pd.DataFrame) -> tupl
 def _response(adata: AnnData, sensitivity: str | pd.DataFrame, distance: pd.DataFrame) -> pd.DataFrame:
     """The responses aligned to the distances (lines x drugs); NaN where untested."""
     if isinstance(sensitivity, str):
-        if sensitivity not in adata.obsm:
-            raise KeyError(
-                f"`sensitivity={sensitivity!r}` is not in adata.obsm (keys: {preview(list(adata.obsm))}); pass the "
-                "response table's key or a DataFrame cell lines x drugs."
-            )
-        table = adata.obsm[sensitivity]
-        if not isinstance(table, pd.DataFrame):
-            raise TypeError(f"`adata.obsm[{sensitivity!r}]` must be a DataFrame cell lines x drugs.")
+        table = check_response(adata, sensitivity)
     elif isinstance(sensitivity, pd.DataFrame):
         table = sensitivity
     else:

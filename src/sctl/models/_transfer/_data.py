@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -123,18 +124,9 @@ def transfer_data(
     check_anndata(cells, "cells")
     if balance not in (None, "smote", "oversample"):
         raise ValueError(f"`balance` must be None, 'smote' or 'oversample', got {balance!r}.")
-    if genes is not None:
-        bulk = bulk[:, bulk.var_names.isin(pd.Index(genes))]
-        if bulk.n_vars == 0:
-            raise ValueError(
-                f"None of the {len(genes)} `genes` is among the bulk genes ({preview(bulk.var_names, 3)})."
-            )
-    bulk, cells = pp.align_genes(bulk, cells, min_shared=min_shared)
-    hvg_method = None
-    if n_top_genes is not None:
-        keep, hvg_method = highly_variable_genes(cells, layer, n_top_genes)
-        bulk, cells = bulk[:, keep].copy(), cells[:, keep].copy()
-    standardize_domains(bulk, cells, layers=(bulk_layer, layer), standardize_rows=standardize_rows)
+    bulk, cells, hvg_method = aligned_domains(
+        bulk, cells, genes, min_shared, n_top_genes, layers=(bulk_layer, layer), standardize_rows=standardize_rows
+    )
     pp.binarize_response(bulk, drug, key=key, method=label_method, k=k, threshold=label_threshold)
     label_params = bulk.uns[LABEL_KEY]["params"]
     _check_enough_labels(bulk.obs[LABEL_KEY], drug, min_per_class)
@@ -161,6 +153,39 @@ def transfer_data(
         "n_genes": int(combined.n_vars),
     }
     return combined
+
+
+def aligned_domains(
+    bulk: AnnData,
+    cells: AnnData,
+    genes: Sequence[str] | pd.Index | None,
+    min_shared: float | int,
+    n_top_genes: int | None,
+    *,
+    layers: tuple[str | None, str | None],
+    standardize_rows: bool,
+) -> tuple[AnnData, AnnData, str | None]:
+    """Bulk and cells on their shared genes, standardised per domain: the data preparation of the transfer models.
+
+    The genes are those of ``genes`` (all when ``None``) shared by both (:func:`sctl.pp.align_genes`, at least
+    ``min_shared``), then the ``n_top_genes`` most variable across the cells (:func:`highly_variable_genes`; all
+    when ``None``); each domain is standardised on its own (:func:`standardize_domains`, ``layers`` of
+    ``(bulk, cells)``). Returns the two, and how the variable genes were ranked (``None`` without ``n_top_genes``).
+    """
+    if genes is not None:
+        chosen = bulk[:, bulk.var_names.isin(pd.Index(genes))]
+        if chosen.n_vars == 0:
+            raise ValueError(
+                f"None of the {len(genes)} `genes` is among the reference genes ({preview(bulk.var_names, 3)})."
+            )
+        bulk = chosen
+    bulk, cells = pp.align_genes(bulk, cells, min_shared=min_shared)
+    hvg_method = None
+    if n_top_genes is not None:
+        keep, hvg_method = highly_variable_genes(cells, layers[1], n_top_genes)
+        bulk, cells = bulk[:, keep].copy(), cells[:, keep].copy()
+    standardize_domains(bulk, cells, layers=layers, standardize_rows=standardize_rows)
+    return bulk, cells, hvg_method
 
 
 def highly_variable_genes(cells: AnnData, layer: str | None, n_top_genes: int) -> tuple[pd.Index, str]:

@@ -19,9 +19,8 @@ from sctl.models._transfer._data import (
     DOMAIN_KEY,
     MIN_PER_CLASS,
     _check_enough_labels,
-    highly_variable_genes,
+    aligned_domains,
     standardization,
-    standardize_domains,
 )
 from sctl.pp._specific import MIN_DRUGS, split_response
 
@@ -127,16 +126,15 @@ def multidrug_data(
     labels = _labels(response, drugs, key, {"method": label_method, "k": k, "threshold": label_threshold})
     n_cells_total = cells.n_obs
     cells = _sample_cells(cells, max_cells, seed)
-    if genes is not None:
-        reference = reference[:, reference.var_names.isin(pd.Index(genes))]
-        if reference.n_vars == 0:
-            raise ValueError(f"None of the {len(genes)} `genes` is among the reference genes.")
-    bulk, cells = pp.align_genes(reference, cells, min_shared=min_shared)
-    hvg_method = None
-    if n_top_genes is not None:
-        keep, hvg_method = highly_variable_genes(cells, layer, n_top_genes)
-        bulk, cells = bulk[:, keep].copy(), cells[:, keep].copy()
-    standardize_domains(bulk, cells, layers=(reference_layer, layer), standardize_rows=standardize_rows)
+    bulk, cells, hvg_method = aligned_domains(
+        reference,
+        cells,
+        genes,
+        min_shared,
+        n_top_genes,
+        layers=(reference_layer, layer),
+        standardize_rows=standardize_rows,
+    )
     data = _stack(bulk, cells, general, z, labels)
     data.uns[MULTIDRUG_KEY] = {
         "params": {
