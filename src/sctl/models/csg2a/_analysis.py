@@ -19,7 +19,7 @@ from anndata import AnnData
 from sctl._docs import doc_params
 from sctl._validate import check_anndata, preview
 from sctl.models.csg2a import _data
-from sctl.models.csg2a._drugs import DrugCatalogue
+from sctl.models.csg2a._drugs import DrugCatalogue, DrugNames
 from sctl.models.csg2a._module import CSG2AModule, IC50Head
 
 STAGES = ("pretrained", "finetuned")
@@ -64,10 +64,7 @@ class CSG2AAnalysisMixin:
         return self._drugs.with_features(extra)
 
     def _drug_smiles(
-        self,
-        adata: AnnData,
-        drugs: str | Sequence[str] | Mapping[str, str],
-        embeddings: Mapping[str, Any] | None = None,
+        self, adata: AnnData, drugs: DrugNames, embeddings: Mapping[str, Any] | None = None
     ) -> dict[str, str]:
         """Drug name -> SMILES (or embedding name) of the requested drugs; read by :mod:`sctl.tl` and :mod:`sctl.pl`."""
         return self._drugs.lookup(adata, drugs, self._embeddings() if embeddings is None else embeddings)

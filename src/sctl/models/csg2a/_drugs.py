@@ -21,6 +21,8 @@ from sctl.models.csg2a._data import drug_table, embedding_table, featurize
 
 #: RDKit descriptors at the start of a drug's feature row (the Morgan bits follow)
 N_DESCRIPTORS = 13
+#: drugs asked for by name (one or several) or as a mapping name -> SMILES
+DrugNames = str | Sequence[str] | Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,7 @@ class DrugCatalogue:
         more = {} if drug_features is None else embedding_table(drug_features, self.n_features)
         return {**self.embeddings, **more}
 
-    def lookup(
-        self,
-        adata: AnnData,
-        drugs: str | Sequence[str] | Mapping[str, str],
-        embeddings: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
+    def lookup(self, adata: AnnData, drugs: DrugNames, embeddings: Mapping[str, Any] | None = None) -> dict[str, str]:
         """Drug name -> SMILES for the requested drugs, from a mapping, the known drugs or ``adata``'s drug table.
 
         With ``embeddings`` (a model set up with ``drug_features``) a drug with an embedding maps to its own name.

@@ -15,15 +15,16 @@ from scvi.model.base import BaseModelClass
 
 from sctl._docs import doc_params
 from sctl._validate import check_anndata, get_matrix
+from sctl.models._base import preset_arguments
 from sctl.models.csg2a import _data
 from sctl.models.csg2a._analysis import CSG2AAnalysisMixin
 from sctl.models.csg2a._drugs import DrugCatalogue, clip_descriptors, drug_offsets
 from sctl.models.csg2a._finetune import TrainingPairs, prepare
-from sctl.models.csg2a._model import CSG2A
+from sctl.models.csg2a._model import CSG2A, train_stage
 from sctl.models.csg2a._module import CSG2AIC50Module, CSG2AModule, IC50Head, build_network
 from sctl.models.csg2a._persistence import IC50Persistence
-from sctl.models.csg2a._preset_tables import IC50_TRAIN_PRESETS, head_params, training_settings
-from sctl.models.csg2a._training_plan import IC50Loss, run
+from sctl.models.csg2a._preset_tables import IC50_INIT_PRESETS, IC50_TRAIN_PRESETS, head_params, training_settings
+from sctl.models.csg2a._training_plan import IC50Loss
 
 
 class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):
@@ -115,15 +116,9 @@ class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):
         super().__init__(check_anndata(adata))
         if not isinstance(pretrained, CSG2A):
             raise TypeError(f"`pretrained` must be a pretrained sctl.models.CSG2A, got {type(pretrained).__name__}.")
+        given = preset_arguments(IC50_INIT_PRESETS, locals())
         settings = head_params(
-            pretrained.init_params_["preset"] if preset is None else preset,
-            n_neighbours,
-            shrinkage,
-            n_projection=n_projection,
-            n_head_hidden=n_head_hidden,
-            scaling=scaling,
-            offset=offset,
-            clip_features=clip_features,
+            pretrained.init_params_["preset"] if preset is None else preset, n_neighbours, shrinkage, **given
         )
         if not pretrained.is_trained_:
             warnings.warn("The CSG2A given is untrained: fine-tuning reads random weights.", UserWarning, stacklevel=2)
@@ -302,40 +297,19 @@ class CSG2AIC50(CSG2AAnalysisMixin, IC50Persistence, BaseModelClass):
                 "This CSG2AIC50 was loaded and keeps no training pairs: fine-tune a new one with "
                 "`CSG2AIC50.from_pretrained(CSG2A.load(path), bulk, pairs=...)`."
             )
-        settings = training_settings(
-            self.init_params_["preset"],
-            IC50_TRAIN_PRESETS,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            lr_schedule=lr_schedule,
-            lr_final=lr_final,
-            lr_epochs=lr_epochs,
-            weight_decay=weight_decay,
-            freeze=freeze,
-            train_size=train_size,
-            early_stopping=early_stopping,
-            patience=patience,
-        )
+        given = preset_arguments(IC50_TRAIN_PRESETS, locals())
+        settings = training_settings(self.init_params_["preset"], IC50_TRAIN_PRESETS, **given)
+        run_settings = {k: v for k, v in settings.items() if k not in ("lr_schedule", "lr_final", "freeze")}
+        run_settings["lr_final"] = settings["lr_final"] if settings["lr_schedule"] == "cosine" else None
         network, head, init = self.module.network, self.module.head, self.init_params_
         network.requires_grad_(not settings["freeze"])
         network.remove_biases()  # and keeps them frozen
         try:
-            self.history_ = run(
-                IC50Loss(network, head, pairs.expression, pairs.features, init["dose"], init["time"]),
-                _data.register_pairs(pairs.lines, pairs.drugs, pairs.target),
-                label="Fine-tuning CSG2A on ln IC50",
-                **{k: v for k, v in settings.items() if k not in ("lr_schedule", "lr_final", "freeze")},
-                lr_final=settings["lr_final"] if settings["lr_schedule"] == "cosine" else None,
-                seed=init["seed"] if seed is None else seed,
-                enable_progress_bar=enable_progress_bar,
-                accelerator=accelerator,
-                trainer_kwargs=trainer_kwargs,
-            )
+            loss = IC50Loss(network, head, pairs.expression, pairs.features, init["dose"], init["time"])
+            manager = _data.register_pairs(pairs.lines, pairs.drugs, pairs.target)
+            train_stage(self, loss, manager, "Fine-tuning CSG2A on ln IC50", settings, locals(), run_settings)
         finally:
             network.requires_grad_(False)
-        self.is_trained_ = True
-        self.train_params_ = settings
         return self
 
     def predict(

@@ -10,16 +10,18 @@ import pandas as pd
 import torch
 from anndata import AnnData
 from scipy import sparse
+from scvi.data import AnnDataManager
 from scvi.model.base import BaseModelClass
 
 from sctl._docs import doc_params
 from sctl._validate import check_anndata
+from sctl.models._base import preset_arguments
 from sctl.models.csg2a import _data
 from sctl.models.csg2a._analysis import PerturbationDistanceMixin
 from sctl.models.csg2a._drugs import DrugCatalogue, fit_descriptor_scaling
 from sctl.models.csg2a._module import CSG2AModule, build_network
 from sctl.models.csg2a._persistence import PretrainedPersistence
-from sctl.models.csg2a._preset_tables import TRAIN_PRESETS, network_params, training_settings
+from sctl.models.csg2a._preset_tables import INIT_PRESETS, TRAIN_PRESETS, network_params, training_settings
 from sctl.models.csg2a._training_plan import PretrainingLoss, run
 
 
@@ -124,20 +126,8 @@ class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):
     ) -> None:
         super().__init__(check_anndata(adata))
         var_names = pd.Index(adata.var_names.astype(str))
-        params = network_params(
-            preset,
-            ppi is not None,
-            attention=attention,
-            ppi_weights=ppi_weights,
-            prior=prior,
-            n_hidden=n_hidden,
-            n_condition_hidden=n_condition_hidden,
-            dropout=dropout,
-            bias=bias,
-            residual=residual,
-            n_bits=n_bits,
-            seed=seed,
-        )
+        given = preset_arguments(INIT_PRESETS, locals())
+        params = network_params(preset, ppi is not None, **given, prior=prior, n_bits=n_bits, seed=seed)
         self._record_init_params(locals(), **params)
         self._build(var_names, self.init_params_, _data.adjacency(ppi, var_names, params["ppi_weights"]))
 
@@ -270,17 +260,8 @@ class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):
         """
         if self.adata is None:
             raise RuntimeError("This model has no training data (it was loaded); create a new one to train.")
-        settings = training_settings(
-            self.init_params_["preset"],
-            TRAIN_PRESETS,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            train_size=train_size,
-            early_stopping=early_stopping,
-            patience=patience,
-        )
+        given = preset_arguments(TRAIN_PRESETS, locals())
+        settings = training_settings(self.init_params_["preset"], TRAIN_PRESETS, **given)
         adata = self._validate_anndata(self.adata)
         labels, values = _data.obs_smiles(adata, self._setup, None)
         features, codes = _data.unique_features(labels, values, self.init_params_["n_bits"], self._embeddings())
@@ -295,18 +276,8 @@ class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):
         self.module.input_scale.copy_(torch.as_tensor(scale))
         if self._setup.get("drug_features") is None:  # embeddings stay as they are
             fit_descriptor_scaling(self.module.encoder, features)
-        self.history_ = run(
-            PretrainingLoss(self.module, features),
-            self.adata_manager,
-            label="Pretraining CSG2A",
-            **settings,
-            seed=self.init_params_["seed"] if seed is None else seed,
-            enable_progress_bar=enable_progress_bar,
-            accelerator=accelerator,
-            trainer_kwargs=trainer_kwargs,
-        )
-        self.is_trained_ = True
-        self.train_params_ = settings
+        loss = PretrainingLoss(self.module, features)
+        train_stage(self, loss, self.adata_manager, "Pretraining CSG2A", settings, locals())
         return self
 
     def predict(
@@ -381,3 +352,32 @@ class CSG2A(PerturbationDistanceMixin, PretrainedPersistence, BaseModelClass):
                 rows.append(out["predicted"] * self.module.input_scale + self.module.input_center)
         values = torch.cat(rows).numpy() if rows else np.zeros((0, len(self.var_names_)), np.float32)
         return pd.DataFrame(values, index=adata.obs_names, columns=self.var_names_)
+
+
+def train_stage(
+    model: BaseModelClass,
+    loss: torch.nn.Module,
+    manager: AnnDataManager,
+    label: str,
+    settings: dict[str, Any],
+    arguments: Mapping[str, Any],
+    run_settings: dict[str, Any] | None = None,
+) -> None:
+    """Train one stage of a CSG²A model (pretraining or fine-tuning) and record it.
+
+    The run is :func:`~sctl.models.csg2a._training_plan.run` with ``settings``, the stage's resolved ``train``
+    settings (or ``run_settings`` when given), and with the ``seed`` (``None``: the model's), ``enable_progress_bar``,
+    ``accelerator`` and ``trainer_kwargs`` of ``arguments``, the ``train`` call's ``locals()``. Sets ``history_``,
+    ``is_trained_`` and ``train_params_`` (``settings``).
+    """
+    seed = model.init_params_["seed"] if arguments["seed"] is None else arguments["seed"]
+    model.history_ = run(
+        loss,
+        manager,
+        label=label,
+        **(settings if run_settings is None else run_settings),
+        seed=seed,
+        **{name: arguments[name] for name in ("enable_progress_bar", "accelerator", "trainer_kwargs")},
+    )
+    model.is_trained_ = True
+    model.train_params_ = settings

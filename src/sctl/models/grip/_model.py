@@ -10,15 +10,14 @@ import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
-from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LayerField, NumericalObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from sctl._docs import doc_params
 from sctl._validate import check_anndata, check_obs_key, drop_unused_categories, get_matrix
-from sctl.models._conditions import TrainingRowsSplitter, aligned_matrix, dose_values, train_seeded
+from sctl.models._base import init_settings, register_fields, train_with_preset
+from sctl.models._conditions import TrainingRowsSplitter, aligned_matrix, dose_values
 from sctl.models._io import SaveLoadMixin, load_state
-from sctl.models._presets import check_preset, resolve_preset
 from sctl.models.grip._data import fitted_scaling, model_inputs, saved_model_data
 from sctl.models.grip._module import (
     BASAL_KEY,
@@ -124,19 +123,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         seed: int = 0,
     ):
         super().__init__(adata)
-        self.preset = check_preset(preset)
-        settings = resolve_preset(
-            preset,
-            INIT_PRESETS,
-            generator=generator,
-            discriminator=discriminator,
-            condition_input=condition_input,
-            n_hidden=n_hidden,
-            n_embed=n_embed,
-            n_disc_hidden=n_disc_hidden,
-            dropout=dropout,
-            scaling=scaling,
-        )
+        settings = init_settings(self, INIT_PRESETS, locals())
         generator, discriminator, condition_input = (
             settings[k] for k in ("generator", "discriminator", "condition_input")
         )
@@ -217,9 +204,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         ]
         if dose_key is not None:
             fields.append(NumericalObsField(DOSE_KEY, dose_key))
-        manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        manager.register_fields(adata, **kwargs)
-        cls.register_manager(manager)
+        register_fields(cls, adata, fields, setup_method_args, **kwargs)
 
     @doc_params()
     def train(
@@ -263,28 +248,7 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
             Seed of minibatch order and dropout: the same seed gives the same model. Sets ``scvi.settings.seed``.
         {trainer_args}
         """
-        settings = resolve_preset(
-            self.preset,
-            TRAIN_PRESETS,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            lambda_mse=lambda_mse,
-            adversarial_weight=adversarial_weight,
-            weight_decay=weight_decay,
-        )
-        self.train_settings_ = settings
-        train_seeded(
-            self,
-            {k: settings[k] for k in ("lr", "lambda_mse", "adversarial_weight", "weight_decay")},
-            max_epochs=settings["max_epochs"],
-            batch_size=settings["batch_size"],
-            train_size=train_size,
-            seed=seed,
-            accelerator=accelerator,
-            trainer_kwargs=trainer_kwargs,
-            datasplitter_kwargs={"on_split": self._fit_scaling},
-        )
+        train_with_preset(self, TRAIN_PRESETS, locals(), datasplitter_kwargs={"on_split": self._fit_scaling})
 
     @property
     def input_scaling(self) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
-from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalJointObsField, LayerField, NumericalJointObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.train import TrainingPlan
@@ -18,9 +17,9 @@ from scvi.train import TrainingPlan
 from sctl._deprecation import renamed_arguments
 from sctl._docs import doc_params
 from sctl._validate import check_anndata, check_finite, check_obs_key, drop_unused_categories, get_matrix, preview
-from sctl.models._conditions import encode, placeholder_adata, train_seeded
+from sctl.models._base import init_settings, register_fields, train_with_preset
+from sctl.models._conditions import encode, placeholder_adata
 from sctl.models._io import SaveLoadMixin
-from sctl.models._presets import check_preset, resolve_preset
 from sctl.models.seqperturb._data import (
     DRUG_ID_COLUMNS,
     SMILES_COLUMNS,
@@ -102,17 +101,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         seed: int = 0,
     ):
         super().__init__(adata)
-        self.preset = check_preset(preset)
-        settings = resolve_preset(
-            preset,
-            INIT_PRESETS,
-            encoder=encoder,
-            n_embed=n_embed,
-            n_dense=n_dense,
-            dropout=dropout,
-            loss=loss,
-            transformer_block=transformer_block,
-        )
+        settings = init_settings(self, INIT_PRESETS, locals())
         encoder = settings["encoder"]
         if encoder not in ENCODERS:
             raise ValueError(f"Unknown encoder {encoder!r}; choose one of {ENCODERS}.")
@@ -209,9 +198,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         fields = [LayerField(X_KEY, layer, is_count_data=False), CategoricalJointObsField(CAT_KEY, categorical)]
         if continuous:
             fields.append(NumericalJointObsField(CONT_KEY, continuous))
-        manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        manager.register_fields(adata, **kwargs)
-        cls.register_manager(manager)
+        register_fields(cls, adata, fields, setup_method_args, **kwargs)
 
     @doc_params()
     def train(
@@ -248,22 +235,8 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
             Seed of minibatch order and dropout (sets ``scvi.settings.seed``).
         {trainer_args}
         """
-        encoder = self.init_params_["encoder"]
-        table = {"sctl": SCTL_TRAINING, "paper": {**PAPER_TRAINING[encoder], "weight_decay": 0.0}}
-        settings = resolve_preset(
-            self.preset, table, max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay
-        )
-        self.train_settings_ = settings
-        train_seeded(
-            self,
-            {"lr": settings["lr"], "weight_decay": settings["weight_decay"], "eps": 1e-8},
-            max_epochs=settings["max_epochs"],
-            batch_size=settings["batch_size"],
-            train_size=train_size,
-            seed=seed,
-            accelerator=accelerator,
-            trainer_kwargs=trainer_kwargs,
-        )
+        paper = {**PAPER_TRAINING[self.init_params_["encoder"]], "weight_decay": 0.0}
+        train_with_preset(self, {"sctl": SCTL_TRAINING, "paper": paper}, locals(), plan_kwargs={"eps": 1e-8})
 
     @property
     def categories(self) -> dict[str, list[str]]:
