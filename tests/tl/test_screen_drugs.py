@@ -181,6 +181,18 @@ def test_small_group_is_not_trusted():
     assert (table.loc[table["group"] == "rare", "n_cells"] == 6).all()
 
 
+def test_groups_keep_their_own_order():
+    bulk, cells = _bulk_and_cells()
+    numbers = np.arange(cells.n_obs) % 11  # clusters 0..10: "10" must come after "2"
+    cells.obs["number"] = numbers
+    cells.obs["named"] = pd.Categorical(np.where(numbers < 5, "late", "early"), categories=["late", "early"])
+    for groupby, expected in (("number", [str(i) for i in range(11)]), ("named", ["late", "early"])):
+        _screen(cells, bulk, drugs=["DrugA", "DrugB"], groupby=groupby)
+        table = cells.uns["sctl_drug_screen"]["groups"]
+        assert list(pd.unique(table["group"])) == expected
+        assert all(list(ranks) == [1, 2] for _, ranks in table.groupby("group", sort=False)["rank"])
+
+
 def test_cells_without_group_are_in_none():
     bulk, cells = _bulk_and_cells()
     cells.obs["cluster"] = cells.obs["cluster"].astype(object)
@@ -246,7 +258,7 @@ def test_drug_pair_tumour_ranks_each_subpopulation_s_drug_first():
 
 def test_unknown_drugs_are_named_with_close_names():
     bulk, cells = _bulk_and_cells()
-    with pytest.raises(ValueError, match=r"'DrugAA'.*Did you mean 'DrugA'"):
+    with pytest.raises(KeyError, match=r"'DrugAA'.*Did you mean 'DrugA'"):
         sctl.tl.screen_drugs(cells, bulk, ["DrugAA", "DrugB"])
     with pytest.raises(ValueError, match="distinct"):
         sctl.tl.screen_drugs(cells, bulk, ["DrugA", "DrugA"])

@@ -13,7 +13,7 @@ import pandas as pd
 from anndata import AnnData
 
 from sctl._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES
-from sctl._validate import check_anndata, check_obs_key, check_response, closest, preview
+from sctl._validate import check_anndata, check_drug, check_obs_key, check_response, preview
 from sctl.tl._response_domain import check_labels, learn_within_domain
 from sctl.tl._response_methods import (
     DECOMPOSED,
@@ -209,12 +209,8 @@ def _screened_drugs(reference: AnnData, drugs: Sequence[str] | None, task: Respo
     table = check_response(reference, task.key)
     if drugs is not None:
         drugs = [drugs] if isinstance(drugs, str) else list(drugs)
-        unknown = [drug for drug in drugs if drug not in table.columns]
-        if unknown:
-            raise ValueError(
-                f"{preview(unknown)} not in `reference.obsm[{task.key!r}]`.{closest(unknown[0], table.columns)} "
-                f"Its {table.shape[1]} drugs: {preview(list(table.columns))}."
-            )
+        for drug in drugs:  # the error of predict_response for a drug the reference lacks
+            check_drug(reference, drug, task.key)
         if not drugs or len(set(drugs)) != len(drugs):
             raise ValueError(f"`drugs` must name distinct drugs, got {drugs!r}.")
         for drug in drugs:  # a named drug without enough labelled lines is an error, not a skip
@@ -289,7 +285,7 @@ def rank_groups(screen: pd.DataFrame, groups: pd.Series, in_domain: np.ndarray, 
     values = screen.to_numpy()
     rows = []
     labels = groups.astype(str).where(groups.notna()).to_numpy()
-    for group in pd.unique(labels[pd.notna(labels)]):
+    for group in _group_order(groups):
         member = labels == group
         mine, rest = member & trusted, ~member & trusted
         mean = values[mine].mean(axis=0) if mine.any() else np.full(screen.shape[1], np.nan)
@@ -299,7 +295,7 @@ def rank_groups(screen: pd.DataFrame, groups: pd.Series, in_domain: np.ndarray, 
         rows.append(
             pd.DataFrame(
                 {
-                    "group": str(group),
+                    "group": group,
                     "drug": screen.columns,
                     "mean_probability": mean,
                     "fraction_sensitive": fraction,
@@ -311,7 +307,23 @@ def rank_groups(screen: pd.DataFrame, groups: pd.Series, in_domain: np.ndarray, 
             )
         )
     table = pd.concat(rows, ignore_index=True)
-    table["rank"] = table.groupby("group")["mean_probability"].rank(ascending=False, method="first")
+    table["rank"] = table.groupby("group", sort=False)["mean_probability"].rank(ascending=False, method="first")
     table["rank"] = table["rank"].fillna(len(screen.columns)).astype(int)
+    table["position"] = table.groupby("group", sort=False).ngroup()  # the groups' own order, not the text's
     columns = ["group", "drug", "rank", "mean_probability", "fraction_sensitive", "specific_score"]
-    return table.sort_values(["group", "rank"])[[*columns, "n_cells", "n_uncertain", "trusted"]].reset_index(drop=True)
+    table = table.sort_values(["position", "rank"])
+    return table[[*columns, "n_cells", "n_uncertain", "trusted"]].reset_index(drop=True)
+
+
+def _group_order(groups: pd.Series) -> list[str]:
+    """The groups present, as text, in their own order: a categorical's categories, else values sorted (2 before 10)."""
+    present = groups.dropna()
+    if isinstance(groups.dtype, pd.CategoricalDtype):
+        order = [group for group in groups.cat.categories if group in set(present)]
+    else:
+        order = pd.Index(pd.unique(present))
+        try:
+            order = order.sort_values()
+        except TypeError:  # values of mixed types: first-seen order
+            pass
+    return [str(group) for group in order]
