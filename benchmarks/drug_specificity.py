@@ -55,12 +55,17 @@ from sctl.pp._specific import split_response
 
 #: pairs whose drug-specific responses are anti-correlated across the GDSC lines (printed at the start)
 PAIRS = "Trametinib:Olaparib,Venetoclax:Dactolisib,Dabrafenib:Afatinib,Dabrafenib:Docetaxel"
-METHODS = "decomposed_ridge,signature,rf,logreg,ensemble,atsdp,atsdp_paper,pathway_transfer,pathway_transfer_paper"
-DEEP = ("pathway_transfer", "atsdp", "ensemble")
+METHODS = (
+    "decomposed_ridge,decomposed_ridge_w1,signature,rf,logreg,multidrug,ensemble,"
+    "atsdp,atsdp_paper,pathway_transfer,pathway_transfer_paper"
+)
+DEEP = ("pathway_transfer", "atsdp", "ensemble", "multidrug")
 #: paper presets of the transfer models, with the paper's input; the label rule stays the row's (both are measured)
 VARIANT_METHODS = {
     name: (method, {k: v for k, v in extra.items() if k != "key"}) for name, (method, extra) in PAPER_VARIANTS.items()
 }
+#: the default with its specific part unweighted: one ridge regression of each drug's z-scored response
+VARIANT_METHODS["decomposed_ridge_w1"] = ("decomposed_ridge", {"model_kwargs": {"specific_weight": 1.0}})
 #: label variant -> suffix of the response key written by ``sctl.pp.drug_specific_response``
 VARIANTS = {"raw": "", "specific": "_specific", "general": "_general"}
 #: fewest tested lines for a drug of the wide panel (a z-score over fewer lines is noise)

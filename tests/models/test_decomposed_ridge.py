@@ -43,6 +43,23 @@ def test_parts_recover_general_and_specific_signal():
     assert np.corrcoef(response["drug3"][tested], observed[tested])[0, 1] > 0.8
 
 
+def test_specific_weight_scales_the_specific_part_only():
+    bulk, test = _lines(0), _lines(1)
+    plain = DecomposedRidge(specific_weight=1.0).fit(bulk, "ln_ic50", drugs=["drug0", "drug1"])
+    weighted = DecomposedRidge(specific_weight=2.0).fit(bulk, "ln_ic50", drugs=["drug0", "drug1"])
+    general_1, specific_1 = plain.predict_parts(test)
+    general_2, specific_2 = weighted.predict_parts(test)
+    np.testing.assert_allclose(general_2, general_1)
+    np.testing.assert_allclose(specific_2, 2 * specific_1)
+    np.testing.assert_allclose(weighted.predict_response(test), specific_2.add(general_2, axis=0))
+    # the chunked scorer's parts give the same probabilities
+    center, weights, intercepts = weighted.linear_parts()
+    parts = (np.asarray(test.X, dtype=np.float64) - center) @ weights + intercepts
+    np.testing.assert_allclose(weighted.proba_from_parts(parts), weighted.predict(test).to_numpy())
+    assert DecomposedRidge().specific_weight == 1.25
+    assert "specific_weight=2" in repr(weighted)
+
+
 def test_probabilities_rank_like_the_response_and_beat_a_constant():
     bulk, test = _lines(0), _lines(1)
     proba = DecomposedRidge().fit(bulk, "ln_ic50", drugs=["drug0", "drug1"]).predict(test)
@@ -91,6 +108,8 @@ def test_bad_input_is_refused():
         DecomposedRidge().fit(bulk, "ln_ic50", drugs=["nope"])
     with pytest.raises(ValueError, match="positive number"):
         DecomposedRidge(alpha=0)
+    with pytest.raises(ValueError, match="`specific_weight` must be a positive number"):
+        DecomposedRidge(specific_weight=-1)
     broken = bulk.copy()
     broken.X[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):

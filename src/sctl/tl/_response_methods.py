@@ -184,7 +184,7 @@ def _fit_decomposed(model: Any, bulk: AnnData, task: ResponseTask, drugs: list[s
     labels = pd.DataFrame({drug: _labels(bulk, drug, task) for drug in drugs}, index=bulk.obs_names)
     model.fit(bulk, task.key, drugs=drugs, labels=labels)
     params = task.params(DECOMPOSED, bulk.n_vars, _label_counts(bulk), standardization(rows))
-    params["alpha"] = model.alpha
+    params["alpha"], params["specific_weight"] = model.alpha, model.specific_weight
     return params
 
 

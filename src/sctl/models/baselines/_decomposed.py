@@ -20,6 +20,8 @@ from sctl.pp._specific import MIN_DRUGS, split_response
 
 #: ridge penalty per gene: the penalty is ``alpha * n_genes`` on rows z-scored over their genes (their squared norm)
 ALPHA = 5.0
+#: weight of the drug-specific part in the predicted response (1: one ridge regression of the drug's response)
+SPECIFIC_WEIGHT = 1.25
 
 
 class DecomposedRidge:
@@ -32,15 +34,18 @@ class DecomposedRidge:
     :math:`d` z-scored over the lines tested with :math:`d`, :math:`g_l` the line's mean :math:`z` over the drugs
     (general sensitivity) and :math:`s_{ld} = z_{ld} - g_l` (drug-specific response),
 
-    .. math:: \hat z_d(x) = \hat g(x) + \hat s_d(x),
+    .. math:: \hat z_d(x) = \hat g(x) + w \, \hat s_d(x),
 
     each part a ridge regression on the expression profile :math:`x` (kernel form, one linear solve per part,
     penalty ``alpha`` times the number of genes), fitted on every tested line: the continuous response, not only
-    the extremes. For a line tested with the drug and with a general sensitivity, the sum equals one ridge
-    regression of :math:`z_d` on the same lines (both parts are linear): the split does not change the ranking,
-    it keeps the two parts (:meth:`predict_parts`), so that a sub-population can be read as generally resistant
-    or resistant to one drug. With fewer than ``min_drugs`` drugs in the table there is no general part
-    (:math:`\hat g = 0`, :math:`\hat s_d` regresses :math:`z_d`).
+    the extremes. With :math:`w = 1` the sum equals one ridge regression of :math:`z_d` on the same lines (both
+    parts are linear) and the split only keeps the two parts (:meth:`predict_parts`), so that a sub-population can
+    be read as generally resistant or resistant to one drug. The specific part is weaker in expression than the
+    general one and the shared penalty shrinks it more; ``specific_weight`` :math:`w > 1` gives it back weight,
+    which tells two drugs apart on the same cells better and ranks cells that differ only in general sensitivity
+    a little worse (the trade-off and the measurement behind the default are in the methods page). With fewer
+    than ``min_drugs`` drugs in the table there is no general part (:math:`\hat g = 0`, :math:`\hat s_d`
+    regresses :math:`z_d`).
 
     Probabilities come from a logistic fit (Platt) of each drug's labelled lines (``labels``, e.g. the bottom /
     top 30 % from :func:`sctl.pp.binarize_response`) on their leave-one-out predictions :math:`-\hat z_d`, so the
@@ -51,6 +56,9 @@ class DecomposedRidge:
     ----------
     alpha
         Ridge penalty per gene.
+    specific_weight
+        Weight :math:`w` of the drug-specific part in the predicted response; 1 is one ridge regression of each
+        drug's z-scored response.
     min_drugs
         Fewest drugs a line must be tested with to have a general sensitivity (as
         :func:`sctl.pp.drug_specific_response`).
@@ -63,14 +71,15 @@ class DecomposedRidge:
     >>> general, specific = model.predict_parts(bulk)  # predicted z: general per line, specific per drug
     """
 
-    def __init__(self, *, alpha: float = ALPHA, min_drugs: int = MIN_DRUGS) -> None:
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha > 0:
-            raise ValueError(f"`alpha` must be a positive number (the ridge penalty per gene), got {alpha!r}.")
-        self.alpha = float(alpha)
+    def __init__(
+        self, *, alpha: float = ALPHA, specific_weight: float = SPECIFIC_WEIGHT, min_drugs: int = MIN_DRUGS
+    ) -> None:
+        self.alpha = _positive(alpha, "alpha", "the ridge penalty per gene")
+        self.specific_weight = _positive(specific_weight, "specific_weight", "the weight of the drug-specific part")
         self.min_drugs = min_drugs
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(alpha={self.alpha:g})"
+        return f"{type(self).__name__}(alpha={self.alpha:g}, specific_weight={self.specific_weight:g})"
 
     def fit(
         self,
@@ -123,7 +132,7 @@ class DecomposedRidge:
         self.specific_, self.calibration_ = {}, {}
         for drug in drugs:
             part = ridge.fit(specific[drug].to_numpy())
-            loo = part.loo + (self.general_.loo_at(part.rows) if self.has_general_ else 0.0)
+            loo = self.specific_weight * part.loo + (self.general_.loo_at(part.rows) if self.has_general_ else 0.0)
             self.specific_[drug] = part
             self.calibration_[drug] = _calibrate(-loo, labels[drug].to_numpy()[part.rows], drug)
         self.drugs_ = drugs
@@ -134,7 +143,8 @@ class DecomposedRidge:
     def predict_parts(self, adata: AnnData, *, layer: str | None = None) -> tuple[pd.Series, pd.DataFrame]:
         """Predicted general sensitivity (per row) and drug-specific responses (rows x drugs), in z units.
 
-        Low values mean sensitive; their sum per drug is the predicted response (:meth:`predict_response`).
+        Low values mean sensitive; the specific parts are weighted by ``specific_weight``, as they enter the
+        prediction: their sum per drug is the predicted response (:meth:`predict_response`).
         """
         weights = self._weights()
         rows = self._rows(adata, layer)
@@ -179,10 +189,12 @@ class DecomposedRidge:
     def _weights(self) -> np.ndarray:
         if not hasattr(self, "drugs_"):
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call `fit(bulk, key)` first.")
-        return np.column_stack([self.general_.weights, *(self.specific_[d].weights for d in self.drugs_)])
+        specific = (self.specific_weight * self.specific_[d].weights for d in self.drugs_)
+        return np.column_stack([self.general_.weights, *specific])
 
     def _intercepts(self) -> np.ndarray:
-        return np.asarray([self.general_.intercept, *(self.specific_[d].intercept for d in self.drugs_)])
+        specific = (self.specific_weight * self.specific_[d].intercept for d in self.drugs_)
+        return np.asarray([self.general_.intercept, *specific])
 
     def _rows(self, adata: AnnData, layer: str | None) -> Any:
         check_anndata(adata)
@@ -230,6 +242,12 @@ class _KernelRidge:
             diagonal -= np.einsum("ij,ji->i", across, solved)
         # leave-one-out residual of kernel ridge: dual coefficient / diagonal of the inverse
         return _RidgePart(self.X[rows].T @ dual, intercept, rows, y - dual / diagonal)
+
+
+def _positive(value: Any, name: str, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"`{name}` must be a positive number ({what}), got {value!r}.")
+    return float(value)
 
 
 def _parts(response: pd.DataFrame, min_drugs: int) -> tuple[pd.DataFrame, pd.Series]:
