@@ -135,6 +135,27 @@ def test_predict_response_plugs_in():
     np.testing.assert_allclose(out.obs["sctl_response_proba"], model.predict(cells))
 
 
+def test_predict_response_learns_from_the_named_response_table():
+    bulk, cells = bulk_and_cells()
+    bulk.obsm["auc"] = -bulk.obsm["ln_ic50"]  # the same lines, every label flipped
+    truth = cells.obs["response"] == "sensitive"
+    scores = {}
+    for key in ("ln_ic50", "auc"):
+        out = sctl.tl.predict_response(
+            cells,
+            reference=bulk,
+            drug=DRUG,
+            method="pathway_transfer",
+            key=key,
+            copy=True,
+            train_kwargs={"max_epochs": 30, **FAST},
+        )
+        scores[key] = auroc(truth, out.obs["sctl_response_proba"])
+        assert out.uns["sctl_response"]["params"]["key"] == key
+    assert scores["ln_ic50"] > 0.65
+    assert scores["auc"] < 0.35  # learned from the flipped table, not from ln_ic50
+
+
 # ------------------------------------------------------------------ per-domain losses (He et al. 2025, Eq. 5, 6, 10)
 def _loss_terms(n_cells: int, n_lines: int):
     from sctl.models.pathway_transfer._module import DOMAIN_KEY, LABELS_KEY, X_KEY, PathwayTransferModule

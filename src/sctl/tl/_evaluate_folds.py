@@ -154,7 +154,7 @@ class TransferModel(_TrainsOnCells):
 
     def cells_folds(self, data: EvaluationData, task: ResponseTask, folds: CellFolds) -> Iterator[np.ndarray]:
         model_kwargs = {"seed": task.seed, **(task.model_kwargs or {})}
-        data_kwargs = {"key": task.key, **task.data_kwargs("bulk_layer"), **model_kwargs.pop("data_kwargs", {})}
+        data_kwargs = {**task.data_kwargs("bulk_layer"), **model_kwargs.pop("data_kwargs", {})}
         train_kwargs = {"seed": task.seed, **(task.train_kwargs or {})}
         for train, test in folds:
             model = self._class().from_reference(

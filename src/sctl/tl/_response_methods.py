@@ -46,7 +46,7 @@ class ResponseTask:
     train_kwargs: dict[str, Any] | None = None
 
     def data_kwargs(self, reference_layer_name: str) -> dict[str, Any]:
-        """The label rule, layers, gene overlap and seed as a transfer model's data preparation takes them.
+        """Response key, label rule, layers, gene overlap and seed, as a transfer model's data preparation takes them.
 
         ``reference_layer_name`` is how that preparation names the reference's layer (``"bulk_layer"`` for
         :func:`~sctl.models.transfer_data`, ``"reference_layer"`` for :func:`~sctl.models.multidrug_data`);
@@ -54,6 +54,7 @@ class ResponseTask:
         """
         rule = self.label_rule
         kwargs = {
+            "key": self.key,
             "label_method": rule["method"],
             "k": rule["k"],
             "label_threshold": rule["threshold"],
@@ -313,6 +314,7 @@ def train_multidrug(cells: AnnData, reference: AnnData, task: ResponseTask, drug
     from sctl.models import MultiDrugTransfer
 
     data_kwargs = task.data_kwargs("reference_layer")
+    key = data_kwargs.pop("key")  # a parameter of its own in MultiDrugTransfer.from_reference
     model_kwargs = dict(task.model_kwargs or {})
     _accepted(MultiDrugTransfer, {k: v for k, v in model_kwargs.items() if k != "data_kwargs"}, MULTIDRUG)
     modelled = _panel(reference, task.key)
@@ -321,7 +323,7 @@ def train_multidrug(cells: AnnData, reference: AnnData, task: ResponseTask, drug
         reference,
         cells,
         panel,
-        key=task.key,
+        key=key,
         data_kwargs={**data_kwargs, **model_kwargs.pop("data_kwargs", {})},
         train_kwargs={"seed": task.seed, **(task.train_kwargs or {})},
         **model_kwargs,
