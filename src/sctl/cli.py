@@ -202,6 +202,8 @@ def _quiet_demo(deep: bool, threads: int) -> Iterator[None]:
                 show(message, category, *where)
 
         warnings.showwarning = show_once
+        # Lightning's own use of a torch API it deprecates: nothing the user can act on
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
         for logger in loggers:
             logger.setLevel(logging.ERROR)
         try:
