@@ -745,7 +745,7 @@ def _failing_calls(reference: AnnData, plate: AnnData) -> dict:
         "screen_drugs_unknown_drug": (
             cells,
             lambda: sctl.tl.screen_drugs(cells, reference, ["Dabrafenip"], min_shared=10),
-            ValueError,
+            KeyError,  # as predict_response's unknown drug
         ),
         "screen_drugs_missing_groupby": (
             cells,
