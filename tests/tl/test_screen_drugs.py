@@ -186,7 +186,13 @@ def test_groups_keep_their_own_order():
     numbers = np.arange(cells.n_obs) % 11  # clusters 0..10: "10" must come after "2"
     cells.obs["number"] = numbers
     cells.obs["named"] = pd.Categorical(np.where(numbers < 5, "late", "early"), categories=["late", "early"])
-    for groupby, expected in (("number", [str(i) for i in range(11)]), ("named", ["late", "early"])):
+    cells.obs["mixed"] = [int(n) if n < 5 else "rest" for n in numbers]  # ints and text in one column
+    cases = {
+        "number": [str(i) for i in range(11)],
+        "named": ["late", "early"],
+        "mixed": ["0", "1", "2", "3", "4", "rest"],
+    }
+    for groupby, expected in cases.items():
         _screen(cells, bulk, drugs=["DrugA", "DrugB"], groupby=groupby)
         table = cells.uns["sctl_drug_screen"]["groups"]
         assert list(pd.unique(table["group"])) == expected

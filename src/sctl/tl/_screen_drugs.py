@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from anndata import AnnData
+from natsort import natsorted
 
 from sctl._constants import IN_DOMAIN_KEY, MIN_SHARED_GENES
 from sctl._validate import check_anndata, check_drug, check_obs_key, check_response, preview
@@ -292,38 +293,28 @@ def rank_groups(screen: pd.DataFrame, groups: pd.Series, in_domain: np.ndarray, 
         other = values[rest].mean(axis=0) if rest.any() else np.full(screen.shape[1], np.nan)
         fraction = (values[mine] >= threshold).mean(axis=0) if mine.any() else np.full(screen.shape[1], np.nan)
         ok = mine.sum() >= MIN_GROUP_CELLS and mine.sum() >= MIN_GROUP_IN_DOMAIN * member.sum()
-        rows.append(
-            pd.DataFrame(
-                {
-                    "group": group,
-                    "drug": screen.columns,
-                    "mean_probability": mean,
-                    "fraction_sensitive": fraction,
-                    "specific_score": mean - other,
-                    "n_cells": int(mine.sum()),
-                    "n_uncertain": int(member.sum() - mine.sum()),
-                    "trusted": bool(ok),
-                }
-            )
+        frame = pd.DataFrame(
+            {
+                "group": group,
+                "drug": screen.columns,
+                "mean_probability": mean,
+                "fraction_sensitive": fraction,
+                "specific_score": mean - other,
+                "n_cells": int(mine.sum()),
+                "n_uncertain": int(member.sum() - mine.sum()),
+                "trusted": bool(ok),
+            }
         )
-    table = pd.concat(rows, ignore_index=True)
-    table["rank"] = table.groupby("group", sort=False)["mean_probability"].rank(ascending=False, method="first")
-    table["rank"] = table["rank"].fillna(len(screen.columns)).astype(int)
-    table["position"] = table.groupby("group", sort=False).ngroup()  # the groups' own order, not the text's
+        frame["rank"] = frame["mean_probability"].rank(ascending=False, method="first").fillna(len(frame)).astype(int)
+        rows.append(frame.sort_values("rank", kind="stable"))
     columns = ["group", "drug", "rank", "mean_probability", "fraction_sensitive", "specific_score"]
-    table = table.sort_values(["position", "rank"])
-    return table[[*columns, "n_cells", "n_uncertain", "trusted"]].reset_index(drop=True)
+    return pd.concat(rows, ignore_index=True)[[*columns, "n_cells", "n_uncertain", "trusted"]]
 
 
 def _group_order(groups: pd.Series) -> list[str]:
-    """The groups present, as text, in their own order: a categorical's categories, else values sorted (2 before 10)."""
+    """The groups present, as text, in their own order: a categorical's categories, else natural order (2 before 10)."""
     present = groups.dropna()
     if isinstance(groups.dtype, pd.CategoricalDtype):
-        order = [group for group in groups.cat.categories if group in set(present)]
-    else:
-        order = pd.Index(pd.unique(present))
-        try:
-            order = order.sort_values()
-        except TypeError:  # values of mixed types: first-seen order
-            pass
-    return [str(group) for group in order]
+        present = set(present)
+        return [str(group) for group in groups.cat.categories if group in present]
+    return natsorted({str(group) for group in present})
