@@ -11,7 +11,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -83,9 +83,23 @@ def _check_demo_args(args: argparse.Namespace) -> str | None:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sctl", description="sctl: drug response from bulk screens to single cells.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = commands.add_parser(
+    _add_demo(commands)
+    _add_benchmark(commands)
+    return parser
+
+
+def _subcommand(commands: Any, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    """A sub-command whose ``--help`` shows every default."""
+    return commands.add_parser(
+        name, help=summary, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+
+
+def _add_demo(commands: Any) -> None:
+    demo = _subcommand(
+        commands,
         "demo",
-        help="learn drug sensitivity on real GDSC cell lines, transfer it to a semi-synthetic tumour, evaluate it",
+        "learn drug sensitivity on real GDSC cell lines, transfer it to a semi-synthetic tumour, evaluate it",
         description=(
             "Run sctl end to end on the real data shipped with the package: train on GDSC cell lines "
             "(sctl.datasets.gdsc) with labels from the drug's LN_IC50, predict the sensitivity of every cell of a "
@@ -95,7 +109,6 @@ def _build_parser() -> argparse.ArgumentParser:
             "metrics.json and a UMAP of the predicted sensitivity into the output folder. Every line the tumour "
             "was simulated from is removed from the training lines, so nothing leaks."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     demo.add_argument("--drug", default=DEMO_DRUG, help="drug of the embedded GDSC data to learn")
     demo.add_argument(
@@ -126,9 +139,12 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("sctl_demo"), help="output folder")
     demo.set_defaults(run=_run_demo, parser=demo)
 
-    bench = commands.add_parser(
+
+def _add_benchmark(commands: Any) -> None:
+    bench = _subcommand(
+        commands,
         "benchmark",
-        help="run the scripts of benchmarks/ (accuracy, speed, memory, scale) and write one Markdown report",
+        "run the scripts of benchmarks/ (accuracy, speed, memory, scale) and write one Markdown report",
         description=(
             "Run the benchmark scripts of the source checkout (benchmarks/ beside src/) one after the other, each "
             "as a subprocess of this Python in its own folder, and write report.md into the output folder: the "
@@ -137,7 +153,6 @@ def _build_parser() -> argparse.ArgumentParser:
             "tables it printed, verbatim. A failing script is recorded (with the tail of its stderr) and the others "
             "still run; the exit code is then 1. The scripts are not shipped in the wheel: run this from a clone."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     bench.add_argument("--only", default=None, help="comma-separated scripts to run (default: all; see --list)")
     bench.add_argument(
@@ -155,7 +170,6 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--timeout", type=float, default=None, help="seconds allowed per script (default: none)")
     bench.set_defaults(run=_run_benchmark)
-    return parser
 
 
 def _step(message: str, start: float) -> None:
