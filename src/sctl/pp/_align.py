@@ -75,7 +75,9 @@ def align_genes(
         raise ValueError(
             f"Only {len(shared):,} of {reference.n_vars:,} reference genes are found in the query, fewer "
             f"than `min_shared={min_shared}` ({n_required:,} genes). Check that both use the same gene "
-            "identifiers (symbols vs Ensembl ids, case), or lower `min_shared`."
+            "identifiers (symbols vs Ensembl ids, case) and that the query holds all its measured genes, not only "
+            "highly variable ones (e.g. `adata.raw.to_adata()`); else lower `min_shared`, at the cost of "
+            "predictions that rest on fewer genes."
         )
     missing = reference.var_names.difference(query.var_names, sort=False)
     if len(missing):
