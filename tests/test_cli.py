@@ -1,11 +1,12 @@
 import json
+import sys
 import warnings
 
 import anndata as ad
 import pytest
 
 import sctl
-from sctl.cli import main
+from sctl.cli import _quiet_demo, main
 
 
 def test_demo_help_lists_the_options(capsys):
@@ -81,3 +82,18 @@ def test_demo_runs_end_to_end(tmp_path, capsys, caplog):
     assert "X_umap" in cells.obsm
     assert cells.uns["sctl_response"]["params"]["method"] == "ensemble"
     assert (out / "umap_response.png").stat().st_size > 10_000
+
+
+def test_demo_shows_a_warning_as_its_text_once(capsys):
+    def show(message, category, filename, lineno, file=None, line=None):  # Python's own printer, not pytest's
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    before = warnings.formatwarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        with _quiet_demo(False, 1):
+            warnings.warn("too few genes", UserWarning, stacklevel=1)
+            warnings.warn("too few genes", UserWarning, stacklevel=1)
+    assert capsys.readouterr().err == "warning: too few genes\n"  # no file, no source line, said once
+    assert warnings.formatwarning is before  # restored

@@ -190,8 +190,9 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _quiet_demo(deep: bool, threads: int) -> Iterator[None]:
     """Print each distinct warning once, silence Lightning's banners and scvi-tools' notes and set torch's threads.
 
-    All three are restored on exit. A fixed thread count makes the deep models' figures the same from run to run
-    and from machine to machine of the same kind (torch's sums are split by thread).
+    All are restored on exit. A warning shows as ``warning: <text>``, without the file and line that raised it. A
+    fixed thread count makes the deep models' figures the same from run to run and from machine to machine of the
+    same kind (torch's sums are split by thread).
 
     Lightning sets its loggers to INFO when it is imported, so with ``deep`` models it is imported before they are
     silenced. A warning is told apart by its category and text, not by where it is raised (the "small panel"
@@ -207,8 +208,10 @@ def _quiet_demo(deep: bool, threads: int) -> Iterator[None]:
     loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
     levels = [logger.level for logger in loggers]
     shown: set[tuple[type[Warning], str]] = set()
+    format_warning = warnings.formatwarning
     with warnings.catch_warnings():  # restores warnings.showwarning on exit
         show = warnings.showwarning
+        warnings.formatwarning = _format_warning
 
         def show_once(message: Warning | str, category: type[Warning], *where: object) -> None:
             if (category, str(message)) not in shown:
@@ -223,10 +226,16 @@ def _quiet_demo(deep: bool, threads: int) -> Iterator[None]:
         try:
             yield
         finally:
+            warnings.formatwarning = format_warning
             for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)
             if deep:
                 torch.set_num_threads(torch_threads)
+
+
+def _format_warning(message: Warning | str, category: type[Warning], *where: object) -> str:
+    """A warning as a command line shows it: its text, without the file and source line that raised it."""
+    return f"warning: {message}\n"
 
 
 def _demo(args: argparse.Namespace, start: float, deep: bool) -> int:
