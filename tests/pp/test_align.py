@@ -71,6 +71,24 @@ def test_align_genes_no_overlap_explains_identifiers():
         sctl.pp.align_genes(reference, _adata(["tp53", "egfr", "kras"]))
 
 
+@pytest.mark.parametrize("dtype", ["object", "category"])
+def test_align_genes_names_the_var_column_that_holds_the_symbols(dtype):
+    """CELLxGENE-style data: Ensembl ids as var_names, the symbols in ``var["feature_name"]``."""
+    reference = _adata(list("abcdefghij"))
+    query = _adata([f"ENSG{i:011d}" for i in range(10)])
+    query.var["feature_name"] = pd.Series(list("abcdefghij"), index=query.var_names, dtype=dtype)
+    query.var["feature_biotype"] = "gene"
+    with pytest.raises(ValueError, match=r"No gene is shared.*`var\['feature_name'\]` names 10 of the reference"):
+        sctl.pp.align_genes(reference, query)
+    query.var_names = list("abc") + [f"ENSG{i:011d}" for i in range(7)]  # half mapped: the column still finds more
+    with pytest.raises(ValueError, match=r"Only 3 of 10 .*`var\['feature_name'\]` names 10 of the"):
+        sctl.pp.align_genes(reference, query, min_shared=5)
+    query.var["feature_name"] = pd.Series(list("abcxyzuvwq"), index=query.var_names, dtype=dtype)
+    with pytest.raises(ValueError, match=r"Only 3 of 10") as error:
+        sctl.pp.align_genes(reference, query, min_shared=5)
+    assert "var[" not in str(error.value)  # a column no better than the names is not suggested
+
+
 def test_align_genes_duplicates_and_types():
     with pytest.warns(UserWarning, match="not unique"):  # anndata's own warning
         reference = _adata(["a", "b", "b"])

@@ -70,14 +70,16 @@ def align_genes(
 
     shared = reference.var_names[reference.var_names.isin(query.var_names)]
     if len(shared) == 0:
-        raise ValueError(_no_overlap_message(reference.var_names, query.var_names))
+        raise ValueError(
+            _no_overlap_message(reference.var_names, query.var_names) + _names_column_hint(reference, query)
+        )
     if len(shared) < n_required:
         raise ValueError(
             f"Only {len(shared):,} of {reference.n_vars:,} reference genes are found in the query, fewer "
             f"than `min_shared={min_shared}` ({n_required:,} genes). Check that both use the same gene "
             "identifiers (symbols vs Ensembl ids, case) and that the query holds all its measured genes, not only "
             "highly variable ones (e.g. `adata.raw.to_adata()`); else lower `min_shared`, at the cost of "
-            "predictions that rest on fewer genes."
+            f"predictions that rest on fewer genes.{_names_column_hint(reference, query, len(shared))}"
         )
     missing = reference.var_names.difference(query.var_names, sort=False)
     if len(missing):
@@ -146,6 +148,27 @@ def _no_overlap_message(reference: pd.Index, query: pd.Index) -> str:
         f"No gene is shared by the reference ({len(reference):,} genes, e.g. {preview(reference, 3)}) and "
         f"the query ({len(query):,} genes, e.g. {preview(query, 3)}). Check the gene identifiers: symbols "
         f"vs Ensembl ids, case, version suffixes such as '.1'.{hint}"
+    )
+
+
+def _names_column_hint(reference: AnnData, query: AnnData, n_shared: int = 0) -> str:
+    """Name the column of ``query.var`` whose gene names match more reference genes than ``var_names`` do.
+
+    Data from portals such as CELLxGENE index genes by Ensembl id and keep the symbols in a column
+    (``feature_name``, ``gene_symbols``, ...).
+    """
+    best, n_best = None, n_shared
+    for column in query.var.columns:
+        values = query.var[column]
+        if values.dtype.kind in "OSU" or isinstance(values.dtype, pd.CategoricalDtype):
+            n_found = int(reference.var_names.isin(values.astype(str)).sum())
+            if n_found > n_best:
+                best, n_best = column, n_found
+    if best is None:
+        return ""
+    return (
+        f" The query's `var[{best!r}]` names {n_best:,} of the reference genes: use it as the gene names, e.g. "
+        f"`adata.var_names = adata.var[{best!r}].astype(str); adata.var_names_make_unique()`."
     )
 
 
