@@ -308,3 +308,15 @@ def test_models_saved_before_presets_and_separate_scaling_load(tiny, split, tmp_
     assert loaded.preset == "sctl"
     assert loaded.init_params_["scaling"] == "shared"
     np.testing.assert_allclose(loaded.predict(split[1]).to_numpy(), tiny.predict(split[1]).to_numpy(), atol=1e-5)
+
+
+def test_early_stopping_watches_validation_mse(split):
+    train = split[0].copy()
+    GRIP.setup_anndata(train, dose_key="dose")
+    model = _small(train)
+    with pytest.raises(ValueError, match=r"early_stopping=True.*train_size=1.0.*below 1"):
+        model.train(max_epochs=5, early_stopping=True)
+    model.train(max_epochs=300, train_size=0.8, early_stopping=True, patience=2, enable_progress_bar=False)
+    mse = model.history["validation_mse"].to_numpy().ravel()
+    assert len(mse) < 300  # stopped
+    assert np.argmin(mse) == len(mse) - 3  # the best epoch, then `patience` epochs without improvement

@@ -294,3 +294,15 @@ def test_old_key_names_warn_and_old_saves_load(tmp_path):
     np.testing.assert_allclose(got, expected, atol=1e-6)
     with pytest.raises(TypeError, match="pass `drug_key=` only"):
         SeqPerturb.setup_anndata(adata, layer=None, drug_key="sm_name", compound_key="sm_name")
+
+
+def test_early_stopping_watches_validation_loss(split):
+    train = split[0].copy()
+    SeqPerturb.setup_anndata(train, drug_id_key="pert_id", dose_key="dose")
+    model = SeqPerturb(train, encoder="gru")
+    with pytest.raises(ValueError, match=r"early_stopping=True.*validation_loss.*below 1"):
+        model.train(max_epochs=5, early_stopping=True)
+    model.train(max_epochs=300, train_size=0.8, early_stopping=True, patience=2, enable_progress_bar=False)
+    loss = model.history["validation_loss"].to_numpy().ravel()
+    assert len(loss) < 300
+    assert np.argmin(loss) == len(loss) - 3

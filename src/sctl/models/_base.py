@@ -21,7 +21,7 @@ from sctl.models._presets import check_preset, resolve_preset
 #: settings of a perturbation model's ``train`` table that size the run; the others go to the training plan
 RUN_SETTINGS = ("max_epochs", "batch_size")
 #: arguments of a perturbation model's ``train`` that reach :func:`~sctl.models._conditions.train_seeded` as given
-SEEDED_ARGUMENTS = ("train_size", "seed", "accelerator", "trainer_kwargs")
+SEEDED_ARGUMENTS = ("train_size", "early_stopping", "patience", "seed", "accelerator", "trainer_kwargs")
 #: settings of a transfer model's ``train`` table that every phase's run takes
 PHASE_SETTINGS = ("batch_size", "train_size", "early_stopping", "patience", "balance")
 
@@ -94,12 +94,14 @@ def train_with_preset(
     *,
     plan_kwargs: Mapping[str, Any] | None = None,
     datasplitter_kwargs: dict[str, Any] | None = None,
+    monitor: str = "validation_loss",
 ) -> None:
     """Train a perturbation model (``train``'s ``arguments``, its ``locals()``) with the settings of its preset.
 
     The settings ``table`` sets are resolved with ``model.preset`` and kept in ``model.train_settings_``; those
     besides :data:`RUN_SETTINGS` go to the training plan with ``plan_kwargs``; the run is
-    :func:`~sctl.models._conditions.train_seeded`, with the :data:`SEEDED_ARGUMENTS` read from ``arguments``.
+    :func:`~sctl.models._conditions.train_seeded`, with the :data:`SEEDED_ARGUMENTS` read from ``arguments`` and
+    early stopping (when asked) on the validation metric ``monitor``.
     """
     settings = preset_settings(model.preset, table, arguments)
     model.train_settings_ = settings
@@ -109,6 +111,7 @@ def train_with_preset(
         {**plan, **(plan_kwargs or {})},
         **{name: settings[name] for name in RUN_SETTINGS},
         **{name: arguments[name] for name in SEEDED_ARGUMENTS},
+        monitor=monitor,
         datasplitter_kwargs=datasplitter_kwargs,
     )
 

@@ -127,6 +127,9 @@ def train_seeded(
     seed: int,
     accelerator: str,
     trainer_kwargs: dict[str, Any],
+    early_stopping: bool = False,
+    patience: int = 10,
+    monitor: str = "validation_loss",
     datasplitter_kwargs: dict[str, Any] | None = None,
 ) -> None:
     """Run scvi-tools' training of ``model`` reproducibly, then leave its module in evaluation mode.
@@ -134,10 +137,22 @@ def train_seeded(
     ``scvi.settings.seed`` seeds torch, numpy and random, as scvi-tools recommends: seeding torch alone did not give
     the same numbers twice. The progress bar is on and the model summary off unless ``trainer_kwargs`` say
     otherwise. One device unless ``trainer_kwargs`` names ``devices`` (and, for several, a ``strategy`` such as
-    ``"ddp"``).
+    ``"ddp"``). ``early_stopping`` watches the logged validation metric ``monitor`` and needs ``train_size < 1``.
     """
+    if early_stopping and train_size >= 1:
+        raise ValueError(
+            f"`early_stopping=True` watches `{monitor}` on held-out rows, and `train_size={train_size}` holds none "
+            "out: pass `train_size` below 1 (e.g. 0.9)."
+        )
     scvi.settings.seed = seed
-    trainer_kwargs = {"enable_model_summary": False, "devices": 1, **trainer_kwargs}
+    trainer_kwargs = {
+        "enable_model_summary": False,
+        "devices": 1,
+        "early_stopping": early_stopping,
+        "early_stopping_monitor": monitor,
+        "early_stopping_patience": patience,
+        **trainer_kwargs,
+    }
     UnsupervisedTrainingMixin.train(
         model,
         max_epochs=max_epochs,

@@ -217,6 +217,8 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         adversarial_weight: float | None = None,
         weight_decay: float | None = None,
         train_size: float = 1.0,
+        early_stopping: bool = False,
+        patience: int = 10,
         seed: int = 0,
         accelerator: str = "auto",
         **trainer_kwargs,
@@ -230,7 +232,8 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         ----------
         max_epochs
             Passes through the training profiles. The generator overfits small data after a few dozen epochs:
-            give ``train_size < 1`` and watch ``validation_mse`` in ``history`` to choose it on your data.
+            give ``train_size < 1`` and watch ``validation_mse`` in ``history`` to choose it on your data, or let
+            ``early_stopping`` stop there.
         batch_size
             Minibatch size.
         lr
@@ -244,11 +247,17 @@ class GRIP(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         train_size
             Fraction of profiles used for training; the rest is validation (``validation_mse`` in ``history``).
             The gene scaling is fitted on the training fraction only.
+        early_stopping
+            Stop when ``validation_mse`` has not improved for ``patience`` epochs (needs ``train_size < 1``).
+        patience
+            Epochs without improvement before stopping.
         seed
             Seed of minibatch order and dropout: the same seed gives the same model. Sets ``scvi.settings.seed``.
         {trainer_args}
         """
-        train_with_preset(self, TRAIN_PRESETS, locals(), datasplitter_kwargs={"on_split": self._fit_scaling})
+        train_with_preset(
+            self, TRAIN_PRESETS, locals(), datasplitter_kwargs={"on_split": self._fit_scaling}, monitor="validation_mse"
+        )
 
     @property
     def input_scaling(self) -> tuple[np.ndarray, np.ndarray]:

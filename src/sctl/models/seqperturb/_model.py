@@ -209,6 +209,8 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
         lr: float | None = None,
         weight_decay: float | None = None,
         train_size: float = 1.0,
+        early_stopping: bool = False,
+        patience: int = 10,
         seed: int = 0,
         accelerator: str = "auto",
         **trainer_kwargs,
@@ -229,8 +231,7 @@ class SeqPerturb(SaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
             Adam learning rate.
         weight_decay
             Adam weight decay.
-        train_size
-            Fraction used for training; the rest is validation.
+        {validation_args}
         seed
             Seed of minibatch order and dropout (sets ``scvi.settings.seed``).
         {trainer_args}
