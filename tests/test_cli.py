@@ -64,6 +64,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys, caplog):
     assert len(shown) == len(set(shown)), "the demo repeated a warning"
     printed = capsys.readouterr()
     assert "GPU available" not in printed.out + printed.err + caplog.text  # Lightning's banners are off
+    assert "Signaling Trainer to stop" not in printed.out  # nor scvi-tools' early-stopping note
     assert "ensemble" in printed.out
     assert "auroc" in printed.out
     assert "The same --seed gives the same figures on this machine with the same --threads" in printed.out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import logging
 import sys
@@ -259,14 +260,15 @@ def _demo(args: argparse.Namespace, start: float, deep: bool) -> int:
 
     rows = []
     for method in reversed(args.methods):  # the first method is written last, so its call stays in `cells`
-        sctl.tl.predict_response(
-            cells,
-            reference=reference,
-            drug=args.drug,
-            method=method,
-            seed=args.seed,
-            train_kwargs={"enable_progress_bar": False},  # the deep models (ATSDPNet is in the ensemble)
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # scvi-tools prints why early stopping ended a training
+            sctl.tl.predict_response(
+                cells,
+                reference=reference,
+                drug=args.drug,
+                method=method,
+                seed=args.seed,
+                train_kwargs={"enable_progress_bar": False},  # the deep models (ATSDPNet is in the ensemble)
+            )
         proba = cells.obs["sctl_response_proba"]
         scored = proba.notna().to_numpy()  # cells with too few detected genes are left unscored (NaN)
         scores = sctl.metrics.classification_report(cells.obs["response"][scored], proba[scored])
