@@ -212,7 +212,6 @@ def _quiet_demo(deep: bool, threads: int) -> Iterator[None]:
     format_warning = warnings.formatwarning
     with warnings.catch_warnings():  # restores warnings.showwarning on exit
         show = warnings.showwarning
-        warnings.formatwarning = _format_warning
 
         def show_once(message: Warning | str, category: type[Warning], *where: object) -> None:
             if (category, str(message)) not in shown:
@@ -224,6 +223,7 @@ def _quiet_demo(deep: bool, threads: int) -> Iterator[None]:
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
         for logger in loggers:
             logger.setLevel(logging.ERROR)
+        warnings.formatwarning = _format_warning
         try:
             yield
         finally:

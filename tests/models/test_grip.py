@@ -316,6 +316,9 @@ def test_early_stopping_watches_validation_mse(split):
     model = _small(train)
     with pytest.raises(ValueError, match=r"early_stopping=True.*train_size=1.0.*below 1"):
         model.train(max_epochs=5, early_stopping=True)
+    for patience in (0, 2.5, True):
+        with pytest.raises(ValueError, match=r"`patience` must be a whole number of epochs, at least 1"):
+            model.train(max_epochs=5, train_size=0.8, early_stopping=True, patience=patience)
     model.train(max_epochs=300, train_size=0.8, early_stopping=True, patience=2, enable_progress_bar=False)
     mse = model.history["validation_mse"].to_numpy().ravel()
     assert len(mse) < 300  # stopped

@@ -5,6 +5,7 @@ Their pickle-free save / load is :mod:`sctl.models._io`, shared with every sctl 
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -144,6 +145,8 @@ def train_seeded(
             f"`early_stopping=True` watches `{monitor}` on held-out rows, and `train_size={train_size}` holds none "
             "out: pass `train_size` below 1 (e.g. 0.9)."
         )
+    if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
+        raise ValueError(f"`patience` must be a whole number of epochs, at least 1, got {patience!r}.")
     scvi.settings.seed = seed
     trainer_kwargs = {
         "enable_model_summary": False,
